@@ -1,0 +1,115 @@
+"""The build pipeline: spec -> facts -> plan -> rendered, validated configs -> files in outputs/<name>/."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import jinja2
+
+from . import __version__, facts as facts_mod, rules, spec as spec_mod
+from ._resources import templates_dir
+from .errors import FtgenError, Problem
+from .facts.types import Facts
+from .plan import Plan
+from .render import CONFIG_NAME, Rendered, deepspeed, render
+from .render._common import DEEPSPEED_FILE
+from .render._yamlsafe import yaml_value
+from .spec import Spec
+from .validate import validate_config
+
+
+@dataclass(frozen=True)
+class Build:
+    """Everything one spec compiles to; `files` maps names inside out_dir to their text."""
+
+    spec: Spec
+    facts: Facts
+    plan: Plan
+    rendered: tuple[Rendered, ...]
+    out_dir: Path
+    files: dict[str, str] = field(default_factory=dict)
+
+
+def _md(text) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+@cache
+def _plan_template() -> jinja2.Template:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())), undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, autoescape=False)
+    env.filters["md"] = _md
+    env.filters["y"] = yaml_value
+    return env.get_template("plan/PLAN.md.j2")
+
+
+def plan_markdown(b: "Build", file_names: list[str]) -> str:
+    hw = b.spec.hardware
+    gpu = b.facts.gpu
+    hardware = f"{hw.nodes} node(s) x {hw.gpus_per_node} x {gpu.name} ({gpu.vram_gb:g} GB)"
+    return _plan_template().render(plan=b.plan, facts=b.facts, version=__version__, spec_name=Path(b.spec.file).name,
+                                   hardware=hardware, files=file_names)
+
+
+def plan_json(plan: Plan, spec: Spec) -> str:
+    data = {"ftgen_version": __version__, "spec": Path(spec.file).name, "spec_sha256": spec.sha256, **plan.to_dict()}
+    return json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
+
+
+def _override_problems(problems: list[Problem], spec: Spec, framework: str) -> list[Problem]:
+    """Findings on keys that came from framework_overrides point at the spec, where the user can fix them."""
+    overrides = spec.framework_overrides.get(framework, {})
+    out = []
+    for p in problems:
+        top = p.key.split(".")[0].split("[")[0]
+        if top in overrides:
+            key = f"framework_overrides.{framework}.{p.key}"
+            out.append(Problem(spec.file, key, p.message, p.found, p.allowed, p.severity, p.rule, spec.line_of(key)))
+        else:
+            out.append(Problem(p.file, p.key, "ftgen generated an invalid value (a bug, please report): " + p.message,
+                               p.found, p.allowed, p.severity, p.rule, p.line))
+    return out
+
+
+def compile_spec(spec: Spec, out_root: Path = Path("outputs"), framework: str | None = None) -> Build:
+    """Compile a loaded spec in memory; nothing is written. Raises FtgenError listing every problem."""
+    if framework:
+        spec = _with_framework(spec, framework)
+    facts = facts_mod.resolve(spec)
+    plan = rules.decide(spec, facts)
+    out_dir = Path(out_root) / spec.name
+    rendered = []
+    problems: list[Problem] = []
+    for fw in plan.frameworks:
+        r = render(plan, spec, facts, fw, out_dir)
+        found = validate_config(fw, r.config, str(out_dir / CONFIG_NAME[fw]))
+        problems.extend(_override_problems([p for p in found if p.severity == "error"], spec, fw))
+        rendered.append(r)
+    if problems:
+        raise FtgenError(problems)
+    files: dict[str, str] = {}
+    for r in rendered:
+        files[CONFIG_NAME[r.framework]] = r.text
+        files.update(r.extra_files)
+    dist = plan.get("distributed")
+    if dist in DEEPSPEED_FILE:
+        files[DEEPSPEED_FILE[dist]] = deepspeed.text(dist)
+    build = Build(spec, facts, plan, tuple(rendered), out_dir)
+    names = sorted(list(files) + ["plan.json", "PLAN.md"])
+    files["plan.json"] = plan_json(plan, spec)
+    files["PLAN.md"] = plan_markdown(build, names)
+    return Build(spec, facts, plan, tuple(rendered), out_dir, dict(sorted(files.items())))
+
+
+def _with_framework(spec: Spec, framework: str) -> Spec:
+    from dataclasses import replace
+
+    return replace(spec, framework=framework)
+
+
+def build_file(path: Path | str, out_root: Path = Path("outputs"), framework: str | None = None) -> Build:
+    """Load and compile a spec file."""
+    return compile_spec(spec_mod.load(path), out_root, framework)

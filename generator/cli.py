@@ -1,0 +1,196 @@
+"""The ftgen command line: a thin layer over the library; every command maps errors to exit codes."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__
+from .errors import Exit, FtgenError, Problem
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+EXIT_CODES = """
+Exit codes: 0 ok; 1 drift or lint findings; 2 invalid input or a plan that cannot work; 3 run failed.
+"""
+
+
+def _print_problems(problems: list[Problem]) -> None:
+    n = len(problems)
+    err.print(f"[bold red]{n} problem{'s' if n != 1 else ''} found:[/]")
+    for p in problems:
+        colour = {"error": "red", "warning": "yellow", "info": "cyan"}.get(p.severity, "white")
+        err.print(f"  [{colour}]{p.severity}[/] {p.render()}", markup=True, highlight=False)
+
+
+def handle_errors(fn):
+    """Turn FtgenError into a listing and its exit code; never show a traceback for bad input."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except FtgenError as exc:
+            _print_problems(exc.problems)
+            sys.exit(int(exc.exit_code))
+        except KeyboardInterrupt:
+            err.print("interrupted")
+            sys.exit(130)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
+             epilog=EXIT_CODES)
+@click.version_option(__version__, prog_name="ftgen")
+def main() -> None:
+    """ftgen compiles a fine-tuning requirements spec into validated Axolotl and LLaMA-Factory configs,
+    runs them, and reviews configs in pull requests."""
+
+
+@main.command()
+@click.argument("specs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", "out_root", default="outputs", show_default=True, type=click.Path(path_type=Path),
+              help="Folder that receives outputs/<name>/.")
+@click.option("--framework", type=click.Choice(["axolotl", "llamafactory", "both"]), default=None,
+              help="Override the spec's framework choice.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan summaries as JSON for machines.")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 if the committed outputs differ (would regenerate).")
+@click.option("--diff", is_flag=True, help="With --check, or alone: print a unified diff of what would change; never writes.")
+@handle_errors
+def build(specs, out_root, framework, as_json, check, diff):
+    """Compile SPEC files into outputs/<name>/ (configs, plan.json, PLAN.md)."""
+    from .build import build_file
+    from .check import compare
+    from .write import write_all
+
+    problems: list[Problem] = []
+    builds = []
+    for path in specs:
+        try:
+            builds.append(build_file(path, out_root, framework))
+        except FtgenError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise FtgenError(problems)
+    if check or diff:
+        drift = [compare(b) for b in builds]
+        dirty = [d for d in drift if not d.clean]
+        for d in drift:
+            if d.clean:
+                out.print(f"[green]ok[/] {d.out_dir} matches {d.spec_file}")
+            else:
+                out.print(f"[yellow]would regenerate[/] {d.out_dir} from {d.spec_file}: {', '.join(d.changed)}")
+                if diff:
+                    out.print(d.diff, markup=False)
+        sys.exit(int(Exit.FINDINGS) if dirty else 0)
+    summaries = []
+    for b in builds:
+        written = write_all(b.out_dir, b.files)
+        summaries.append(_summary(b, written))
+    if as_json:
+        click.echo(json.dumps(summaries if len(summaries) > 1 else summaries[0], indent=2))
+        return
+    for s, b in zip(summaries, builds):
+        out.print(f"[bold green]built[/] {s['name']}: {s['task']} / [bold]{s['method']}[/] -> "
+                  f"{', '.join(s['framework'])}  ({b.out_dir})")
+        for f in b.plan.findings:
+            colour = {"warning": "yellow", "info": "cyan"}.get(f.severity, "white")
+            out.print(f"  [{colour}]{f.severity}[/] [{f.rule}] {f.key}: {f.message}", highlight=False)
+
+
+def _summary(b, written) -> dict:
+    p = b.plan
+    return {
+        "name": p.name, "task": p.task, "method": p.method, "framework": list(p.frameworks),
+        "out_dir": str(b.out_dir), "files": [str(w) for w in written],
+        "memory_gb": p.memory.get("total_gb"), "hours": p.time_cost.get("hours"), "usd": p.time_cost.get("usd"),
+        "warnings": [f.to_dict() for f in p.findings],
+    }
+
+
+@main.command()
+@click.argument("specs", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--out", "out_root", default="outputs", show_default=True, type=click.Path(path_type=Path))
+@click.option("--diff", is_flag=True, help="Print a unified diff of what would change.")
+@click.pass_context
+def check(ctx, specs, out_root, diff):
+    """Rebuild SPECs in memory and compare with what is committed (same as build --check). Never writes."""
+    if not specs:
+        specs = tuple(sorted(Path(".").glob("examples/*.yaml")) + sorted(Path(".").glob("specs/*.yaml")))
+        if not specs:
+            err.print("no specs given and none found in examples/ or specs/")
+            sys.exit(int(Exit.INVALID))
+    ctx.invoke(build, specs=specs, out_root=out_root, framework=None, as_json=False, check=True, diff=diff)
+
+
+@main.command("rules")
+def list_rules():
+    """List every rule: ID, name and what it decides."""
+    from . import rules
+
+    table = Table("ID", "Name", "What it decides", box=None, show_edge=False)
+    for r in rules.all_rules():
+        table.add_row(r.id, r.name, r.summary)
+    out.print(table)
+
+
+@main.command()
+@click.argument("rule_id")
+@handle_errors
+def explain(rule_id):
+    """Print one rule's documentation (by ID like FT102 or by name)."""
+    from . import rules
+
+    r = rules.get(rule_id)
+    if r is None:
+        ids = ", ".join(x.id for x in rules.all_rules())
+        raise FtgenError([Problem("<command line>", "RULE_ID", "unknown rule", found=rule_id, allowed=ids)])
+    out.print(f"[bold]{r.id} {r.name}[/]\n")
+    out.print(r.doc, markup=False)
+
+
+@main.command()
+def models():
+    """List the model catalog."""
+    from .facts.models import load_catalog
+
+    table = Table("id", "params (B)", "layers", "context", "axolotl template", "LLaMA-Factory template", box=None)
+    for m in load_catalog().values():
+        table.add_row(m.id, f"{m.params_b:.2f}", str(m.layers), str(m.max_context), m.axolotl_chat_template,
+                      m.llamafactory_template)
+    out.print(table)
+
+
+@main.command()
+def gpus():
+    """List the GPU catalog."""
+    from .facts.gpus import load_gpus
+
+    table = Table("name", "GB", "bf16", "fp8", "flash-attn", "$/h", box=None)
+    for g in load_gpus().values():
+        table.add_row(g.name, f"{g.vram_gb:g}", str(g.bf16), str(g.fp8), str(g.flash_attention), f"{g.usd_per_hour:.2f}")
+    out.print(table)
+
+
+@main.command()
+def targets():
+    """Print the supported targets table (framework x task x methods)."""
+    from .targets import table
+
+    t = Table("framework", "task", "methods", box=None)
+    for row in table():
+        t.add_row(*row)
+    out.print(t)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,79 @@
+"""Resolve the facts a spec depends on: model card, GPU, dataset and eval-set statistics."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ..errors import FtgenError, Problem
+from ..spec import Spec
+from .datasets import inspect_eval, inspect_train
+from .gpus import lookup_gpu
+from .models import lookup_model
+from .types import GPU, DatasetStats, EvalStats, Facts, ModelCard
+
+__all__ = ["resolve", "Facts", "ModelCard", "GPU", "DatasetStats", "EvalStats"]
+
+DEFAULT_GPU = "A100-80GB"
+DEFAULT_AVG_TOKENS = 512.0
+
+
+def resolve(spec: Spec) -> Facts:
+    """Look everything up; raise FtgenError listing every problem at once."""
+    problems: list[Problem] = []
+    notes: list[str] = []
+
+    def attempt(fn, *args):
+        try:
+            return fn(*args)
+        except FtgenError as exc:
+            problems.extend(exc.problems)
+            return None
+
+    model = attempt(lookup_model, spec.base_model, spec.base_dir, spec.file, "base_model")
+    hw = spec.hardware
+    if hw.gpu is None and hw.vram_gb is None:
+        notes.append(f"no hardware.gpu in the spec: planned for {DEFAULT_GPU}")
+    gpu = attempt(lookup_gpu, hw.gpu if (hw.gpu or hw.vram_gb) else DEFAULT_GPU, hw.vram_gb, spec.file, "hardware.gpu")
+
+    entries = [{"path": t.path, "format": t.format} for t in spec.data.train]
+    data, data_problems = inspect_train(entries, spec.base_dir, spec.file)
+    problems.extend(data_problems)
+    data = _merge_data(spec, data, problems)
+
+    ev = None
+    if spec.eval is not None:
+        ev, eval_problems = inspect_eval(spec.eval.path, spec.base_dir, spec.file, "eval.path")
+        problems.extend(eval_problems)
+
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise FtgenError(errors)
+    return Facts(model=model, gpu=gpu, data=data, eval=ev, notes=tuple(notes))
+
+
+def _merge_data(spec: Spec, measured: DatasetStats | None, problems: list[Problem]) -> DatasetStats | None:
+    """Counts from local files win; the spec fills in what cannot be measured (hub datasets)."""
+    d = spec.data
+    if measured is not None and measured.measured:
+        return replace(measured, avg_tokens=d.avg_tokens) if d.avg_tokens is not None else measured
+    if d.examples is None:
+        problems.append(
+            Problem(
+                spec.file,
+                "data.examples",
+                "required when a training dataset is not a local file",
+                allowed="the number of training examples, e.g. examples: 12000",
+                line=spec.line_of("data"),
+            )
+        )
+        return None
+    avg = d.avg_tokens or (measured.avg_tokens if measured and measured.avg_tokens else DEFAULT_AVG_TOKENS)
+    return DatasetStats(
+        examples=d.examples,
+        avg_tokens=avg,
+        max_tokens=measured.max_tokens if measured else None,
+        formats=tuple(dict.fromkeys(t.format for t in d.train)),
+        local_files=measured.local_files if measured else (),
+        measured=False,
+        p95_tokens=(measured.p95_tokens if measured else None) or int(avg * 2),
+    )

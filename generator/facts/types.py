@@ -1,0 +1,90 @@
+"""Frozen fact records: a model card, a GPU, dataset statistics and the Facts bundle."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """Architecture facts about one base model, enough for memory and config decisions."""
+
+    id: str  # hub id, or the local directory
+    family: str  # llama, qwen2, qwen3, mistral, gemma2, gemma3, phi3, olmo2, internlm3, ...
+    model_type: str  # config.json model_type
+    params_b: float  # total parameters, billions
+    layers: int
+    hidden: int
+    intermediate: int
+    heads: int
+    kv_heads: int
+    vocab: int
+    max_context: int
+    tie_embeddings: bool = False
+    head_dim: int | None = None  # when not hidden // heads
+    kind: str = "base"  # base | instruct
+    # MoE: experts per layer and experts active per token (None for dense models)
+    num_experts: int | None = None
+    experts_per_token: int | None = None
+    moe_intermediate: int | None = None
+    # chat/prompt template names per framework
+    axolotl_chat_template: str = "tokenizer_default"
+    llamafactory_template: str = "default"
+    lora_targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+    trust_remote_code: bool = False
+    gated: bool = False
+    local_dir: str | None = None  # set when read from a local config.json
+    source: str = "catalog"  # catalog | local
+
+    @property
+    def dim_head(self) -> int:
+        return self.head_dim or self.hidden // self.heads
+
+
+@dataclass(frozen=True)
+class GPU:
+    """One accelerator kind from the GPU catalog."""
+
+    name: str
+    vram_gb: float
+    bf16: bool
+    fp8: bool
+    flash_attention: bool
+    usd_per_hour: float
+    tflops_bf16: float  # dense bf16/fp16 tensor TFLOP/s (fp32 for CPU)
+    aliases: tuple[str, ...] = ()
+    is_cpu: bool = False
+
+
+@dataclass(frozen=True)
+class DatasetStats:
+    """What was learned about the training data: counts, tokens, formats."""
+
+    examples: int
+    avg_tokens: float
+    max_tokens: int | None
+    formats: tuple[str, ...]
+    local_files: tuple[str, ...] = ()
+    measured: bool = False  # True when counted from local files
+    multi_turn_fraction: float = 0.0
+    p95_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class EvalStats:
+    """The team's eval set, when the spec names one."""
+
+    path: str
+    rows: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Everything the rules read besides the spec."""
+
+    model: ModelCard
+    gpu: GPU
+    data: DatasetStats
+    eval: EvalStats | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)

@@ -1,0 +1,57 @@
+"""The rules engine: run every registered rule in order over the spec and facts, giving a Plan."""
+
+from __future__ import annotations
+
+from ..errors import FtgenError
+from ..facts.types import Facts
+from ..plan import Plan
+from ..spec import Spec
+from ._context import Context
+from ._registry import Rule, all_rules, get
+from . import checks, hardware, hyper, tree  # noqa: F401,E402  (importing registers the rules)
+
+__all__ = ["decide", "all_rules", "get", "Rule"]
+
+_MAX_PASSES = 3
+
+
+def _facts_summary(facts: Facts) -> dict:
+    m, g, d = facts.model, facts.gpu, facts.data
+    return {
+        "model": {"id": m.id, "params_b": m.params_b, "layers": m.layers, "hidden": m.hidden, "vocab": m.vocab,
+                  "max_context": m.max_context, "source": m.source},
+        "gpu": {"name": g.name, "vram_gb": g.vram_gb, "bf16": g.bf16, "usd_per_hour": g.usd_per_hour},
+        "data": {"examples": d.examples, "avg_tokens": round(d.avg_tokens, 1), "p95_tokens": d.p95_tokens,
+                 "measured": d.measured, "formats": list(d.formats)},
+        "eval": {"path": facts.eval.path, "rows": facts.eval.rows, "sha256": facts.eval.sha256} if facts.eval else None,
+    }
+
+
+def decide(spec: Spec, facts: Facts) -> Plan:
+    """Evaluate the rules; raise FtgenError (exit 2) listing every error finding."""
+    pinned: dict = {}
+    for _ in range(_MAX_PASSES):
+        ctx = Context(spec, facts, pinned=dict(pinned))
+        for r in all_rules():
+            ctx.rule_id = r.id
+            r.fn(ctx)
+            if ctx.rerun or (ctx.errors and r.order >= 50):  # later rules build on what failed
+                break
+        if not ctx.rerun:
+            break
+        pinned = ctx.pinned
+    if ctx.errors:
+        raise FtgenError(ctx.errors)
+    mem = ctx.extras.get("memory")
+    tc = ctx.extras.get("time_cost")
+    return Plan(
+        name=spec.name,
+        task=spec.task,
+        method=ctx["method"],
+        frameworks=tuple(ctx["frameworks"]),
+        decisions=tuple(ctx.decisions.values()),
+        memory=mem.to_dict() if mem else {},
+        time_cost=tc.to_dict() if tc else {},
+        findings=tuple(f for f in ctx.findings if f.severity != "error"),
+        facts=_facts_summary(facts),
+    )

@@ -1,0 +1,82 @@
+"""The one registry of rules: ID, kebab-case name, documented sections, evaluation order."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+SECTIONS = ("What", "Why", "Example", "References")
+_ID = re.compile(r"^FT\d{3}$")
+_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    name: str
+    fn: Callable
+    doc: str
+    order: int
+
+    def section(self, title: str) -> str:
+        """Text of one docstring section (What / Why / Example / References)."""
+        pattern = re.compile(rf"^{title}:\s*(.*?)(?=^\s*(?:{'|'.join(SECTIONS)}):|\Z)", re.S | re.M)
+        m = pattern.search(self.doc)
+        return " ".join(m.group(1).split()) if m else ""
+
+    @property
+    def summary(self) -> str:
+        return self.section("What")
+
+
+_RULES: dict[str, Rule] = {}
+
+
+def _dedent(doc: str) -> str:
+    import inspect
+
+    return inspect.cleandoc(doc or "")
+
+
+def rule(rule_id: str, name: str, order: int):
+    """Register a rule. Its docstring must have What / Why / Example / References sections."""
+
+    def wrap(fn: Callable) -> Callable:
+        doc = _dedent(fn.__doc__)
+        if not _ID.match(rule_id):
+            raise ValueError(f"rule id {rule_id!r} must look like FT123")
+        if not _NAME.match(name):
+            raise ValueError(f"rule name {name!r} must be kebab-case")
+        if rule_id in _RULES:
+            raise ValueError(f"duplicate rule id {rule_id}")
+        missing = [s for s in SECTIONS if not re.search(rf"^{s}:", doc, re.M)]
+        if missing:
+            raise ValueError(f"rule {rule_id} docstring lacks sections: {', '.join(missing)}")
+        _RULES[rule_id] = Rule(rule_id, name, fn, doc, order)
+        fn.rule_id = rule_id
+        return fn
+
+    return wrap
+
+
+def all_rules() -> list[Rule]:
+    """Every registered rule, in evaluation order."""
+    import importlib
+
+    importlib.import_module(__package__)  # the package imports every rule module
+
+    return sorted(_RULES.values(), key=lambda r: r.order)
+
+
+def get(rule_id_or_name: str) -> Rule | None:
+    rules = all_rules()
+    key = rule_id_or_name.strip()
+    for r in rules:
+        if r.id.lower() == key.lower() or r.name == key.lower():
+            return r
+    return None
+
+
+def iter_ids() -> Iterator[str]:
+    return (r.id for r in all_rules())

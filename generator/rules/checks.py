@@ -1,0 +1,117 @@
+"""Plan-wide checks: time and cost against the budget, the eval set, remote code, gated models."""
+
+from __future__ import annotations
+
+from .. import throughput
+from . import _fit
+from ._context import Context
+from ._registry import rule
+
+
+def _time_cost(ctx: Context, **changes) -> throughput.TimeCost:
+    epochs = ctx["num_epochs"]
+    if ctx.get("max_steps"):
+        epochs = ctx["max_steps"] / ctx.extras["steps_per_epoch"]
+    return throughput.estimate_time_cost(
+        ctx.facts.model, _fit.setup(ctx, **changes), ctx.facts.gpu,
+        examples=ctx["examples"], avg_tokens=ctx.facts.data.avg_tokens, epochs=epochs,
+        global_batch=ctx["global_batch_size"], packing=ctx["packing"])
+
+
+@rule("FT160", "budget", order=190)
+def budget(ctx: Context) -> None:
+    """Estimate training time and cost; hold the plan to the spec's budget.
+
+    What: hours and US dollars from tokens per epoch, a documented throughput model and the GPU's hourly
+    price; a plan over `budget.max_hours` or `budget.max_usd` is an error that gives both numbers, and names
+    the cheaper method when one would fit the budget (a rule-chosen full fine-tune is downgraded to LoRA).
+    Why: a budget that is only checked on the invoice is no budget.
+    Example: full fine-tune estimated at $900 with max_usd 500 -> LoRA at ~$310.
+    References: generator/throughput.py (6N FLOPs per token, Kaplan et al. 2020, arXiv:2001.08361);
+    the GPU catalog's prices.
+    """
+    tc = _time_cost(ctx)
+    b = ctx.spec.budget
+    if b.max_usd is None and b.max_hours is None:
+        ctx.extras["time_cost"] = tc
+        return
+
+    def over(t: throughput.TimeCost) -> list[str]:
+        out = []
+        if b.max_hours is not None and t.hours > b.max_hours:
+            out.append(f"~{t.hours:.1f} h > max_hours {b.max_hours:g}")
+        if b.max_usd is not None and t.usd is not None and t.usd > b.max_usd:
+            out.append(f"~${t.usd:,.0f} > max_usd {b.max_usd:g}")
+        return out
+
+    problems = over(tc)
+    if problems and ctx["method"] == "full" and not ctx.is_spec("method"):
+        cheaper = _time_cost(ctx, method="lora", optimizer="adamw_torch_fused")
+        if not over(cheaper) and _fit.fits(ctx, method="lora", micro_batch_size=1, gradient_checkpointing=True):
+            ctx.decide("method", "lora", f"full fine-tune is over budget ({'; '.join(problems)}); LoRA fits it "
+                                         f"(~{cheaper.hours:.1f} h" + (f", ~${cheaper.usd:,.0f})" if cheaper.usd is not None else ")"))
+            ctx.pin("method")
+            return
+    if problems:
+        ctx.error("budget", "the plan is over budget: " + "; ".join(problems),
+                  allowed="a larger budget, fewer examples or epochs (overrides.num_epochs / max_steps), "
+                          "a cheaper GPU, or a smaller model")
+    ctx.extras["time_cost"] = tc
+
+
+@rule("FT170", "eval-set-first", order=200)
+def eval_set_first(ctx: Context) -> None:
+    """Warn when the spec has no eval set of prompts with ground-truth answers.
+
+    What: no `eval:` -> a warning at build time; `ftgen run` then needs an explicit flag. An eval set outside
+    200-500 rows gets an info note.
+    Why: fine-tunes look great on training loss and bad on real users; without an eval set scored on the
+    base and the fine-tuned model there is no way to know the fine-tune is better.
+    Example: spec without eval -> "build an eval set first: 200-500 prompts with ground-truth answers".
+    References: the seed ("always an eval set of 200-500 prompts with ground truth, run on base and
+    fine-tuned").
+    """
+    if ctx.facts.eval is None:
+        ctx.warn("eval", "no eval set: build an eval set first (200-500 prompts with ground-truth answers, scored "
+                         "on the base and the fine-tuned model); without it there is no way to know the fine-tune "
+                         "is better than the base")
+        return
+    rows = ctx.facts.eval.rows
+    if not 200 <= rows <= 500:
+        ctx.info("eval.path", f"the eval set has {rows} rows; 200-500 prompts is the recommended size")
+
+
+@rule("FT171", "trust-remote-code", order=210)
+def trust_remote_code(ctx: Context) -> None:
+    """Run a model's own Python code from the hub only when the spec says so.
+
+    What: `trust_remote_code` is false unless the spec sets it; a catalog model that needs it without the
+    flag is an error; with the flag, a warning that review will flag.
+    Why: remote code runs with the training job's credentials and data access.
+    Example: internlm/internlm3-8b-instruct without trust_remote_code -> error.
+    References: transformers docs (trust_remote_code); Hugging Face security docs.
+    """
+    needs = ctx.facts.model.trust_remote_code
+    if ctx.spec.trust_remote_code:
+        ctx.record_spec("trust_remote_code", True, "trust_remote_code set in the spec")
+        ctx.warn("trust_remote_code", "the model's own Python code from the hub will run during training")
+    else:
+        ctx.decide("trust_remote_code", False, "no remote code runs unless the spec allows it")
+        if needs:
+            ctx.error("trust_remote_code", f"{ctx.facts.model.id} needs its own code from the hub",
+                      found=False, allowed="trust_remote_code: true in the spec, after reviewing that code")
+
+
+@rule("FT172", "gated-model", order=220)
+def gated_model(ctx: Context) -> None:
+    """Note when the base model is gated on the hub.
+
+    What: an info finding for gated catalog models (Llama, Gemma): the run needs an HF token with access.
+    Why: a gated download fails at the start of the run, after the environment and data are ready.
+    Example: meta-llama/Llama-3.1-8B -> "gated: set HF_TOKEN for an account that accepted the license".
+    References: Hugging Face docs, gated models.
+    """
+    model = ctx.facts.model
+    if model.gated and model.source == "catalog":
+        ctx.info("base_model", f"{model.id} is gated on the hub: the run needs HF_TOKEN for an account that "
+                               "accepted its license")

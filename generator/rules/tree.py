@@ -1,0 +1,169 @@
+"""The seed decision tree: task stage, the data-size gate, the method, adapters, the framework."""
+
+from __future__ import annotations
+
+from .. import targets
+from . import _fit
+from ._context import Context
+from ._registry import rule
+
+SMALL, MEDIUM, LARGE = 1_000, 10_000, 100_000
+_CHEAPER = {"full": "lora", "lora": "qlora"}
+
+
+@rule("FT100", "task-stage", order=10)
+def task_stage(ctx: Context) -> None:
+    """Decide the training stage from the spec's task.
+
+    What: sft -> supervised fine-tuning; dpo / kto / orpo -> preference stages; pretrain -> continued
+    pretraining on raw text; grpo -> online RL with reward functions.
+    Why: the stage selects the trainer (TRL's SFT/DPO/KTO/ORPO/GRPO trainers behind both frameworks) and the
+    dataset shape each trainer expects.
+    Example: `task: dpo` -> LLaMA-Factory `stage: dpo`, Axolotl `rl: dpo`.
+    References: the seed decision tree ("RL: the preference/RL stages"); LLaMA-Factory README (stages);
+    Axolotl docs/rlhf.qmd.
+    """
+    task = ctx.spec.task
+    if "task" in ctx.spec.lines:
+        ctx.record_spec("task", task, f"task {task} set in the spec")
+    else:
+        ctx.decide("task", task, "no task in the spec: supervised fine-tuning (sft) is the default")
+
+
+@rule("FT101", "too-few-examples", order=20)
+def too_few_examples(ctx: Context) -> None:
+    """Refuse to fine-tune on fewer than 1,000 examples unless the spec sets a method explicitly.
+
+    What: with fewer than 1,000 training examples the build stops (exit 2) and suggests few-shot prompting
+    or retrieval (RAG) instead; an explicit `method:` in the spec proceeds with a warning.
+    Why: below ~1K examples a fine-tune rarely beats a well-prompted base model and overfits easily; the
+    seed's first branch is "fewer than 1K examples: don't fine-tune".
+    Example: `data.examples: 400`, `method: auto` -> error "400 training examples is fewer than 1,000 ...".
+    References: the seed decision tree; LIMA (Zhou et al. 2023, arXiv:2305.11206) for what ~1K curated
+    examples can do.
+    """
+    n = ctx.facts.data.examples
+    key = "data.examples"
+    ctx.decide("examples", n, "counted from the local training files" if ctx.facts.data.measured
+               else "given in the spec (data.examples)")
+    if n >= SMALL:
+        return
+    message = (f"{n:,} training examples is fewer than 1,000: fine-tuning is unlikely to beat few-shot "
+               "prompting or retrieval-augmented generation (RAG) on the base model; try those first")
+    if ctx.spec.method == "auto":
+        ctx.error(key, message, found=n,
+                  allowed="at least 1,000 examples, or an explicit `method:` (qlora, lora, full) to fine-tune anyway")
+    else:
+        ctx.warn(key, message + f"; proceeding because the spec sets method: {ctx.spec.method}")
+
+
+@rule("FT102", "method-from-data", order=60)
+def method_from_data(ctx: Context) -> None:
+    """Pick QLoRA, LoRA or a full fine-tune from the number of examples and the distribution shift.
+
+    What: 1K-10K examples -> QLoRA; 10K-100K -> QLoRA (with multi-turn instruction data for a unique
+    domain); 100K+ -> LoRA, or a full fine-tune when the shift is high, the priority is not cost and the
+    hardware fits it. An explicit `method:` in the spec wins.
+    Why: adapters on a 4-bit base match 16-bit fine-tuning quality on instruction data at a fraction of the
+    memory (QLoRA paper); with 100K+ examples of a genuinely new distribution, more trainable capacity pays.
+    Example: 12,000 alpaca rows, shift low -> method qlora.
+    References: the seed decision tree; Dettmers et al. 2023, QLoRA (arXiv:2305.14314); Biderman et al.
+    2024, "LoRA Learns Less and Forgets Less" (arXiv:2405.09673).
+    """
+    spec = ctx.spec
+    if spec.method != "auto":
+        ctx.record_spec("method", spec.method, f"method {spec.method} set in the spec")
+        return
+    n = ctx.facts.data.examples
+    shift = spec.data.distribution_shift
+    if n < MEDIUM:
+        ctx.decide("method", "qlora", f"{n:,} examples (1K-10K): QLoRA trains adapters on a 4-bit base, "
+                                      "enough capacity for this much data at the lowest memory")
+    elif n < LARGE:
+        ctx.decide("method", "qlora", f"{n:,} examples (10K-100K): QLoRA" +
+                   (" with multi-turn instruction data for a unique domain" if spec.data.unique_domain else ""))
+        if spec.data.unique_domain and not spec.data.multi_turn:
+            ctx.info("data.multi_turn", "a unique domain with 10K-100K examples learns best from multi-turn "
+                                        "instruction data; consider converting single-turn rows to conversations")
+    elif shift == "high" and spec.goals.priority != "cost" and _fit.fits(ctx, method="full", micro_batch_size=1,
+                                                                            gradient_checkpointing=True,
+                                                                            sharding=_full_sharding(ctx)):
+        ctx.decide("method", "full", f"{n:,} examples (100K+) with high distribution shift, priority "
+                                     f"{spec.goals.priority}, and a full fine-tune fits the hardware")
+    else:
+        why = f"{n:,} examples (100K+)"
+        if shift == "high":
+            why += (" with high distribution shift; a full fine-tune does not fit the hardware"
+                    if spec.goals.priority != "cost" else " with high distribution shift but priority cost")
+        else:
+            why += f" with {shift} distribution shift: LoRA on a 16-bit base trains faster than QLoRA at this scale"
+        ctx.decide("method", "lora", why)
+
+
+def _full_sharding(ctx: Context) -> str:
+    return "zero3" if ctx.spec.hardware.world_size > 1 else "none"
+
+
+@rule("FT103", "many-adapters-lora", order=70)
+def many_adapters(ctx: Context) -> None:
+    """Serve many fine-tunes from one base: train LoRA adapters, not full weights.
+
+    What: with `goals.serve_many_adapters`, a full fine-tune becomes LoRA, and QLoRA becomes LoRA when
+    LoRA fits the hardware (adapters trained on the 16-bit base match the base they are served on).
+    Why: one base model in GPU memory can serve hundreds of adapters (multi-LoRA serving in vLLM, S-LoRA);
+    full fine-tunes each need their own copy of the weights.
+    Example: 50K rows, serve_many_adapters true -> lora instead of qlora on an 80 GB GPU.
+    References: the seed decision tree ("many adapters on one base: LoRA"); Sheng et al. 2023, S-LoRA
+    (arXiv:2311.03285); vLLM docs, LoRA adapters.
+    """
+    if not ctx.spec.goals.serve_many_adapters:
+        return
+    method = ctx["method"]
+    if method == "full":
+        if ctx.is_spec("method"):
+            ctx.error("method", "a full fine-tune produces full weights, but goals.serve_many_adapters asks for "
+                                "adapters served from one base", found="full", allowed="lora or qlora")
+        else:
+            ctx.decide("method", "lora", "goals.serve_many_adapters: LoRA adapters share one base model when served")
+    elif method == "qlora" and not ctx.is_spec("method"):
+        if _fit.fits(ctx, method="lora", micro_batch_size=1, gradient_checkpointing=True):
+            ctx.decide("method", "lora", "goals.serve_many_adapters and LoRA fits: adapters trained on the 16-bit "
+                                         "base match the base they are served on")
+        else:
+            ctx.info("method", "serve_many_adapters prefers LoRA, but only QLoRA fits the hardware; "
+                               "QLoRA adapters still serve on the 16-bit base")
+
+
+@rule("FT104", "framework-choice", order=80)
+def framework_choice(ctx: Context) -> None:
+    """Choose which framework config(s) to write.
+
+    What: `framework: auto` -> Axolotl for sft, pretrain and grpo; LLaMA-Factory for dpo, kto and orpo.
+    `both` writes both where both support the task; an explicit framework that cannot run the task is an
+    error naming the one that can.
+    Why: Axolotl is the only one of the two with GRPO and packs samples with multipack for SFT and
+    pretraining; LLaMA-Factory expresses every preference stage with one `stage:` key and its DPO was
+    measured to run on this kind of machine (shared/frameworks.md).
+    Example: `task: dpo`, `framework: auto` -> [llamafactory].
+    References: generator/targets.py (the supported-targets table); Axolotl docs/rlhf.qmd; LLaMA-Factory README.
+    """
+    spec, task = ctx.spec, ctx.spec.task
+    method = ctx.get("method")
+    able = [fw for fw in targets.FRAMEWORKS if targets.supports(fw, task, method)]
+    if spec.framework == "auto":
+        preferred = "llamafactory" if task in ("dpo", "kto", "orpo") else "axolotl"
+        choice = preferred if preferred in able else able[0]
+        reason = {
+            "axolotl": f"task {task}: Axolotl" + (" is the one with GRPO" if task == "grpo" else
+                                                   " packs samples with multipack"),
+            "llamafactory": f"task {task}: LLaMA-Factory runs every preference stage from one `stage:` key",
+        }[choice]
+        ctx.decide("frameworks", [choice], reason)
+        return
+    wanted = list(targets.FRAMEWORKS) if spec.framework == "both" else [spec.framework]
+    for fw in wanted:
+        if fw not in able:
+            why = targets.UNSUPPORTED.get((fw, task), f"{fw} does not support task {task}")
+            ctx.error("framework", f"{why}", found=spec.framework,
+                      allowed=", ".join(able) if able else "no framework supports this task")
+    ctx.record_spec("frameworks", [fw for fw in wanted if fw in able], f"framework {spec.framework} set in the spec")
