@@ -9,44 +9,12 @@ import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from . import __version__
+from ._cli_common import EXIT_CODES, err, handle_errors, out
 from .errors import Exit, FtgenError, Problem
-
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-EXIT_CODES = """
-Exit codes: 0 ok; 1 drift or lint findings; 2 invalid input or a plan that cannot work; 3 run failed.
-"""
-
-
-def _print_problems(problems: list[Problem]) -> None:
-    n = len(problems)
-    err.print(f"[bold red]{n} problem{'s' if n != 1 else ''} found:[/]")
-    for p in problems:
-        colour = {"error": "red", "warning": "yellow", "info": "cyan"}.get(p.severity, "white")
-        err.print(f"  [{colour}]{p.severity}[/] {p.render()}", markup=True, highlight=False)
-
-
-def handle_errors(fn):
-    """Turn FtgenError into a listing and its exit code; never show a traceback for bad input."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except FtgenError as exc:
-            _print_problems(exc.problems)
-            sys.exit(int(exc.exit_code))
-        except KeyboardInterrupt:
-            err.print("interrupted")
-            sys.exit(130)
-
-    return wrapper
-
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
              epilog=EXIT_CODES)
@@ -86,9 +54,10 @@ def build(specs, out_root, framework, as_json, check, diff):
         dirty = [d for d in drift if not d.clean]
         for d in drift:
             if d.clean:
-                out.print(f"[green]ok[/] {d.out_dir} matches {d.spec_file}")
+                out.print(f"[green]ok[/] {escape(str(d.out_dir))} matches {escape(d.spec_file)}")
             else:
-                out.print(f"[yellow]would regenerate[/] {d.out_dir} from {d.spec_file}: {', '.join(d.changed)}")
+                out.print(f"[yellow]would regenerate[/] {escape(str(d.out_dir))} from {escape(d.spec_file)}: "
+                          f"{escape(', '.join(d.changed))}")
                 if diff:
                     out.print(d.diff, markup=False)
         sys.exit(int(Exit.FINDINGS) if dirty else 0)
@@ -104,7 +73,7 @@ def build(specs, out_root, framework, as_json, check, diff):
                   f"{', '.join(s['framework'])}  ({b.out_dir})")
         for f in b.plan.findings:
             colour = {"warning": "yellow", "info": "cyan"}.get(f.severity, "white")
-            out.print(f"  [{colour}]{f.severity}[/] [{f.rule}] {f.key}: {f.message}", highlight=False)
+            out.print(f"  [{colour}]{f.severity}[/] {escape(f'[{f.rule}] {f.key}: {f.message}')}")
 
 
 def _summary(b, written) -> dict:
@@ -191,6 +160,23 @@ def targets():
         t.add_row(*row)
     out.print(t)
 
+
+def _register_commands() -> None:
+    """Add the click commands that generator/commands/*.py export in COMMANDS."""
+    import importlib
+    import pkgutil
+
+    from . import commands
+
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{commands.__name__}.{info.name}")
+        for command in getattr(module, "COMMANDS", ()):
+            main.add_command(command)
+
+
+_register_commands()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

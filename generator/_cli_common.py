@@ -1,0 +1,43 @@
+"""What every CLI command shares: the consoles, the problem listing, the error-to-exit-code wrapper."""
+
+from __future__ import annotations
+
+import functools
+import sys
+
+from rich.console import Console
+from rich.markup import escape
+
+from .errors import FtgenError, Problem
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+EXIT_CODES = """
+Exit codes: 0 ok; 1 drift or lint findings; 2 invalid input or a plan that cannot work; 3 run failed.
+"""
+
+
+def print_problems(problems: list[Problem]) -> None:
+    n = len(problems)
+    err.print(f"[bold red]{n} problem{'s' if n != 1 else ''} found:[/]")
+    for p in problems:
+        colour = {"error": "red", "warning": "yellow", "info": "cyan"}.get(p.severity, "white")
+        err.print(f"  [{colour}]{p.severity}[/] {escape(p.render())}")
+
+
+def handle_errors(fn):
+    """Turn FtgenError into a listing and its exit code; never show a traceback for bad input."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except FtgenError as exc:
+            print_problems(exc.problems)
+            sys.exit(int(exc.exit_code))
+        except KeyboardInterrupt:
+            err.print("interrupted")
+            sys.exit(130)
+
+    return wrapper

@@ -1,0 +1,1 @@
+"""CLI commands beyond build: each module exports COMMANDS, a list of click commands."""
