@@ -1,0 +1,334 @@
+"""Tests for generator.memory: hand-computed cases, monotonicity, LoRA counts, max_micro_batch, benchmark."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import yaml
+
+from generator.facts.types import ModelCard
+from generator.memory import (
+    COMPONENTS,
+    CUDA_CONTEXT_GIB,
+    FRAGMENTATION,
+    GIB,
+    TrainSetup,
+    estimate,
+    layer_activation_bytes,
+    lora_trainable_params,
+    max_micro_batch,
+    param_split,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+ANCHORS = ROOT.parent / "shared" / "anchors" / "vram.yaml"
+
+# A tiny model whose numbers can be checked by hand:
+# hidden 64, 4 heads of 16 (hq 64), 2 kv heads (hkv 32), intermediate 128, vocab 100, 2 layers.
+#   attention per layer 64*64 + 2*64*32 + 64*64 = 12288; MLP 3*64*128 = 24576; layer = 36864
+#   embeddings 6400 + untied lm_head 6400 + norms 2*2*64 + 64 = 320  -> total 86848
+TINY = ModelCard(
+    id="tiny", family="llama", model_type="llama", params_b=86848e-9, layers=2, hidden=64,
+    intermediate=128, heads=4, kv_heads=2, vocab=100, max_context=512,
+)
+TINY_PARAMS = 86848
+
+LLAMA_8B = ModelCard(
+    id="meta-llama/Llama-3.1-8B", family="llama", model_type="llama", params_b=8.03, layers=32,
+    hidden=4096, intermediate=14336, heads=32, kv_heads=8, vocab=128256, max_context=131072,
+)
+MOE = ModelCard(
+    id="moe", family="qwen3", model_type="qwen3_moe", params_b=30.53, layers=48, hidden=2048,
+    intermediate=6144, heads=32, kv_heads=4, head_dim=128, vocab=151936, max_context=32768,
+    num_experts=128, experts_per_token=8, moe_intermediate=768,
+)
+ALL = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+def _bytes(est, key):
+    return est.components[key] * GIB
+
+
+# ----------------------------------------------------------------------------- hand-computed
+
+
+def test_param_split_tiny():
+    quantizable, kept = param_split(TINY)
+    assert quantizable == 2 * 36864
+    assert kept == 6400 + 6400 + 320
+    assert quantizable + kept == TINY_PARAMS
+
+
+def test_lora_params_tiny_by_hand():
+    # r=2: q 2*(64+64)=256, k 2*(64+32)=192, v 192, o 256, gate/up/down 2*(64+128)=384 each
+    assert lora_trainable_params(TINY, 2, ALL) == 2 * (256 + 192 + 192 + 256 + 3 * 384)
+    assert lora_trainable_params(TINY, 2, ("q_proj", "v_proj")) == 2 * (256 + 192)
+    assert lora_trainable_params(TINY, 2, ("all-linear",)) == lora_trainable_params(TINY, 2, ALL)
+
+
+def test_lora_params_llama31_8b_r16_all_linear():
+    # per layer: q 16*(4096+4096)=131072, k and v 16*(4096+1024)=81920, o 131072,
+    # gate/up/down 16*(4096+14336)=294912 -> 1,310,720 per layer x 32 layers
+    per_layer = 131072 + 81920 + 81920 + 131072 + 3 * 294912
+    assert per_layer == 1_310_720
+    assert lora_trainable_params(LLAMA_8B, 16, ALL) == 32 * per_layer == 41_943_040
+
+
+def test_lora_params_moe_experts_counted_per_expert():
+    attn_only = lora_trainable_params(MOE, 8, ("q_proj", "k_proj", "v_proj", "o_proj"))
+    with_mlp = lora_trainable_params(MOE, 8, ALL)
+    # 128 experts x (gate, up: 8*(2048+768); down: 8*(768+2048)) x 48 layers
+    assert with_mlp - attn_only == 48 * 128 * 3 * 8 * (2048 + 768)
+
+
+def test_unknown_lora_target_raises():
+    with pytest.raises(ValueError, match="unknown module"):
+        lora_trainable_params(TINY, 8, ("q_proj", "qkv"))
+
+
+def test_layer_activation_bytes_by_hand():
+    # elements/token: norms 2*64 + attention (64 + 2*64 + 2*32) + MLP (64 + 4*128) = 960
+    assert layer_activation_bytes(TINY, 8, 1, 2, flash=True) == 8 * 960 * 2
+    # eager attention adds Korthikanti's 5*a*s^2*b bytes
+    assert layer_activation_bytes(TINY, 8, 1, 2, flash=False) == 8 * 960 * 2 + 5 * 4 * 8 * 8
+
+
+def test_full_finetune_tiny_by_hand():
+    setup = TrainSetup("full", micro_batch_size=1, sequence_len=8)
+    est = estimate(TINY, setup)
+    assert list(est.components) == list(COMPONENTS)
+    assert _bytes(est, "weights") == pytest.approx(TINY_PARAMS * 2)  # pure bf16 on one GPU
+    assert _bytes(est, "gradients") == pytest.approx(TINY_PARAMS * 2)
+    assert _bytes(est, "optimizer") == pytest.approx(TINY_PARAMS * 4)  # two bf16 AdamW moments
+    logits = 8 * 100 * 4 * 2  # b*s*vocab fp32 x 2 copies
+    assert _bytes(est, "logits") == pytest.approx(logits)
+    checkpoints = 2 * (2 * 8 * 1 * 64)  # 2*s*b*h bytes per layer
+    layer = 8 * 960 * 2
+    assert _bytes(est, "activations") == pytest.approx(checkpoints + (layer - logits))
+    allocated = TINY_PARAMS * 8 + checkpoints + layer
+    assert _bytes(est, "overhead") == pytest.approx(CUDA_CONTEXT_GIB * GIB + FRAGMENTATION * allocated)
+    assert est.total_gb == pytest.approx(sum(est.components.values()))
+    assert est.trainable_params == TINY_PARAMS
+
+
+def test_lora_tiny_by_hand():
+    setup = TrainSetup("lora", 1, 8, lora_rank=2, gradient_checkpointing=False)
+    est = estimate(TINY, setup)
+    p = lora_trainable_params(TINY, 2, ALL)
+    assert est.trainable_params == p
+    assert _bytes(est, "weights") == pytest.approx(TINY_PARAMS * 2)
+    assert _bytes(est, "lora_adapters") == pytest.approx(p * 4)  # fp32 adapters
+    assert _bytes(est, "gradients") == pytest.approx(p * 4)
+    assert _bytes(est, "optimizer") == pytest.approx(p * 8)  # fp32 AdamW moments
+    assert _bytes(est, "activations") == pytest.approx(2 * 8 * 960 * 2)  # every layer, no recompute
+
+
+def test_nf4_weight_bytes():
+    q, kept = param_split(LLAMA_8B)
+    from generator.memory import shapes
+
+    buffer = shapes(LLAMA_8B).largest_matrix * 2
+    dq = estimate(LLAMA_8B, TrainSetup("qlora", 1, 512, quant_bits=4))
+    no_dq = estimate(LLAMA_8B, TrainSetup("qlora", 1, 512, quant_bits=4, double_quant=False))
+    assert _bytes(dq, "weights") == pytest.approx(q * (4 + 8 / 64 + 32 / (64 * 256)) / 8 + kept * 2 + buffer)
+    assert _bytes(no_dq, "weights") == pytest.approx(q * 4.5 / 8 + kept * 2 + buffer)
+    # double quantization saves ~0.373 bit/param (QLoRA paper: ~0.37 bits, ~3 GB for 65B)
+    saved_bits = (_bytes(no_dq, "weights") - _bytes(dq, "weights")) * 8 / q
+    assert saved_bits == pytest.approx(0.373, abs=0.001)
+
+
+# ----------------------------------------------------------------------------- monotonicity
+
+
+BASE = TrainSetup("lora", micro_batch_size=2, sequence_len=2048)
+
+
+def test_checkpointing_lowers_activations():
+    on = estimate(LLAMA_8B, BASE)
+    off = estimate(LLAMA_8B, replace(BASE, gradient_checkpointing=False))
+    assert on.components["activations"] < off.components["activations"] / 5
+    assert on.total_gb < off.total_gb
+
+
+def test_qlora_lt_lora_lt_full():
+    q = estimate(LLAMA_8B, replace(BASE, method="qlora", quant_bits=4)).total_gb
+    lo = estimate(LLAMA_8B, BASE).total_gb
+    full = estimate(LLAMA_8B, replace(BASE, method="full")).total_gb
+    assert q < lo < full
+
+
+def test_8bit_weights_between_nf4_and_16bit():
+    w4 = estimate(LLAMA_8B, replace(BASE, method="qlora", quant_bits=4)).components["weights"]
+    w8 = estimate(LLAMA_8B, replace(BASE, method="qlora", quant_bits=8)).components["weights"]
+    w16 = estimate(LLAMA_8B, BASE).components["weights"]
+    assert w4 < w8 < w16
+
+
+def test_zero3_shards_weights_by_world_size():
+    full = replace(BASE, method="full")
+    one = estimate(LLAMA_8B, replace(full, sharding="zero3", world_size=1)).components["weights"]
+    eight = estimate(LLAMA_8B, replace(full, sharding="zero3", world_size=8)).components["weights"]
+    sixteen = estimate(LLAMA_8B, replace(full, sharding="zero3", world_size=16)).components["weights"]
+    assert one / 8 < eight < one / 8 + 2.0  # 1/8 of the weights + gathered layers in flight
+    assert sixteen < eight
+    fsdp = estimate(LLAMA_8B, replace(full, sharding="fsdp", world_size=8)).components["weights"]
+    assert fsdp == pytest.approx(eight)
+
+
+def test_zero_stages_shard_progressively():
+    full = replace(BASE, method="full", world_size=8)
+    totals = [estimate(LLAMA_8B, replace(full, sharding=s)).total_gb for s in ("zero1", "zero2", "zero3")]
+    assert totals[0] > totals[1] > totals[2]
+    z1 = estimate(LLAMA_8B, replace(full, sharding="zero1"))
+    assert z1.components["gradients"] == pytest.approx(estimate(LLAMA_8B, replace(full, sharding="none",
+                                                                                 world_size=1)).components["gradients"])
+    off = estimate(LLAMA_8B, replace(full, sharding="zero3_offload"))
+    assert off.components["optimizer"] == 0.0
+    assert off.total_gb < totals[2]
+
+
+def test_ddp_shards_nothing_and_doubles_gradient_buckets():
+    full = replace(BASE, method="full")
+    single = estimate(LLAMA_8B, full)
+    ddp = estimate(LLAMA_8B, replace(full, world_size=4))
+    assert ddp.components["weights"] == pytest.approx(single.components["weights"])
+    assert ddp.components["optimizer"] == pytest.approx(single.components["optimizer"])
+    assert ddp.components["gradients"] == pytest.approx(2 * single.components["gradients"])
+
+
+def test_8bit_optimizer_lt_adamw():
+    full = replace(BASE, method="full")
+    adam = estimate(LLAMA_8B, full).components["optimizer"]
+    a8 = estimate(LLAMA_8B, replace(full, optimizer="adamw_8bit")).components["optimizer"]
+    paged8 = estimate(LLAMA_8B, replace(full, optimizer="paged_adamw_8bit")).components["optimizer"]
+    sgd = estimate(LLAMA_8B, replace(full, optimizer="sgd")).components["optimizer"]
+    adafactor = estimate(LLAMA_8B, replace(full, optimizer="adafactor")).components["optimizer"]
+    assert sgd == 0.0 < adafactor < a8 < adam
+    assert paged8 == pytest.approx(a8)  # same size; paging only lets it spill
+
+
+def test_fp32_master_costs_18_bytes_per_param():
+    full = replace(BASE, method="full")
+    amp = estimate(TINY, replace(full, master_dtype="fp32"))
+    per_param = sum(_bytes(amp, k) for k in ("weights", "gradients", "optimizer")) / TINY_PARAMS
+    assert per_param == pytest.approx(18)  # HF model_memory_anatomy: 6 + 4 + 8
+    pure = estimate(TINY, full)  # one GPU, no engine: HF Trainer keeps the bf16 weights
+    per_param = sum(_bytes(pure, k) for k in ("weights", "gradients", "optimizer")) / TINY_PARAMS
+    assert per_param == pytest.approx(8)
+    zero = estimate(TINY, replace(full, sharding="zero2"))  # DeepSpeed on one GPU: ZeRO accounting, unsharded
+    per_param = sum(_bytes(zero, k) for k in ("weights", "gradients", "optimizer")) / TINY_PARAMS
+    assert per_param == pytest.approx(16)
+
+
+def test_zero_mixed_precision_16_bytes_per_param():
+    full = replace(BASE, method="full", sharding="zero1", world_size=2)
+    est = estimate(TINY, full)
+    # ZeRO paper: 2 (fp16 params) + 2 (grads) + 12 (fp32 master + Adam) bytes; zero1 halves the 12
+    assert _bytes(est, "weights") == pytest.approx(TINY_PARAMS * 2)
+    assert _bytes(est, "gradients") == pytest.approx(TINY_PARAMS * 2)
+    assert _bytes(est, "optimizer") == pytest.approx(TINY_PARAMS * 12 / 2)
+
+
+def test_flash_attention_removes_score_tensor():
+    off = replace(BASE, gradient_checkpointing=False)
+    assert estimate(LLAMA_8B, replace(off, flash_attention=False)).components["activations"] > \
+        estimate(LLAMA_8B, off).components["activations"]
+
+
+def test_fp32_doubles_activations():
+    off = replace(BASE, gradient_checkpointing=False)
+    a16 = estimate(LLAMA_8B, off).components["activations"]
+    a32 = estimate(LLAMA_8B, replace(off, precision="fp32")).components["activations"]
+    assert a32 == pytest.approx(2 * a16)
+
+
+def test_cross_entropy_variants_order():
+    std = estimate(LLAMA_8B, BASE).components["logits"]
+    chunked = estimate(LLAMA_8B, replace(BASE, cross_entropy="chunked")).components["logits"]
+    fused = estimate(LLAMA_8B, replace(BASE, cross_entropy="fused")).components["logits"]
+    assert fused < chunked < std
+    assert std == pytest.approx(2 * 2048 * 128256 * 8 / GIB)
+
+
+def test_reference_model_only_for_full():
+    full = replace(BASE, method="full")
+    ref = estimate(LLAMA_8B, replace(full, reference_model=True))
+    assert ref.components["reference_model"] == pytest.approx(estimate(LLAMA_8B, full).components["weights"])
+    assert estimate(LLAMA_8B, replace(BASE, reference_model=True)).components["reference_model"] == 0.0
+
+
+def test_trainable_embeddings_add_params():
+    plain = estimate(LLAMA_8B, BASE)
+    emb = estimate(LLAMA_8B, replace(BASE, trainable_embeddings=True))
+    assert emb.trainable_params - plain.trainable_params == 2 * 128256 * 4096
+
+
+def test_memory_grows_with_batch_and_sequence():
+    a = estimate(LLAMA_8B, BASE).total_gb
+    assert estimate(LLAMA_8B, replace(BASE, micro_batch_size=4)).total_gb > a
+    assert estimate(LLAMA_8B, replace(BASE, sequence_len=4096)).total_gb > a
+
+
+def test_optimizer_in_backward_keeps_one_gradient():
+    full = replace(BASE, method="full")
+    assert estimate(LLAMA_8B, replace(full, optimizer_in_backward=True)).components["gradients"] == \
+        pytest.approx(128256 * 4096 * 2 / GIB)
+
+
+# ----------------------------------------------------------------------------- validation, output
+
+
+def test_invalid_setup_lists_every_problem():
+    with pytest.raises(ValueError) as err:
+        estimate(TINY, TrainSetup("full", 0, 8, optimizer="lion", quant_bits=4))
+    msg = str(err.value)
+    for needle in ("optimizer", "'lion'", "micro_batch_size", "quant_bits"):
+        assert needle in msg
+
+
+def test_to_dict_rounded_and_ordered():
+    d = estimate(LLAMA_8B, BASE).to_dict()
+    assert list(d["components"]) == list(COMPONENTS)
+    assert all(round(v, 2) == v for v in d["components"].values())
+    assert d["unit"] == "GiB" and isinstance(d["notes"], list) and d["notes"]
+
+
+# ----------------------------------------------------------------------------- max_micro_batch
+
+
+def test_max_micro_batch():
+    setup = replace(BASE, method="qlora", quant_bits=4)
+    mbs = max_micro_batch(LLAMA_8B, setup, vram_gb=24)
+    assert 1 <= mbs < 64
+    assert estimate(LLAMA_8B, replace(setup, micro_batch_size=mbs)).total_gb <= 24 * 0.9
+    assert estimate(LLAMA_8B, replace(setup, micro_batch_size=mbs + 1)).total_gb > 24 * 0.9
+    assert max_micro_batch(LLAMA_8B, setup, vram_gb=80) >= mbs
+    assert max_micro_batch(LLAMA_8B, replace(setup, method="full", quant_bits=None), vram_gb=24) == 0
+    assert max_micro_batch(TINY, setup, vram_gb=80, cap=8) == 8
+
+
+# ----------------------------------------------------------------------------- benchmark
+
+
+def _load_benchmark():
+    spec = importlib.util.spec_from_file_location("ftgen_bench_memory", ROOT / "benchmarks" / "memory.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.skipif(not ANCHORS.is_file(), reason="shared/anchors/vram.yaml not present")
+def test_benchmark_measured_rows_median_within_15_percent():
+    bench = _load_benchmark()
+    anchors = yaml.safe_load(ANCHORS.read_text(encoding="utf-8"))
+    rows = bench.compare(anchors)
+    summary = bench.summarize(rows)
+    measured = [r for r in rows if r.kind == "measured"]
+    assert measured, "the anchors file has measured rows"
+    assert summary["measured_median_abs_error_pct"] <= 15.0
+    assert summary["measured_ok"]
