@@ -55,13 +55,21 @@ def main(argv=None):
     ap.add_argument("--context", type=int, default=512)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
+    out = Path(args.out)
+    existing = out / "config.json"
+    if existing.is_file():  # keep a committed shape: fill in weights and tokenizer around it
+        shape = json.loads(existing.read_text(encoding="utf-8"))
+        args.hidden = shape.get("hidden_size", args.hidden)
+        args.layers = shape.get("num_hidden_layers", args.layers)
+        args.heads = shape.get("num_attention_heads", args.heads)
+        args.vocab = shape.get("vocab_size", args.vocab)
+        args.context = shape.get("max_position_embeddings", args.context)
 
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
     torch.manual_seed(args.seed)
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
@@ -76,7 +84,7 @@ def main(argv=None):
     fast.save_pretrained(out)
 
     config = LlamaConfig(
-        vocab_size=len(fast), hidden_size=args.hidden, intermediate_size=args.hidden * 2,
+        vocab_size=max(args.vocab, len(fast)), hidden_size=args.hidden, intermediate_size=args.hidden * 2,
         num_hidden_layers=args.layers, num_attention_heads=args.heads, num_key_value_heads=args.heads,
         max_position_embeddings=args.context, tie_word_embeddings=False,
         pad_token_id=fast.pad_token_id, bos_token_id=fast.bos_token_id, eos_token_id=fast.eos_token_id,

@@ -180,9 +180,12 @@ def batch_and_checkpointing(ctx: Context) -> None:
     forced_ckpt, ckpt_value = ctx.spec_value("gradient_checkpointing")
     model = ctx.facts.model
 
+    pairs = _fit.pair_factor(ctx)
+
     def biggest(ckpt: bool) -> int:
-        return memory.max_micro_batch(model, _fit.setup(ctx, gradient_checkpointing=ckpt), vram_gb=ctx.facts.gpu.vram_gb,
-                                      safety=_fit.SAFETY, cap=target)
+        sequences = memory.max_micro_batch(model, _fit.setup(ctx, gradient_checkpointing=ckpt),
+                                           vram_gb=ctx.facts.gpu.vram_gb, safety=_fit.SAFETY, cap=target * pairs)
+        return sequences // pairs
 
     if forced_ckpt:
         ckpt = ckpt_value

@@ -1,0 +1,129 @@
+"""`ftgen run`, `ftgen runs`, `ftgen show`, `ftgen export`: training runs and their records."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from .._cli_common import err, handle_errors, out
+from ..errors import Exit, FtgenError, Problem
+
+
+def _print_summary(record) -> None:
+    from ..run.summary import RunSummary
+
+    table = Table(show_header=False, box=None)
+    for k, v in RunSummary.of(record).rows():
+        table.add_row(f"[bold]{k}[/]", escape(str(v)))
+    out.print(table)
+
+
+@click.command()
+@click.argument("build_dir", type=click.Path(path_type=Path), required=False)
+@click.option("--framework", type=click.Choice(["axolotl", "llamafactory"]), default=None,
+              help="Which config to run when the build has both.")
+@click.option("--resume", "resume_ref", default=None, metavar="RUN",
+              help="Continue RUN from its last checkpoint (never done implicitly).")
+@click.option("--env-dir", type=click.Path(path_type=Path), default=None, help="Where managed envs live.")
+@click.option("--skip-native-validation", is_flag=True, help="Only ftgen's schema check before the run.")
+@click.option("--without-eval-set", is_flag=True,
+              help="Run although the spec has no eval set (the seed: build one first).")
+@click.option("--quiet", is_flag=True, help="Do not echo the framework's output (it is still in train.log).")
+@click.option("--json", "as_json", is_flag=True, help="Print run.json at the end.")
+@handle_errors
+def run(build_dir, framework, resume_ref, env_dir, skip_native_validation, without_eval_set, quiet, as_json):
+    """Train BUILD_DIR (outputs/<name>) with its framework; record everything in runs/<run-id>/."""
+    from .. import run as runner
+    from ..run.runner import console_printer
+
+    kw = dict(env_root=env_dir, native=not skip_native_validation, on_line=console_printer(quiet))
+    if resume_ref:
+        record = runner.resume(resume_ref, Path(build_dir) if build_dir else Path("outputs"), **kw)
+    else:
+        if build_dir is None:
+            raise FtgenError([Problem("<command line>", "BUILD_DIR", "missing", allowed="outputs/<name>")])
+        plan_path = Path(build_dir) / "plan.json"
+        if plan_path.is_file() and not without_eval_set:
+            plan = json.loads(plan_path.read_text(encoding="utf-8"))
+            if not (plan.get("facts") or {}).get("eval"):
+                raise FtgenError([Problem(str(plan_path), "eval", "the spec has no eval set: build an eval set first "
+                                          "(200-500 prompts with ground-truth answers), or pass --without-eval-set")])
+        record = runner.start(Path(build_dir), framework, **kw)
+    if as_json:
+        click.echo((Path(record.path) / "run.json").read_text())
+    else:
+        _print_summary(record)
+    if record.status != "succeeded":
+        err.print(f"[red]run {record.status}[/] - log: {escape(str(Path(record.path) / 'train.log'))}")
+        sys.exit(int(Exit.RUN_FAILED))
+
+
+@click.command()
+@click.argument("root", type=click.Path(path_type=Path), default="outputs")
+@click.option("--json", "as_json", is_flag=True)
+@handle_errors
+def runs(root, as_json):
+    """List runs under ROOT (default outputs/) as a table; marks stale 'running' records."""
+    from ..run import RunRecord, find_runs, mark_stale
+
+    records = []
+    for d in find_runs(root):
+        try:
+            r = RunRecord.load(d)
+        except (OSError, ValueError, TypeError):
+            continue
+        mark_stale(r)
+        records.append(r)
+    if as_json:
+        click.echo(json.dumps([{"run_id": r.run_id, "name": r.name, "framework": r.framework, "status": r.status,
+                                "eval_loss": r.metrics.get("eval_loss"), "path": r.path} for r in records], indent=2))
+        return
+    table = Table("run", "job", "framework", "status", "started", "steps", "eval_loss", "checkpoints", box=None)
+    for r in records:
+        colour = {"succeeded": "green", "running": "cyan", "interrupted": "yellow"}.get(r.status, "red")
+        el = r.metrics.get("eval_loss")
+        table.add_row(r.run_id, r.name, r.framework, f"[{colour}]{r.status}[/]", r.started_at,
+                      str(r.metrics.get("global_step", "")), f"{el:.4f}" if isinstance(el, float) else "",
+                      str(len(r.checkpoints)))
+    out.print(table)
+
+
+@click.command()
+@click.argument("run_ref")
+@click.option("--root", type=click.Path(path_type=Path), default="outputs")
+@click.option("--markdown", is_flag=True, help="Print the summary as markdown.")
+@handle_errors
+def show(run_ref, root, markdown):
+    """Print one run's summary (by run id or folder)."""
+    from ..run import load_run, mark_stale
+    from ..run.summary import RunSummary
+
+    record = load_run(run_ref, root)
+    mark_stale(record)
+    if markdown:
+        click.echo(RunSummary.of(record).markdown())
+    else:
+        _print_summary(record)
+
+
+@click.command()
+@click.argument("run_ref")
+@click.option("--root", type=click.Path(path_type=Path), default="outputs")
+@click.option("--env-dir", type=click.Path(path_type=Path), default=None)
+@handle_errors
+def export(run_ref, root, env_dir):
+    """Merge a run's LoRA adapter into the base model through the framework; record where it went."""
+    from ..run import load_run
+    from ..run.export import merge
+
+    record = load_run(run_ref, root)
+    path = merge(record, env_root=env_dir)
+    out.print(f"[green]merged[/] {escape(str(path))}")
+
+
+COMMANDS = [run, runs, show, export]

@@ -1,0 +1,271 @@
+"""`ftgen run`: validate, launch the framework in its env, record checkpoints and metrics in runs/<run-id>/."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import yaml
+
+from .. import envs
+from ..errors import Exit, FtgenError, Problem
+from ..render import CONFIG_NAME
+from ..validate import validate_config
+from ..write import atomic_write
+from . import metrics
+from .record import RunRecord, find_runs, mark_stale, new_run_dir, now
+from .runner import console_printer, sha256_file, stream
+
+__all__ = ["start", "resume", "RunRecord", "find_runs", "mark_stale", "load_run", "Prepared"]
+
+MODEL_DIR = "model"  # output_dir inside the run folder
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A build folder ready to run: which framework, its config, the plan."""
+
+    out_dir: Path
+    framework: str
+    config_path: Path
+    config: dict
+    plan: dict
+
+
+def _problem(out_dir: Path, key: str, message: str, found=None, allowed=None) -> FtgenError:
+    return FtgenError([Problem(str(out_dir), key, message, found, allowed)])
+
+
+def prepare(out_dir: Path, framework: str | None = None) -> Prepared:
+    """Read outputs/<name>/: plan.json and the chosen framework's config; schema-validate it."""
+    out_dir = Path(out_dir)
+    plan_path = out_dir / "plan.json"
+    if not plan_path.is_file():
+        raise _problem(out_dir, "", "not an ftgen build folder (no plan.json)",
+                       allowed="a folder written by `ftgen build`, e.g. outputs/<name>")
+    try:
+        plan = json.loads(plan_path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise _problem(plan_path, "", f"plan.json is not valid JSON: {exc}") from None
+    built = plan.get("framework") or []
+    if framework is None:
+        if len(built) != 1:
+            raise _problem(out_dir, "--framework", "this build has configs for several frameworks; choose one",
+                           found=None, allowed=", ".join(built))
+        framework = built[0]
+    if framework not in built:
+        raise _problem(out_dir, "--framework", "no config for this framework in the build", found=framework,
+                       allowed=", ".join(built))
+    config_path = out_dir / CONFIG_NAME[framework]
+    from .._yaml import load_file
+
+    config = load_file(config_path).data
+    problems = validate_config(framework, config, str(config_path))
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise FtgenError(errors)
+    return Prepared(out_dir, framework, config_path, config, plan)
+
+
+def _abs_if_local(value: str, base: Path) -> str:
+    if not isinstance(value, str) or not value:
+        return value
+    p = Path(value)
+    if p.is_absolute():
+        return value
+    candidate = (base / p)
+    return str(candidate.resolve()) if candidate.exists() else value
+
+
+def run_config(prep: Prepared, run_dir: Path, resume_from: str | None = None) -> dict:
+    """The config the run really uses: output_dir inside the run, local paths made absolute."""
+    cfg = json.loads(json.dumps(prep.config))  # deep copy of plain data
+    base = prep.out_dir
+    if prep.framework == "axolotl":
+        cfg["base_model"] = _abs_if_local(cfg.get("base_model"), base)
+        for key in ("datasets", "test_datasets"):
+            for ds in cfg.get(key) or []:
+                if isinstance(ds, dict) and "path" in ds:
+                    ds["path"] = _abs_if_local(ds["path"], base)
+        cfg["dataset_prepared_path"] = str(run_dir / "prepared")
+    else:
+        cfg["model_name_or_path"] = _abs_if_local(cfg.get("model_name_or_path"), base)
+        cfg["dataset_dir"] = str(Path(base, cfg.get("dataset_dir", ".")).resolve())
+    if cfg.get("deepspeed"):
+        cfg["deepspeed"] = _abs_if_local(cfg["deepspeed"], base)
+    cfg["output_dir"] = str(run_dir / MODEL_DIR)
+    if resume_from:
+        cfg["resume_from_checkpoint"] = resume_from
+    return cfg
+
+
+def _dataset_hashes(prep: Prepared, cfg: dict) -> dict[str, str]:
+    files: list[Path] = []
+    if prep.framework == "axolotl":
+        files = [Path(d["path"]) for d in cfg.get("datasets") or [] if isinstance(d, dict) and "path" in d]
+    else:
+        info_path = Path(cfg["dataset_dir"]) / "dataset_info.json"
+        if info_path.is_file():
+            info = json.loads(info_path.read_text(encoding="utf-8"))
+            files = [Path(cfg["dataset_dir"], e["file_name"]) for e in info.values() if "file_name" in e]
+    return {str(f.resolve()): sha256_file(f) for f in files if f.is_file()}
+
+
+def _git(out_dir: Path) -> tuple[str | None, bool | None]:
+    try:
+        head = subprocess.run(["git", "-C", str(out_dir), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=10)
+        if head.returncode != 0:
+            return None, None
+        dirty = subprocess.run(["git", "-C", str(out_dir), "status", "--porcelain", "--", "."], capture_output=True,
+                               text=True, timeout=10)
+        return head.stdout.strip(), bool(dirty.stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        return None, None
+
+
+def _argv(framework: str, env: envs.Env, config: Path) -> list[str]:
+    if framework == "axolotl":
+        return [str(env.cli("axolotl")), "train", str(config), "--launcher", "python"]
+    return [str(env.cli("llamafactory-cli")), "train", str(config)]
+
+
+def _get_env(framework: str, env_root: Path | None) -> envs.Env:
+    env = envs.get_env(framework, env_root)
+    if env is None:
+        raise FtgenError([Problem("<environment>", framework, "no managed environment for this framework",
+                                  allowed=f"create it with `ftgen env install {framework}` "
+                                          f"(or point at an existing one with `ftgen env use {framework} PYTHON`)")],
+                         exit_code=Exit.INVALID)
+    return env
+
+
+def _validated_natively(prep: Prepared, env: envs.Env, config_text: str, resolved: Path) -> dict:
+    """Run the framework's own validator once per (config, env); the verdict is cached beside the runs."""
+    import hashlib
+
+    from ..validate import native_validate
+
+    key = hashlib.sha256(f"{prep.framework}|{env.version}|{env.python}|{config_text}".encode()).hexdigest()
+    cache = prep.out_dir / "runs" / ".native-validation.json"
+    try:
+        known = json.loads(cache.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        known = {}
+    if known.get(key) == "ok":
+        return {"schema": True, "native": True, "cached": True}
+    problems = native_validate(prep.framework, resolved, env)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise FtgenError(errors)
+    known[key] = "ok"
+    atomic_write(cache, json.dumps(known, indent=1) + "\n")
+    return {"schema": True, "native": True, "cached": False}
+
+
+def start(out_dir: Path, framework: str | None = None, *, env_root: Path | None = None,
+          on_line: Callable[[str, bool], None] | None = None, native: bool = True,
+          resume_run: Path | None = None) -> RunRecord:
+    """Run the build in out_dir (or continue `resume_run`); returns the finished record."""
+    prep = prepare(out_dir, framework)
+    env = _get_env(prep.framework, env_root)
+    if resume_run is None:
+        run_id, run_dir = new_run_dir(prep.out_dir.resolve() / "runs", prep.framework)
+        record = RunRecord(run_id=run_id, name=prep.plan.get("name", prep.out_dir.name), framework=prep.framework,
+                           path=str(run_dir.resolve()))
+        resume_from = None
+    else:
+        record = RunRecord.load(resume_run)
+        run_dir = Path(record.path)
+        cps = metrics.checkpoints(run_dir / MODEL_DIR)
+        if not cps:
+            raise _problem(run_dir, "--resume", "the run has no checkpoint to resume from", found=record.run_id,
+                           allowed="a run with runs/<id>/model/checkpoint-N")
+        resume_from = cps[-1]["path"]
+        record.attempts.append({k: getattr(record, k) for k in ("status", "started_at", "finished_at", "exit_code",
+                                                                 "signal", "last_checkpoint")})
+        record.status, record.started_at, record.finished_at = "running", now(), None
+        record.exit_code = record.signal = record.note = None
+    cfg = run_config(prep, run_dir, resume_from)
+    config_path = run_dir / "config.yaml"
+    header = (f"# {prep.framework} config for run {record.run_id}: {prep.config_path.name} with output_dir and "
+              "local paths resolved by `ftgen run`\n")
+    atomic_write(config_path, header + yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True))
+    shutil.copyfile(prep.config_path, run_dir / f"source-{prep.config_path.name}")
+    try:
+        validated = _validated_natively(prep, env, prep.config_path.read_text(encoding="utf-8"), config_path) \
+            if native else {"schema": True, "native": False, "cached": False}
+    except FtgenError:
+        if resume_run is None:
+            shutil.rmtree(run_dir, ignore_errors=True)  # nothing ran: leave no empty run behind
+        raise
+    import os
+
+    manifest = envs.read_manifest(env.root) or {}
+    record.pid = os.getpid()
+    record.command = _argv(prep.framework, env, config_path)
+    record.versions = dict(manifest.get("versions") or {}, **{prep.framework: env.version})
+    record.env_python = str(env.python)
+    record.config_sha256 = sha256_file(prep.config_path)
+    record.spec_sha256 = prep.plan.get("spec_sha256", "")
+    record.datasets = _dataset_hashes(prep, cfg)
+    record.git_commit, record.git_dirty = _git(prep.out_dir)
+    record.metrics = {"validated": validated}
+    record.save()
+
+    outcome = stream(record.command, cwd=run_dir, env=env.subprocess_env(), log_path=run_dir / "train.log",
+                     on_line=on_line or console_printer())
+    record.exit_code = outcome.exit_code
+    record.signal = outcome.signal
+    record.wall_seconds = round(outcome.seconds, 2)
+    record.finished_at = now()
+    if outcome.signal:
+        record.status = "interrupted"
+    else:
+        record.status = "succeeded" if outcome.exit_code == 0 else "failed"
+    try:
+        collect(record, validated)
+    except Exception as exc:  # a broken output folder must not lose the run's status
+        record.note = f"collecting metrics failed: {type(exc).__name__}: {exc}"
+    finally:
+        record.save()
+    return record
+
+
+def collect(record: RunRecord, validated: dict | None = None) -> None:
+    """Fill checkpoints, metrics, history and the loss curve from the run's output folder."""
+    model_dir = Path(record.path) / MODEL_DIR
+    record.checkpoints = metrics.checkpoints(model_dir)
+    record.last_checkpoint = record.checkpoints[-1]["path"] if record.checkpoints else None
+    final, history = metrics.summarise(model_dir)
+    if validated is not None:
+        final["validated"] = validated
+    elif "validated" in record.metrics:
+        final["validated"] = record.metrics["validated"]
+    record.metrics = final
+    record.history = history
+    png = metrics.loss_curve(history, Path(record.path) / "loss.png", f"{record.name} ({record.framework})")
+    record.curve = str(png) if png else None
+
+
+def load_run(ref: str, root: Path = Path("outputs")) -> RunRecord:
+    """A run by folder path or by run id (searched under root)."""
+    p = Path(ref)
+    if (p / "run.json").is_file():
+        return RunRecord.load(p)
+    matches = [d for d in find_runs(root) if d.name == ref or d.name.startswith(ref)]
+    if len(matches) == 1:
+        return RunRecord.load(matches[0])
+    raise FtgenError([Problem("<command line>", "RUN", "no such run" if not matches else "ambiguous run id",
+                              found=ref, allowed="a run folder or id listed by `ftgen runs`" if not matches
+                              else ", ".join(m.name for m in matches))])
+
+
+def resume(ref: str, root: Path = Path("outputs"), **kw) -> RunRecord:
+    record = load_run(ref, root)
+    out_dir = Path(record.path).parent.parent
+    return start(out_dir, record.framework, resume_run=Path(record.path), **kw)

@@ -1,0 +1,55 @@
+"""`ftgen export`: merge a LoRA adapter into its base model with the framework's own tool."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from .. import envs
+from ..errors import FtgenError, Problem
+from ..write import atomic_write
+from .record import RunRecord
+from .runner import console_printer, stream
+
+
+def _problem(record: RunRecord, message: str, allowed: str | None = None) -> FtgenError:
+    return FtgenError([Problem(record.path, "", message, allowed=allowed)])
+
+
+def merge(record: RunRecord, env_root: Path | None = None, on_line=None) -> Path:
+    run_dir = Path(record.path)
+    cfg = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
+    model_dir = run_dir / "model"
+    if not (model_dir / "adapter_config.json").is_file():
+        raise _problem(record, "no LoRA adapter in this run (a full fine-tune is already a whole model, or the run "
+                               "did not finish)", allowed=f"use {model_dir} directly")
+    env = envs.get_env(record.framework, env_root)
+    if env is None:
+        raise _problem(record, f"no {record.framework} env", allowed=f"ftgen env install {record.framework}")
+    if record.framework == "llamafactory":
+        target = run_dir / "merged"
+        export_cfg = {
+            "model_name_or_path": cfg["model_name_or_path"],
+            "adapter_name_or_path": str(model_dir),
+            "template": cfg.get("template", "default"),
+            "finetuning_type": "lora",
+            "trust_remote_code": bool(cfg.get("trust_remote_code", False)),
+            "export_dir": str(target),
+            "export_size": 5,
+            "export_device": "cpu",
+            "export_legacy_format": False,
+        }
+        path = run_dir / "export.yaml"
+        atomic_write(path, yaml.safe_dump(export_cfg, sort_keys=False))
+        argv = [str(env.cli("llamafactory-cli")), "export", str(path)]
+    else:
+        target = model_dir / "merged"
+        argv = [str(env.cli("axolotl")), "merge-lora", str(run_dir / "config.yaml"), "--lora-model-dir", str(model_dir)]
+    outcome = stream(argv, cwd=run_dir, env=env.subprocess_env(), log_path=run_dir / "export.log",
+                     on_line=on_line or console_printer())
+    if outcome.exit_code != 0 or not any(target.glob("*.safetensors")):
+        raise _problem(record, f"the framework's merge failed (exit {outcome.exit_code}); see {run_dir / 'export.log'}")
+    record.merged_model = str(target)
+    record.save()
+    return target

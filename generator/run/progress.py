@@ -1,0 +1,50 @@
+"""Read progress from a framework's output: tqdm step counters and the loss dicts HF Trainer prints."""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+
+_TQDM = re.compile(r"(\d+)/(\d+) \[[^\]]*\]")
+_DICT = re.compile(r"\{[^{}]*'(?:loss|eval_loss)'[^{}]*\}")
+
+
+@dataclass
+class Progress:
+    step: int = 0
+    total: int | None = None
+    loss: float | None = None
+    eval_loss: float | None = None
+
+    def feed(self, line: str) -> bool:
+        """Update from one output line; True when it was a progress-only line (tqdm)."""
+        m = _DICT.search(line)
+        if m:
+            try:
+                data = ast.literal_eval(m.group(0))
+            except (ValueError, SyntaxError):
+                data = {}
+            if isinstance(data.get("loss"), (int, float)):
+                self.loss = float(data["loss"])
+            if isinstance(data.get("eval_loss"), (int, float)):
+                self.eval_loss = float(data["eval_loss"])
+            return False
+        m = _TQDM.search(line)
+        if m and "%|" in line:
+            step, total = int(m.group(1)), int(m.group(2))
+            # the eval loop has its own, shorter tqdm bar: follow the bar with the largest total
+            if self.total is None or total > self.total:
+                self.total, self.step = total, step
+            elif total == self.total:
+                self.step = step
+            return True
+        return False
+
+    def describe(self) -> str:
+        parts = []
+        if self.loss is not None:
+            parts.append(f"loss {self.loss:.4f}")
+        if self.eval_loss is not None:
+            parts.append(f"eval_loss {self.eval_loss:.4f}")
+        return "  ".join(parts)

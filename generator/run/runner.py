@@ -1,0 +1,152 @@
+"""Start a framework process, stream its output to the terminal and the log, forward signals, record the run."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .progress import Progress
+
+
+@dataclass
+class Outcome:
+    exit_code: int
+    signal: str | None  # the signal ftgen forwarded (SIGINT / SIGTERM), if any
+    seconds: float
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while True:
+            block = fh.read(chunk)
+            if not block:
+                break
+            h.update(block)
+    return h.hexdigest()
+
+
+def stream(argv: list[str], *, cwd: Path, env: dict, log_path: Path,
+           on_line: Callable[[str, bool], None] | None = None, grace: float = 60.0) -> Outcome:
+    """Run argv in its own process group; tee output to log_path; forward SIGINT/SIGTERM to the group.
+
+    A first SIGINT/SIGTERM is passed on and the child gets `grace` seconds to stop; a second one, or the
+    end of the grace period, kills the group.
+    """
+    import threading
+
+    start = time.monotonic()
+    received: list[int] = []
+    timers: list[threading.Timer] = []
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, start_new_session=True, bufsize=0)
+
+    def kill() -> None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def forward(signum, _frame):
+        received.append(signum)
+        if len(received) > 1:
+            kill()
+            return
+        try:
+            os.killpg(proc.pid, signum)
+        except ProcessLookupError:
+            return
+        timer = threading.Timer(grace, kill)
+        timer.daemon = True
+        timer.start()
+        timers.append(timer)
+
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)} \
+        if _main_thread() else {}
+    progress = Progress()
+    try:
+        with open(log_path, "ab") as log:
+            buf = b""
+            fd = proc.stdout.fileno()
+            while True:
+                try:
+                    chunk = os.read(fd, 65536)
+                except InterruptedError:
+                    continue
+                if not chunk:
+                    break
+                log.write(chunk)
+                log.flush()
+                buf += chunk
+                *lines, buf = _split(buf)
+                for raw in lines:
+                    line = raw.decode("utf-8", "replace")
+                    is_bar = progress.feed(line)
+                    if on_line:
+                        on_line(line, is_bar)
+            if buf and on_line:
+                on_line(buf.decode("utf-8", "replace"), False)
+        code = proc.wait()
+    finally:
+        for timer in timers:
+            timer.cancel()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
+    sig = signal.Signals(received[0]).name if received else None
+    return Outcome(code, sig, time.monotonic() - start)
+
+
+def _split(buf: bytes) -> list[bytes]:
+    """Split on \\n and \\r (tqdm redraws with \\r); the last element is the unfinished rest."""
+    parts: list[bytes] = []
+    start = 0
+    for i, b in enumerate(buf):
+        if b in (10, 13):
+            if i > start:
+                parts.append(buf[start:i])
+            start = i + 1
+    parts.append(buf[start:])
+    return parts
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def console_printer(quiet: bool = False) -> Callable[[str, bool], None]:
+    """Print framework lines as they come; tqdm redraws are shown only on a terminal."""
+    tty = sys.stdout.isatty()
+    last_bar = [0.0]
+
+    def on_line(line: str, is_bar: bool) -> None:
+        if quiet:
+            return
+        if is_bar:
+            now = time.monotonic()
+            if tty:
+                sys.stdout.write("\r" + line[-150:])
+                sys.stdout.flush()
+            elif now - last_bar[0] > 5:  # a log-friendly heartbeat off a terminal
+                print(line.strip()[-150:], flush=True)
+                last_bar[0] = now
+            return
+        if tty:
+            sys.stdout.write("\r")
+        print(line, flush=True)
+
+    return on_line
