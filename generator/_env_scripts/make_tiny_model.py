@@ -57,8 +57,9 @@ def main(argv=None):
     args = ap.parse_args(argv)
     out = Path(args.out)
     existing = out / "config.json"
-    if existing.is_file():  # keep a committed shape: fill in weights and tokenizer around it
-        shape = json.loads(existing.read_text(encoding="utf-8"))
+    kept = existing.read_text(encoding="utf-8") if existing.is_file() else None
+    if kept is not None:  # keep a committed shape: fill in weights and tokenizer around it
+        shape = json.loads(kept)
         args.hidden = shape.get("hidden_size", args.hidden)
         args.layers = shape.get("num_hidden_layers", args.layers)
         args.heads = shape.get("num_attention_heads", args.heads)
@@ -92,6 +93,8 @@ def main(argv=None):
     model = LlamaForCausalLM(config)
     model.generation_config.pad_token_id = fast.pad_token_id
     model.save_pretrained(out, safe_serialization=True)
+    if kept is not None:
+        existing.write_text(kept, encoding="utf-8")  # the committed file stays byte-identical
     params = sum(p.numel() for p in model.parameters())
     json.dump({"path": str(out.resolve()), "params": params, "vocab": len(fast)}, sys.stdout)
     print()
