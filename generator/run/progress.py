@@ -10,6 +10,14 @@ _TQDM = re.compile(r"(\d+)/(\d+) \[[^\]]*\]")
 _DICT = re.compile(r"\{[^{}]*'(?:loss|eval_loss)'[^{}]*\}")
 
 
+def _number(value, default):
+    """Axolotl logs numbers as strings ('5.691'); HF Trainer as floats."""
+    try:
+        return float(value) if value is not None and not isinstance(value, bool) else default
+    except (TypeError, ValueError):
+        return default
+
+
 @dataclass
 class Progress:
     step: int = 0
@@ -25,10 +33,8 @@ class Progress:
                 data = ast.literal_eval(m.group(0))
             except (ValueError, SyntaxError):
                 data = {}
-            if isinstance(data.get("loss"), (int, float)):
-                self.loss = float(data["loss"])
-            if isinstance(data.get("eval_loss"), (int, float)):
-                self.eval_loss = float(data["eval_loss"])
+            self.loss = _number(data.get("loss"), self.loss)
+            self.eval_loss = _number(data.get("eval_loss"), self.eval_loss)
             return False
         m = _TQDM.search(line)
         if m and "%|" in line:
