@@ -81,3 +81,14 @@ def test_no_eval_set_warns_with_the_seed_reason():
     plan = _plan("qlora-5k-axolotl")
     assert any(w["rule"] == "FT170" and "build an eval set first" in w["message"] for w in plan["warnings"])
     assert not any(w["rule"] == "FT170" for w in _plan("forced-few-examples")["warnings"])
+
+
+def test_budget_downgrades_a_rule_chosen_full_fine_tune():
+    d = _decision(_plan("budget-downgrade-full-to-lora"), "method")
+    assert (d["value"], d["rule"]) == ("lora", "FT160") and "max_usd 45" in d["because"]
+
+
+def test_sharding_when_weights_do_not_fit_one_gpu():
+    plan = _plan("zero3-full-70b-4-nodes")
+    assert plan["method"] == "full" and _decision(plan, "distributed")["value"] == "zero3"
+    assert (EXPECTED / "zero3-full-70b-4-nodes" / "deepspeed_zero3.json").is_file()
