@@ -1,0 +1,98 @@
+"""The Env and EnvInfo records, the env root, and the environment variables for subprocesses."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+MANIFEST = "ftgen-env.json"
+
+# Set for every framework subprocess: offline hubs, no telemetry, no update checks.
+FIXED_VARS = {
+    "HF_HUB_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "AXOLOTL_DO_NOT_TRACK": "1",
+    "WANDB_MODE": "disabled",
+    "WANDB_DISABLED": "true",
+    "DO_NOT_TRACK": "1",
+    "DISABLE_VERSION_CHECK": "1",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "PYTHONUNBUFFERED": "1",
+}
+
+# Parent variables that would leak ftgen's own interpreter setup into the env.
+_DROPPED_VARS = ("PYTHONHOME", "PYTHONPATH", "PYTHONSTARTUP", "__PYVENV_LAUNCHER__")
+
+_SECRET = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|ACCESS_KEY|CREDENTIAL|(^|_)KEY$", re.I)
+
+
+def env_root(root: Path | str | None = None) -> Path:
+    """Where managed envs live: `root`, else $FTGEN_HOME/envs, else ~/.cache/ftgen/envs."""
+    if root is not None:
+        return Path(root).expanduser()
+    home = os.environ.get("FTGEN_HOME")
+    if home:
+        return Path(home).expanduser() / "envs"
+    return Path.home() / ".cache" / "ftgen" / "envs"
+
+
+def redact(variables: dict[str, str]) -> dict[str, str]:
+    """A copy safe to log: values of secret-looking variables (HF_TOKEN, WANDB_API_KEY, ...) masked."""
+    return {k: ("***" if _SECRET.search(k) and v else v) for k, v in variables.items()}
+
+
+@dataclass(frozen=True)
+class Env:
+    """A framework environment ftgen can run: its interpreter, bin folder and versions."""
+
+    framework: str
+    version: str
+    root: Path  # the env folder (for an external env: its record folder under the env root)
+    python: Path
+    bin_dir: Path
+    torch_flavor: str = "cpu"  # cpu | cuda | unknown (external)
+    external: bool = False
+    venv: Path | None = None  # the virtualenv that owns `python`, when there is one
+
+    def cli(self, name: str) -> Path:
+        """The path of a console script in the env (axolotl, llamafactory-cli, accelerate, torchrun)."""
+        return self.bin_dir / name
+
+    def subprocess_env(self, extra: dict[str, str] | None = None, base: dict[str, str] | None = None) -> dict:
+        """Environment variables for a framework subprocess.
+
+        Starts from `base` (default: this process's environment, so secrets such as
+        HF_TOKEN or WANDB_API_KEY pass through), puts the env's bin first on PATH,
+        sets VIRTUAL_ENV and the offline/no-telemetry variables, then `extra`.
+        Log it only through `redact`.
+        """
+        out = dict(os.environ if base is None else base)
+        for name in _DROPPED_VARS:
+            out.pop(name, None)
+        path = out.get("PATH", "")
+        out["PATH"] = str(self.bin_dir) + (os.pathsep + path if path else "")
+        if self.venv is not None:
+            out["VIRTUAL_ENV"] = str(self.venv)
+        else:
+            out.pop("VIRTUAL_ENV", None)
+        out.update(FIXED_VARS)
+        if extra:
+            out.update({k: str(v) for k, v in extra.items()})
+        return out
+
+
+@dataclass(frozen=True)
+class EnvInfo:
+    """One line of `ftgen env list`."""
+
+    framework: str
+    version: str
+    path: Path
+    size_mb: float | None
+    health: str  # ok | broken | external
+    detail: str = ""  # why it is broken, or the external interpreter
+    torch_flavor: str = ""
+    python: Path | None = None
