@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -54,8 +55,21 @@ def plan_markdown(b: "Build", file_names: list[str]) -> str:
                                    hardware=hardware, files=file_names)
 
 
-def plan_json(plan: Plan, spec: Spec) -> str:
+def eval_set(spec: Spec, facts: Facts, out_dir: Path) -> dict | None:
+    """The team's eval set as `ftgen run` / `ftgen eval` find it: a path relative to the build folder."""
+    if spec.eval is None or facts.eval is None:
+        return None
+    path = Path(spec.eval.path)
+    path = path if path.is_absolute() else spec.base_dir / path
+    return {"path": Path(os.path.relpath(path.resolve(), Path(out_dir).resolve())).as_posix(),
+            "sha256": facts.eval.sha256, "rows": facts.eval.rows, "max_new_tokens": spec.eval.max_new_tokens,
+            "harness_tasks": list(spec.eval.harness_tasks)}
+
+
+def plan_json(plan: Plan, spec: Spec, facts: Facts | None = None, out_dir: Path | None = None) -> str:
     data = {"ftgen_version": __version__, "spec": Path(spec.file).name, "spec_sha256": spec.sha256, **plan.to_dict()}
+    if facts is not None and out_dir is not None:
+        data["eval_set"] = eval_set(spec, facts, out_dir)
     return json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
 
 
@@ -99,7 +113,7 @@ def compile_spec(spec: Spec, out_root: Path = Path("outputs"), framework: str | 
         files[DEEPSPEED_FILE[dist]] = deepspeed.text(dist)
     build = Build(spec, facts, plan, tuple(rendered), out_dir)
     names = sorted(list(files) + ["plan.json", "PLAN.md"])
-    files["plan.json"] = plan_json(plan, spec)
+    files["plan.json"] = plan_json(plan, spec, facts, out_dir)
     files["PLAN.md"] = plan_markdown(build, names)
     return Build(spec, facts, plan, tuple(rendered), out_dir, dict(sorted(files.items())))
 
