@@ -138,6 +138,14 @@ def load_text(text: str, file: str) -> Loaded:
     return Loaded(data, lines)
 
 
+_FAST_SAFE = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load_trusted(text: str):
+    """Parse YAML that ships with ftgen or that ftgen rendered (catalogs, re-parse checks): libyaml's safe loader."""
+    return yaml.load(text, Loader=_FAST_SAFE)  # noqa: S506 - CSafeLoader is the safe loader in C
+
+
 def load_file(path: Path | str, file: str | None = None) -> Loaded:
     """Read and parse a YAML file; a missing or unreadable file is a Problem, not a traceback."""
     path = Path(path)

@@ -40,7 +40,10 @@ def _md(text) -> str:
 
 @cache
 def _plan_template() -> jinja2.Template:
+    from .render import bytecode_cache
+
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())), undefined=jinja2.StrictUndefined,
+                             bytecode_cache=bytecode_cache(),
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, autoescape=False)
     env.filters["md"] = _md
     env.filters["y"] = yaml_value

@@ -7,9 +7,9 @@ import re
 from dataclasses import fields
 from functools import cache
 
-import yaml
 
 from generator._resources import catalog_dir
+from generator._yaml import load_trusted
 from generator.errors import FtgenError, Problem
 from generator.facts.types import GPU
 
@@ -26,7 +26,7 @@ def _norm(name: str) -> str:
 @cache
 def _catalog() -> tuple[dict[str, GPU], dict[str, str]]:
     """Load the catalog once: GPUs by name, and normalized names and aliases -> name."""
-    data = yaml.safe_load((catalog_dir() / "gpus.yaml").read_text(encoding="utf-8"))
+    data = load_trusted((catalog_dir() / "gpus.yaml").read_text(encoding="utf-8"))
     if data.get("schema_version") != 1:
         raise ValueError(f"gpus.yaml: unsupported schema_version {data.get('schema_version')!r}")
     gpus: dict[str, GPU] = {}

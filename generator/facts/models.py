@@ -8,9 +8,9 @@ from dataclasses import fields, replace
 from functools import cache
 from pathlib import Path
 
-import yaml
 
 from generator._resources import catalog_dir
+from generator._yaml import load_trusted
 from generator.errors import FtgenError, Problem
 from generator.facts.types import ModelCard
 
@@ -85,7 +85,7 @@ def params_from_shapes(card: ModelCard) -> float:
 @cache
 def _catalog() -> tuple[dict[str, ModelCard], dict[str, str]]:
     """Load the catalog once: cards by id, and lower-cased ids and aliases -> id."""
-    data = yaml.safe_load((catalog_dir() / "models.yaml").read_text(encoding="utf-8"))
+    data = load_trusted((catalog_dir() / "models.yaml").read_text(encoding="utf-8"))
     if data.get("schema_version") != 1:
         raise ValueError(f"models.yaml: unsupported schema_version {data.get('schema_version')!r}")
     cards: dict[str, ModelCard] = {}

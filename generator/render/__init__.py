@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-import yaml
 
 from .. import __version__
 from .._resources import templates_dir
+from .._yaml import load_trusted
 from ..errors import FtgenError, Problem
 from . import axolotl, llamafactory
 from ._common import Inputs
@@ -32,9 +32,27 @@ class Rendered:
 
 
 @cache
+def bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Compiled templates cached on disk (keyed by source), so a cold `ftgen build` skips compiling them."""
+    import os
+    import tempfile
+
+    base = os.environ.get("FTGEN_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "ftgen")
+    for folder in (os.path.join(base, "jinja"), os.path.join(tempfile.gettempdir(), f"ftgen-jinja-{os.getuid()}")):
+        try:
+            os.makedirs(folder, exist_ok=True)
+            if os.access(folder, os.W_OK):
+                return jinja2.FileSystemBytecodeCache(folder)
+        except OSError:
+            continue
+    return None
+
+
+@cache
 def _env() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
+        bytecode_cache=bytecode_cache(),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
@@ -104,7 +122,7 @@ def render(plan, spec, facts, framework: str, out_dir: Path) -> Rendered:
         raise FtgenError([Problem(spec.file, f"framework_overrides.{framework}", f"cannot render: {exc}")]) from None
     text = _tidy(text)
     intended = {**entries.values_dict(), **overrides}
-    parsed = yaml.safe_load(text)
+    parsed = load_trusted(text)
     if parsed != intended:
         diff = sorted(k for k in set(parsed or {}) | set(intended) if (parsed or {}).get(k) != intended.get(k))
         raise FtgenError([Problem(spec.file, "", f"internal error: rendered {framework} config does not parse back "
