@@ -71,6 +71,7 @@ def stream(argv: list[str], *, cwd: Path, env: dict, log_path: Path,
     previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)} \
         if _main_thread() else {}
     progress = Progress()
+    redact = redactor(env)
     try:
         with open(log_path, "ab") as log:
             buf = b""
@@ -80,19 +81,20 @@ def stream(argv: list[str], *, cwd: Path, env: dict, log_path: Path,
                     chunk = os.read(fd, 65536)
                 except InterruptedError:
                     continue
+                buf += chunk
+                cut = max(buf.rfind(b"\n"), buf.rfind(b"\r")) + 1 if chunk else len(buf)
+                done, buf = redact(buf[:cut]), buf[cut:]
+                if done:
+                    log.write(done)
+                    log.flush()
+                    for raw in _split(done):
+                        if raw:
+                            line = raw.decode("utf-8", "replace")
+                            is_bar = progress.feed(line)
+                            if on_line:
+                                on_line(line, is_bar)
                 if not chunk:
                     break
-                log.write(chunk)
-                log.flush()
-                buf += chunk
-                *lines, buf = _split(buf)
-                for raw in lines:
-                    line = raw.decode("utf-8", "replace")
-                    is_bar = progress.feed(line)
-                    if on_line:
-                        on_line(line, is_bar)
-            if buf and on_line:
-                on_line(buf.decode("utf-8", "replace"), False)
         code = proc.wait()
     finally:
         for timer in timers:
@@ -107,6 +109,23 @@ def stream(argv: list[str], *, cwd: Path, env: dict, log_path: Path,
             proc.wait()
     sig = signal.Signals(received[0]).name if received else None
     return Outcome(code, sig, time.monotonic() - start)
+
+
+def redactor(env: dict) -> Callable[[bytes], bytes]:
+    """Mask the values of secret-looking variables (HF_TOKEN, WANDB_API_KEY, ...) in what ftgen writes."""
+    from ..envs import redact
+
+    masked = redact(env)
+    secrets = sorted({v.encode() for k, v in env.items() if masked.get(k) == "***" and len(v) >= 6},
+                     key=len, reverse=True)
+
+    def apply(data: bytes) -> bytes:
+        for s in secrets:
+            if s in data:
+                data = data.replace(s, b"***")
+        return data
+
+    return apply
 
 
 def _split(buf: bytes) -> list[bytes]:

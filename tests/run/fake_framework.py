@@ -30,6 +30,8 @@ if resume:
     start, history = state["global_step"], state["log_history"]
     print(f"resuming from {resume} at step {start}", flush=True)
 print("secret seen by child:", "yes" if os.environ.get("HF_TOKEN") else "no", flush=True)
+if os.environ.get("FAKE_PRINT_SECRET"):  # a framework that logs its token: ftgen must mask it
+    print("using token", os.environ.get("HF_TOKEN"), flush=True)
 for step in range(start + 1, steps + 1):
     time.sleep(float(os.environ.get("FAKE_SLEEP", "0")))
     loss = round(5.0 / step, 4)

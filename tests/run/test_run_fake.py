@@ -20,6 +20,7 @@ from generator.run import RunRecord, find_runs, mark_stale
 
 def test_run_records_everything(built, fake_env, monkeypatch):
     monkeypatch.setenv("HF_TOKEN", "hf_secret_value_123")
+    monkeypatch.setenv("FAKE_PRINT_SECRET", "1")
     lines = []
     rec = runner.start(built, on_line=lambda line, bar: lines.append(line))
     assert rec.status == "succeeded" and rec.exit_code == 0
@@ -37,6 +38,8 @@ def test_run_records_everything(built, fake_env, monkeypatch):
     assert cfg["output_dir"] == str(run_dir / "model")
     assert Path(cfg["dataset_dir"]).is_absolute() and Path(cfg["model_name_or_path"]).is_absolute()
     assert "secret seen by child: yes" in (run_dir / "train.log").read_text()
+    assert "using token ***" in (run_dir / "train.log").read_text()
+    assert not any("hf_secret_value_123" in line for line in lines), "the terminal echo is masked too"
     for name in ("run.json", "config.yaml", "train.log"):
         assert "hf_secret_value_123" not in (run_dir / name).read_text(), name
 
