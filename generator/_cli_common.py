@@ -7,6 +7,7 @@ import sys
 
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
 from .errors import FtgenError, Problem
 
@@ -41,3 +42,11 @@ def handle_errors(fn):
             sys.exit(130)
 
     return wrapper
+
+
+def table(*columns: str, header: bool = True) -> Table:
+    """A borderless table whose cells wrap instead of being cut (ids and paths must stay whole)."""
+    t = Table(box=None, show_header=header, pad_edge=False)
+    for i, name in enumerate(columns):
+        t.add_column(name, overflow="fold", no_wrap=i == 0)  # the first column is the key: never split it
+    return t

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import click
 from rich.markup import escape
-from rich.table import Table
 
 from . import __version__
-from ._cli_common import EXIT_CODES, err, handle_errors, out
+from ._cli_common import table, EXIT_CODES, err, handle_errors, out
 from .errors import Exit, FtgenError, Problem
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
@@ -106,10 +105,10 @@ def list_rules():
     """List every rule: ID, name and what it decides."""
     from . import rules
 
-    table = Table("ID", "Name", "What it decides", box=None, show_edge=False)
+    grid = table("ID", "Name", "What it decides")
     for r in rules.all_rules():
-        table.add_row(r.id, r.name, r.summary)
-    out.print(table)
+        grid.add_row(r.id, r.name, r.summary)
+    out.print(grid)
 
 
 @main.command()
@@ -132,11 +131,11 @@ def models():
     """List the model catalog."""
     from .facts.models import load_catalog
 
-    table = Table("id", "params (B)", "layers", "context", "axolotl template", "LLaMA-Factory template", box=None)
+    grid = table("id", "params (B)", "layers", "context", "axolotl template", "LLaMA-Factory template")
     for m in load_catalog().values():
-        table.add_row(m.id, f"{m.params_b:.2f}", str(m.layers), str(m.max_context), m.axolotl_chat_template,
+        grid.add_row(m.id, f"{m.params_b:.2f}", str(m.layers), str(m.max_context), m.axolotl_chat_template,
                       m.llamafactory_template)
-    out.print(table)
+    out.print(grid)
 
 
 @main.command()
@@ -144,21 +143,21 @@ def gpus():
     """List the GPU catalog."""
     from .facts.gpus import load_gpus
 
-    table = Table("name", "GB", "bf16", "fp8", "flash-attn", "$/h", box=None)
+    grid = table("name", "GB", "bf16", "fp8", "flash-attn", "$/h")
     for g in load_gpus().values():
-        table.add_row(g.name, f"{g.vram_gb:g}", str(g.bf16), str(g.fp8), str(g.flash_attention), f"{g.usd_per_hour:.2f}")
-    out.print(table)
+        grid.add_row(g.name, f"{g.vram_gb:g}", str(g.bf16), str(g.fp8), str(g.flash_attention), f"{g.usd_per_hour:.2f}")
+    out.print(grid)
 
 
 @main.command()
 def targets():
     """Print the supported targets table (framework x task x methods)."""
-    from .targets import table
+    from .targets import table as target_rows
 
-    t = Table("framework", "task", "methods", box=None)
-    for row in table():
-        t.add_row(*row)
-    out.print(t)
+    grid = table("framework", "task", "methods")
+    for row in target_rows():
+        grid.add_row(*row)
+    out.print(grid)
 
 
 def _register_commands() -> None:

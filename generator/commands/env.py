@@ -6,9 +6,8 @@ from pathlib import Path
 
 import click
 from rich.markup import escape
-from rich.table import Table
 
-from .._cli_common import handle_errors, out
+from .._cli_common import table, handle_errors, out
 from ..errors import Exit, FtgenError, Problem
 
 FRAMEWORKS = ("axolotl", "llamafactory")
@@ -48,13 +47,13 @@ def env_list(env_dir):
     """Show each env: framework, version, size and health."""
     from .. import envs
 
-    table = Table("framework", "version", "torch", "health", "size MB", "path", box=None)
+    grid = table("framework", "version", "torch", "health", "size MB", "path")
     for info in envs.list_envs(env_dir):
         colour = {"ok": "green", "external": "cyan"}.get(info.health, "red")
-        table.add_row(info.framework, info.version, info.torch_flavor or "", f"[{colour}]{info.health}[/]"
+        grid.add_row(info.framework, info.version, info.torch_flavor or "", f"[{colour}]{info.health}[/]"
                       + (f" {escape(info.detail)}" if info.detail else ""),
                       f"{info.size_mb:.0f}" if info.size_mb else "", escape(str(info.path)))
-    out.print(table)
+    out.print(grid)
 
 
 @env.command("use")

@@ -8,19 +8,18 @@ from pathlib import Path
 
 import click
 from rich.markup import escape
-from rich.table import Table
 
-from .._cli_common import err, handle_errors, out
+from .._cli_common import table, err, handle_errors, out
 from ..errors import Exit, FtgenError, Problem
 
 
 def _print_summary(record) -> None:
     from ..run.summary import RunSummary
 
-    table = Table(show_header=False, box=None)
+    grid = table("", "", header=False)
     for k, v in RunSummary.of(record).rows():
-        table.add_row(f"[bold]{k}[/]", escape(str(v)))
-    out.print(table)
+        grid.add_row(f"[bold]{k}[/]", escape(str(v)))
+    out.print(grid)
 
 
 @click.command()
@@ -83,14 +82,14 @@ def runs(root, as_json):
         click.echo(json.dumps([{"run_id": r.run_id, "name": r.name, "framework": r.framework, "status": r.status,
                                 "eval_loss": r.metrics.get("eval_loss"), "path": r.path} for r in records], indent=2))
         return
-    table = Table("run", "job", "framework", "status", "started", "steps", "eval_loss", "checkpoints", box=None)
+    grid = table("run", "job", "framework", "status", "started", "steps", "eval_loss", "checkpoints")
     for r in records:
         colour = {"succeeded": "green", "running": "cyan", "interrupted": "yellow"}.get(r.status, "red")
         el = r.metrics.get("eval_loss")
-        table.add_row(r.run_id, r.name, r.framework, f"[{colour}]{r.status}[/]", r.started_at,
+        grid.add_row(r.run_id, r.name, r.framework, f"[{colour}]{r.status}[/]", r.started_at,
                       str(r.metrics.get("global_step", "")), f"{el:.4f}" if isinstance(el, float) else "",
                       str(len(r.checkpoints)))
-    out.print(table)
+    out.print(grid)
 
 
 @click.command()

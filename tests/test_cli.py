@@ -1,0 +1,56 @@
+"""The thin CLI: build output and --json, --check/--diff, catalogs, exit codes in --help."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from conftest import REPO
+
+SPEC = REPO / "examples" / "support-bot.yaml"
+
+
+def test_build_writes_outputs_and_json_summary(cli, tmp_path):
+    result = cli("build", str(SPEC), "--out", str(tmp_path), "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["method"] == "qlora" and summary["framework"] == ["axolotl", "llamafactory"]
+    names = {p.name for p in (tmp_path / "support-bot").iterdir()}
+    assert {"axolotl.yaml", "llamafactory.yaml", "dataset_info.json", "plan.json", "PLAN.md"} <= names
+    plan = json.loads((tmp_path / "support-bot" / "plan.json").read_text())
+    for key in ("method", "framework", "task", "decisions", "memory", "warnings"):
+        assert key in plan
+    assert all({"key", "value", "rule", "source", "because"} <= set(d) for d in plan["decisions"])
+
+
+def test_framework_flag_overrides_the_spec(cli, tmp_path):
+    result = cli("build", str(SPEC), "--out", str(tmp_path), "--framework", "axolotl", "--json")
+    assert json.loads(result.output)["framework"] == ["axolotl"]
+
+
+def test_check_and_diff_never_write(cli, tmp_path):
+    assert cli("build", str(SPEC), "--out", str(tmp_path)).exit_code == 0
+    clean = cli("build", str(SPEC), "--out", str(tmp_path), "--check")
+    assert clean.exit_code == 0 and "matches" in clean.output
+    cfg = tmp_path / "support-bot" / "axolotl.yaml"
+    cfg.write_text(cfg.read_text().replace("lora_r: 16", "lora_r: 8"))
+    before = cfg.read_text()
+    drift = cli("check", str(SPEC), "--out", str(tmp_path), "--diff")
+    assert drift.exit_code == 1 and "would regenerate" in drift.output and "-lora_r: 8" in drift.output
+    assert cfg.read_text() == before
+    shutil.rmtree(tmp_path / "support-bot")
+    missing = cli("build", str(SPEC), "--out", str(tmp_path), "--check")
+    assert missing.exit_code == 1 and "(missing)" in missing.output
+    assert not (tmp_path / "support-bot").exists()
+
+
+def test_help_documents_exit_codes(cli):
+    result = cli("--help")
+    assert "2 invalid input" in result.output and "3 run failed" in result.output
+
+
+def test_catalog_commands(cli):
+    assert "meta-llama/Llama-3.1-8B" in cli("models").output
+    assert "H100-80GB" in cli("gpus").output
+    targets = cli("targets").output
+    assert "grpo" in targets and "not supported" in targets
