@@ -97,6 +97,9 @@ def stream(argv: list[str], *, cwd: Path, env: dict, log_path: Path,
                     break
         code = proc.wait()
     finally:
+        close = getattr(on_line, "close", None)
+        if close is not None:
+            close()
         for timer in timers:
             timer.cancel()
         for s, handler in previous.items():
@@ -147,25 +150,81 @@ def _main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
-def console_printer(quiet: bool = False) -> Callable[[str, bool], None]:
-    """Print framework lines as they come; tqdm redraws are shown only on a terminal."""
-    tty = sys.stdout.isatty()
-    last_bar = [0.0]
+class ConsolePrinter:
+    """Shows a run as it goes: a progress bar (step, loss, ETA) on a terminal, heartbeat lines elsewhere,
+    and the framework's own lines unless quiet. Called once per output line; close() ends the display."""
 
-    def on_line(line: str, is_bar: bool) -> None:
-        if quiet:
+    def __init__(self, quiet: bool = False, heartbeat: float = 10.0):
+        self.quiet = quiet
+        self.heartbeat = heartbeat
+        self.tty = sys.stdout.isatty()
+        self.state = Progress()
+        self._first: tuple[float, int] | None = None
+        self._last_beat = 0.0
+        self._bar = None
+        self._task = None
+
+    def eta(self) -> float | None:
+        s = self.state
+        if not s.total or not s.step:
+            return None
+        now = time.monotonic()
+        if self._first is None:
+            self._first = (now, s.step)
+            return None
+        t0, step0 = self._first
+        if s.step <= step0:
+            return None
+        return (now - t0) / (s.step - step0) * (s.total - s.step)
+
+    def status(self) -> str:
+        s = self.state
+        parts = [f"step {s.step}/{s.total}" if s.total else f"step {s.step}"]
+        if s.loss is not None:
+            parts.append(f"loss {s.loss:.4f}")
+        if s.eval_loss is not None:
+            parts.append(f"eval_loss {s.eval_loss:.4f}")
+        eta = self.eta()
+        if eta is not None:
+            parts.append(f"eta {eta:.0f} s")
+        return "  ".join(parts)
+
+    def _ensure_bar(self):
+        if self._bar is None and self.tty:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeRemainingColumn
+
+            self._bar = Bar(TextColumn("[bold]training[/]"), BarColumn(), MofNCompleteColumn(),
+                            TextColumn("{task.fields[info]}"), TimeRemainingColumn(), transient=False)
+            self._bar.start()
+            self._task = self._bar.add_task("train", total=self.state.total or None, info="")
+        return self._bar
+
+    def __call__(self, line: str, is_bar: bool) -> None:
+        self.state.feed(line)
+        bar = self._ensure_bar() if self.state.total else self._bar
+        if bar is not None:
+            s = self.state
+            bar.update(self._task, completed=s.step, total=s.total, info=s.describe())
+            if not is_bar and not self.quiet:
+                bar.console.print(line, markup=False, highlight=False)
             return
         if is_bar:
+            self.eta()
             now = time.monotonic()
-            if tty:
-                sys.stdout.write("\r" + line[-150:])
-                sys.stdout.flush()
-            elif now - last_bar[0] > 5:  # a log-friendly heartbeat off a terminal
-                print(line.strip()[-150:], flush=True)
-                last_bar[0] = now
+            if now - self._last_beat >= self.heartbeat:
+                self._last_beat = now
+                print(f"[ftgen] {self.status()}", flush=True)
             return
-        if tty:
-            sys.stdout.write("\r")
-        print(line, flush=True)
+        if not self.quiet:
+            print(line, flush=True)
 
-    return on_line
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+        if self.state.total and not self.tty:
+            print(f"[ftgen] {self.status()}", flush=True)
+
+
+def console_printer(quiet: bool = False) -> ConsolePrinter:
+    return ConsolePrinter(quiet)
