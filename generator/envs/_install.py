@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import Exit, FtgenError, Problem
+from .._proc import pid_alive
 from ._env import MANIFEST, Env, env_root
 from ._scripts import ScriptError, clean_environ, run_json, tail
 from ._specs import RECORDED_DISTS, SPECS, TORCH_FLAVORS, EnvSpec, Step, expand_pip_args, python_satisfies
@@ -112,16 +113,6 @@ def _run_command(argv: list[str], log: Path, env: dict[str, str]) -> int:
     return proc.returncode
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _clean_stale(base: Path, name: str) -> None:
     """Remove temp/old folders of `name` left by installs whose process is gone."""
     for prefix in (_TMP_PREFIX, _OLD_PREFIX):
@@ -130,7 +121,7 @@ def _clean_stale(base: Path, name: str) -> None:
                 pid = int((path / _PID_FILE).read_text().strip())
             except (OSError, ValueError):
                 pid = None
-            if pid is None or pid == os.getpid() or not _pid_alive(pid):
+            if pid is None or pid == os.getpid() or not pid_alive(pid):
                 shutil.rmtree(path, ignore_errors=True)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import socket
 from dataclasses import asdict, dataclass, field
@@ -11,6 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .._proc import pid_alive
 from ..write import atomic_write
 
 RUN_FILE = "run.json"
@@ -83,18 +83,6 @@ def new_run_dir(runs_root: Path, framework: str) -> tuple[str, Path]:
         except FileExistsError:
             continue
     raise RuntimeError(f"could not create a new run folder under {runs_root}")
-
-
-def pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def find_runs(root: Path) -> list[Path]:
