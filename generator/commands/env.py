@@ -69,6 +69,21 @@ def env_use(framework, python, env_dir):
     out.print(f"[green]using[/] {framework} {e.version} from {escape(str(e.python))}")
 
 
+@env.command("bin")
+@click.argument("framework", type=click.Choice(FRAMEWORKS))
+@_ENV_DIR
+@handle_errors
+def env_bin(framework, env_dir):
+    """Print the bin folder of FRAMEWORK's env (launch.sh puts it first on PATH)."""
+    from .. import envs
+
+    e = envs.get_env(framework, env_dir)
+    if e is None:
+        raise FtgenError([Problem("<environment>", framework, "no managed environment for this framework",
+                                  allowed=f"ftgen env install {framework}")])
+    click.echo(str(e.bin_dir))
+
+
 @click.command()
 @click.argument("build_dir", type=click.Path(path_type=Path))
 @click.option("--framework", type=click.Choice(FRAMEWORKS), default=None)

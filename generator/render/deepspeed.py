@@ -20,7 +20,13 @@ def config(stage: str) -> dict:
     if stage == "zero3_offload":
         zero.update(offload_optimizer={"device": "cpu", "pin_memory": True},
                     offload_param={"device": "cpu", "pin_memory": True})
+    out: dict = {}
+    if stage == "zero3_offload":
+        # No "optimizer" section: the Trainer hands DeepSpeed the plan's torch optimizer, which ZeRO-Offload
+        # refuses unless told so (ZeRORuntimeException "client provided optimizer"; DeepSpeed 0.19.8).
+        out["zero_force_ds_cpu_optimizer"] = False
     return {
+        **out,
         "zero_optimization": zero,
         "bf16": {"enabled": "auto"},
         "fp16": {"enabled": "auto", "loss_scale": 0, "loss_scale_window": 1000, "initial_scale_power": 16,

@@ -180,8 +180,11 @@ def multi_gpu_strategy(ctx: Context) -> None:
     world = ctx.spec.hardware.world_size
     if world == 1:
         chosen = ctx.decide("distributed", "single", "one GPU")
-        if chosen != "single":
+        if chosen in ("ddp", "fsdp"):
             ctx.warn("overrides.distributed", f"distributed {chosen} has no effect on one GPU")
+        elif chosen != "single":
+            ctx.info("overrides.distributed", f"{chosen} on one GPU: DeepSpeed still partitions into CPU memory "
+                                              "only with offload; the config uses it as asked")
         return
     why = {
         "ddp": f"{method} fits one GPU: plain data parallel across {world} GPUs",
@@ -189,8 +192,21 @@ def multi_gpu_strategy(ctx: Context) -> None:
         "zero3": "only sharding the weights too (ZeRO-3) fits",
         "zero3_offload": "even ZeRO-3 does not fit: ZeRO-3 with parameters and optimizer offloaded to CPU",
     }[value]
-    ctx.decide("distributed", value, why)
-    if ctx.facts.gpu.is_cpu and "axolotl" in ctx.get("frameworks", []):
+    chosen = ctx.decide("distributed", value, why)
+    frameworks = ctx.get("frameworks", [])
+    if chosen == "fsdp" and "llamafactory" in frameworks:
+        ctx.error("overrides.distributed", "LLaMA-Factory 0.9.5 runs FSDP only through `accelerate launch` with an "
+                                           "accelerate config file, which ftgen does not write", found=chosen,
+                  allowed="zero2, zero3 or zero3_offload, or framework: axolotl")
+    if chosen == "fsdp" and ctx["method"] == "qlora" and ctx.spec.task in ("dpo", "kto", "orpo") \
+            and "axolotl" in frameworks:
+        ctx.error("overrides.distributed", f"Axolotl's FSDP2 does not support 4-bit loading with {ctx.spec.task}",
+                  found=chosen, allowed="zero3")
+    if ctx.facts.gpu.is_cpu and chosen not in ("single", "ddp"):
+        ctx.error("hardware.gpu", f"{chosen} (DeepSpeed / FSDP sharding) needs accelerators; on CPU only plain data "
+                                  "parallel runs", found=chosen,
+                  allowed="a model that fits each process (method lora or qlora), or a GPU")
+    if ctx.facts.gpu.is_cpu and "axolotl" in frameworks:
         ctx.error("hardware.gpus_per_node", "Axolotl cannot run more than one process on CPU: it places each "
                                             "rank on an accelerator", found=world,
                   allowed="one process for Axolotl on CPU, or framework: llamafactory (torchrun with gloo)")

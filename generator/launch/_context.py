@@ -1,0 +1,105 @@
+"""What the launch templates need from a Build: topology, frameworks, configs, names, accelerators."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import __version__
+from ..render import CONFIG_NAME
+from ..render._common import DEEPSPEED_FILE
+
+MASTER_PORT = 29500  # torchrun's default rendezvous port
+
+# GPU catalog name -> SkyPilot accelerator name (as `sky show-gpus` lists them; plain A100/H100/V100
+# are SkyPilot's names for the 40 GB / 80 GB / 16 GB parts).
+SKY_ACCELERATOR = {
+    "T4": "T4",
+    "V100-16GB": "V100",
+    "V100-32GB": "V100-32GB",
+    "A10G": "A10G",
+    "L4": "L4",
+    "RTX3090": "RTX3090",
+    "RTX4090": "RTX4090",
+    "L40S": "L40S",
+    "A100-40GB": "A100",
+    "A100-80GB": "A100-80GB",
+    "H100-80GB": "H100",
+    "H200-141GB": "H200",
+    "B200": "B200",
+}
+
+
+@dataclass(frozen=True)
+class LaunchContext:
+    """Plain values the templates render; nothing here is pasted without a filter."""
+
+    name: str
+    spec_file: str
+    version: str
+    sha12: str
+    frameworks: tuple[str, ...]
+    configs: dict[str, str]
+    nodes: int
+    gpus_per_node: int
+    cpu: bool
+    gpu_name: str
+    gpu_vram_gb: float
+    distributed: str
+    deepspeed_file: str  # "" when the plan uses no DeepSpeed
+    hours: float | None
+    master_port: int = MASTER_PORT
+
+    @property
+    def world(self) -> int:
+        return self.nodes * self.gpus_per_node
+
+    @property
+    def default_framework(self) -> str:
+        return self.frameworks[0]
+
+    @property
+    def missing_frameworks(self) -> tuple[str, ...]:
+        """Supported frameworks this build has no config for (launch.sh refuses them by name)."""
+        return tuple(fw for fw in CONFIG_NAME if fw not in self.frameworks)
+
+    @property
+    def lf_force_torchrun(self) -> bool:
+        """LLaMA-Factory refuses DeepSpeed unless it runs under torchrun, even as one process."""
+        return bool(self.deepspeed_file)
+
+    @property
+    def job(self) -> str:
+        """A Kubernetes/SkyPilot/Slurm name: starts with a letter, short enough for pod host names."""
+        return f"ftgen-{self.name}"[:50].rstrip("-")
+
+    def sky_accelerators(self, gpus: dict) -> str | dict[str, int] | None:
+        """`H100:8`; for a GPU known only by its memory, every catalog GPU at least that big."""
+        if self.cpu:
+            return None
+        if self.gpu_name in SKY_ACCELERATOR:
+            return f"{SKY_ACCELERATOR[self.gpu_name]}:{self.gpus_per_node}"
+        return {SKY_ACCELERATOR[n]: self.gpus_per_node for n, g in gpus.items()
+                if n in SKY_ACCELERATOR and g.vram_gb >= self.gpu_vram_gb}
+
+
+def context(build) -> LaunchContext:
+    """The launch context of a compiled Build."""
+    plan, spec = build.plan, build.spec
+    dist = plan.get("distributed", "single")
+    return LaunchContext(
+        name=spec.name,
+        spec_file=Path(spec.file).name,
+        version=__version__,
+        sha12=spec.sha256[:12],
+        frameworks=tuple(plan.frameworks),
+        configs={fw: CONFIG_NAME[fw] for fw in plan.frameworks},
+        nodes=spec.hardware.nodes,
+        gpus_per_node=spec.hardware.gpus_per_node,
+        cpu=build.facts.gpu.is_cpu,
+        gpu_name=build.facts.gpu.name,
+        gpu_vram_gb=build.facts.gpu.vram_gb,
+        distributed=dist,
+        deepspeed_file=DEEPSPEED_FILE.get(dist, ""),
+        hours=plan.time_cost.get("hours"),
+    )

@@ -1,0 +1,102 @@
+"""Render the launch files of a Build from templates/launch/*.j2 and prove the YAML ones parse back."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+
+import jinja2
+import yaml
+from jsonschema import Draft202012Validator
+
+from .._resources import schemas_dir, templates_dir
+from ..errors import FtgenError, Problem
+from ..facts.gpus import load_gpus
+from ..render._yamlsafe import UnsafeValue, yaml_value
+from ._context import LaunchContext, context
+from ._quote import comment, job_name, shell_word
+
+# Every pod of the PyTorchJob runs this image; the manifest says how to swap it for a prebuilt one.
+K8S_IMAGE = "python:3.11"
+
+# launch.sh is written for every build; the cluster files only for GPU hardware (the CPU target is
+# for local runs and tests, which need no scheduler).
+CLUSTER_FILES = ("slurm.sbatch", "sky.yaml", "pytorchjob.yaml")
+EXECUTABLE = frozenset({"launch.sh"})
+
+
+@cache
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())), undefined=jinja2.StrictUndefined,
+                             autoescape=False, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+    env.filters["q"] = shell_word
+    env.filters["y"] = yaml_value
+    env.filters["name"] = job_name
+    env.filters["comment"] = comment
+    return env
+
+
+@cache
+def _sky_validator() -> Draft202012Validator:
+    """SkyPilot's own task schema, vendored by scripts/gen_skypilot_schema.py (version inside)."""
+    return Draft202012Validator(json.loads((schemas_dir() / "skypilot-task.schema.json").read_text("utf-8")))
+
+
+def sky_problems(text: str, file: str = "sky.yaml") -> list[Problem]:
+    """Where a sky.yaml breaks SkyPilot's task schema (none for what ftgen writes)."""
+    found = sorted(_sky_validator().iter_errors(yaml.safe_load(text)), key=lambda e: list(e.absolute_path))
+    return [Problem(file, ".".join(map(str, e.absolute_path)), e.message) for e in found]
+
+
+def file_names(cpu: bool) -> tuple[str, ...]:
+    """The launch files a build writes: launch.sh, plus the cluster files unless it targets CPU."""
+    return ("launch.sh",) if cpu else ("launch.sh", *CLUSTER_FILES)
+
+
+def _render(name: str, **values) -> str:
+    text = _env().get_template(f"launch/{name}.j2").render(**values)
+    return text.rstrip("\n") + "\n"
+
+
+def _check_yaml(name: str, text: str, expect: dict, file: str) -> None:
+    """The rendered YAML says what we meant: each dotted key in `expect` parses back to its value."""
+    data = yaml.safe_load(text)
+    for key, want in expect.items():
+        node = data
+        for part in key.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if node != want:
+            raise FtgenError([Problem(file, key, f"internal error: rendered {name} does not parse back",
+                                      found=node, allowed=want)])
+
+
+def render_all(ctx: LaunchContext, file: str = "<spec>") -> dict[str, str]:
+    """Render the launch files for a context; raise FtgenError when a value cannot be written safely."""
+    out: dict[str, str] = {}
+    try:
+        out["launch.sh"] = _render("launch.sh", ctx=ctx)
+        if ctx.cpu:
+            return out
+        out["slurm.sbatch"] = _render("slurm.sbatch", ctx=ctx)
+        accelerators = ctx.sky_accelerators(load_gpus())
+        out["sky.yaml"] = _render("sky.yaml", ctx=ctx, accelerators=accelerators)
+        out["pytorchjob.yaml"] = _render("pytorchjob.yaml", ctx=ctx, image=K8S_IMAGE)
+    except UnsafeValue as exc:
+        raise FtgenError([Problem(file, "name", f"cannot write launch files: {exc}")]) from None
+    _check_yaml("sky.yaml", out["sky.yaml"], {"name": ctx.job, "num_nodes": ctx.nodes,
+                                              "resources.accelerators": accelerators,
+                                              "envs.FTGEN_FRAMEWORK": ctx.default_framework}, file)
+    problems = sky_problems(out["sky.yaml"], file)
+    if problems:
+        raise FtgenError([Problem(p.file, f"sky.yaml {p.key}", "internal error: breaks SkyPilot's task schema: "
+                                  + p.message) for p in problems])
+    _check_yaml("pytorchjob.yaml", out["pytorchjob.yaml"],
+                {"metadata.name": ctx.job, "spec.nprocPerNode": str(ctx.gpus_per_node),
+                 "spec.pytorchReplicaSpecs.Master.replicas": 1,
+                 "spec.pytorchReplicaSpecs.Worker.replicas": ctx.nodes - 1 if ctx.nodes > 1 else None}, file)
+    return out
+
+
+def generate(build) -> dict[str, str]:
+    """The launch files of a compiled Build, name -> text (see file_names for which)."""
+    return render_all(context(build), build.spec.file)

@@ -1,0 +1,164 @@
+"""Launch commands for `ftgen run`: argv and env for local/torchrun runs here, sbatch / sky launch submission."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from ..errors import Collector, Exit, FtgenError, Problem
+from ._context import MASTER_PORT
+
+LAUNCHERS = ("local", "torchrun", "slurm", "skypilot")
+_HERE = ("local", "torchrun")
+_CLI = {"axolotl": "axolotl", "llamafactory": "llamafactory-cli"}
+_WHERE = "ftgen run"
+
+
+def _uses_deepspeed(config_path: Path) -> bool:
+    try:
+        data = yaml.safe_load(Path(config_path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return False
+    return isinstance(data, dict) and bool(data.get("deepspeed"))
+
+
+def _check(framework: str, config_path: Path, launcher: str, nproc: int, nnodes: int, cpu: bool,
+           master_addr: str | None) -> None:
+    c = Collector(_WHERE)
+    if framework not in _CLI:
+        c.add("framework", "unsupported framework", framework, ", ".join(_CLI))
+    if launcher not in _HERE:
+        c.add("--launcher", "only local and torchrun run here; slurm and skypilot are submitted with submit()",
+              launcher, ", ".join(_HERE))
+    if not isinstance(nproc, int) or nproc < 1:
+        c.add("--nproc", "processes per node must be a whole number of at least 1", nproc)
+    if not isinstance(nnodes, int) or nnodes < 1:
+        c.add("--nnodes", "nodes must be a whole number of at least 1", nnodes)
+    c.raise_if_any()
+    world = nproc * nnodes
+    if cpu and framework == "axolotl" and world > 1:
+        c.add("--nproc", "Axolotl cannot run more than one process on CPU: it places each rank on an accelerator",
+              world, "1 process for Axolotl on CPU, or LLaMA-Factory (torchrun with gloo)")
+    if nnodes > 1 and not master_addr:
+        c.add("--nnodes", "several nodes need the address of node 0 (master_addr); slurm.sbatch and sky.yaml set it",
+              nnodes, "nnodes 1, or master_addr, or --launcher slurm | skypilot")
+    if framework == "llamafactory" and any(ch.isspace() for ch in str(config_path)) and (world > 1 or launcher == "torchrun"):
+        c.add("config", "LLaMA-Factory re-splits its arguments on spaces when it relaunches under torchrun",
+              str(config_path), "a config path without spaces (run from its folder with a relative path)")
+    c.raise_if_any()
+
+
+def launch_command(framework: str, config_path: Path | str, env, *, launcher: str, nproc: int, nnodes: int = 1,
+                   node_rank: int = 0, master_addr: str | None = None, master_port: int | None = None,
+                   cpu: bool | None = None) -> tuple[list[str], dict[str, str]]:
+    """The argv and extra environment variables that train `config_path` here.
+
+    launcher "local": one process with the framework's own launcher when nproc * nnodes is 1, else as
+    "torchrun". "torchrun": always through torchrun (LLaMA-Factory: FORCE_TORCHRUN and NNODES / NODE_RANK /
+    NPROC_PER_NODE / MASTER_ADDR / MASTER_PORT; Axolotl: `--launcher torchrun -- <torchrun args>`). Pass the
+    extra variables to `env.subprocess_env(extra)`, which also puts the env's bin (torchrun, accelerate)
+    first on PATH. `cpu` defaults to the env's torch flavor. Raises FtgenError for a launch that cannot work.
+    """
+    config_path = Path(config_path)
+    cpu = (getattr(env, "torch_flavor", "") == "cpu") if cpu is None else cpu
+    _check(framework, config_path, launcher, nproc, nnodes, cpu, master_addr)
+    world = nproc * nnodes
+    distributed = launcher == "torchrun" or world > 1
+    cli = str(env.cli(_CLI[framework]))
+    if framework == "llamafactory":
+        argv = [cli, "train", str(config_path)]
+        if not distributed and not _uses_deepspeed(config_path):
+            # One process: also when the machine has several GPUs (LLaMA-Factory would use them all).
+            return argv, {"FORCE_TORCHRUN": "0", "NPROC_PER_NODE": "1"}
+        extra = {"FORCE_TORCHRUN": "1", "NNODES": str(nnodes), "NODE_RANK": str(node_rank),
+                 "NPROC_PER_NODE": str(nproc)}
+        if master_addr:
+            extra["MASTER_ADDR"] = master_addr
+        if master_port or nnodes > 1:
+            extra["MASTER_PORT"] = str(master_port or MASTER_PORT)
+        return argv, extra
+    argv = [cli, "train", str(config_path)]
+    if not distributed:
+        return argv + ["--launcher", "python"], {}  # one process, no accelerate (as `ftgen run` does)
+    torchrun = ["--nnodes", str(nnodes), "--nproc_per_node", str(nproc)]
+    if nnodes == 1 and not master_addr:
+        torchrun.append("--standalone")
+    else:
+        torchrun += ["--node_rank", str(node_rank), "--master_addr", str(master_addr),
+                     "--master_port", str(master_port or MASTER_PORT)]
+    return argv + ["--launcher", "torchrun", "--", *torchrun], {}
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What submit() did: the command, the folder it runs in, whether it ran, and the tool's output."""
+
+    launcher: str
+    argv: tuple[str, ...]
+    cwd: Path
+    ran: bool
+    output: str = ""
+
+    @property
+    def shell(self) -> str:
+        """The exact command to type, from any folder."""
+        return f"cd {shlex.quote(str(self.cwd))} && {shlex.join(self.argv)}"
+
+    def __str__(self) -> str:
+        if self.ran:
+            return self.output.strip() or f"submitted: {self.shell}"
+        return f"{self.argv[0]} is not installed here; to submit, run:\n  {self.shell}"
+
+
+def _sky_cluster(out_dir: Path) -> str:
+    try:
+        data = yaml.safe_load((out_dir / "sky.yaml").read_text(encoding="utf-8"))
+        name = data.get("name") if isinstance(data, dict) else None
+    except (OSError, yaml.YAMLError):
+        name = None
+    return str(name or f"ftgen-{out_dir.resolve().name}")
+
+
+def submit_command(out_dir: Path | str, launcher: str) -> list[str]:
+    """The argv that submits the build in out_dir (run it with out_dir as the working folder)."""
+    out_dir = Path(out_dir)
+    file = {"slurm": "slurm.sbatch", "skypilot": "sky.yaml"}.get(launcher)
+    if file is None:
+        raise FtgenError([Problem(_WHERE, "--launcher", "only slurm and skypilot are submitted", launcher,
+                                  "slurm, skypilot")])
+    if not (out_dir / file).is_file():
+        raise FtgenError([Problem(str(out_dir), file, "not found: builds for GPU hardware write it "
+                                  "(a CPU build writes only launch.sh); run `ftgen build` first")])
+    if launcher == "slurm":
+        return ["sbatch", file]
+    argv = ["sky", "launch", "-c", _sky_cluster(out_dir), file]
+    if os.environ.get("HF_TOKEN"):
+        argv += ["--secret", "HF_TOKEN"]  # the value is read from this environment, never put in argv
+    return argv
+
+
+def submit(out_dir: Path | str, launcher: str) -> Submission:
+    """Submit with `sbatch slurm.sbatch` or `sky launch -c <name> sky.yaml` when the tool is on PATH.
+
+    Without the tool nothing runs and the Submission says the exact command (str() prints it).
+    A tool that fails raises FtgenError with exit status RUN_FAILED.
+    """
+    out_dir = Path(out_dir)
+    argv = submit_command(out_dir, launcher)
+    cwd = out_dir.resolve()
+    exe = shutil.which(argv[0])
+    if exe is None:
+        return Submission(launcher, tuple(argv), cwd, ran=False)
+    capture = launcher == "slurm"  # sky launch asks for confirmation and streams logs: leave it the terminal
+    proc = subprocess.run([exe, *argv[1:]], check=False, cwd=cwd, text=True, capture_output=capture)
+    output = (proc.stdout or "") + (proc.stderr or "") if capture else ""
+    if proc.returncode != 0:
+        raise FtgenError([Problem(_WHERE, "--launcher", f"{argv[0]} failed with exit status {proc.returncode}: "
+                                  f"{output.strip()[-2000:]}", shlex.join(argv))], Exit.RUN_FAILED)
+    return Submission(launcher, tuple(argv), cwd, ran=True, output=output)

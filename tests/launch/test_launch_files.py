@@ -1,0 +1,341 @@
+"""Launch files: golden files, shellcheck, SkyPilot's task schema, and the scripts' behaviour against stub tools.
+
+Regenerate the golden files after an intended change: FTGEN_UPDATE_EXPECTED=1 pytest tests/launch/test_launch_files.py
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from generator.build import build_file
+from generator.errors import FtgenError
+from generator.launch import CLUSTER_FILES, file_names, generate, launch_command, submit
+from generator.launch._files import sky_problems
+
+REPO = Path(__file__).resolve().parents[2]
+CASES = REPO / "tests" / "cases" / "good"
+EXPECTED = Path(__file__).parent / "expected"
+GOLDEN = ["ddp-lora-4xa100", "zero3-full-70b-4-nodes", "cpu-tiny-local-model", "full-forced-70b-8xa100-40",
+          "custom-vram-48gb"]
+ALL = sorted(CASES.glob("*.yaml"))  # collected once; the good cases are the lead's (renames happen)
+UPDATE = os.environ.get("FTGEN_UPDATE_EXPECTED") == "1"
+
+
+# ------------------------------------------------------------------ golden files
+
+
+@pytest.mark.parametrize("name", GOLDEN)
+def test_launch_files_match_expected(name):
+    files = generate(build_file(CASES / f"{name}.yaml"))
+    folder = EXPECTED / name
+    if UPDATE:
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        for file, text in files.items():
+            (folder / file).write_text(text, encoding="utf-8")
+    assert folder.is_dir(), f"no expected files for {name}: run with FTGEN_UPDATE_EXPECTED=1"
+    assert sorted(p.name for p in folder.iterdir()) == sorted(files), "expected/ holds a different set of files"
+    for file, text in files.items():
+        assert (folder / file).read_text(encoding="utf-8") == text, \
+            f"{name}/{file} differs from tests/launch/expected (FTGEN_UPDATE_EXPECTED=1 if intended)"
+
+
+@pytest.mark.parametrize("spec", ALL, ids=lambda p: p.stem)
+def test_every_case_gets_its_launch_files(spec):
+    b = build_file(spec)
+    files = generate(b)
+    assert tuple(files) == file_names(b.facts.gpu.is_cpu)
+    assert files["launch.sh"].startswith("#!/usr/bin/env bash\n")
+    if b.facts.gpu.is_cpu:
+        assert not set(CLUSTER_FILES) & set(files), "a CPU build needs no cluster files"
+        return
+    sky = yaml.safe_load(files["sky.yaml"])
+    assert sky["num_nodes"] == b.spec.hardware.nodes
+    assert sky_problems(files["sky.yaml"]) == []  # SkyPilot's own task schema (vendored)
+    job = yaml.safe_load(files["pytorchjob.yaml"])
+    replicas = job["spec"]["pytorchReplicaSpecs"]
+    assert sum(r["replicas"] for r in replicas.values()) == b.spec.hardware.nodes
+    for r in replicas.values():
+        [container] = r["template"]["spec"]["containers"]
+        assert container["name"] == "pytorch"  # the training operator finds its container by this name
+        assert container["resources"]["limits"]["nvidia.com/gpu"] == b.spec.hardware.gpus_per_node
+    assert f"#SBATCH --nodes={b.spec.hardware.nodes}\n" in files["slurm.sbatch"]
+    assert f"#SBATCH --gpus-per-node={b.spec.hardware.gpus_per_node}\n" in files["slurm.sbatch"]
+
+
+def test_sky_schema_is_vendored_with_its_version():
+    import json
+
+    schema = json.loads((REPO / "schemas" / "skypilot-task.schema.json").read_text())
+    assert schema["x-skypilot-version"] and "gen_skypilot_schema.py" in schema["$comment"]
+    bad = "name: x\nnum_nodes: two\nresources: {accelerators: H100:8, gpus: 8}\n"
+    keys = {p.key for p in sky_problems(bad)}
+    assert keys == {"num_nodes", "resources"}
+
+
+def test_values_enter_scripts_only_quoted():
+    from generator.launch._quote import UnsafeValue, job_name, shell_word
+
+    assert shell_word("a b; rm -rf /") == "'a b; rm -rf /'"
+    assert shell_word(8) == "8"
+    for bad in ("x\ny", "tab\there", True, 1.5, None):
+        with pytest.raises(UnsafeValue):
+            shell_word(bad)
+    with pytest.raises(UnsafeValue):
+        job_name("x y")
+
+
+# ------------------------------------------------------------------ shellcheck
+
+
+def _scripts(out_dir: Path) -> list[Path]:
+    """launch.sh, slurm.sbatch, and the shell inside sky.yaml and pytorchjob.yaml as files of their own."""
+    paths = [out_dir / "launch.sh"]
+    if (out_dir / "slurm.sbatch").exists():
+        paths.append(out_dir / "slurm.sbatch")
+        sky = yaml.safe_load((out_dir / "sky.yaml").read_text())
+        job = yaml.safe_load((out_dir / "pytorchjob.yaml").read_text())
+        command = job["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["spec"]["containers"][0]["command"]
+        for name, body in (("sky-setup.sh", sky["setup"]), ("sky-run.sh", sky["run"]),
+                           ("pytorchjob-command.sh", command[2])):
+            path = out_dir / name
+            path.write_text("#!/bin/bash\n" + body)
+            paths.append(path)
+    return paths
+
+
+def test_shellcheck_passes_on_every_generated_script(tmp_path, write_build):
+    exe = shutil.which("shellcheck")
+    if exe is None:
+        pytest.skip("shellcheck not installed (apt-get install -y shellcheck; scripts/test.sh does it as root)")
+    paths = []
+    for spec in ALL:
+        paths += _scripts(write_build(spec, tmp_path))
+    proc = subprocess.run([exe, "--severity=style", "--format=gcc", *map(str, paths)], check=False,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr
+
+
+# ------------------------------------------------------------------ launch.sh behaviour (stub frameworks)
+
+
+def test_launch_sh_single_node_multi_gpu_axolotl_and_llamafactory(built, stubs, tmp_path):
+    out = built("ddp-lora-4xa100")
+    env = stubs.env(FTGEN_ENV_BIN=str(stubs.bin))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    r = stubs.run(["bash", str(out / "launch.sh")], elsewhere, env)  # run from another folder
+    assert r.returncode == 0, r.stderr
+    [call] = stubs.calls("axolotl")
+    assert call["cwd"] == str(out), "launch.sh works in its own folder"
+    assert call["argv"] == ["train", "axolotl.yaml", "--launcher", "torchrun", "--", "--nnodes", "1",
+                            "--nproc_per_node", "4", "--standalone"]
+    r = stubs.run([str(out / "launch.sh"), "llamafactory", "max_steps=3"], out, env)
+    assert r.returncode == 0, r.stderr
+    [call] = stubs.calls("llamafactory-cli")
+    assert call["argv"] == ["train", "llamafactory.yaml", "max_steps=3"]
+    assert {k: call["env"][k] for k in ("FORCE_TORCHRUN", "NNODES", "NODE_RANK", "NPROC_PER_NODE")} == \
+        {"FORCE_TORCHRUN": "1", "NNODES": "1", "NODE_RANK": "0", "NPROC_PER_NODE": "4"}
+    assert call["env"]["MASTER_PORT"] is None, "one node: LLaMA-Factory picks a free port itself"
+
+
+def test_launch_sh_multi_node_needs_master_addr_and_uses_rendezvous(built, stubs):
+    out = built("zero3-full-70b-4-nodes")
+    r = stubs.run(["bash", "launch.sh"], out, stubs.env(FTGEN_ENV_BIN=str(stubs.bin)))
+    assert r.returncode == 2 and "set MASTER_ADDR" in r.stderr and not stubs.calls("axolotl")
+    env = stubs.env(FTGEN_ENV_BIN=str(stubs.bin), MASTER_ADDR="10.0.0.1", NODE_RANK="1")
+    assert stubs.run(["bash", "launch.sh"], out, env).returncode == 0
+    assert stubs.calls("axolotl")[0]["argv"][-10:] == [
+        "--nnodes", "4", "--nproc_per_node", "8", "--node_rank", "1", "--master_addr", "10.0.0.1",
+        "--master_port", "29500"]
+    env["RDZV_ID"] = "77"
+    assert stubs.run(["bash", "launch.sh"], out, env).returncode == 0
+    assert stubs.calls("axolotl")[0]["argv"][-10:] == [
+        "--nnodes", "4", "--nproc_per_node", "8", "--rdzv_backend", "c10d", "--rdzv_endpoint", "10.0.0.1:29500",
+        "--rdzv_id", "77"]
+    assert stubs.run(["bash", "launch.sh", "llamafactory"], out, env).returncode == 0
+    [call] = stubs.calls("llamafactory-cli")
+    assert call["env"]["RDZV_ID"] == "77" and call["env"]["MASTER_ADDR"] == "10.0.0.1"
+
+
+def test_launch_sh_llamafactory_deepspeed_always_under_torchrun(built, stubs):
+    out = built("full-forced-70b-8xa100-40")
+    env = stubs.env(FTGEN_ENV_BIN=str(stubs.bin), NPROC_PER_NODE="1")
+    assert stubs.run(["bash", "launch.sh"], out, env).returncode == 0
+    [call] = stubs.calls("llamafactory-cli")
+    assert call["env"]["FORCE_TORCHRUN"] == "1", "LLaMA-Factory refuses DeepSpeed outside torchrun"
+    r = stubs.run(["bash", "launch.sh", "axolotl"], out, env)
+    assert r.returncode == 2 and "this build has no axolotl config" in r.stderr
+
+
+def test_launch_sh_on_cpu_refuses_axolotl_with_several_processes(built, stubs):
+    out = built("cpu-tiny-local-model")
+    env = stubs.env(FTGEN_ENV_BIN=str(stubs.bin))
+    assert stubs.run(["bash", "launch.sh"], out, env).returncode == 0
+    [call] = stubs.calls("axolotl")
+    assert call["argv"] == ["train", "axolotl.yaml", "--launcher", "python"]
+    r = stubs.run(["bash", "launch.sh"], out, {**env, "NPROC_PER_NODE": "2"})
+    assert r.returncode == 2 and "Axolotl cannot run more than one process on CPU" in r.stderr
+    assert not stubs.calls("axolotl")
+    assert stubs.run(["bash", "launch.sh", "llamafactory"], out, {**env, "NPROC_PER_NODE": "2"}).returncode == 0
+    [call] = stubs.calls("llamafactory-cli")
+    assert call["env"]["FORCE_TORCHRUN"] == "1" and call["env"]["NPROC_PER_NODE"] == "2"
+
+
+def test_launch_sh_offline_and_telemetry_only_when_asked_and_token_passes(built, stubs):
+    out = built("cpu-tiny-local-model")
+    env = stubs.env(FTGEN_ENV_BIN=str(stubs.bin), HF_TOKEN="hf_secret", PYTHONPATH="/stray")
+    assert stubs.run(["bash", "launch.sh", "llamafactory"], out, env).returncode == 0
+    seen = stubs.calls("llamafactory-cli")[0]["env"]
+    assert seen["HF_TOKEN"] == "hf_secret" and seen["PYTHONPATH"] is None and seen["PYTHONUNBUFFERED"] == "1"
+    assert seen["HF_HUB_OFFLINE"] is None and seen["DO_NOT_TRACK"] is None
+    env.update(FTGEN_OFFLINE="1", FTGEN_NO_TELEMETRY="1")
+    assert stubs.run(["bash", "launch.sh", "llamafactory"], out, env).returncode == 0
+    seen = stubs.calls("llamafactory-cli")[0]["env"]
+    assert seen["HF_HUB_OFFLINE"] == seen["HF_DATASETS_OFFLINE"] == seen["TRANSFORMERS_OFFLINE"] == "1"
+    assert seen["DO_NOT_TRACK"] == seen["AXOLOTL_DO_NOT_TRACK"] == "1" and seen["WANDB_MODE"] == "disabled"
+
+
+def test_launch_sh_finds_or_creates_the_env_through_ftgen(built, stubs):
+    out = built("cpu-tiny-local-model")
+    r = stubs.run(["bash", "launch.sh"], out, stubs.env(on_path=False))
+    assert r.returncode == 2 and "ftgen is not on PATH" in r.stderr
+    assert stubs.run(["bash", "launch.sh", "llamafactory"], out, stubs.env()).returncode == 0
+    assert [c["argv"] for c in stubs.calls("ftgen")] == [["env", "install", "llamafactory"],
+                                                         ["env", "bin", "llamafactory"]]
+    r = stubs.run(["bash", "launch.sh"], out, stubs.env(NPROC_PER_NODE="two", FTGEN_ENV_BIN=str(stubs.bin)))
+    assert r.returncode == 2 and "NPROC_PER_NODE must be a whole number" in r.stderr
+
+
+# ------------------------------------------------------------------ slurm.sbatch, sky.yaml, pytorchjob.yaml
+
+
+def test_slurm_sbatch_runs_launch_sh_on_every_node_with_c10d_rendezvous(built, stubs):
+    out = built("zero3-full-70b-4-nodes")
+    env = stubs.env(SLURM_SUBMIT_DIR=str(out), SLURM_JOB_NODELIST="gpu-node-[7-10]", SLURM_NNODES="4",
+                    SLURM_JOB_ID="4242")
+    r = stubs.run(["bash", str(out / "slurm.sbatch"), "llamafactory"], out.parent, env)
+    assert r.returncode == 0, r.stderr
+    assert [c["argv"] for c in stubs.calls("ftgen")] == [["env", "install", "llamafactory"],
+                                                         ["env", "bin", "llamafactory"]]
+    [srun] = stubs.calls("srun")
+    assert srun["argv"] == ["--nodes=4", "--ntasks-per-node=1", "--kill-on-bad-exit=1", "bash", "launch.sh",
+                            "llamafactory"]
+    assert srun["env"]["MASTER_ADDR"] == "gpu-node-7" and srun["env"]["RDZV_ID"] == "4242"
+    assert srun["env"]["FTGEN_ENV_BIN"] == str(stubs.bin)
+    [call] = stubs.calls("llamafactory-cli")  # the stub srun ran launch.sh once
+    assert call["env"]["NNODES"] == "4" and call["env"]["NPROC_PER_NODE"] == "8"
+    assert call["env"]["MASTER_PORT"] == "29500" and call["cwd"] == str(out)
+    r = stubs.run(["bash", str(out / "slurm.sbatch")], out.parent, {**env, "SLURM_SUBMIT_DIR": str(out.parent)})
+    assert r.returncode == 2 and "submit from the folder" in r.stderr
+
+
+def test_sky_run_uses_skypilot_rank_and_first_ip(built, stubs, tmp_path):
+    out = built("zero3-full-70b-4-nodes")
+    sky = yaml.safe_load((out / "sky.yaml").read_text())
+    assert sky["workdir"] == "." and sky["resources"]["accelerators"] == "H100:8"
+    env = stubs.env(FTGEN_ENV_BIN=str(stubs.bin), HOME=str(tmp_path), SKYPILOT_NODE_IPS="10.1.0.5\n10.1.0.6\n10.1.0.7\n10.1.0.8",
+                    SKYPILOT_NODE_RANK="1", SKYPILOT_NUM_NODES="4", SKYPILOT_NUM_GPUS_PER_NODE="8",
+                    **{k: str(v) for k, v in sky["envs"].items()})
+    r = stubs.run(["bash", "-c", sky["run"]], out, env)
+    assert r.returncode == 0, r.stderr
+    [call] = stubs.calls("axolotl")
+    assert call["argv"][-10:] == ["--nnodes", "4", "--nproc_per_node", "8", "--node_rank", "1", "--master_addr",
+                                  "10.1.0.5", "--master_port", "29500"]
+
+
+def test_pytorchjob_command_uses_the_operator_variables(built, stubs):
+    out = built("zero3-full-70b-4-nodes")
+    job = yaml.safe_load((out / "pytorchjob.yaml").read_text())
+    worker = job["spec"]["pytorchReplicaSpecs"]["Worker"]
+    assert worker["replicas"] == 3 and job["spec"]["nprocPerNode"] == "8"
+    container = worker["template"]["spec"]["containers"][0]
+    env = stubs.env(FTGEN_ENV_BIN=str(stubs.bin), MASTER_ADDR="ftgen-x-master-0", MASTER_PORT="23456",
+                    PET_NNODES="4", PET_NODE_RANK="1", PET_NPROC_PER_NODE="8",
+                    **{e["name"]: e["value"] for e in container["env"] if "value" in e})
+    r = stubs.run(container["command"], out, env)
+    assert r.returncode == 0, r.stderr
+    assert stubs.calls("python")[0]["argv"] == ["-m", "pip", "install", "--quiet", "ftgen"]
+    assert stubs.calls("axolotl")[0]["argv"][-6:] == ["--node_rank", "1", "--master_addr", "ftgen-x-master-0",
+                                                      "--master_port", "23456"]
+
+
+# ------------------------------------------------------------------ launch_command and submit
+
+
+class _Env:
+    def __init__(self, bin_dir: Path, flavor: str = "cuda"):
+        self.bin_dir, self.torch_flavor = bin_dir, flavor
+
+    def cli(self, name):
+        return self.bin_dir / name
+
+
+def test_launch_command_llamafactory(tmp_path):
+    env = _Env(tmp_path)
+    argv, extra = launch_command("llamafactory", "cfg.yaml", env, launcher="local", nproc=1)
+    assert argv == [str(tmp_path / "llamafactory-cli"), "train", "cfg.yaml"]
+    assert extra == {"FORCE_TORCHRUN": "0", "NPROC_PER_NODE": "1"}
+    argv, extra = launch_command("llamafactory", "cfg.yaml", env, launcher="torchrun", nproc=2)
+    assert extra == {"FORCE_TORCHRUN": "1", "NNODES": "1", "NODE_RANK": "0", "NPROC_PER_NODE": "2"}
+    _, extra = launch_command("llamafactory", "cfg.yaml", env, launcher="torchrun", nproc=8, nnodes=2, node_rank=1,
+                              master_addr="10.0.0.1")
+    assert extra["MASTER_ADDR"] == "10.0.0.1" and extra["MASTER_PORT"] == "29500" and extra["NODE_RANK"] == "1"
+    ds = tmp_path / "ds.yaml"
+    ds.write_text("deepspeed: deepspeed_zero3.json\n")
+    assert launch_command("llamafactory", ds, env, launcher="local", nproc=1)[1]["FORCE_TORCHRUN"] == "1"
+
+
+def test_launch_command_axolotl(tmp_path):
+    env = _Env(tmp_path)
+    argv, extra = launch_command("axolotl", "a.yaml", env, launcher="local", nproc=1)
+    assert argv[1:] == ["train", "a.yaml", "--launcher", "python"] and extra == {}
+    argv, _ = launch_command("axolotl", "a.yaml", env, launcher="local", nproc=4)
+    assert argv[3:] == ["--launcher", "torchrun", "--", "--nnodes", "1", "--nproc_per_node", "4", "--standalone"]
+    argv, _ = launch_command("axolotl", "a.yaml", env, launcher="torchrun", nproc=8, nnodes=2, node_rank=1,
+                             master_addr="h0", master_port=1234)
+    assert argv[-6:] == ["--node_rank", "1", "--master_addr", "h0", "--master_port", "1234"]
+
+
+def test_launch_command_refuses_what_cannot_work(tmp_path):
+    with pytest.raises(FtgenError, match="Axolotl cannot run more than one process on CPU"):
+        launch_command("axolotl", "a.yaml", _Env(tmp_path, "cpu"), launcher="torchrun", nproc=2)
+    with pytest.raises(FtgenError, match="address of node 0"):
+        launch_command("llamafactory", "c.yaml", _Env(tmp_path), launcher="torchrun", nproc=8, nnodes=2)
+    with pytest.raises(FtgenError, match="re-splits"):
+        launch_command("llamafactory", "my dir/c.yaml", _Env(tmp_path), launcher="torchrun", nproc=2)
+    with pytest.raises(FtgenError) as exc:
+        launch_command("keras", "c.yaml", _Env(tmp_path), launcher="slurm", nproc=0)
+    assert {p.key for p in exc.value.problems} == {"framework", "--launcher", "--nproc"}
+
+
+def test_submit_prints_the_command_without_the_tool_and_runs_it_with(built, stubs, monkeypatch):
+    out = built("zero3-full-70b-4-nodes")
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    s = submit(out, "slurm")
+    assert not s.ran and s.argv == ("sbatch", "slurm.sbatch")
+    assert f"cd {out} && sbatch slurm.sbatch" in str(s)
+    s = submit(out, "skypilot")
+    assert s.argv == ("sky", "launch", "-c", "ftgen-zero3-full-70b-4-nodes", "sky.yaml") and not s.ran
+    monkeypatch.setenv("PATH", f"{stubs.bin}:/usr/bin:/bin")
+    monkeypatch.setenv("STUB_LOG", str(stubs.log))
+    monkeypatch.setenv("HF_TOKEN", "hf_secret")
+    s = submit(out, "slurm")
+    assert s.ran and str(s) == "Submitted batch job 4242"
+    assert stubs.calls("sbatch")[0]["cwd"] == str(out)
+    s = submit(out, "skypilot")
+    [call] = stubs.calls("sky")
+    assert call["argv"][-2:] == ["--secret", "HF_TOKEN"] and "hf_secret" not in call["argv"]
+    monkeypatch.setenv("STUB_EXIT", "1")
+    with pytest.raises(FtgenError) as exc:
+        submit(out, "slurm")
+    assert exc.value.exit_code == 3
+    with pytest.raises(FtgenError, match="CPU build writes only launch.sh"):
+        submit(built("cpu-tiny-local-model"), "slurm")
