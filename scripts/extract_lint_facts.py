@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import io
 import json
 import re
 import subprocess
@@ -295,7 +294,7 @@ def main() -> None:
         lf_per[v] = llamafactory_keys(_archive_sources(_release_file(args.releases, "llamafactory", v), "llamafactory"))["top"]
     lf_removed = removed_keys(lf_per, set(lf_schema["properties"]), {v: "llamafactory/hparams/*_args.py" for v in lf_per},
                               "llamafactory")
-    last_free = sorted(free_fsdp, key=_vkey)[-1] if free_fsdp else None
+    last_free = max(free_fsdp, key=_vkey) if free_fsdp else None
     facts = {
         "generated_by": "scripts/extract_lint_facts.py",
         "axolotl": {
@@ -304,7 +303,7 @@ def main() -> None:
             "deprecated": axolotl_deprecated(args.axolotl_site),
             "removed": ax_removed,
             "free_mappings": ({"fsdp_config": {
-                "first": sorted(free_fsdp, key=_vkey)[0], "last": last_free,
+                "first": min(free_fsdp, key=_vkey), "last": last_free,
                 "source": f"axolotl=={last_free} (PyPI) {where[last_free]}: fsdp_config: dict[str, Any] "
                           "(a free mapping handed to accelerate; FSDPConfig from the next release)"}}
                               if last_free else {}),
