@@ -93,7 +93,8 @@ def entries(inp: Inputs) -> Entries:
     if plan.get("max_steps"):
         e.from_plan("max_steps", plan, "max_steps")
     e.from_plan("lr_scheduler_type", plan, "lr_scheduler")
-    e.from_plan("warmup_ratio", plan, "warmup_ratio")
+    # transformers 5.x deprecates warmup_ratio; a float warmup_steps in [0, 1) is the ratio
+    e.from_plan("warmup_steps", plan, "warmup_ratio")
     e.from_plan("weight_decay", plan, "weight_decay")
     e.from_plan("optim", plan, "optimizer")
     bf16, fp16 = _PRECISION[plan["precision"]]
