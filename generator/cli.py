@@ -119,10 +119,14 @@ def explain(rule_id):
     from . import rules
 
     r = rules.get(rule_id)
-    if r is None:
-        ids = ", ".join(x.id for x in rules.all_rules())
-        raise FtgenError([Problem("<command line>", "RULE_ID", "unknown rule", found=rule_id, allowed=ids)])
-    out.print(f"[bold]{r.id} {r.name}[/]\n")
+    if r is None:  # lint rules (FTL###) have their own registry
+        from .lint._registry import all_lint_rules, get_lint_rule
+
+        r = get_lint_rule(rule_id)
+        if r is None:
+            ids = ", ".join([x.id for x in rules.all_rules()] + [x.id for x in all_lint_rules()])
+            raise FtgenError([Problem("<command line>", "RULE_ID", "unknown rule", found=rule_id, allowed=ids)])
+    out.print(f"[bold]{escape(r.id)} {escape(r.name)}[/]\n")
     out.print(r.doc, markup=False)
 
 
