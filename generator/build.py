@@ -115,6 +115,9 @@ def compile_spec(spec: Spec, out_root: Path = Path("outputs"), framework: str | 
     if dist in DEEPSPEED_FILE:
         files[DEEPSPEED_FILE[dist]] = deepspeed.text(dist)
     build = Build(spec, facts, plan, tuple(rendered), out_dir)
+    from .launch import generate as launch_files
+
+    files.update(launch_files(build))
     names = sorted(list(files) + ["plan.json", "PLAN.md"])
     files["plan.json"] = plan_json(plan, spec, facts, out_dir)
     files["PLAN.md"] = plan_markdown(build, names)

@@ -6,9 +6,9 @@ import json
 from functools import cache
 
 import jinja2
-import yaml
 from jsonschema import Draft202012Validator
 
+from .._yaml import load_trusted
 from .._resources import schemas_dir, templates_dir
 from ..errors import FtgenError, Problem
 from ..facts.gpus import load_gpus
@@ -27,7 +27,10 @@ EXECUTABLE = frozenset({"launch.sh"})
 
 @cache
 def _env() -> jinja2.Environment:
+    from ..render import bytecode_cache
+
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())), undefined=jinja2.StrictUndefined,
+                             bytecode_cache=bytecode_cache(),
                              autoescape=False, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
     env.filters["q"] = shell_word
     env.filters["y"] = yaml_value
@@ -44,7 +47,7 @@ def _sky_validator() -> Draft202012Validator:
 
 def sky_problems(text: str, file: str = "sky.yaml") -> list[Problem]:
     """Where a sky.yaml breaks SkyPilot's task schema (none for what ftgen writes)."""
-    found = sorted(_sky_validator().iter_errors(yaml.safe_load(text)), key=lambda e: list(e.absolute_path))
+    found = sorted(_sky_validator().iter_errors(load_trusted(text)), key=lambda e: list(e.absolute_path))
     return [Problem(file, ".".join(map(str, e.absolute_path)), e.message) for e in found]
 
 
@@ -60,7 +63,7 @@ def _render(name: str, **values) -> str:
 
 def _check_yaml(name: str, text: str, expect: dict, file: str) -> None:
     """The rendered YAML says what we meant: each dotted key in `expect` parses back to its value."""
-    data = yaml.safe_load(text)
+    data = load_trusted(text)
     for key, want in expect.items():
         node = data
         for part in key.split("."):
