@@ -55,7 +55,7 @@ def _one(error: ValidationError, file: str, line_of) -> list[Problem]:
         extras = [k for k in error.instance if k not in props] if isinstance(error.instance, dict) else []
         out = []
         for extra in extras:
-            child = join_key(key, extra)
+            child = join_key(key, str(extra))  # a key, even when YAML read it as a number
             close = difflib.get_close_matches(str(extra), props, n=3, cutoff=0.6)
             allowed = (f"did you mean {', '.join(close)}?" if close else
                        f"one of {', '.join(props)}" if len(props) <= 12 else f"one of the {len(props)} known keys")

@@ -13,7 +13,7 @@ from .errors import FtgenError, Problem
 MAX_BYTES = 4 * 1024 * 1024  # a spec or config is a few KB; refuse anything absurd
 MAX_DEPTH = 64
 MAX_ALIASES = 64
-MAX_NODES = 200_000
+MAX_NODES = 200_000  # also bounds the size a document expands to through aliases
 
 
 class _LimitError(Exception):
@@ -43,14 +43,16 @@ def join_key(parent: str, child: Any) -> str:
     """Dotted key path: a.b[0].c"""
     if isinstance(child, int):
         return f"{parent}[{child}]"
-    return f"{parent}.{child}" if parent else str(child)
+    child = str(child) or "''"  # an empty key still gets a visible name
+    return f"{parent}.{child}" if parent else child
 
 
 class _Loader(yaml.SafeLoader):
     """SafeLoader that bounds depth, aliases and node count and rejects duplicate keys."""
 
-    def __init__(self, stream):
+    def __init__(self, stream, max_nodes: int = MAX_NODES):
         super().__init__(stream)
+        self._max_nodes = max_nodes
         self._depth = 0
         self._aliases = 0
         self._nodes = 0
@@ -62,8 +64,8 @@ class _Loader(yaml.SafeLoader):
                 mark = self.peek_event().start_mark
                 raise _LimitError(f"more than {MAX_ALIASES} YAML aliases (alias bomb?)", mark.line + 1)
         self._nodes += 1
-        if self._nodes > MAX_NODES:
-            raise _LimitError(f"more than {MAX_NODES} YAML nodes", None)
+        if self._nodes > self._max_nodes:
+            raise _LimitError(f"more than {self._max_nodes} YAML nodes", None)
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
@@ -111,16 +113,101 @@ def _collect_lines(node: yaml.Node, path: str, out: dict[str, int], seen: set[in
             _collect_lines(item, child, out, seen)
 
 
-def load_text(text: str, file: str) -> Loaded:
-    """Parse YAML text safely; raise FtgenError (exit 2) naming the file and line on any problem."""
-    if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
-        raise FtgenError([Problem(file, "", f"file is larger than {MAX_BYTES // 1024 // 1024} MiB")])
+_EVENTS = getattr(yaml, "CSafeLoader", None)
+
+
+def _prescan(text: str, max_nodes: int) -> None:
+    """Bound depth, aliases, nodes and the size aliases expand to, from libyaml's event stream (fast, in C).
+
+    The Python composer enforces the same limits, but only at its own (slow) pace; this pass refuses a huge
+    or explosive document before it starts. A syntax error here is left to the Python parser to word.
+    """
+    if _EVENTS is None:
+        return
+    sizes: dict[str, int] = {}  # anchor -> expanded node count
+    stack: list[list] = [[None, 0]]  # open collections: [anchor, expanded size so far]
+    aliases = nodes = 0
     try:
-        loader = _Loader(text)
+        for event in yaml.parse(text, Loader=_EVENTS):
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                nodes += 1
+                stack.append([event.anchor, 1])
+                if len(stack) - 1 > MAX_DEPTH:
+                    raise _LimitError(f"nesting deeper than {MAX_DEPTH} levels", event.start_mark.line + 1)
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                anchor, size = stack.pop()
+                if anchor is not None:
+                    sizes[anchor] = size
+                stack[-1][1] += size
+            elif isinstance(event, (yaml.ScalarEvent, yaml.AliasEvent)):
+                if isinstance(event, yaml.AliasEvent):
+                    aliases += 1
+                    if aliases > MAX_ALIASES:
+                        raise _LimitError(f"more than {MAX_ALIASES} YAML aliases (alias bomb?)",
+                                          event.start_mark.line + 1)
+                    size = sizes.get(event.anchor, 1)
+                else:
+                    nodes += 1
+                    size = 1
+                    if event.anchor is not None:
+                        sizes[event.anchor] = 1
+                stack[-1][1] += size
+            else:
+                continue
+            if nodes > max_nodes:
+                raise _LimitError(f"more than {max_nodes} YAML nodes", event.start_mark.line + 1)
+            if stack[-1][1] > max_nodes:
+                raise _LimitError(f"aliases expand the document to more than {max_nodes} nodes (alias bomb?)",
+                                  event.start_mark.line + 1)
+    except yaml.YAMLError:
+        return
+
+
+def _check_expansion(root: yaml.Node, max_nodes: int) -> None:
+    """Refuse a composed document that aliases expand past max_nodes, or that refers to itself."""
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            open_.discard(key)
+            children = ([n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode)
+                        else node.value)
+            sizes[key] = 1 + sum(sizes[id(c)] for c in children)
+            if sizes[key] > max_nodes:
+                raise _LimitError(f"aliases expand the document to more than {max_nodes} nodes (alias bomb?)",
+                                  node.start_mark.line + 1)
+            continue
+        if key in sizes:
+            continue
+        if key in open_:
+            raise _LimitError("a YAML alias refers to a node that contains it (recursive data)",
+                              node.start_mark.line + 1)
+        if isinstance(node, yaml.ScalarNode):
+            sizes[key] = 1
+            continue
+        open_.add(key)
+        stack.append((node, True))
+        children = [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else node.value
+        stack.extend((c, False) for c in children)
+
+
+def load_text(text: str, file: str, *, max_bytes: int = MAX_BYTES, max_nodes: int = MAX_NODES) -> Loaded:
+    """Parse YAML text safely; raise FtgenError (exit 2) naming the file and line on any problem."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > max_bytes:
+        raise FtgenError([Problem(file, "", f"file is larger than {_size(max_bytes)}", found=size,
+                                  allowed=f"at most {max_bytes} bytes")])
+    try:
+        _prescan(text, max_nodes)
+        loader = _Loader(text, max_nodes)
         try:
             node = loader.get_single_node()
             if node is None:
                 return Loaded(None, {})
+            _check_expansion(node, max_nodes)
             data = loader.construct_document(node)
         finally:
             loader.dispose()
@@ -138,6 +225,10 @@ def load_text(text: str, file: str) -> Loaded:
     return Loaded(data, lines)
 
 
+def _size(n: int) -> str:
+    return f"{n // 1024 // 1024} MiB" if n >= 1024 * 1024 and n % (1024 * 1024) == 0 else f"{n // 1024} KiB"
+
+
 _FAST_SAFE = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -146,21 +237,35 @@ def load_trusted(text: str):
     return yaml.load(text, Loader=_FAST_SAFE)  # noqa: S506 - CSafeLoader is the safe loader in C
 
 
-def load_file(path: Path | str, file: str | None = None) -> Loaded:
-    """Read and parse a YAML file; a missing or unreadable file is a Problem, not a traceback."""
+def read_text(path: Path | str, file: str | None = None, max_bytes: int = MAX_BYTES,
+              kind: str = "") -> tuple[str, bytes]:
+    """Read a UTF-8 text file of at most max_bytes (never more, even from a pipe or device); FtgenError otherwise.
+
+    Returns the text and the raw bytes (for hashing). `kind` words the errors ("spec " -> "spec file not found").
+    """
     path = Path(path)
     file = file or str(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise FtgenError([Problem(file, "", f"file is larger than {MAX_BYTES // 1024 // 1024} MiB", found=size)])
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as fh:
+            raw = fh.read(max_bytes + 1)
     except FileNotFoundError:
-        raise FtgenError([Problem(file, "", "file not found")]) from None
+        raise FtgenError([Problem(file, "", f"{kind}file not found")]) from None
     except IsADirectoryError:
-        raise FtgenError([Problem(file, "", "is a directory, expected a YAML file")]) from None
+        raise FtgenError([Problem(file, "", f"is a directory, expected a {kind}YAML file")]) from None
+    except OSError as exc:
+        raise FtgenError([Problem(file, "", f"cannot read: {exc.strerror or exc}")]) from None
+    if len(raw) > max_bytes:
+        raise FtgenError([Problem(file, "", f"file is larger than {_size(max_bytes)}",
+                                  allowed=f"at most {max_bytes} bytes")])
+    try:
+        return raw.decode("utf-8"), raw
     except UnicodeDecodeError as exc:
         raise FtgenError([Problem(file, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})")]) from None
-    except OSError as exc:
-        raise FtgenError([Problem(file, "", f"cannot read: {exc.strerror}")]) from None
-    return load_text(text, file)
+
+
+def load_file(path: Path | str, file: str | None = None, *, max_bytes: int = MAX_BYTES,
+              max_nodes: int = MAX_NODES) -> Loaded:
+    """Read and parse a YAML file; a missing, unreadable or oversized file is a Problem, not a traceback."""
+    file = file or str(path)
+    text, _ = read_text(path, file, max_bytes)
+    return load_text(text, file, max_bytes=max_bytes, max_nodes=max_nodes)

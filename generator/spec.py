@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any, Mapping
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, ValidationError, validators
 
 from ._resources import schemas_dir
 from ._schema_errors import schema_problems
-from ._yaml import load_text
+from ._yaml import join_key, load_text, read_text
 from .errors import FtgenError, Problem
 
 
@@ -106,10 +108,31 @@ class Spec:
         return None
 
 
+# A spec is a few KB; anything near these limits is a mistake or an attack, refused before parsing it.
+MAX_SPEC_BYTES = 1024 * 1024
+MAX_SPEC_NODES = 20_000
+_INT_LIMIT = 2**63  # integers a framework's own parser (and JSON) can hold
+# framework keys that hold credentials (hf_hub_token, hub_token, swanlab_api_key, comet_api_key, *_secret)
+_SECRET_KEY = re.compile(r"(^|_)(hub_token|api_key|secret|password)$", re.IGNORECASE)
+
+
+def _pattern(validator, pattern: str, instance: Any, schema: dict):
+    """`pattern` with the meaning of ECMA-262's `$` (end of text): Python's `$` also matches before a final newline,
+    which would let a name like "x\\n" through."""
+    if not validator.is_type(instance, "string"):
+        return
+    strict = pattern[:-1] + r"\Z" if pattern.endswith("$") and not pattern.endswith(r"\$") else pattern
+    if re.search(strict, instance) is None:
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+_Validator = validators.extend(Draft202012Validator, {"pattern": _pattern})
+
+
 @cache
 def _validator() -> Draft202012Validator:
     schema = json.loads((schemas_dir() / "spec.schema.json").read_text())
-    return Draft202012Validator(schema)
+    return _Validator(schema)
 
 
 def schema() -> dict:
@@ -132,6 +155,18 @@ def _semantic_problems(data: dict, file: str, line_of) -> list[Problem]:
     if data.get("rl") is not None and task != "grpo":
         out.append(Problem(file, "rl", "rl settings are only used with task grpo", found=task,
                            allowed="task: grpo, or remove rl", line=line_of("rl")))
+    for fw, keys in (data.get("framework_overrides") or {}).items():
+        for k, v in (keys or {}).items():
+            key = f"framework_overrides.{fw}.{k}"
+            if k == "trust_remote_code" and v and data.get("trust_remote_code") is not True:
+                out.append(Problem(file, key, "remote code is allowed only by the spec's own flag", found=v,
+                                   allowed="trust_remote_code: true at the top of the spec (review flags it), "
+                                           "and no override", line=line_of(key)))
+            if _SECRET_KEY.search(k) and v not in (None, ""):
+                out.append(Problem(file, key, "a secret here would be written into the config (and into git)",
+                                   found="***", allowed="leave it out and set it in the environment (HF_TOKEN, "
+                                                        "WANDB_API_KEY, ...): `ftgen run` passes that on",
+                                   line=line_of(key)))
     fmt_for_task = {"dpo": {"preference"}, "orpo": {"preference"}, "kto": {"kto"}, "pretrain": {"text"},
                     "sft": {"alpaca", "sharegpt", "messages"}, "grpo": {"alpaca", "messages", "sharegpt"}}
     allowed = fmt_for_task.get(task)
@@ -142,6 +177,74 @@ def _semantic_problems(data: dict, file: str, line_of) -> list[Problem]:
             out.append(Problem(file, key, f"format does not suit task {task}", found=entry["format"],
                                allowed=", ".join(sorted(allowed)), line=line_of(key)))
     return out
+
+
+def _value_problems(data: Any, file: str, line_of) -> list[Problem]:
+    """What no schema can say: mapping keys are strings, numbers are finite and fit in 64 bits, text is Unicode,
+    values are plain data (no dates, bytes or sets that a config cannot hold), no value contains itself."""
+    out: list[Problem] = []
+    stack: list[tuple[str, Any, bool]] = [("", data, False)]
+    on_path: set[int] = set()  # containers being walked (a value met again among its own items is a cycle)
+    seen: set[int] = set()  # containers already walked (aliases share them; check each once)
+    while stack:
+        key, value, leaving = stack.pop()
+        if leaving:
+            on_path.discard(id(value))
+            continue
+        if isinstance(value, (dict, list, tuple)):
+            if id(value) in on_path:
+                out.append(Problem(file, key, "value contains itself", allowed="plain, finite data",
+                                   line=line_of(key)))
+                continue
+            if id(value) in seen:
+                continue
+            seen.add(id(value))
+            on_path.add(id(value))
+            stack.append((key, value, True))
+            if isinstance(value, dict):
+                for k, v in value.items():
+                    child = join_key(key, str(k))
+                    if not isinstance(k, str):
+                        out.append(Problem(file, child, "mapping key must be a string", found=k,
+                                           allowed="a key name", line=line_of(key)))
+                    elif not _is_unicode(k):
+                        out.append(Problem(file, child, "key is not valid Unicode text (a lone surrogate escape)",
+                                           found=k, allowed="UTF-8 text", line=line_of(key)))
+                    else:
+                        stack.append((child, v, False))
+            else:
+                stack.extend((join_key(key, i), v, False) for i, v in enumerate(value))
+        elif isinstance(value, bool) or value is None:
+            continue
+        elif isinstance(value, int):
+            if not -_INT_LIMIT <= value < _INT_LIMIT:
+                out.append(Problem(file, key, "integer is too large", found=value,
+                                   allowed="a whole number between -2**63 and 2**63-1", line=line_of(key)))
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                out.append(Problem(file, key, "number is not finite", found=value, allowed="a finite number",
+                                   line=line_of(key)))
+        elif isinstance(value, str):
+            if not _is_unicode(value):
+                out.append(Problem(file, key, "text is not valid Unicode (a lone surrogate escape)", found=value,
+                                   allowed="UTF-8 text", line=line_of(key)))
+        else:
+            out.append(Problem(file, key, "value cannot be written to a config", found=value,
+                               allowed="a string, number, true/false, null, list or mapping "
+                                       "(quote dates and times)", line=line_of(key)))
+    return out
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _under(key: str, parent: str) -> bool:
+    return key == parent or key.startswith((parent + ".", parent + "["))
 
 
 def _tuple(v):
@@ -164,7 +267,14 @@ def from_dict(data: Any, file: str = "<spec>", base_dir: Path = Path("."), lines
     if not isinstance(data, dict):
         raise FtgenError([Problem(file, "", "a spec must be a YAML mapping", found=type(data).__name__,
                                   allowed="keys name, base_model, data, ...")])
-    problems = schema_problems(_validator(), data, file, line_of)
+    problems = _value_problems(data, file, line_of)
+    if problems:  # the schema's verdict on the same keys would only repeat these, less clearly
+        bad = [p.key for p in problems]
+        problems += [p for p in schema_problems(_validator(), data, file, line_of)
+                     if not any(_under(p.key, b) for b in bad)]
+        problems.sort(key=lambda p: p.key)
+    else:
+        problems = schema_problems(_validator(), data, file, line_of)
     if not problems:
         problems = _semantic_problems(data, file, line_of)
     if problems:
@@ -209,17 +319,6 @@ def load(path: Path | str) -> Spec:
     """Read, parse and validate a spec file."""
     path = Path(path)
     file = str(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise FtgenError([Problem(file, "", "spec file not found")]) from None
-    except IsADirectoryError:
-        raise FtgenError([Problem(file, "", "is a directory, expected a spec YAML file")]) from None
-    except OSError as exc:
-        raise FtgenError([Problem(file, "", f"cannot read: {exc.strerror}")]) from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise FtgenError([Problem(file, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})")]) from None
-    loaded = load_text(text, file)
+    text, raw = read_text(path, file, MAX_SPEC_BYTES, kind="spec ")
+    loaded = load_text(text, file, max_bytes=MAX_SPEC_BYTES, max_nodes=MAX_SPEC_NODES)
     return from_dict(loaded.data, file, path.resolve().parent, loaded.lines, hashlib.sha256(raw).hexdigest())

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import yaml
 
 from .. import __version__
 from .._resources import templates_dir
@@ -122,7 +123,13 @@ def render(plan, spec, facts, framework: str, out_dir: Path) -> Rendered:
         raise FtgenError([Problem(spec.file, f"framework_overrides.{framework}", f"cannot render: {exc}")]) from None
     text = _tidy(text)
     intended = {**entries.values_dict(), **overrides}
-    parsed = load_trusted(text)
+    if framework == "llamafactory":
+        _refuse_interpolation(intended, overrides, spec)
+    try:
+        parsed = load_trusted(text)
+    except yaml.YAMLError as exc:
+        raise FtgenError([Problem(spec.file, "", f"internal error: rendered {framework} config is not valid YAML "
+                                                 f"({' '.join(str(exc).split())})")]) from None
     if parsed != intended:
         diff = sorted(k for k in set(parsed or {}) | set(intended) if (parsed or {}).get(k) != intended.get(k))
         raise FtgenError([Problem(spec.file, "", f"internal error: rendered {framework} config does not parse back "
@@ -135,8 +142,39 @@ def render(plan, spec, facts, framework: str, out_dir: Path) -> Rendered:
     return Rendered(framework, keymap.VERSION, text, parsed, extra)
 
 
+_SPEC_KEY = {"model_name_or_path": "base_model"}  # LLaMA-Factory keys whose text comes from a spec key
+
+
+def _strings(value: Any):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield k
+            yield from _strings(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _strings(v)
+
+
+def _refuse_interpolation(intended: dict, overrides: dict, spec) -> None:
+    """LLaMA-Factory reads its config through OmegaConf, where `${` starts an interpolation (and a malformed one
+    stops the run); no quoting or escaping makes such text read back as written, so it is refused."""
+    problems = []
+    for key, value in intended.items():
+        if any("${" in s for s in _strings(value)):
+            where = f"framework_overrides.llamafactory.{key}" if key in overrides else _SPEC_KEY.get(key, key)
+            problems.append(Problem(spec.file, where, "LLaMA-Factory reads `${` as the start of an OmegaConf "
+                                    "interpolation, so this text would not reach it as written", found=value,
+                                    allowed="text without `${`", line=spec.line_of(where)))
+    if problems:
+        raise FtgenError(problems)
+
+
 def _tidy(text: str) -> str:
-    lines = [line.rstrip() for line in text.splitlines()]
+    # YAML's own line breaks and blanks only: str.splitlines/rstrip would also cut at U+2028 and strip U+00A0,
+    # which can end a value (`split: <NBSP>`)
+    lines = [line.rstrip(" \t\r") for line in text.split("\n")]
     out: list[str] = []
     for line in lines:
         if line == "" and (not out or out[-1] == ""):

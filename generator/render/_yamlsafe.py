@@ -7,6 +7,9 @@ from typing import Any
 
 import yaml
 
+# OmegaConf's float syntax (LLaMA-Factory reads configs with it), defined once, beside the loader that uses it
+from ..validate import _OMEGACONF_FLOAT
+
 _SCALARS = (str, int, float, bool, type(None))
 
 
@@ -14,9 +17,29 @@ class UnsafeValue(TypeError):
     """A value that has no faithful YAML form."""
 
 
+class _Dumper(yaml.SafeDumper):
+    """PyYAML's safe dumper that never writes anchors or aliases: every value is spelled out where it is used.
+
+    It also quotes every string that LLaMA-Factory's reader (OmegaConf, with its own float syntax) would take for
+    a number: "1e3" is a string to PyYAML but the float 1000.0 to OmegaConf.
+    """
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+_Dumper.add_implicit_resolver("tag:yaml.org,2002:float", _OMEGACONF_FLOAT, list("-+0123456789."))
+
+
 def _check(value: Any, path: str = "value") -> None:
     if isinstance(value, float) and not math.isfinite(value):
         raise UnsafeValue(f"{path}: {value!r} is not a finite number")
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UnsafeValue(f"{path}: {value!r} is not valid Unicode text") from None
+        return
     if isinstance(value, _SCALARS):
         return
     if isinstance(value, (list, tuple)):
@@ -42,22 +65,45 @@ def _plain(value: Any) -> Any:
     return value
 
 
+# PyYAML writes these unescaped when allow_unicode is on, and its reader then takes them for line breaks (or a
+# byte-order mark) and changes the value; any value holding one is written with ASCII escapes instead.
+_ODD = ("\x85", "\u2028", "\u2029", "\ufeff")
+
+
+def _unicode_ok(value: Any) -> bool:
+    if isinstance(value, str):
+        return not any(ch in value for ch in _ODD)
+    if isinstance(value, (list, tuple)):
+        return all(_unicode_ok(v) for v in value)
+    if isinstance(value, dict):
+        return all(_unicode_ok(k) and _unicode_ok(v) for k, v in value.items())
+    return True
+
+
 def yaml_block(key: str, value: Any) -> str:
     """`key: value` as YAML text (block style for lists and mappings); raises UnsafeValue."""
     _check(key, "key")
     _check(value, key)
-    text = yaml.safe_dump({key: _plain(value)}, default_flow_style=False, sort_keys=False, allow_unicode=True,
-                          width=10_000)
+    text = yaml.dump({key: _plain(value)}, Dumper=_Dumper, default_flow_style=False, sort_keys=False,
+                     allow_unicode=_unicode_ok(key) and _unicode_ok(value), width=10_000)
     return text.rstrip("\n")
+
+
+def yaml_document(data: dict) -> str:
+    """A whole config as YAML text that PyYAML and OmegaConf both read back as `data` (for files ftgen rewrites,
+    such as a run's config.yaml); raises UnsafeValue."""
+    _check(data, "config")
+    return yaml.dump(_plain(data), Dumper=_Dumper, default_flow_style=False, sort_keys=False,
+                     allow_unicode=_unicode_ok(data), width=10_000)
 
 
 def yaml_value(value: Any) -> str:
     """A value in flow style on one line (the jinja filter `y`); raises UnsafeValue."""
     _check(value)
-    text = yaml.safe_dump(_plain(value), default_flow_style=True, allow_unicode=True, width=10_000)
+    text = yaml.dump(_plain(value), Dumper=_Dumper, default_flow_style=True, allow_unicode=_unicode_ok(value),
+                     width=10_000)
     text = text.rstrip("\n")
-    if text.endswith("\n..."):
-        text = text[: -len("\n...")]
+    text = text.removesuffix("\n...")
     if "\n" in text:
         raise UnsafeValue(f"{value!r} does not fit on one line")
     return text

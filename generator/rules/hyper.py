@@ -39,6 +39,12 @@ def lora_shape(ctx: Context) -> None:
     targets = ctx.decide("lora_target_modules", list(ctx.facts.model.lora_targets),
                          f"all linear projections of {ctx.facts.model.family} blocks (QLoRA paper: all layers)")
     unknown = [t for t in targets if t != "all-linear" and t not in ctx.facts.model.lora_targets]
+    try:  # a module the memory model cannot size would fail every later rule that estimates memory
+        memory.lora_trainable_params(ctx.facts.model, r, tuple(targets))
+    except ValueError as exc:
+        ctx.error("overrides.lora_target_modules", "ftgen cannot plan for these modules", found=unknown,
+                  allowed=str(exc).split("allowed: ", 1)[-1])
+        return
     if unknown and ctx.facts.model.source == "catalog":
         ctx.warn("overrides.lora_target_modules", f"not linear modules of {ctx.facts.model.family} in the catalog",
                  found=unknown, allowed=", ".join(ctx.facts.model.lora_targets) + ", all-linear")
