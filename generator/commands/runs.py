@@ -32,15 +32,18 @@ def _print_summary(record) -> None:
 @click.option("--skip-native-validation", is_flag=True, help="Only ftgen's schema check before the run.")
 @click.option("--without-eval-set", is_flag=True,
               help="Run although the spec has no eval set (the seed: build one first).")
+@click.option("--no-eval", is_flag=True,
+              help="Skip scoring the base and fine-tuned models on the eval set after training (`ftgen eval` later).")
 @click.option("--quiet", is_flag=True, help="Do not echo the framework's output (it is still in train.log).")
 @click.option("--json", "as_json", is_flag=True, help="Print run.json at the end.")
 @handle_errors
-def run(build_dir, framework, resume_ref, env_dir, skip_native_validation, without_eval_set, quiet, as_json):
+def run(build_dir, framework, resume_ref, env_dir, skip_native_validation, without_eval_set, no_eval, quiet, as_json):
     """Train BUILD_DIR (outputs/<name>) with its framework; record everything in runs/<run-id>/."""
     from .. import run as runner
     from ..run.runner import console_printer
 
-    kw = dict(env_root=env_dir, native=not skip_native_validation, on_line=console_printer(quiet))
+    kw = dict(env_root=env_dir, native=not skip_native_validation, on_line=console_printer(quiet),
+              evaluate=not no_eval)
     if resume_ref:
         record = runner.resume(resume_ref, Path(build_dir) if build_dir else Path("outputs"), **kw)
     else:
@@ -57,6 +60,9 @@ def run(build_dir, framework, resume_ref, env_dir, skip_native_validation, witho
         click.echo((Path(record.path) / "run.json").read_text())
     else:
         _print_summary(record)
+    if (record.eval or {}).get("error"):
+        err.print(f"[yellow]eval failed[/] (the run stands; retry with `ftgen eval {record.run_id}`): "
+                  f"{escape(record.eval['error'])}")
     if record.status != "succeeded":
         err.print(f"[red]run {record.status}[/] - log: {escape(str(Path(record.path) / 'train.log'))}")
         sys.exit(int(Exit.RUN_FAILED))

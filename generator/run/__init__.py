@@ -169,7 +169,7 @@ def _validated_natively(prep: Prepared, env: envs.Env, config_text: str, resolve
 
 def start(out_dir: Path, framework: str | None = None, *, env_root: Path | None = None,
           on_line: Callable[[str, bool], None] | None = None, native: bool = True,
-          resume_run: Path | None = None) -> RunRecord:
+          resume_run: Path | None = None, evaluate: bool = True) -> RunRecord:
     """Run the build in out_dir (or continue `resume_run`); returns the finished record."""
     prep = prepare(out_dir, framework)
     env = _get_env(prep.framework, env_root)
@@ -233,6 +233,10 @@ def start(out_dir: Path, framework: str | None = None, *, env_root: Path | None 
         record.note = f"collecting metrics failed: {type(exc).__name__}: {exc}"
     finally:
         record.save()
+    if evaluate:  # eval set scores for base and fine-tuned; a failure is recorded in record.eval["error"]
+        from ..evaluate import after_run
+
+        after_run(record, prep.plan, env_root=env_root, on_line=on_line)
     return record
 
 
