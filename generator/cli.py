@@ -37,6 +37,7 @@ def build(specs, out_root, framework, as_json, check, diff):
     """Compile SPEC files into outputs/<name>/ (configs, plan.json, PLAN.md)."""
     from .build import build_file
     from .check import compare
+    from .launch import EXECUTABLE
     from .write import write_all
 
     problems: list[Problem] = []
@@ -62,7 +63,7 @@ def build(specs, out_root, framework, as_json, check, diff):
         sys.exit(int(Exit.FINDINGS) if dirty else 0)
     summaries = []
     for b in builds:
-        written = write_all(b.out_dir, b.files)
+        written = write_all(b.out_dir, b.files, executable=EXECUTABLE)
         summaries.append(_summary(b, written))
     if as_json:
         click.echo(json.dumps(summaries if len(summaries) > 1 else summaries[0], indent=2))

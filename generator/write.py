@@ -69,7 +69,7 @@ def _target(root: Path, out_dir: Path, name: str) -> Path | None:
     return target if root in target.parents else None
 
 
-def write_all(out_dir: Path, files: dict[str, str]) -> list[Path]:
+def write_all(out_dir: Path, files: dict[str, str], executable: frozenset[str] | set[str] = frozenset()) -> list[Path]:
     """Write every file of a build atomically; files are names inside out_dir, never paths outside it.
 
     Every name is checked before anything is written; a name that would land outside out_dir, or a file that
@@ -95,6 +95,8 @@ def write_all(out_dir: Path, files: dict[str, str]) -> list[Path]:
     for name, text in files.items():
         try:
             atomic_write(targets[name], text)
+            if name in executable:
+                targets[name].chmod(targets[name].stat().st_mode | 0o111)
         except OSError as exc:
             raise FtgenError([Problem(str(out_dir / name), "", f"cannot write: {exc.strerror or exc}",
                                       allowed="a writable output folder (see --out)")], exit_code=Exit.INVALID) \

@@ -111,14 +111,13 @@ def validate(build_dir, framework, env_dir):
             continue
         import tempfile
 
-        import yaml
-
+        from ..render._yamlsafe import yaml_document
         from ..validate import native_validate
 
         with tempfile.TemporaryDirectory() as tmp:
             cfg = run_config(prep, Path(tmp))
             resolved = Path(tmp) / CONFIG_NAME[fw]
-            resolved.write_text(yaml.safe_dump(cfg, sort_keys=False))
+            resolved.write_text(yaml_document(cfg))
             problems = native_validate(fw, resolved, e)
         if problems:
             failed = True

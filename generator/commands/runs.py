@@ -34,16 +34,29 @@ def _print_summary(record) -> None:
               help="Run although the spec has no eval set (the seed: build one first).")
 @click.option("--no-eval", is_flag=True,
               help="Skip scoring the base and fine-tuned models on the eval set after training (`ftgen eval` later).")
+@click.option("--launcher", type=click.Choice(["local", "torchrun", "slurm", "skypilot"]), default="local",
+              show_default=True, help="local and torchrun train here; slurm and skypilot submit the build's "
+                                      "slurm.sbatch / sky.yaml (or print the exact command when the tool is absent).")
+@click.option("--nproc", type=click.IntRange(1), default=1, show_default=True,
+              help="Processes on this machine (torchrun data parallel).")
 @click.option("--quiet", is_flag=True, help="Do not echo the framework's output (it is still in train.log).")
 @click.option("--json", "as_json", is_flag=True, help="Print run.json at the end.")
 @handle_errors
-def run(build_dir, framework, resume_ref, env_dir, skip_native_validation, without_eval_set, no_eval, quiet, as_json):
+def run(build_dir, framework, resume_ref, env_dir, skip_native_validation, without_eval_set, no_eval, launcher, nproc,
+        quiet, as_json):
     """Train BUILD_DIR (outputs/<name>) with its framework; record everything in runs/<run-id>/."""
     from .. import run as runner
     from ..run.runner import console_printer
 
+    if launcher in ("slurm", "skypilot"):
+        from ..launch.run import submit
+
+        if build_dir is None:
+            raise FtgenError([Problem("<command line>", "BUILD_DIR", "missing", allowed="outputs/<name>")])
+        click.echo(str(submit(Path(build_dir), launcher)))
+        return
     kw = dict(env_root=env_dir, native=not skip_native_validation, on_line=console_printer(quiet),
-              evaluate=not no_eval)
+              evaluate=not no_eval, launcher=launcher, nproc=nproc)
     if resume_ref:
         record = runner.resume(resume_ref, Path(build_dir) if build_dir else Path("outputs"), **kw)
     else:

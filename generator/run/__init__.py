@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import yaml
 
 from .. import envs
 from ..errors import Exit, FtgenError, Problem
 from ..render import CONFIG_NAME
 from ..validate import validate_config
+from ..render._yamlsafe import yaml_document
 from ..write import atomic_write
 from . import metrics
 from .record import RunRecord, find_runs, mark_stale, new_run_dir, now
@@ -128,10 +128,6 @@ def _git(out_dir: Path) -> tuple[str | None, bool | None]:
         return None, None
 
 
-def _argv(framework: str, env: envs.Env, config: Path) -> list[str]:
-    if framework == "axolotl":
-        return [str(env.cli("axolotl")), "train", str(config), "--launcher", "python"]
-    return [str(env.cli("llamafactory-cli")), "train", str(config)]
 
 
 def _get_env(framework: str, env_root: Path | None) -> envs.Env:
@@ -169,6 +165,7 @@ def _validated_natively(prep: Prepared, env: envs.Env, config_text: str, resolve
 
 def start(out_dir: Path, framework: str | None = None, *, env_root: Path | None = None,
           on_line: Callable[[str, bool], None] | None = None, native: bool = True,
+          launcher: str = "local", nproc: int = 1,
           resume_run: Path | None = None, evaluate: bool = True) -> RunRecord:
     """Run the build in out_dir (or continue `resume_run`); returns the finished record."""
     prep = prepare(out_dir, framework)
@@ -194,7 +191,7 @@ def start(out_dir: Path, framework: str | None = None, *, env_root: Path | None 
     config_path = run_dir / "config.yaml"
     header = (f"# {prep.framework} config for run {record.run_id}: {prep.config_path.name} with output_dir and "
               "local paths resolved by `ftgen run`\n")
-    atomic_write(config_path, header + yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True))
+    atomic_write(config_path, header + yaml_document(cfg))
     shutil.copyfile(prep.config_path, run_dir / f"source-{prep.config_path.name}")
     try:
         validated = _validated_natively(prep, env, prep.config_path.read_text(encoding="utf-8"), config_path) \
@@ -206,8 +203,13 @@ def start(out_dir: Path, framework: str | None = None, *, env_root: Path | None 
     import os
 
     manifest = envs.read_manifest(env.root) or {}
+    from ..launch.run import launch_command
+
+    # config.yaml relative to the run folder (the working directory): LLaMA-Factory re-splits its arguments
+    argv, extra_env = launch_command(prep.framework, Path("config.yaml"), env, launcher=launcher, nproc=nproc)
     record.pid = os.getpid()
-    record.command = _argv(prep.framework, env, config_path)
+    record.command = argv
+    record.launcher = launcher if nproc == 1 else f"{launcher} x{nproc}"
     record.versions = dict(manifest.get("versions") or {}, **{prep.framework: env.version})
     record.env_python = str(env.python)
     record.config_sha256 = sha256_file(prep.config_path)
@@ -217,8 +219,12 @@ def start(out_dir: Path, framework: str | None = None, *, env_root: Path | None 
     record.metrics = {"validated": validated}
     record.save()
 
-    outcome = stream(record.command, cwd=run_dir, env=env.subprocess_env(), log_path=run_dir / "train.log",
-                     on_line=on_line or console_printer())
+    def spawned(child_pid: int) -> None:
+        record.child_pid = child_pid  # its process group, for cleaning up after a kill -9 of ftgen
+        record.save()
+
+    outcome = stream(record.command, cwd=run_dir, env=env.subprocess_env(extra_env), log_path=run_dir / "train.log",
+                     on_line=on_line or console_printer(), on_spawn=spawned)
     record.exit_code = outcome.exit_code
     record.signal = outcome.signal
     record.wall_seconds = round(outcome.seconds, 2)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 
 from .. import envs
 from ..errors import FtgenError, Problem
+from .._yaml import load_trusted
+from ..render._yamlsafe import yaml_document
 from ..write import atomic_write
 from .record import RunRecord
 from .runner import console_printer, stream
@@ -19,7 +20,7 @@ def _problem(record: RunRecord, message: str, allowed: str | None = None) -> Ftg
 
 def merge(record: RunRecord, env_root: Path | None = None, on_line=None) -> Path:
     run_dir = Path(record.path)
-    cfg = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
+    cfg = load_trusted((run_dir / "config.yaml").read_text(encoding="utf-8"))
     model_dir = run_dir / "model"
     if not (model_dir / "adapter_config.json").is_file():
         raise _problem(record, "no LoRA adapter in this run (a full fine-tune is already a whole model, or the run "
@@ -41,7 +42,7 @@ def merge(record: RunRecord, env_root: Path | None = None, on_line=None) -> Path
             "export_legacy_format": False,
         }
         path = run_dir / "export.yaml"
-        atomic_write(path, yaml.safe_dump(export_cfg, sort_keys=False))
+        atomic_write(path, yaml_document(export_cfg))
         argv = [str(env.cli("llamafactory-cli")), "export", str(path)]
     else:
         target = model_dir / "merged"

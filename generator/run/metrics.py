@@ -12,12 +12,16 @@ _CKPT = re.compile(r"^checkpoint-(\d+)$")
 
 
 def checkpoints(output_dir: Path) -> list[dict]:
-    """checkpoint-N folders, oldest first, as {"path", "step"}."""
+    """Complete checkpoint-N folders, oldest first, as {"path", "step"}.
+
+    A checkpoint counts once its trainer_state.json exists: HF Trainer writes that file last, so a folder
+    without it was cut off mid-save (interrupted run) and must not be resumed from.
+    """
     found = []
     if Path(output_dir).is_dir():
         for p in Path(output_dir).iterdir():
             m = _CKPT.match(p.name)
-            if m and p.is_dir():
+            if m and p.is_dir() and (p / "trainer_state.json").is_file():
                 found.append({"path": str(p), "step": int(m.group(1))})
     return sorted(found, key=lambda c: c["step"])
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import signal
 import socket
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -34,7 +36,8 @@ class RunRecord:
     finished_at: str | None = None
     exit_code: int | None = None
     signal: str | None = None
-    pid: int | None = None
+    pid: int | None = None  # the ftgen process
+    child_pid: int | None = None  # the framework process (leader of its own process group)
     host: str = field(default_factory=socket.gethostname)
     command: list[str] = field(default_factory=list)
     launcher: str = "local"
@@ -97,8 +100,15 @@ def mark_stale(record: RunRecord) -> bool:
     """A record still 'running' whose ftgen process is gone (kill -9, power loss) becomes interrupted."""
     if record.status != "running" or record.host != socket.gethostname() or pid_alive(record.pid):
         return False
+    orphan = ""
+    if pid_alive(record.child_pid):  # the trainer outlived ftgen (it dies with it on Linux; not elsewhere)
+        try:
+            os.killpg(record.child_pid, signal.SIGTERM)
+            orphan = f"; its orphaned trainer (process group {record.child_pid}) was sent SIGTERM"
+        except (ProcessLookupError, PermissionError):
+            pass
     record.status = "interrupted"
-    record.note = "stale: the ftgen process that ran it is gone (killed?); found by a later `ftgen runs`"
+    record.note = "stale: the ftgen process that ran it is gone (killed?); found by a later `ftgen runs`" + orphan
     record.finished_at = record.finished_at or now()
     record.save()
     return True

@@ -34,7 +34,8 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
 
 
 def stream(argv: list[str], *, cwd: Path, env: dict, log_path: Path,
-           on_line: Callable[[str, bool], None] | None = None, grace: float = 60.0) -> Outcome:
+           on_line: Callable[[str, bool], None] | None = None, grace: float = 60.0,
+           on_spawn: Callable[[int], None] | None = None) -> Outcome:
     """Run argv in its own process group; tee output to log_path; forward SIGINT/SIGTERM to the group.
 
     A first SIGINT/SIGTERM is passed on and the child gets `grace` seconds to stop; a second one, or the
@@ -46,7 +47,10 @@ def stream(argv: list[str], *, cwd: Path, env: dict, log_path: Path,
     received: list[int] = []
     timers: list[threading.Timer] = []
     proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, start_new_session=True, bufsize=0)
+                            stdin=subprocess.DEVNULL, start_new_session=True, bufsize=0,
+                            preexec_fn=_die_with_parent)
+    if on_spawn is not None:
+        on_spawn(proc.pid)
 
     def kill() -> None:
         try:
@@ -112,6 +116,17 @@ def stream(argv: list[str], *, cwd: Path, env: dict, log_path: Path,
             proc.wait()
     sig = signal.Signals(received[0]).name if received else None
     return Outcome(code, sig, time.monotonic() - start)
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to send SIGTERM when ftgen dies (kill -9 included)."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
 
 
 def redactor(env: dict) -> Callable[[bytes], bytes]:

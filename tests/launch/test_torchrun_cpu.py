@@ -87,16 +87,22 @@ def _assert_two_process_run(out_dir: Path, log: str) -> None:
 
 
 @pytest.mark.e2e
-def test_two_process_torchrun_on_cpu_via_launch_command(tmp_path, lf_env, tiny_model, write_build):
+def test_two_process_torchrun_on_cpu_via_ftgen_run(tmp_path, lf_env, tiny_model, write_build, cli):
+    """`ftgen run --launcher torchrun --nproc 2`: data parallel with gloo, recorded like any run."""
+    import json
+
     out_dir = _build(tmp_path, tiny_model, write_build)
-    # A relative config path: LLaMA-Factory re-splits its arguments on spaces when it relaunches itself.
     argv, extra = launch_command("llamafactory", "llamafactory.yaml", lf_env, launcher="torchrun", nproc=2)
     assert extra["FORCE_TORCHRUN"] == "1" and extra["NPROC_PER_NODE"] == "2"
-    proc = subprocess.run(argv, check=False, cwd=out_dir, env=lf_env.subprocess_env(extra), capture_output=True,
-                          text=True, timeout=900)
-    log = proc.stdout + proc.stderr
-    assert proc.returncode == 0, log[-6000:]
-    _assert_two_process_run(out_dir, log)
+    result = cli("run", str(out_dir), "--launcher", "torchrun", "--nproc", "2", "--without-eval-set", "--no-eval",
+                 "--quiet")
+    run_dir = next(p for p in (out_dir / "runs").iterdir() if p.is_dir())
+    log = (run_dir / "train.log").read_text(errors="replace")
+    assert result.exit_code == 0, result.output[-2000:] + log[-6000:]
+    assert "world size: 2" in log and "Process rank: 1" in log, "two torchrun processes trained"
+    rec = json.loads((run_dir / "run.json").read_text())
+    assert rec["status"] == "succeeded" and rec["launcher"] == "torchrun x2"
+    assert rec["metrics"]["global_step"] == 6 and (run_dir / "model" / "adapter_model.safetensors").is_file()
 
 
 @pytest.mark.e2e
