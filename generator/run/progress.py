@@ -37,6 +37,8 @@ class Progress:
             self.eval_loss = _number(data.get("eval_loss"), self.eval_loss)
             return False
         m = _TQDM.search(line)
+        if m and "%|" in line and "examples" in line:
+            return True  # a datasets map/tokenise bar ("400/400 [..., 1234 examples/s]"), not training steps
         if m and "%|" in line:
             step, total = int(m.group(1)), int(m.group(2))
             # the eval loop has its own, shorter tqdm bar: follow the bar with the largest total

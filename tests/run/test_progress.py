@@ -8,6 +8,7 @@ from generator.run.runner import ConsolePrinter
 
 def test_llamafactory_style_lines():
     p = Progress()
+    assert p.feed("Running tokenizer on dataset: 100%|##########| 400/400 [00:00<00:00, 1901.22 examples/s]")
     assert p.feed(" 40%|####      | 12/30 [00:10<00:15,  1.19it/s]")
     assert not p.feed("{'loss': 5.6912, 'grad_norm': 0.47, 'learning_rate': 0.0033, 'epoch': 0.27}")
     assert (p.step, p.total, p.loss) == (12, 30, 5.6912)
