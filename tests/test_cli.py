@@ -54,3 +54,12 @@ def test_catalog_commands(cli):
     assert "H100-80GB" in cli("gpus").output
     targets = cli("targets").output
     assert "grpo" in targets and "not supported" in targets
+
+
+def test_estimate_prints_the_memory_table_and_cost(cli):
+    result = cli("estimate", str(SPEC))
+    assert result.exit_code == 0, result.output
+    for part in ("weights", "activations", "logits", "total", "usable (90%)", "time: ~"):
+        assert part in result.output
+    data = json.loads(cli("estimate", str(SPEC), "--json").output)
+    assert data["memory"]["total_gb"] > 0 and data["time_cost"]["hours"] > 0

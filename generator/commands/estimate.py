@@ -1,0 +1,47 @@
+"""`ftgen estimate SPEC`: the per-component GPU memory table and the time and cost estimate, without writing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from rich.markup import escape
+
+from .._cli_common import handle_errors, out, table
+
+
+@click.command()
+@click.argument("spec", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print memory and time/cost as JSON.")
+@handle_errors
+def estimate(spec, as_json):
+    """Print the plan's GPU memory per component, total against the GPU, and the time and cost estimate."""
+    from ..build import build_file
+
+    b = build_file(spec, Path("outputs"))
+    plan, gpu = b.plan, b.facts.gpu
+    if as_json:
+        click.echo(json.dumps({"method": plan.method, "memory": plan.memory, "time_cost": plan.time_cost}, indent=2))
+        return
+    out.print(f"[bold]{escape(plan.name)}[/]: {plan.task} / [bold]{plan.method}[/] on "
+              f"{b.spec.hardware.world_size} x {escape(gpu.name)} ({gpu.vram_gb:g} GB)")
+    grid = table("component", "GiB per GPU")
+    for name, gb in plan.memory.get("components", {}).items():
+        grid.add_row(name, f"{gb:.2f}")
+    grid.add_row("[bold]total[/]", f"[bold]{plan.memory.get('total_gb', 0):.2f}[/]")
+    grid.add_row("usable (90%)", f"{gpu.vram_gb * 0.9:.2f}")
+    out.print(grid)
+    for note in plan.memory.get("notes", []):
+        out.print(f"  - {escape(note)}")
+    tc = plan.time_cost
+    if tc:
+        usd = tc.get("usd")
+        usd = "" if usd is None else f", ~${usd:,.2f}" if usd < 100 else f", ~${usd:,.0f}"
+        out.print(f"time: ~{tc['hours']:.1f} h{usd} ({tc.get('steps', '?')} steps, "
+                  f"{tc.get('tokens_per_second', 0):,.0f} tokens/s across the cluster)")
+        for a in tc.get("assumptions", []):
+            out.print(f"  - {escape(a)}")
+
+
+COMMANDS = [estimate]
