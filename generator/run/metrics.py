@@ -80,6 +80,17 @@ def summarise(output_dir: Path) -> tuple[dict[str, Any], list[dict]]:
     return metrics, history
 
 
+def preload_plotting() -> None:
+    """Import matplotlib (Agg) ahead of time; safe to call from a background thread."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot  # noqa: F401
+    except Exception:  # noqa: BLE001 - plotting is optional until loss_curve needs it
+        pass
+
+
 def loss_curve(history: list[dict], path: Path, title: str) -> Path | None:
     """Plot training loss and eval loss against step; None when there is nothing to plot."""
     train = [(h["step"], h["loss"]) for h in history if "loss" in h and "step" in h]
