@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import yaml
 
@@ -31,12 +31,17 @@ class Loaded:
 
     def line_of(self, key: str) -> int | None:
         """Line of `key`, or of its nearest parent that has one."""
-        while key:
-            if key in self.lines:
-                return self.lines[key]
-            cut = max(key.rfind("."), key.rfind("["))
-            key = key[:cut] if cut > 0 else ""
-        return None
+        return line_of(self.lines, key)
+
+
+def line_of(lines: Mapping[str, int], key: str) -> int | None:
+    """Line of dotted key path `key` in `lines`, or of its nearest parent that has one."""
+    while key:
+        if key in lines:
+            return lines[key]
+        cut = max(key.rfind("."), key.rfind("["))
+        key = key[:cut] if cut > 0 else ""
+    return None
 
 
 def join_key(parent: str, child: Any) -> str:

@@ -15,7 +15,7 @@ from jsonschema import Draft202012Validator, ValidationError, validators
 
 from ._resources import schemas_dir
 from ._schema_errors import schema_problems
-from ._yaml import join_key, load_text, read_text
+from ._yaml import join_key, line_of, load_text, read_text
 from .errors import FtgenError, Problem
 
 
@@ -100,12 +100,7 @@ class Spec:
     lines: Mapping[str, int] = field(default_factory=dict)
 
     def line_of(self, key: str) -> int | None:
-        while key:
-            if key in self.lines:
-                return self.lines[key]
-            cut = max(key.rfind("."), key.rfind("["))
-            key = key[:cut] if cut > 0 else ""
-        return None
+        return line_of(self.lines, key)
 
 
 # A spec is a few KB; anything near these limits is a mistake or an attack, refused before parsing it.
@@ -256,27 +251,22 @@ def from_dict(data: Any, file: str = "<spec>", base_dir: Path = Path("."), lines
     """Validate a parsed spec and build a Spec; raise FtgenError listing every problem."""
     lines = dict(lines or {})
 
-    def line_of(key: str) -> int | None:
-        while key:
-            if key in lines:
-                return lines[key]
-            cut = max(key.rfind("."), key.rfind("["))
-            key = key[:cut] if cut > 0 else ""
-        return None
+    def where(key: str) -> int | None:
+        return line_of(lines, key)
 
     if not isinstance(data, dict):
         raise FtgenError([Problem(file, "", "a spec must be a YAML mapping", found=type(data).__name__,
                                   allowed="keys name, base_model, data, ...")])
-    problems = _value_problems(data, file, line_of)
+    problems = _value_problems(data, file, where)
     if problems:  # the schema's verdict on the same keys would only repeat these, less clearly
         bad = [p.key for p in problems]
-        problems += [p for p in schema_problems(_validator(), data, file, line_of)
+        problems += [p for p in schema_problems(_validator(), data, file, where)
                      if not any(_under(p.key, b) for b in bad)]
         problems.sort(key=lambda p: p.key)
     else:
-        problems = schema_problems(_validator(), data, file, line_of)
+        problems = schema_problems(_validator(), data, file, where)
     if not problems:
-        problems = _semantic_problems(data, file, line_of)
+        problems = _semantic_problems(data, file, where)
     if problems:
         raise FtgenError(problems)
     d = data.get("data", {})
