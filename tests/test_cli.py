@@ -63,3 +63,19 @@ def test_estimate_prints_the_memory_table_and_cost(cli):
         assert part in result.output
     data = json.loads(cli("estimate", str(SPEC), "--json").output)
     assert data["memory"]["total_gb"] > 0 and data["time_cost"]["hours"] > 0
+
+
+def test_no_held_out_split_turns_step_evaluation_off(cli, tmp_path):
+    import yaml
+
+    spec = yaml.safe_load(SPEC.read_text())
+    spec["overrides"] = {"val_set_size": 0}
+    spec["data"]["train"][0]["path"] = str(SPEC.parent / spec["data"]["train"][0]["path"])
+    spec["eval"]["path"] = str(SPEC.parent / spec["eval"]["path"])
+    path = tmp_path / "no-val.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    assert cli("build", str(path), "--out", str(tmp_path)).exit_code == 0
+    lf = yaml.safe_load((tmp_path / "support-bot" / "llamafactory.yaml").read_text())
+    ax = yaml.safe_load((tmp_path / "support-bot" / "axolotl.yaml").read_text())
+    assert lf["eval_strategy"] == "no" and "val_size" not in lf and "eval_steps" not in lf
+    assert ax["val_set_size"] == 0 and "eval_steps" not in ax

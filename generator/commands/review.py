@@ -142,7 +142,9 @@ def review(base, head, repo, out_root, fmt, output):
     result = rv.review(repo, base, head, out_root)
     text = rv.markdown(result) if fmt == "markdown" else rv.as_json(result)
     if output is not None:
-        output.write_text(text, encoding="utf-8")
+        from ..write import atomic_write
+
+        atomic_write(output, text)
         err.print(f"[green]wrote[/] {escape(str(output))}")
     else:
         click.echo(text, nl=False)

@@ -109,7 +109,8 @@ def entries(inp: Inputs) -> Entries:
         e.from_plan("fsdp_config", plan, "distributed", value={
             "offload_params": False, "state_dict_type": "FULL_STATE_DICT", "auto_wrap_policy": "TRANSFORMER_BASED_WRAP",
             "reshard_after_forward": True})
-    e.from_plan("eval_steps", plan, "eval_steps")
+    if plan["val_set_size"]:
+        e.from_plan("eval_steps", plan, "eval_steps")
     e.from_plan("save_steps", plan, "save_steps")
     e.from_plan("save_total_limit", plan, "save_total_limit")
     e.from_plan("logging_steps", plan, "logging_steps")

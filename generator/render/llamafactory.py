@@ -108,10 +108,13 @@ def entries(inp: Inputs) -> Entries:
     dist = plan["distributed"]
     if dist in DEEPSPEED_FILE:
         e.from_plan("deepspeed", plan, "distributed", value=DEEPSPEED_FILE[dist])
-    e.from_plan("val_size", plan, "val_set_size")
-    e.from_plan("per_device_eval_batch_size", plan, "micro_batch_size")
-    e.from_plan("eval_strategy", plan, "eval_steps", value="steps")
-    e.from_plan("eval_steps", plan, "eval_steps")
+    if plan["val_set_size"]:
+        e.from_plan("val_size", plan, "val_set_size")
+        e.from_plan("per_device_eval_batch_size", plan, "micro_batch_size")
+        e.from_plan("eval_strategy", plan, "eval_steps", value="steps")
+        e.from_plan("eval_steps", plan, "eval_steps")
+    else:  # no held-out split: LLaMA-Factory refuses step evaluation without eval data
+        e.from_plan("eval_strategy", plan, "val_set_size", value="no")
     e.put("seed", spec.seed, "spec" if "seed" in spec.lines else "FT104",
           "seed in the spec" if "seed" in spec.lines else "fixed seed (42) for reproducible runs")
     return e
