@@ -11,7 +11,7 @@ from pathlib import Path
 import jinja2
 
 from . import __version__, facts as facts_mod, rules, spec as spec_mod
-from ._resources import templates_dir
+from ._templates import environment
 from .errors import FtgenError, Problem
 from .facts.types import Facts
 from .plan import Plan
@@ -40,14 +40,7 @@ def _md(text) -> str:
 
 @cache
 def _plan_template() -> jinja2.Template:
-    from .render import bytecode_cache
-
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())), undefined=jinja2.StrictUndefined,
-                             bytecode_cache=bytecode_cache(),
-                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, autoescape=False)
-    env.filters["md"] = _md
-    env.filters["y"] = yaml_value
-    return env.get_template("plan/PLAN.md.j2")
+    return environment({"md": _md, "y": yaml_value}).get_template("plan/PLAN.md.j2")
 
 
 def plan_markdown(b: "Build", file_names: list[str]) -> str:

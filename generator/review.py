@@ -19,7 +19,7 @@ import jinja2
 import yaml
 
 from . import __version__
-from ._resources import templates_dir
+from ._templates import environment
 from .errors import FtgenError, Problem
 from .plan import Plan
 from .render._yamlsafe import yaml_value
@@ -421,12 +421,7 @@ def _delta(pair: tuple, unit: str = "", fmt: str = "{:.2f}") -> str:
 
 @cache
 def _template() -> jinja2.Template:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())), undefined=jinja2.StrictUndefined,
-                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, autoescape=False)
-    env.filters["md"] = _md
-    env.filters["val"] = _val
-    env.globals["delta"] = _delta
-    return env.get_template("review/review.md.j2")
+    return environment({"md": _md, "val": _val}, {"delta": _delta}).get_template("review/review.md.j2")
 
 
 def markdown(r: Review) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import jinja2
 
-from .._resources import templates_dir
+from .._templates import environment
 from ..run.record import RunRecord
 from ..run.summary import RunSummary
 from ..write import atomic_write
@@ -37,10 +37,7 @@ def _md(value) -> str:
 
 @cache
 def _env(html: bool) -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())), undefined=jinja2.StrictUndefined,
-                             autoescape=html, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-    env.filters["md"] = _md
-    return env
+    return environment({"md": _md}, autoescape=html)
 
 
 def _read_jsonl(path) -> list[dict]:

@@ -8,8 +8,9 @@ from functools import cache
 import jinja2
 from jsonschema import Draft202012Validator
 
+from .._templates import environment
 from .._yaml import load_trusted
-from .._resources import schemas_dir, templates_dir
+from .._resources import schemas_dir
 from ..errors import FtgenError, Problem
 from ..facts.gpus import load_gpus
 from ..render._yamlsafe import UnsafeValue, yaml_value
@@ -27,16 +28,7 @@ EXECUTABLE = frozenset({"launch.sh"})
 
 @cache
 def _env() -> jinja2.Environment:
-    from ..render import bytecode_cache
-
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())), undefined=jinja2.StrictUndefined,
-                             bytecode_cache=bytecode_cache(),
-                             autoescape=False, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
-    env.filters["q"] = shell_word
-    env.filters["y"] = yaml_value
-    env.filters["name"] = job_name
-    env.filters["comment"] = comment
-    return env
+    return environment({"q": shell_word, "y": yaml_value, "name": job_name, "comment": comment})
 
 
 @cache

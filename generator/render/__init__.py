@@ -11,7 +11,7 @@ import jinja2
 import yaml
 
 from .. import __version__
-from .._resources import templates_dir
+from .._templates import environment
 from .._yaml import load_trusted
 from ..errors import FtgenError, Problem
 from . import axolotl, llamafactory
@@ -33,36 +33,8 @@ class Rendered:
 
 
 @cache
-def bytecode_cache() -> jinja2.BytecodeCache | None:
-    """Compiled templates cached on disk (keyed by source), so a cold `ftgen build` skips compiling them."""
-    import os
-    import tempfile
-
-    base = os.environ.get("FTGEN_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "ftgen")
-    for folder in (os.path.join(base, "jinja"), os.path.join(tempfile.gettempdir(), f"ftgen-jinja-{os.getuid()}")):
-        try:
-            os.makedirs(folder, exist_ok=True)
-            if os.access(folder, os.W_OK):
-                return jinja2.FileSystemBytecodeCache(folder)
-        except OSError:
-            continue
-    return None
-
-
-@cache
 def _env() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir())),
-        bytecode_cache=bytecode_cache(),
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["y"] = yaml_value
-    env.filters["comment"] = comment
-    return env
+    return environment({"y": yaml_value, "comment": comment})
 
 
 def _entry_text(key: str, entry) -> str:
