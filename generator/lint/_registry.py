@@ -8,8 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import SEVERITIES
+from ..rules._registry import SECTIONS, doc_section
 
-SECTIONS = ("What", "Why", "Example", "References")
 _ID = re.compile(r"^FTL\d{3}$")
 _NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 
@@ -26,9 +26,7 @@ class LintRule:
     frameworks: tuple[str, ...] = ("axolotl", "llamafactory")
 
     def section(self, title: str) -> str:
-        pat = re.compile(rf"^{title}:\s*(.*?)(?=^\s*(?:{'|'.join(SECTIONS)}):|\Z)", re.DOTALL | re.MULTILINE)
-        m = pat.search(self.doc)
-        return " ".join(m.group(1).split()) if m else ""
+        return doc_section(self.doc, title)
 
     @property
     def summary(self) -> str:

@@ -11,6 +11,13 @@ _ID = re.compile(r"^FT\d{3}$")
 _NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 
 
+def doc_section(doc: str, title: str) -> str:
+    """One section of a rule docstring (What / Why / Example / References), whitespace folded."""
+    pattern = re.compile(rf"^{title}:\s*(.*?)(?=^\s*(?:{'|'.join(SECTIONS)}):|\Z)", re.S | re.M)
+    m = pattern.search(doc)
+    return " ".join(m.group(1).split()) if m else ""
+
+
 @dataclass(frozen=True)
 class Rule:
     id: str
@@ -21,9 +28,7 @@ class Rule:
 
     def section(self, title: str) -> str:
         """Text of one docstring section (What / Why / Example / References)."""
-        pattern = re.compile(rf"^{title}:\s*(.*?)(?=^\s*(?:{'|'.join(SECTIONS)}):|\Z)", re.S | re.M)
-        m = pattern.search(self.doc)
-        return " ".join(m.group(1).split()) if m else ""
+        return doc_section(self.doc, title)
 
     @property
     def summary(self) -> str:
