@@ -78,6 +78,7 @@ FALLBACK = {
         _card("google/gemma-2-27b", 27.23, 46, 4608, 36864, 32, 16, 256000, tie=True, head_dim=128, family="gemma2"),
         _card("Qwen/Qwen2.5-32B", 32.76, 64, 5120, 27648, 40, 8, 152064, family="qwen2"),
         _card("meta-llama/Llama-3.1-70B", 70.55, 80, 8192, 28672, 64, 8, 128256),
+        _card("codellama/CodeLlama-34b-hf", 33.74, 48, 8192, 22016, 64, 8, 32000),
         _card("meta-llama/Llama-3.1-405B", 405.85, 126, 16384, 53248, 128, 8, 128256),
     )
 }
@@ -96,9 +97,26 @@ def load_models() -> tuple[dict[str, ModelCard], str]:
     return {**FALLBACK, **catalog}, origin
 
 
+#: A row labelled with a size range ("70-72B") covers the models at both ends of it: the estimate
+#: range spans both (catalog ids; CodeLlama-34B from FALLBACK).
+RANGE_ENDS = {
+    "1-3B": ("meta-llama/Llama-3.2-1B", "meta-llama/Llama-3.2-3B"),
+    "7-8B": ("mistralai/Mistral-7B-v0.3", "meta-llama/Llama-3.1-8B"),
+    "13-14B": ("allenai/OLMo-2-1124-13B", "Qwen/Qwen2.5-14B"),
+    "30-34B": ("Qwen/Qwen2.5-32B", "codellama/CodeLlama-34b-hf"),
+    "70-72B": ("meta-llama/Llama-3.1-70B", "Qwen/Qwen2.5-72B"),
+}
+
+
 def model_for(label: str, models: dict[str, ModelCard]) -> ModelCard | None:
     mid = REPRESENTATIVE.get(label)
     return models.get(mid) if mid else None
+
+
+def models_for(label: str, models: dict[str, ModelCard]) -> list[ModelCard]:
+    """Every model a label stands for: both ends of a size range, else the representative."""
+    ids = RANGE_ENDS.get(label) or ((REPRESENTATIVE[label],) if label in REPRESENTATIVE else ())
+    return [models[i] for i in ids if i in models]
 
 
 # ----------------------------------------------------------------------------- rows
@@ -121,6 +139,10 @@ class Row:
     verdict: str = ""  # inside / above / below for ranges, or a note
     settings_known: bool = True
     components: dict[str, float] = field(default_factory=dict)
+    #: cells the source states as a number of 80 GB GPUs: that count, ftgen's (FSDP), and the verdict
+    gpus_stated: list[int] | None = None
+    gpus_estimate: list[int] | None = None
+    gpus_verdict: str = ""
 
 
 def _pct(est: float, pub: float) -> float:
@@ -201,14 +223,48 @@ def _torchtune(src: dict, models: dict[str, ModelCard]) -> list[Row]:
 AXOLOTL_COLUMNS = {
     "qlora_4bit": TrainSetup("qlora", 1, 512, quant_bits=4, lora_rank=32, optimizer="adamw_8bit"),
     "lora_bf16": TrainSetup("lora", 1, 512, lora_rank=32, optimizer="adamw_8bit"),
-    "full_bf16_adamw": TrainSetup("full", 1, 512, optimizer="adamw_torch"),
+    "full_bf16_adamw": TrainSetup("full", 1, 512, optimizer="adamw_torch", master_dtype="bf16"),
 }
+
+
+#: Cells the source writes as a number of 80 GB GPUs, not as GB (docs/choosing_method.qmd @067b021:
+#: "2-4x 80 GB", "2x 80 GB", "4-8x 80 GB"); vram.yaml transcribes them as totals (160-320, 160, 320-640).
+#: A GPU count is compared as a GPU count: the fewest 80 GiB GPUs, sharded with FSDP as Axolotl's
+#: multi-GPU guide does, on which ftgen's per-GPU estimate fits.
+AXOLOTL_GPU_COUNT_CELLS = {
+    ("30-34B", "full_bf16_adamw"): (2, 4),
+    ("70-72B", "lora_bf16"): (2, 2),
+    ("70-72B", "full_bf16_adamw"): (4, 8),
+}
+GPU_GIB = 80.0
+MAX_GPUS = 64
+
+#: the settings grid the source states: context 512-2048, micro batch 1-2
+AXOLOTL_GRID = [(s, b) for s in (512, 2048) for b in (1, 2)]
+
+
+def gpus_needed(card: ModelCard, setup: TrainSetup, gpu_gib: float = GPU_GIB) -> int | None:
+    """The fewest GPUs of gpu_gib on which the per-GPU estimate fits (one GPU unsharded, more with FSDP)."""
+    for n in range(1, MAX_GPUS + 1):
+        shard = replace(setup, world_size=n, sharding="none" if n == 1 else "fsdp")
+        if estimate(card, shard).total_gb <= gpu_gib:
+            return n
+    return None
+
+
+def _gpu_count_check(cards: list[ModelCard], base: TrainSetup, stated: tuple[int, int]) -> tuple[list[int], str]:
+    """The source's "N x 80 GB" read as a GPU count: ([fewest, most] GPUs over models and settings), verdict."""
+    counts = [gpus_needed(c, replace(base, sequence_len=s, micro_batch_size=b)) for c in cards for s, b in AXOLOTL_GRID]
+    if any(n is None for n in counts):
+        return [], f"does not fit {MAX_GPUS} GPUs"
+    lo, hi = min(counts), max(counts)
+    return [lo, hi], _range_verdict(lo, hi, *stated)
 
 
 def _axolotl(src: dict, models: dict[str, ModelCard]) -> list[Row]:
     rows = []
     for r in src["rows"]:
-        card = model_for(r["size"], models)
+        cards = models_for(r["size"], models)
         for col, base in AXOLOTL_COLUMNS.items():
             lo_hi = r.get(col)
             if lo_hi is None:
@@ -216,23 +272,28 @@ def _axolotl(src: dict, models: dict[str, ModelCard]) -> list[Row]:
             plo, phi = lo_hi
             plo_gib = plo * GB_TO_GIB
             phi_gib = None if phi is None else phi * GB_TO_GIB
-            if card is None:
+            if not cards:
                 rows.append(Row("axolotl_choosing_method", "estimated", r["size"], "-", col, "-",
                                 f"{plo}-{phi} GB", None, None, verdict="no representative model"))
                 continue
-            ests = [estimate(card, replace(base, sequence_len=s, micro_batch_size=b))
-                    for s in (512, 2048) for b in (1, 2)]
+            ests = [estimate(c, replace(base, sequence_len=s, micro_batch_size=b)) for c in cards for s, b in AXOLOTL_GRID]
             lo = min(e.total_gb for e in ests)
             hi = max(e.total_gb for e in ests)
             mid_pub = plo_gib if phi_gib is None else (plo_gib + phi_gib) / 2
-            rows.append(Row(
-                source="axolotl_choosing_method", kind="estimated", label=r["size"], model=card.id, method=col,
+            row = Row(
+                source="axolotl_choosing_method", kind="estimated", label=r["size"], model=" / ".join(c.id for c in cards),
+                method=col,
                 settings="s 512-2048, b 1-2 (stated); r32 all-linear, adamw_8bit / AdamW, AC, FA2 (Axolotl examples)",
                 published=f"{plo}-{'' if phi is None else phi} GB",
                 published_gib=[round(plo_gib, 2), None if phi_gib is None else round(phi_gib, 2)],
                 estimate_gib=[lo, hi], error_pct=_pct((lo + hi) / 2, mid_pub),
                 verdict=_range_verdict(lo, hi, plo_gib, phi_gib),
-            ))
+            )
+            stated = AXOLOTL_GPU_COUNT_CELLS.get((r["size"], col))
+            if stated is not None:
+                row.gpus_stated = list(stated)
+                row.gpus_estimate, row.gpus_verdict = _gpu_count_check(cards, base, stated)
+            rows.append(row)
     return rows
 
 
@@ -337,8 +398,8 @@ def master_sensitivity(anchors: dict, models: dict[str, ModelCard]) -> list[dict
     if not src:
         return out
     for r in src["rows"]:
-        card = model_for(r["size"], models)
-        if card is None or r.get("full_bf16_adamw") is None:
+        cards = models_for(r["size"], models)
+        if not cards or r.get("full_bf16_adamw") is None:
             continue
         plo, phi = r["full_bf16_adamw"]
         pub = [plo * GB_TO_GIB, None if phi is None else phi * GB_TO_GIB]
@@ -346,7 +407,7 @@ def master_sensitivity(anchors: dict, models: dict[str, ModelCard]) -> list[dict
         for master in ("bf16", "fp32"):
             base = replace(AXOLOTL_COLUMNS["full_bf16_adamw"], master_dtype=master)
             tot = [estimate(card, replace(base, sequence_len=s, micro_batch_size=b)).total_gb
-                   for s in (512, 2048) for b in (1, 2)]
+                   for card in cards for s, b in AXOLOTL_GRID]
             entry[master] = {"estimate_gib": [min(tot), max(tot)],
                              "verdict": _range_verdict(min(tot), max(tot), plo * GB_TO_GIB,
                                                        None if phi is None else phi * GB_TO_GIB)}
@@ -397,7 +458,11 @@ def summarize(rows: list[Row]) -> dict[str, Any]:
     out["measured_ok"] = bool(measured) and statistics.median(measured) <= MEASURED_MEDIAN_TARGET
     out["ranges_inside"] = sum(r.verdict == "inside" for r in ranges)
     out["ranges_total"] = len(ranges)
-    out["ranges_ok"] = out["ranges_inside"] == out["ranges_total"]
+    counted = [r for r in rows if r.gpus_stated is not None]
+    out["gpu_counts_inside"] = sum(r.gpus_verdict == "inside" for r in counted)
+    out["gpu_counts_total"] = len(counted)
+    out["ranges_ok"] = (out["ranges_inside"] == out["ranges_total"]
+                        and out["gpu_counts_inside"] == out["gpu_counts_total"])
     return out
 
 
@@ -431,6 +496,11 @@ def render(rows: list[Row], summary: dict, origin: str, sensitivity: list[dict] 
             note = r.verdict
             if isinstance(r.estimate_gib, list):
                 note = f"{r.verdict} range"
+            if r.gpus_stated is not None:
+                lo, hi = r.gpus_stated
+                est = "-" if not r.gpus_estimate else "-".join(map(str, sorted(set(r.gpus_estimate))))
+                note += (f"; stated as {lo if lo == hi else f'{lo}-{hi}'}x 80 GB GPUs: ftgen needs {est} "
+                         f"with FSDP -> {r.gpus_verdict}")
             if len(settings) > 1:
                 note = f"{note + '; ' if note else ''}{r.settings}"
             lines.append(f"{src[:24]:<24} {r.label[:13]:<13} {r.method[:20]:<20} {_fmt(r.published_gib):>13} "
@@ -448,7 +518,8 @@ def render(rows: list[Row], summary: dict, origin: str, sensitivity: list[dict] 
         f"<= {summary['measured_target_pct']}%: {'PASS' if summary['measured_ok'] else 'FAIL'}"
     )
     lines.append(
-        f"TARGET estimated ranges (Axolotl): {summary['ranges_inside']}/{summary['ranges_total']} inside: "
+        f"TARGET estimated ranges (Axolotl): {summary['ranges_inside']}/{summary['ranges_total']} inside, and "
+        f"{summary['gpu_counts_inside']}/{summary['gpu_counts_total']} cells stated as GPU counts inside: "
         f"{'PASS' if summary['ranges_ok'] else 'FAIL'}"
     )
     lines.append("LLaMA-Factory, Unsloth and seed rows: settings unknown, reported for information only.")
