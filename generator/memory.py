@@ -53,10 +53,16 @@ CUDA_CONTEXT_GIB = 1.3e9 / GIB
 FRAGMENTATION = 0.05
 
 #: fp32 copies of the vocabulary-sized logits alive at the loss peak of the standard HF loss
-#: (transformers ForCausalLMLoss upcasts logits to fp32 before cross_entropy): the saved
-#: log-softmax output and its gradient. A third fp32 buffer exists only transiently inside
-#: log_softmax_backward; counting 2 follows the issue's guidance ("~2 copies").
-LOGITS_FP32_COPIES = 2
+#: (transformers ForCausalLMLoss upcasts logits to fp32 before cross_entropy). The peak is in
+#: log_softmax's backward: its saved output, the incoming gradient from nll_loss and the gradient
+#: it produces are alive together. Measured: benchmarks/memory_measured.py (CPU allocator, tiny
+#: Llamas whose logits dominate) finds 3 copies, e.g. b4 s512 vocab 8000: 227 MiB measured, 226
+#: estimated with 3, 164 with 2.
+LOGITS_FP32_COPIES = 3
+
+#: The same for the chunked loss, per chunk: the saved log-softmax chunk and its gradient
+#: (torchtune compiles the chunked loss; not measured here, kept at 2 as tuned on torchtune's rows).
+CHUNK_FP32_COPIES = 2
 
 #: Chunks of the chunked cross-entropy (torchtune CEWithChunkedOutputLoss num_output_chunks=8;
 #: Axolotl chunked_cross_entropy_num_chunks default 8): compute-dtype logits stay whole, the fp32
@@ -139,6 +145,11 @@ class TrainSetup:
     #: torchtune optimizer_in_bwd: the step runs in each parameter's gradient hook, so only the
     #: gradient being produced is alive (single-device torchtune only).
     optimizer_in_backward: bool = False
+    #: None: unknown, planned as > 1. With gradient accumulation the previous micro-batches'
+    #: gradients are alive through the next forward, so gradients, activations and logits add up.
+    #: With 1 (HF Trainer zero_grad(set_to_none=True) after every step) the activation/logits peak
+    #: at the start of backward and the gradient peak at its end do not coincide: the larger counts.
+    gradient_accumulation_steps: int | None = None
 
 
 @dataclass(frozen=True)
@@ -318,8 +329,12 @@ def layer_activation_bytes(model: ModelCard, seq: int, batch: int, act_bytes: in
       attention  h + 2hq + 2hkv  QKV input, Q, K, V (GQA: hkv = kv_heads*head_dim), attention output
       MLP        h + 4i        gated MLP: input, gate out, act(gate), up out, product (SwiGLU/GeGLU)
       MoE MLP    h + E + k(2h + 4i_e)  router logits, per chosen expert its input, 4 intermediates, output
-    no dropout masks (fine-tuning runs with dropout 0). Without flash attention the s x s scores
-    add Korthikanti's 5*a*s^2*b bytes (softmax output, its dropout mask and output).
+    no dropout masks (fine-tuning runs with dropout 0). Without flash attention the a x s x s
+    scores are materialised. Korthikanti counts 5 bytes per score element in 16-bit (softmax output,
+    dropout mask, dropout output); transformers' eager attention instead saves the softmax output in
+    fp32 (softmax(..., dtype=float32)) plus its cast to the compute dtype for the PV matmul, and at
+    dropout 0 no mask or dropout output: 4 + 2 bytes per element in 16-bit, 4 in fp32 (the cast is
+    a no-op). Checked against the CPU allocator by benchmarks/memory_measured.py.
     """
     sh = shapes(model)
     elems = 2 * sh.h + (sh.h + 2 * sh.hq + 2 * sh.hkv)
@@ -329,7 +344,7 @@ def layer_activation_bytes(model: ModelCard, seq: int, batch: int, act_bytes: in
         elems += sh.h + 4 * sh.i
     total = float(seq) * batch * elems * act_bytes
     if not flash:
-        total += 5.0 * model.heads * seq * seq * batch * (act_bytes / 2)
+        total += float(model.heads) * seq * seq * batch * (4 + (act_bytes if act_bytes < 4 else 0))
     return total
 
 
@@ -364,6 +379,8 @@ def _check(setup: TrainSetup) -> None:
         bad("sequence_len", setup.sequence_len, ">= 1")
     if setup.world_size < 1:
         bad("world_size", setup.world_size, ">= 1")
+    if setup.gradient_accumulation_steps is not None and setup.gradient_accumulation_steps < 1:
+        bad("gradient_accumulation_steps", setup.gradient_accumulation_steps, ">= 1 or None")
     if setup.method != "full" and setup.lora_rank < 1:
         bad("lora_rank", setup.lora_rank, ">= 1")
     if problems:
@@ -532,13 +549,14 @@ def estimate(model: ModelCard, setup: TrainSetup) -> MemoryEstimate:
     if setup.cross_entropy == "standard":
         logits = n_logits * 4 * LOGITS_FP32_COPIES
         notes.append(
-            f"logits: b*s*vocab in fp32 x {LOGITS_FP32_COPIES} (HF loss upcasts logits; log-softmax + its gradient)"
+            f"logits: b*s*vocab in fp32 x {LOGITS_FP32_COPIES} (HF loss upcasts logits; log-softmax backward holds "
+            "its saved output, the incoming and the outgoing gradient)"
         )
     elif setup.cross_entropy == "chunked":
-        logits = n_logits * cb + n_logits / CE_CHUNKS * 4 * LOGITS_FP32_COPIES
+        logits = n_logits * cb + n_logits / CE_CHUNKS * 4 * CHUNK_FP32_COPIES
         notes.append(f"logits: {compute} logits kept whole, fp32 upcast for 1 of {CE_CHUNKS} chunks at a time")
     else:
-        logits = float(b) * s * sh.h * 4 * LOGITS_FP32_COPIES
+        logits = float(b) * s * sh.h * 4 * CHUNK_FP32_COPIES
         notes.append("logits: fused linear cross-entropy never materialises b*s*vocab (one hidden-sized fp32 chunk)")
 
     # --- activations ----------------------------------------------------------------------------
@@ -561,7 +579,8 @@ def estimate(model: ModelCard, setup: TrainSetup) -> MemoryEstimate:
             "(Korthikanti 2022 adapted to GQA and gated MLPs), all alive at the loss"
         )
     if not setup.flash_attention:
-        notes.append("no flash attention: + 5*a*s^2*b bytes per materialised layer for the attention scores")
+        notes.append("no flash attention (eager): + a*s^2*b scores per materialised layer, saved as fp32 softmax "
+                     "+ its compute-dtype cast")
 
     # --- reference model ------------------------------------------------------------------------
     reference = 0.0
@@ -571,6 +590,23 @@ def estimate(model: ModelCard, setup: TrainSetup) -> MemoryEstimate:
             notes.append("reference model: a frozen 16-bit copy of the weights, no gradients (preference training)")
         else:
             notes.append("reference model: with LoRA the base with adapters disabled serves as reference (no copy)")
+
+    # --- phases -------------------------------------------------------------------------------
+    if setup.gradient_accumulation_steps == 1 and not setup.optimizer_in_backward and gradients > 0:
+        # Activations and logits peak when backward starts, before any gradient exists (the Trainer
+        # zeroes gradients to None after each step); gradients peak when backward ends, after the
+        # activations are freed. Only what the larger phase holds beyond the smaller one counts,
+        # taken from the logits first, then the activations.
+        overlap = min(gradients, activations + logits)
+        from_logits = min(logits, overlap)
+        logits -= from_logits
+        activations -= overlap - from_logits
+        notes.append(
+            f"no gradient accumulation: the activation/logits peak (start of backward) and the gradient peak (end "
+            f"of backward) do not coincide; {overlap / GIB:.2f} GiB they share is counted once, under gradients"
+        )
+    elif setup.gradient_accumulation_steps is None and setup.method == "full":
+        notes.append("gradient accumulation assumed: gradients stay alive through the next forward and add up")
 
     # --- overhead -------------------------------------------------------------------------------
     allocated = weights + lora_adapters + gradients + optimizer + activations + logits + reference

@@ -93,8 +93,10 @@ def test_unknown_lora_target_raises():
 def test_layer_activation_bytes_by_hand():
     # elements/token: norms 2*64 + attention (64 + 2*64 + 2*32) + MLP (64 + 4*128) = 960
     assert layer_activation_bytes(TINY, 8, 1, 2, flash=True) == 8 * 960 * 2
-    # eager attention adds Korthikanti's 5*a*s^2*b bytes
-    assert layer_activation_bytes(TINY, 8, 1, 2, flash=False) == 8 * 960 * 2 + 5 * 4 * 8 * 8
+    # eager attention saves the a*s^2*b scores as fp32 softmax output + its 16-bit cast (no dropout)
+    assert layer_activation_bytes(TINY, 8, 1, 2, flash=False) == 8 * 960 * 2 + 4 * 8 * 8 * (4 + 2)
+    # in fp32 the cast is the same tensor: 4 bytes per score
+    assert layer_activation_bytes(TINY, 8, 1, 4, flash=False) == 8 * 960 * 4 + 4 * 8 * 8 * 4
 
 
 def test_full_finetune_tiny_by_hand():
@@ -104,7 +106,7 @@ def test_full_finetune_tiny_by_hand():
     assert _bytes(est, "weights") == pytest.approx(TINY_PARAMS * 2)  # pure bf16 on one GPU
     assert _bytes(est, "gradients") == pytest.approx(TINY_PARAMS * 2)
     assert _bytes(est, "optimizer") == pytest.approx(TINY_PARAMS * 4)  # two bf16 AdamW moments
-    logits = 8 * 100 * 4 * 2  # b*s*vocab fp32 x 2 copies
+    logits = 8 * 100 * 4 * 3  # b*s*vocab fp32 x 3 copies (log-softmax backward)
     assert _bytes(est, "logits") == pytest.approx(logits)
     checkpoints = 2 * (2 * 8 * 1 * 64)  # 2*s*b*h bytes per layer
     layer = 8 * 960 * 2
@@ -251,7 +253,27 @@ def test_cross_entropy_variants_order():
     chunked = estimate(LLAMA_8B, replace(BASE, cross_entropy="chunked")).components["logits"]
     fused = estimate(LLAMA_8B, replace(BASE, cross_entropy="fused")).components["logits"]
     assert fused < chunked < std
-    assert std == pytest.approx(2 * 2048 * 128256 * 8 / GIB)
+    assert std == pytest.approx(2 * 2048 * 128256 * 4 * 3 / GIB)
+
+
+def test_no_gradient_accumulation_counts_gradient_and_loss_phases_once():
+    # full fine-tune: gradients (16 GB) exceed activations + logits, so with one micro-step per
+    # optimizer step the loss phase fits inside the gradient phase and adds nothing
+    full = replace(BASE, method="full")
+    acc = estimate(LLAMA_8B, full)  # gradient accumulation unknown: everything adds up
+    one = estimate(LLAMA_8B, replace(full, gradient_accumulation_steps=1))
+    shared = acc.components["activations"] + acc.components["logits"]
+    assert shared < acc.components["gradients"]
+    assert one.components["gradients"] == pytest.approx(acc.components["gradients"])
+    assert one.components["activations"] == one.components["logits"] == 0
+    assert one.total_gb == pytest.approx(acc.total_gb - shared * (1 + FRAGMENTATION))
+    assert estimate(LLAMA_8B, replace(full, gradient_accumulation_steps=4)).total_gb == pytest.approx(acc.total_gb)
+    # LoRA: tiny gradients; only their size comes off the logits
+    lora_acc = estimate(LLAMA_8B, BASE)
+    lora_one = estimate(LLAMA_8B, replace(BASE, gradient_accumulation_steps=1))
+    assert lora_one.components["logits"] == pytest.approx(
+        lora_acc.components["logits"] - lora_acc.components["gradients"])
+    assert lora_one.components["activations"] == pytest.approx(lora_acc.components["activations"])
 
 
 def test_reference_model_only_for_full():
@@ -280,6 +302,11 @@ def test_optimizer_in_backward_keeps_one_gradient():
 
 
 # ----------------------------------------------------------------------------- validation, output
+
+
+def test_gradient_accumulation_must_be_positive():
+    with pytest.raises(ValueError, match="gradient_accumulation_steps: found 0"):
+        estimate(TINY, TrainSetup("full", 1, 8, gradient_accumulation_steps=0))
 
 
 def test_invalid_setup_lists_every_problem():

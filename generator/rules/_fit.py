@@ -53,6 +53,8 @@ def setup(ctx: Context, **changes: Any) -> memory.TrainSetup:
         world_size=ctx.spec.hardware.world_size,
         sharding=_sharding_of(ctx.get("distributed", "single")),
         reference_model=ctx.spec.task in ("dpo", "kto") and method == "full",
+        # unknown (None, planned as accumulating) until the batch rule has decided it
+        gradient_accumulation_steps=ctx.get("gradient_accumulation_steps"),
     )
     if method == "full" and "llamafactory" in _frameworks(ctx):
         values["master_dtype"] = "fp32"
