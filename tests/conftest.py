@@ -24,3 +24,40 @@ def cli():
         return CliRunner().invoke(main, list(args), catch_exceptions=True)
 
     return run
+
+
+@pytest.fixture
+def install_fake_framework(tmp_path, monkeypatch):
+    """install(script) makes `ftgen run` use an Env whose llamafactory-cli / axolotl run `script` with this
+    Python (no torch, seconds), skipping the native validator; returns the Env factory."""
+    from generator import envs
+
+    def install(script: Path):
+        bin_dir = tmp_path / "fakebin"
+        bin_dir.mkdir(exist_ok=True)
+        for name in ("llamafactory-cli", "axolotl"):
+            launcher = bin_dir / name
+            launcher.write_text(f"#!/bin/sh\nexec {sys.executable} {script} \"$@\"\n")
+            launcher.chmod(0o755)
+
+        def make(framework):
+            return envs.Env(framework=framework, version="0.0-fake", root=tmp_path / "fake-env",
+                            python=Path(sys.executable), bin_dir=bin_dir, torch_flavor="cpu", external=True)
+
+        monkeypatch.setattr("generator.run.envs.get_env", lambda fw, root=None: make(fw))
+        monkeypatch.setattr("generator.run._validated_natively",
+                            lambda prep, env, text, resolved: {"schema": True, "native": False, "cached": False})
+        return make
+
+    return install
+
+
+@pytest.fixture
+def built_tiny(tmp_path):
+    """outputs/tiny-cpu built from the shipped example into a temp folder (config only; no weights needed)."""
+    from generator.build import build_file
+    from generator.write import write_all
+
+    b = build_file(REPO / "examples" / "tiny-cpu.yaml", tmp_path / "outputs")
+    write_all(b.out_dir, b.files)
+    return b.out_dir
