@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
-from conftest import REPO
+REPO = Path(__file__).resolve().parents[1]
 
 SPEC = REPO / "examples" / "support-bot.yaml"
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from conftest import REPO
 from generator.build import build_file
 from generator.check import compare
+
+REPO = Path(__file__).resolve().parents[1]
 
 EXAMPLES = sorted((REPO / "examples").glob("*.yaml"))
 

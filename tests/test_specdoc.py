@@ -1,7 +1,10 @@
 """The README's spec reference is the one generated from the schema."""
 
+from pathlib import Path
+
 from generator import specdoc
-from conftest import REPO
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_readme_spec_reference_matches_schema():
