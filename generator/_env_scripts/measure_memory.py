@@ -92,6 +92,8 @@ def _build(case, dtype, device, attn, workdir):
                 base = AutoModelForCausalLM.from_config(cfg, dtype=dtype)
             base.save_pretrained(path, safe_serialization=True)
             del base
+            if device == "cuda":
+                torch.cuda.empty_cache()  # or the freed random weights stay reserved through training
         model = AutoModelForCausalLM.from_pretrained(
             path, attn_implementation=attn, dtype=dtype, device_map={"": 0 if device == "cuda" else "cpu"},
             quantization_config=BitsAndBytesConfig(
@@ -193,6 +195,7 @@ def measure(case):
         model = _build(case, dtype, device, attn, workdir)
         trainer = _trainer(case, model, workdir / "out", device)
         torch.cuda.synchronize()
+        torch.cuda.empty_cache()  # blocks cached while building the model are not training memory
         torch.cuda.reset_peak_memory_stats()
         before = torch.cuda.memory_allocated()
         trainer.train()
