@@ -359,3 +359,28 @@ def test_benchmark_measured_rows_median_within_15_percent():
     assert measured, "the anchors file has measured rows"
     assert summary["measured_median_abs_error_pct"] <= 15.0
     assert summary["measured_ok"]
+
+
+@pytest.mark.skipif(not ANCHORS.is_file(), reason="shared/anchors/vram.yaml not present")
+def test_benchmark_axolotl_ranges_and_gpu_counts_inside():
+    bench = _load_benchmark()
+    anchors = yaml.safe_load(ANCHORS.read_text(encoding="utf-8"))
+    rows = [r for r in bench.compare(anchors) if r.source == "axolotl_choosing_method"]
+    assert rows and all(r.verdict == "inside" for r in rows), [(r.label, r.method, r.verdict) for r in rows]
+    counted = {(r.label, r.method): r for r in rows if r.gpus_stated is not None}
+    assert set(counted) == set(bench.AXOLOTL_GPU_COUNT_CELLS)
+    assert all(r.gpus_verdict == "inside" for r in counted.values())
+    # a size range is estimated at both of its ends
+    assert counted[("70-72B", "lora_bf16")].model == "meta-llama/Llama-3.1-70B / Qwen/Qwen2.5-72B"
+    assert bench.summarize(rows)["ranges_ok"]
+
+
+def test_gpus_needed_shards_until_it_fits():
+    bench = _load_benchmark()
+    lora = replace(BASE, lora_rank=32, optimizer="adamw_8bit")
+    assert bench.gpus_needed(LLAMA_8B, lora) == 1
+    full = replace(BASE, method="full", master_dtype="bf16")
+    n = bench.gpus_needed(LLAMA_8B, full, gpu_gib=24.0)
+    assert n > 1
+    assert estimate(LLAMA_8B, replace(full, world_size=n, sharding="fsdp")).total_gb <= 24.0
+    assert estimate(LLAMA_8B, replace(full, world_size=n - 1, sharding="fsdp" if n > 2 else "none")).total_gb > 24.0
