@@ -147,8 +147,9 @@ class TrainSetup:
     optimizer_in_backward: bool = False
     #: None: unknown, planned as > 1. With gradient accumulation the previous micro-batches'
     #: gradients are alive through the next forward, so gradients, activations and logits add up.
-    #: With 1 (HF Trainer zero_grad(set_to_none=True) after every step) the activation/logits peak
-    #: at the start of backward and the gradient peak at its end do not coincide: the larger counts.
+    #: With 1 on one unsharded GPU (HF Trainer zero_grad(set_to_none=True) after every step) the
+    #: activation/logits peak at the start of backward and the gradient peak at its end do not
+    #: coincide: the larger counts.
     gradient_accumulation_steps: int | None = None
 
 
@@ -592,11 +593,13 @@ def estimate(model: ModelCard, setup: TrainSetup) -> MemoryEstimate:
             notes.append("reference model: with LoRA the base with adapters disabled serves as reference (no copy)")
 
     # --- phases -------------------------------------------------------------------------------
-    if setup.gradient_accumulation_steps == 1 and not setup.optimizer_in_backward and gradients > 0:
+    single = n_gpu == 1 and shard == "none"
+    if setup.gradient_accumulation_steps == 1 and single and not setup.optimizer_in_backward and gradients > 0:
         # Activations and logits peak when backward starts, before any gradient exists (the Trainer
         # zeroes gradients to None after each step); gradients peak when backward ends, after the
         # activations are freed. Only what the larger phase holds beyond the smaller one counts,
-        # taken from the logits first, then the activations.
+        # taken from the logits first, then the activations. One process only: DDP buckets and the
+        # ZeRO/FSDP gradient partitions are persistent buffers, alive in both phases.
         overlap = min(gradients, activations + logits)
         from_logits = min(logits, overlap)
         logits -= from_logits

@@ -384,3 +384,12 @@ def test_gpus_needed_shards_until_it_fits():
     assert n > 1
     assert estimate(LLAMA_8B, replace(full, world_size=n, sharding="fsdp")).total_gb <= 24.0
     assert estimate(LLAMA_8B, replace(full, world_size=n - 1, sharding="fsdp" if n > 2 else "none")).total_gb > 24.0
+
+
+def test_gradient_phases_stay_additive_with_persistent_gradient_buffers():
+    full = replace(BASE, method="full", gradient_accumulation_steps=1)
+    for multi in (replace(full, world_size=2), replace(full, world_size=4, sharding="zero2"),
+                  replace(full, world_size=4, sharding="fsdp")):
+        one = estimate(LLAMA_8B, multi)
+        acc = estimate(LLAMA_8B, replace(multi, gradient_accumulation_steps=None))
+        assert one.total_gb == pytest.approx(acc.total_gb)
