@@ -8,6 +8,10 @@ if [ "${CI:-}" = "true" ]; then
   # build the framework envs into a fresh folder every time, so the install path itself is tested
   FTGEN_HOME="$(mktemp -d /tmp/ftgen-ci.XXXXXX)"
   export FTGEN_HOME
+  # ~6.6 GB of envs per run: remove them when the suite ends (FTGEN_KEEP_ENVS=1 keeps them to look into)
+  if [ "${FTGEN_KEEP_ENVS:-}" != "1" ]; then
+    trap 'rm -rf "$FTGEN_HOME"' EXIT
+  fi
 fi
 if ! command -v shellcheck >/dev/null 2>&1 && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   (apt-get update -qq && apt-get install -y -qq shellcheck) >/dev/null 2>&1 || echo "shellcheck not installed; its checks will skip"
