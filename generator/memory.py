@@ -60,7 +60,7 @@ FRAGMENTATION = 0.05
 #: estimated with 3, 164 with 2.
 LOGITS_FP32_COPIES = 3
 
-#: The same for the chunked and fused losses, per chunk: the saved log-softmax chunk and its gradient
+#: The same for the chunked loss, per chunk: the saved log-softmax chunk and its gradient
 #: (torchtune compiles the chunked loss; not measured here, kept at 2 as tuned on torchtune's rows).
 CHUNK_FP32_COPIES = 2
 

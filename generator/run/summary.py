@@ -42,15 +42,14 @@ class RunSummary:
                    dict(r.memory or {}))
 
     def memory_line(self) -> str:
-        """'GPU peak 35.2 GiB per GPU, sampled every 2 s (plan: 38.1 GiB per GPU)' / 'host RSS peak 812 MiB ...'."""
+        """'GPU peak 35.2 GiB per GPU (plan: 38.1 GiB)' / 'host RSS peak 812 MiB (plan: 0.9 GiB per GPU)'."""
         m = self.memory or {}
         est = m.get("estimate_gib_per_gpu")
         plan = f" (plan: {est:.1f} GiB per GPU)" if isinstance(est, (int, float)) else ""
         if m.get("observed_gib_per_gpu") is not None:
             return f"GPU peak {m['observed_gib_per_gpu']:.1f} GiB per GPU, sampled every {m.get('sampled_every_s')} s{plan}"
         if m.get("host_rss_peak_mib") is not None:
-            # no GPU: the plan's figure is per GPU (CUDA context included), so it is not set beside the RSS
-            return f"host RSS peak {m['host_rss_peak_mib']:.0f} MiB (the trainer's processes)"
+            return f"host RSS peak {m['host_rss_peak_mib']:.0f} MiB (process group){plan}"
         return ""
 
     def rows(self) -> list[tuple[str, str]]:

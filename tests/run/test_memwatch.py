@@ -128,12 +128,3 @@ def test_sampling_can_be_turned_off(built, fake_env, monkeypatch):
     monkeypatch.setenv("FTGEN_MEMWATCH_INTERVAL", "0")
     rec = runner.start(built, on_line=lambda *a: None)
     assert rec.memory == {} and "memory" not in dict(RunSummary.of(rec).rows())
-
-
-def test_cpu_summary_line_does_not_compare_rss_with_a_per_gpu_plan(built, fake_env, monkeypatch):
-    monkeypatch.setenv("FTGEN_MEMWATCH_INTERVAL", "0.05")
-    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no nvidia-smi
-    monkeypatch.setattr("generator.run.memwatch.shutil.which", lambda name: None)
-    rec = runner.start(built, on_line=lambda *a: None)
-    line = dict(RunSummary.of(rec).rows())["memory"]
-    assert line.startswith("host RSS peak") and "plan" not in line
