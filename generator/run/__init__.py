@@ -224,23 +224,12 @@ def start(out_dir: Path, framework: str | None = None, *, env_root: Path | None 
     # matplotlib's import (for loss.png) takes ~0.5 s: do it while the framework starts up, not after it ends
     threading.Thread(target=metrics.preload_plotting, daemon=True).start()
 
-    from .memwatch import MemoryWatch, compare_with_estimate, env_interval
-
-    interval = env_interval()
-    watch = MemoryWatch(interval) if interval > 0 else None
-
     def spawned(child_pid: int) -> None:
         record.child_pid = child_pid  # its process group, for cleaning up after a kill -9 of ftgen
         record.save()
-        if watch is not None:
-            watch.start(child_pid)
 
-    try:
-        outcome = stream(record.command, cwd=run_dir, env=env.subprocess_env(extra_env),
-                         log_path=run_dir / "train.log", on_line=on_line or console_printer(), on_spawn=spawned)
-    finally:
-        if watch is not None:
-            record.memory = compare_with_estimate(watch.stop(), (prep.plan.get("memory") or {}).get("total_gb"))
+    outcome = stream(record.command, cwd=run_dir, env=env.subprocess_env(extra_env), log_path=run_dir / "train.log",
+                     on_line=on_line or console_printer(), on_spawn=spawned)
     record.exit_code = outcome.exit_code
     record.signal = outcome.signal
     record.wall_seconds = round(outcome.seconds, 2)

@@ -58,9 +58,6 @@ class RunRecord:
     merged_model: str | None = None
     eval: dict[str, Any] = field(default_factory=dict)
     wall_seconds: float | None = None
-    #: observed memory (memwatch): host RSS peak of the process group, per-GPU peaks from nvidia-smi,
-    #: and the plan's per-GPU estimate beside them
-    memory: dict[str, Any] = field(default_factory=dict)
     note: str | None = None
 
     @property

@@ -31,26 +31,13 @@ class RunSummary:
     curve: str | None
     eval_scores: dict
     path: str
-    memory: dict | None = None
 
     @classmethod
     def of(cls, r: RunRecord) -> "RunSummary":
         m = r.metrics or {}
         return cls(r.run_id, r.name, r.framework, r.status, r.exit_code, r.wall_seconds, m.get("global_step"),
                    m.get("first_loss"), m.get("last_loss"), m.get("eval_loss"), m.get("perplexity"),
-                   len(r.checkpoints), r.last_checkpoint, r.curve, dict((r.eval or {}).get("summary") or {}), r.path,
-                   dict(r.memory or {}))
-
-    def memory_line(self) -> str:
-        """'GPU peak 35.2 GiB per GPU (plan: 38.1 GiB)' / 'host RSS peak 812 MiB (plan: 0.9 GiB per GPU)'."""
-        m = self.memory or {}
-        est = m.get("estimate_gib_per_gpu")
-        plan = f" (plan: {est:.1f} GiB per GPU)" if isinstance(est, (int, float)) else ""
-        if m.get("observed_gib_per_gpu") is not None:
-            return f"GPU peak {m['observed_gib_per_gpu']:.1f} GiB per GPU, sampled every {m.get('sampled_every_s')} s{plan}"
-        if m.get("host_rss_peak_mib") is not None:
-            return f"host RSS peak {m['host_rss_peak_mib']:.0f} MiB (process group){plan}"
-        return ""
+                   len(r.checkpoints), r.last_checkpoint, r.curve, dict((r.eval or {}).get("summary") or {}), r.path)
 
     def rows(self) -> list[tuple[str, str]]:
         rows = [("run", self.run_id), ("job", f"{self.name} ({self.framework})"),
@@ -60,7 +47,7 @@ class RunSummary:
                 ("training loss", f"{_fmt(self.first_loss)} -> {_fmt(self.last_loss)}" if self.last_loss is not None else ""),
                 ("eval loss", _fmt(self.eval_loss)), ("perplexity", _fmt(self.perplexity)),
                 ("checkpoints", f"{self.checkpoints}" + (f" (last: {self.last_checkpoint})" if self.last_checkpoint else "")),
-                ("loss curve", self.curve or ""), ("memory", self.memory_line())]
+                ("loss curve", self.curve or "")]
         for model, scores in self.eval_scores.items():
             rows.append((f"eval set ({model})", ", ".join(f"{k} {_fmt(v)}" for k, v in scores.items())))
         rows.append(("folder", self.path))

@@ -87,8 +87,6 @@ def test_build_and_run(framework, method, task, tiny_model, tmp_path, cli):
     for key in ("versions", "env_python", "config_sha256", "spec_sha256", "datasets", "started_at", "finished_at"):
         assert rec[key], key
     assert (run_dir / "loss.png").is_file()
-    # the framework's process group was sampled: a torch trainer holds well over 100 MiB resident
-    assert rec["memory"]["host_rss_peak_mib"] > 100 and rec["memory"]["samples"] >= 1, rec["memory"]
     model_dir = run_dir / "model"
     weights = "adapter_model.safetensors" if method != "full" else "model.safetensors"
     assert (model_dir / weights).is_file(), sorted(p.name for p in model_dir.iterdir())
