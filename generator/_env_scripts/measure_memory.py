@@ -74,26 +74,33 @@ def _dataset(case):
     return Rows()
 
 
+def _saved_random_model(case, dtype, device, attn, workdir):
+    """The folder of a saved random model of the case's shape (written once; QLoRA quantises at load time)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    key = "-".join(f"{k}{v}" for k, v in sorted(case["model"].items()) if v is not None)
+    path = Path(case.get("cache") or workdir) / f"random-{key}-{case['precision']}"
+    if not (path / "config.json").is_file():
+        torch.manual_seed(case.get("seed", 0))
+        with torch.device(device):
+            base = AutoModelForCausalLM.from_config(_config(case, attn), dtype=dtype)
+        base.save_pretrained(path, safe_serialization=True)
+        del base
+        if device == "cuda":
+            torch.cuda.empty_cache()  # or the freed random weights stay reserved through training
+    return path
+
+
 def _build(case, dtype, device, attn, workdir):
     """The model as the frameworks hold it for training: full, LoRA on a frozen base, or LoRA on NF4."""
     import torch
     from transformers import AutoModelForCausalLM
 
-    cfg = _config(case, attn)
     if case["method"] == "qlora":
-        # quantisation happens at load time: save a random model first (outside the measured window)
         from transformers import BitsAndBytesConfig
 
-        key = "-".join(f"{k}{v}" for k, v in sorted(case["model"].items()) if v is not None)
-        path = Path(case.get("cache") or workdir) / f"random-{key}-{case['precision']}"
-        if not (path / "config.json").is_file():
-            torch.manual_seed(case.get("seed", 0))
-            with torch.device(device):
-                base = AutoModelForCausalLM.from_config(cfg, dtype=dtype)
-            base.save_pretrained(path, safe_serialization=True)
-            del base
-            if device == "cuda":
-                torch.cuda.empty_cache()  # or the freed random weights stay reserved through training
+        path = _saved_random_model(case, dtype, device, attn, workdir)
         model = AutoModelForCausalLM.from_pretrained(
             path, attn_implementation=attn, dtype=dtype, device_map={"": 0 if device == "cuda" else "cpu"},
             quantization_config=BitsAndBytesConfig(
@@ -105,14 +112,13 @@ def _build(case, dtype, device, attn, workdir):
         if device == "cpu":
             # safetensors maps the unquantised tensors (embeddings, lm_head, norms) from the file: that
             # memory never passes torch's allocator, so the profiler would not see it. Copy them in.
-            for module in model.modules():
-                for name, param in list(module.named_parameters(recurse=False)):
-                    if type(param).__name__ != "Params4bit":
-                        param.data = param.data.clone()
+            for param in model.parameters():
+                if type(param).__name__ != "Params4bit":
+                    param.data = param.data.clone()
     else:
         torch.manual_seed(case.get("seed", 0))
         with torch.device(device):
-            model = AutoModelForCausalLM.from_config(cfg, dtype=dtype, attn_implementation=attn)
+            model = AutoModelForCausalLM.from_config(_config(case, attn), dtype=dtype, attn_implementation=attn)
     if case["method"] in ("lora", "qlora"):
         from peft import LoraConfig, get_peft_model
 
@@ -141,7 +147,10 @@ def _trainer(case, model, out_dir, device):
 
 
 def _counts(model):
-    total = sum(p.numel() * (2 if p.dtype == __import__("torch").uint8 else 1) for p in model.parameters())
+    import torch
+
+    # a packed 4-bit weight stores two parameters per uint8 element
+    total = sum(p.numel() * (2 if p.dtype == torch.uint8 else 1) for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return total, trainable
 
@@ -217,7 +226,7 @@ def measure(case):
         from torch.profiler import ProfilerActivity, profile, record_function
 
         if case["method"] == "qlora":  # the saved random model is written before the measured window
-            _build(case, dtype, device, attn, workdir)
+            _saved_random_model(case, dtype, device, attn, workdir)
         with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
             model = _build(case, dtype, device, attn, workdir)
             trainer = _trainer(case, model, workdir / "out", device)
