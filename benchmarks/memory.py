@@ -243,6 +243,11 @@ MAX_GPUS = 64
 AXOLOTL_GRID = [(s, b) for s in (512, 2048) for b in (1, 2)]
 
 
+def _grid(cards: list[ModelCard], base: TrainSetup) -> list[tuple[ModelCard, TrainSetup]]:
+    """Every (model, setup) of a row: each model it stands for under each stated setting."""
+    return [(c, replace(base, sequence_len=s, micro_batch_size=b)) for c in cards for s, b in AXOLOTL_GRID]
+
+
 def gpus_needed(card: ModelCard, setup: TrainSetup, gpu_gib: float = GPU_GIB) -> int | None:
     """The fewest GPUs of gpu_gib on which the per-GPU estimate fits (one GPU unsharded, more with FSDP)."""
     for n in range(1, MAX_GPUS + 1):
@@ -254,7 +259,7 @@ def gpus_needed(card: ModelCard, setup: TrainSetup, gpu_gib: float = GPU_GIB) ->
 
 def _gpu_count_check(cards: list[ModelCard], base: TrainSetup, stated: tuple[int, int]) -> tuple[list[int], str]:
     """The source's "N x 80 GB" read as a GPU count: ([fewest, most] GPUs over models and settings), verdict."""
-    counts = [gpus_needed(c, replace(base, sequence_len=s, micro_batch_size=b)) for c in cards for s, b in AXOLOTL_GRID]
+    counts = [gpus_needed(c, setup) for c, setup in _grid(cards, base)]
     if any(n is None for n in counts):
         return [], f"does not fit {MAX_GPUS} GPUs"
     lo, hi = min(counts), max(counts)
@@ -276,7 +281,7 @@ def _axolotl(src: dict, models: dict[str, ModelCard]) -> list[Row]:
                 rows.append(Row("axolotl_choosing_method", "estimated", r["size"], "-", col, "-",
                                 f"{plo}-{phi} GB", None, None, verdict="no representative model"))
                 continue
-            ests = [estimate(c, replace(base, sequence_len=s, micro_batch_size=b)) for c in cards for s, b in AXOLOTL_GRID]
+            ests = [estimate(c, setup) for c, setup in _grid(cards, base)]
             lo = min(e.total_gb for e in ests)
             hi = max(e.total_gb for e in ests)
             mid_pub = plo_gib if phi_gib is None else (plo_gib + phi_gib) / 2
@@ -406,8 +411,7 @@ def master_sensitivity(anchors: dict, models: dict[str, ModelCard]) -> list[dict
         entry: dict[str, Any] = {"size": r["size"], "published_gib": pub}
         for master in ("bf16", "fp32"):
             base = replace(AXOLOTL_COLUMNS["full_bf16_adamw"], master_dtype=master)
-            tot = [estimate(card, replace(base, sequence_len=s, micro_batch_size=b)).total_gb
-                   for card in cards for s, b in AXOLOTL_GRID]
+            tot = [estimate(c, setup).total_gb for c, setup in _grid(cards, base)]
             entry[master] = {"estimate_gib": [min(tot), max(tot)],
                              "verdict": _range_verdict(min(tot), max(tot), plo * GB_TO_GIB,
                                                        None if phi is None else phi * GB_TO_GIB)}

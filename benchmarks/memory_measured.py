@@ -30,7 +30,7 @@ import json
 import statistics
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +41,11 @@ if str(ROOT) not in sys.path:
 from generator.envs import get_env  # noqa: E402
 from generator.envs._scripts import ScriptError, clean_environ, run_json  # noqa: E402
 from generator.facts.types import ModelCard  # noqa: E402
-from generator.memory import GIB, TrainSetup, estimate  # noqa: E402
+from generator.memory import GIB, TrainSetup, estimate, total_params  # noqa: E402
 
 #: the same bar as the issue sets for published measured figures
 TARGET_PCT = 15.0
 
-ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
 # ----------------------------------------------------------------------------- cases
@@ -67,17 +66,15 @@ class Shape:
     head_dim: int | None = None
 
     def params(self) -> int:
-        hd = self.head_dim or self.hidden // self.heads
-        attn = 2 * self.hidden * self.heads * hd + 2 * self.hidden * self.kv_heads * hd
-        mlp = 3 * self.hidden * self.intermediate
-        emb = self.vocab * self.hidden * (1 if self.tie else 2)
-        return self.layers * (attn + mlp + 2 * self.hidden) + emb + self.hidden
+        return total_params(self.card())
 
     def card(self) -> ModelCard:
-        return ModelCard(id=self.name, family="llama", model_type="llama", params_b=self.params() / 1e9,
+        # params_b 0: the estimator counts the parameters from the shape; the card then carries that count
+        card = ModelCard(id=self.name, family="llama", model_type="llama", params_b=0.0,
                          layers=self.layers, hidden=self.hidden, intermediate=self.intermediate, heads=self.heads,
                          kv_heads=self.kv_heads, vocab=self.vocab, max_context=131072, tie_embeddings=self.tie,
                          head_dim=self.head_dim, source="benchmark")
+        return replace(card, params_b=total_params(card) / 1e9)
 
     def worker(self) -> dict:
         return {"hidden": self.hidden, "layers": self.layers, "heads": self.heads, "kv_heads": self.kv_heads,
@@ -93,8 +90,8 @@ class Case:
 
     def worker(self, device: str, workdir: str, cache: str | None = None) -> dict:
         s = self.setup
-        return {"cache": cache,
-            "model": self.shape.worker(), "method": s.method, "precision": s.precision,
+        return {
+            "cache": cache, "model": self.shape.worker(), "method": s.method, "precision": s.precision,
             "micro_batch_size": s.micro_batch_size, "sequence_len": s.sequence_len,
             "gradient_checkpointing": s.gradient_checkpointing, "flash_attention": s.flash_attention,
             "optimizer": s.optimizer, "lora_rank": s.lora_rank, "lora_targets": list(s.lora_targets),
@@ -188,7 +185,7 @@ def describe(setup: TrainSetup) -> str:
             "AC" if setup.gradient_checkpointing else "no-AC", "sdpa" if setup.flash_attention else "eager",
             setup.optimizer]
     if setup.method != "full":
-        targets = "all-linear" if tuple(setup.lora_targets) == ALL_LINEAR else "/".join(setup.lora_targets)
+        targets = "all-linear" if tuple(setup.lora_targets) == TrainSetup.lora_targets else "/".join(setup.lora_targets)
         bits.append(f"r{setup.lora_rank} {targets}")
     return " ".join(bits)
 
