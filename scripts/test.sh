@@ -8,9 +8,15 @@ if [ "${CI:-}" = "true" ]; then
   # build the framework envs into a fresh folder every time, so the install path itself is tested
   FTGEN_HOME="$(mktemp -d /tmp/ftgen-ci.XXXXXX)"
   export FTGEN_HOME
-  # ~6.6 GB of envs per run: remove them when the suite ends (FTGEN_KEEP_ENVS=1 keeps them to look into)
+  # ~6.6 GB of envs per run: remove them when the suite passes; a failure keeps them (and the install logs
+  # an error names) to look into, as does FTGEN_KEEP_ENVS=1
   if [ "${FTGEN_KEEP_ENVS:-}" != "1" ]; then
-    trap 'rm -rf "$FTGEN_HOME"' EXIT
+    # shellcheck disable=SC2317  # called by the EXIT trap
+    cleanup_envs() {
+      local status=$?
+      if [ "$status" -eq 0 ]; then rm -rf "$FTGEN_HOME"; else echo "framework envs kept: $FTGEN_HOME"; fi
+    }
+    trap cleanup_envs EXIT
   fi
 fi
 if ! command -v shellcheck >/dev/null 2>&1 && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
