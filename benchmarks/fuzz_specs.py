@@ -21,11 +21,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "hardening")]
 
+import _hardening_strategies as S  # noqa: E402
 from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
 from hypothesis import seed as hseed  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-import _hardening_strategies as S  # noqa: E402
 
 def _kind(problem) -> str:
     """A problem's kind for the report: its message with values and numbers blanked out."""
@@ -55,12 +55,20 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="ftgen-fuzz-"))
     spec_file = tmp / "fuzz.yaml"
 
-    strategy = st.one_of(st.tuples(st.just("valid"), S.valid_specs()), st.tuples(st.just("mutated"), S.mutated_specs()),
-                         st.tuples(st.just("junk"), S.junk))
+    strategy = st.one_of(
+        st.tuples(st.just("valid"), S.valid_specs()),
+        st.tuples(st.just("mutated"), S.mutated_specs()),
+        st.tuples(st.just("junk"), S.junk),
+    )
 
     @hseed(args.seed)
-    @settings(max_examples=args.n, deadline=None, database=None, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=args.n,
+        deadline=None,
+        database=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(strategy)
     def one(case):
         source, data = case
@@ -76,7 +84,7 @@ def main() -> int:
                 faults += S.problem_faults(exc.problems, data)
             except yaml.YAMLError:
                 pass  # PyYAML cannot write this value (e.g. a key it cannot represent); nothing of ftgen's
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 faults.append(f"spec.load: {type(exc).__name__}: {exc}")
         if faults:
             outcome = "crashed"
@@ -91,9 +99,11 @@ def main() -> int:
     one()
     wall = time.perf_counter() - wall
     total = sum(counts.values())
-    print(f"specs: {total} in {wall:.1f} s wall ({total / wall:.0f} specs/s including generation); "
-          f"ftgen itself: {sum(times):.1f} s ({total / max(sum(times), 1e-9):.0f} specs/s, median "
-          f"{sorted(times)[len(times) // 2] * 1000:.1f} ms per spec in from_dict + compile)")
+    print(
+        f"specs: {total} in {wall:.1f} s wall ({total / wall:.0f} specs/s including generation); "
+        f"ftgen itself: {sum(times):.1f} s ({total / max(sum(times), 1e-9):.0f} specs/s, median "
+        f"{sorted(times)[len(times) // 2] * 1000:.1f} ms per spec in from_dict + compile)"
+    )
     for outcome in ("ok", "rejected", "crashed"):
         by = ", ".join(f"{src} {origin[(src, outcome)]}" for src in ("valid", "mutated", "junk"))
         mean = spent[outcome] / counts[outcome] * 1000 if counts[outcome] else 0.0

@@ -29,18 +29,20 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from generator import envs
-from generator.lint import clear_caches, collect_paths, lint_paths
-from generator.validate import FRAMEWORKS, native_validate_many
+from generator import envs  # noqa: E402
+from generator.lint import clear_caches, collect_paths, lint_paths  # noqa: E402
+from generator.validate import FRAMEWORKS, native_validate_many  # noqa: E402
 
-DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus"
+DEFAULT_CORPUS = ROOT / "tests" / "data" / "corpus"
 TARGET_RATIO = 100.0
 
 # Native rejections that depend on the machine or the installed packages, not on the config.
 _ENVIRONMENT = re.compile(
     r"PackageNotFoundError|No package metadata|is not installed|ImportError|ModuleNotFoundError|"
     r"doesn't support bf16|does not support .?bf16|Please launch distributed training|FORCE_TORCHRUN|"
-    r"could not run|CUDA|no GPU|not supported on this GPU", re.IGNORECASE)
+    r"could not run|CUDA|no GPU|not supported on this GPU",
+    re.IGNORECASE,
+)
 
 
 def native_verdict(problems: list) -> tuple[str, list[str]]:
@@ -78,11 +80,15 @@ def run(corpus: Path, pythons: dict[str, str | None], env_root: Path | None, rep
             times.append(time.perf_counter() - t0)
             cpus.append(time.process_time() - c0)
         lint_s, lint_cpu = min(times), min(cpus)
-        entry: dict = {"files": len(files), "lint_seconds": round(lint_s, 3), "lint_cpu_seconds": round(lint_cpu, 3),
-                       "lint_ms_per_config": round(1000 * lint_s / len(files), 2),
-                       "lint_errors": sum(r.count("error") for r in results),
-                       "lint_warnings": sum(r.count("warning") for r in results),
-                       "lint_files_with_errors": sum(1 for r in results if r.count("error"))}
+        entry: dict = {
+            "files": len(files),
+            "lint_seconds": round(lint_s, 3),
+            "lint_cpu_seconds": round(lint_cpu, 3),
+            "lint_ms_per_config": round(1000 * lint_s / len(files), 2),
+            "lint_errors": sum(r.count("error") for r in results),
+            "lint_warnings": sum(r.count("warning") for r in results),
+            "lint_files_with_errors": sum(1 for r in results if r.count("error")),
+        }
         env = _env_for(fw, pythons.get(fw), env_root)
         if env is None:
             entry["native"] = f"no {fw} env (ftgen env install {fw}, or --{fw}-python)"
@@ -99,35 +105,49 @@ def run(corpus: Path, pythons: dict[str, str | None], env_root: Path | None, rep
             verdict, messages = native_verdict(native.get(str(Path(path).absolute()), []))
             predicted = "invalid" if r.refused_by_framework else "valid"
             name = Path(path).name
-            verdicts[name] = {"native": verdict, "messages": messages, "lint": predicted,
-                              "lint_errors": [f"{f.rule} {f.key} ({f.when})" for f in r.findings
-                                              if f.severity == "error"]}
+            verdicts[name] = {
+                "native": verdict,
+                "messages": messages,
+                "lint": predicted,
+                "lint_errors": [f"{f.rule} {f.key} ({f.when})" for f in r.findings if f.severity == "error"],
+            }
             if verdict == "env":
                 continue
             judged += 1
             if verdict == predicted:
                 agree += 1
             else:
-                rows.append({"file": name, "native": verdict, "lint": predicted, "native_messages": messages,
-                             "lint_errors": verdicts[name]["lint_errors"]})
-        entry.update({
-            "native_seconds": round(native_s, 2),
-            "native_ms_per_config": round(1000 * native_s / len(files), 1),
-            "speedup": round(native_s / lint_s, 1),
-            "native_cpu_seconds": round(native_cpu, 2),
-            "cpu_speedup": round(native_cpu / lint_cpu, 1) if lint_cpu else None,
-            "native_valid": sum(1 for v in verdicts.values() if v["native"] == "valid"),
-            "native_invalid": sum(1 for v in verdicts.values() if v["native"] == "invalid"),
-            "native_env_only": sum(1 for v in verdicts.values() if v["native"] == "env"),
-            "verdicts_compared": judged,
-            "verdicts_agree": agree,
-            "agreement": round(agree / judged, 4) if judged else None,
-            "disagreements": rows,
-            "lint_stricter_silent": sum(1 for r in results if any(
-                f.severity == "error" and f.when == "silent" for f in r.findings)),
-            "lint_stricter_train": sum(1 for r in results if any(
-                f.severity == "error" and f.when == "train" for f in r.findings)),
-        })
+                rows.append(
+                    {
+                        "file": name,
+                        "native": verdict,
+                        "lint": predicted,
+                        "native_messages": messages,
+                        "lint_errors": verdicts[name]["lint_errors"],
+                    }
+                )
+        entry.update(
+            {
+                "native_seconds": round(native_s, 2),
+                "native_ms_per_config": round(1000 * native_s / len(files), 1),
+                "speedup": round(native_s / lint_s, 1),
+                "native_cpu_seconds": round(native_cpu, 2),
+                "cpu_speedup": round(native_cpu / lint_cpu, 1) if lint_cpu else None,
+                "native_valid": sum(1 for v in verdicts.values() if v["native"] == "valid"),
+                "native_invalid": sum(1 for v in verdicts.values() if v["native"] == "invalid"),
+                "native_env_only": sum(1 for v in verdicts.values() if v["native"] == "env"),
+                "verdicts_compared": judged,
+                "verdicts_agree": agree,
+                "agreement": round(agree / judged, 4) if judged else None,
+                "disagreements": rows,
+                "lint_stricter_silent": sum(
+                    1 for r in results if any(f.severity == "error" and f.when == "silent" for f in r.findings)
+                ),
+                "lint_stricter_train": sum(
+                    1 for r in results if any(f.severity == "error" and f.when == "train" for f in r.findings)
+                ),
+            }
+        )
         entry["verdicts"] = verdicts
         report["frameworks"][fw] = entry
     if tmp_root is not None:
@@ -139,36 +159,58 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     ap.add_argument("--env-root", type=Path, default=None, help="ftgen env root (default: $FTGEN_HOME/envs)")
-    ap.add_argument("--axolotl-python", default=None, help="an interpreter with axolotl==0.19.0 (registered as "
-                                                             "an external env in a temp root)")
+    ap.add_argument(
+        "--axolotl-python",
+        default=None,
+        help="an interpreter with axolotl==0.19.0 (registered as an external env in a temp root)",
+    )
     ap.add_argument("--llamafactory-python", default=None, help="an interpreter with llamafactory==0.9.5")
     ap.add_argument("--repeat", type=int, default=3, help="lint runs to take the best of")
     ap.add_argument("--json", type=Path, default=None, help="write the full report here")
-    ap.add_argument("--write-verdicts", type=Path, default=None,
-                    help="write per-file native verdicts (the lint tests' reference data)")
+    ap.add_argument(
+        "--write-verdicts",
+        type=Path,
+        default=None,
+        help="write per-file native verdicts (the lint tests' reference data)",
+    )
     args = ap.parse_args()
-    report = run(args.corpus, {"axolotl": args.axolotl_python, "llamafactory": args.llamafactory_python},
-                 args.env_root, args.repeat)
+    report = run(
+        args.corpus,
+        {"axolotl": args.axolotl_python, "llamafactory": args.llamafactory_python},
+        args.env_root,
+        args.repeat,
+    )
     ok = True
-    print(f"{'framework':<13} {'files':>5} {'lint s':>7} {'native s':>9} {'speedup':>8} {'cpu x':>7} {'agree':>10}  "
-          "errors/warnings")
+    print(
+        f"{'framework':<13} {'files':>5} {'lint s':>7} {'native s':>9} {'speedup':>8} {'cpu x':>7} {'agree':>10}  "
+        "errors/warnings"
+    )
     for fw, e in report["frameworks"].items():
         if isinstance(e.get("native"), str):
-            print(f"{fw:<13} {e['files']:>5} {e['lint_seconds']:>7} {'-':>9} {'-':>8} {'-':>7} {'-':>10}  {e['native']}")
+            print(
+                f"{fw:<13} {e['files']:>5} {e['lint_seconds']:>7} {'-':>9} {'-':>8} {'-':>7} {'-':>10}  {e['native']}"
+            )
             ok = False
             continue
         agree = f"{e['verdicts_agree']}/{e['verdicts_compared']}"
-        print(f"{fw:<13} {e['files']:>5} {e['lint_seconds']:>7} {e['native_seconds']:>9} {e['speedup']:>7}x "
-              f"{e['cpu_speedup']:>6}x {agree:>10}  {e['lint_errors']}/{e['lint_warnings']}")
+        print(
+            f"{fw:<13} {e['files']:>5} {e['lint_seconds']:>7} {e['native_seconds']:>9} {e['speedup']:>7}x "
+            f"{e['cpu_speedup']:>6}x {agree:>10}  {e['lint_errors']}/{e['lint_warnings']}"
+        )
         for row in e["disagreements"]:
-            print(f"  disagree {row['file']}: native {row['native']} {row['native_messages'][:1]}; "
-                  f"lint {row['lint']} {row['lint_errors'][:3]}")
+            print(
+                f"  disagree {row['file']}: native {row['native']} {row['native_messages'][:1]}; "
+                f"lint {row['lint']} {row['lint_errors'][:3]}"
+            )
         ok = ok and e["speedup"] >= TARGET_RATIO and e["verdicts_agree"] == e["verdicts_compared"]
     if args.json:
         args.json.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     if args.write_verdicts:
-        data = {fw: {name: {"native": v["native"], "messages": v["messages"]} for name, v in sorted(e["verdicts"].items())}
-                for fw, e in report["frameworks"].items() if "verdicts" in e}
+        data = {
+            fw: {name: {"native": v["native"], "messages": v["messages"]} for name, v in sorted(e["verdicts"].items())}
+            for fw, e in report["frameworks"].items()
+            if "verdicts" in e
+        }
         args.write_verdicts.parent.mkdir(parents=True, exist_ok=True)
         args.write_verdicts.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     print("targets met" if ok else f"targets: >= {TARGET_RATIO:.0f}x faster and every verdict the same")

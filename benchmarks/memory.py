@@ -25,7 +25,7 @@ from generator.memory import (  # noqa: E402
     estimate,
 )
 
-DEFAULT_ANCHORS = Path(__file__).resolve().parents[2] / "shared/anchors/vram.yaml"
+DEFAULT_ANCHORS = Path(__file__).resolve().parent / "data" / "vram.yaml"
 
 #: targets from the issue
 MEASURED_MEDIAN_TARGET = 15.0  # % median absolute error against measured rows
@@ -59,11 +59,35 @@ REPRESENTATIVE = {
 }
 
 
-def _card(id: str, params_b: float, layers: int, hidden: int, inter: int, heads: int, kv: int, vocab: int,
-          tie: bool = False, head_dim: int | None = None, family: str = "llama") -> ModelCard:
-    return ModelCard(id=id, family=family, model_type=family, params_b=params_b, layers=layers, hidden=hidden,
-                     intermediate=inter, heads=heads, kv_heads=kv, vocab=vocab, max_context=8192,
-                     tie_embeddings=tie, head_dim=head_dim, source="benchmark-fallback")
+def _card(
+    id: str,
+    params_b: float,
+    layers: int,
+    hidden: int,
+    inter: int,
+    heads: int,
+    kv: int,
+    vocab: int,
+    tie: bool = False,
+    head_dim: int | None = None,
+    family: str = "llama",
+) -> ModelCard:
+    return ModelCard(
+        id=id,
+        family=family,
+        model_type=family,
+        params_b=params_b,
+        layers=layers,
+        hidden=hidden,
+        intermediate=inter,
+        heads=heads,
+        kv_heads=kv,
+        vocab=vocab,
+        max_context=8192,
+        tie_embeddings=tie,
+        head_dim=head_dim,
+        source="benchmark-fallback",
+    )
 
 
 #: used only when the catalog lacks a model; shapes from each model's config.json on the hub
@@ -164,8 +188,14 @@ def _range_verdict(lo: float, hi: float, plo: float, phi: float | None) -> str:
 #: llama3_2/3B_*_single_device.yaml): pure bf16 (torchtune has no mixed precision, so adapters and
 #: AdamW states are bf16), activation checkpointing on, chunked output cross-entropy (8 chunks),
 #: compile on. Full: PagedAdamW8bit + optimizer_in_bwd.
-_TT = dict(precision="bf16", gradient_checkpointing=True, flash_attention=True, cross_entropy="chunked",
-           master_dtype="bf16", optimizer="adamw_torch_fused")
+_TT = dict(
+    precision="bf16",
+    gradient_checkpointing=True,
+    flash_attention=True,
+    cross_entropy="chunked",
+    master_dtype="bf16",
+    optimizer="adamw_torch_fused",
+)
 #: torchtune names: lora_attn_modules q/v/output_proj + apply_lora_to_mlp (w1, w2, w3)
 _TT_QVO_MLP = ("q_proj", "v_proj", "output_proj", "w1", "w2", "w3")
 TORCHTUNE_SETUPS: dict[tuple[str, str], tuple[TrainSetup, str]] = {
@@ -178,8 +208,15 @@ TORCHTUNE_SETUPS: dict[tuple[str, str], tuple[TrainSetup, str]] = {
         "b2 s2048 bf16, r8 q/v/out+MLP, AdamW fused, AC, chunked CE",
     ),
     ("Llama-3.1-8B", "qlora"): (
-        TrainSetup("qlora", 2, 2048, lora_rank=8, quant_bits=4,
-                   lora_targets=("q_proj", "k_proj", "v_proj", "output_proj", "w1", "w2", "w3"), **_TT),
+        TrainSetup(
+            "qlora",
+            2,
+            2048,
+            lora_rank=8,
+            quant_bits=4,
+            lora_targets=("q_proj", "k_proj", "v_proj", "output_proj", "w1", "w2", "w3"),
+            **_TT,
+        ),
         "b2 s2048 bf16, NF4, r8 q/k/v/out+MLP, AdamW fused, AC, chunked CE",
     ),
     ("Llama-3.2-3B", "lora"): (
@@ -187,8 +224,7 @@ TORCHTUNE_SETUPS: dict[tuple[str, str], tuple[TrainSetup, str]] = {
         "s4096 (stated), batch not stated -> 1; r64 q/v/out+MLP, AC, chunked CE",
     ),
     ("Llama-3.2-3B", "qlora"): (
-        TrainSetup("qlora", 1, 4096, lora_rank=64, quant_bits=4,
-                   lora_targets=_TT_QVO_MLP, **_TT),
+        TrainSetup("qlora", 1, 4096, lora_rank=64, quant_bits=4, lora_targets=_TT_QVO_MLP, **_TT),
         "s4096 (stated), batch not stated -> 1; NF4, r64 q/v/out+MLP, AC, chunked CE",
     ),
 }
@@ -203,14 +239,23 @@ def _torchtune(src: dict, models: dict[str, ModelCard]) -> list[Row]:
         # torchtune logs torch.cuda peak statistics (training/memory.py get_memory_stats): the CUDA
         # context and bitsandbytes' paged (cudaMallocManaged) optimizer states are not in them.
         vis = allocator_visible_gb(est, setup)
-        rows.append(Row(
-            source="torchtune_readme", kind="measured", label=r["model"], model=card.id, method=r["method"],
-            settings=settings + f"; compared: total - CUDA context ({CUDA_CONTEXT_GIB:.2f})"
-            + (" - paged optimizer states" if setup.optimizer.startswith("paged") else ""),
-            published=f"{r['peak']} GiB ({r['gpus']}x {r['gpu']})", published_gib=float(r["peak"]),
-            estimate_gib=vis, error_pct=_pct(vis, float(r["peak"])),
-            components={k: round(v, 2) for k, v in est.components.items()},
-        ))
+        rows.append(
+            Row(
+                source="torchtune_readme",
+                kind="measured",
+                label=r["model"],
+                model=card.id,
+                method=r["method"],
+                settings=settings
+                + f"; compared: total - CUDA context ({CUDA_CONTEXT_GIB:.2f})"
+                + (" - paged optimizer states" if setup.optimizer.startswith("paged") else ""),
+                published=f"{r['peak']} GiB ({r['gpus']}x {r['gpu']})",
+                published_gib=float(r["peak"]),
+                estimate_gib=vis,
+                error_pct=_pct(vis, float(r["peak"])),
+                components={k: round(v, 2) for k, v in est.components.items()},
+            )
+        )
     return rows
 
 
@@ -278,20 +323,36 @@ def _axolotl(src: dict, models: dict[str, ModelCard]) -> list[Row]:
             plo_gib = plo * GB_TO_GIB
             phi_gib = None if phi is None else phi * GB_TO_GIB
             if not cards:
-                rows.append(Row("axolotl_choosing_method", "estimated", r["size"], "-", col, "-",
-                                f"{plo}-{phi} GB", None, None, verdict="no representative model"))
+                rows.append(
+                    Row(
+                        "axolotl_choosing_method",
+                        "estimated",
+                        r["size"],
+                        "-",
+                        col,
+                        "-",
+                        f"{plo}-{phi} GB",
+                        None,
+                        None,
+                        verdict="no representative model",
+                    )
+                )
                 continue
             ests = [estimate(c, setup) for c, setup in _grid(cards, base)]
             lo = min(e.total_gb for e in ests)
             hi = max(e.total_gb for e in ests)
             mid_pub = plo_gib if phi_gib is None else (plo_gib + phi_gib) / 2
             row = Row(
-                source="axolotl_choosing_method", kind="estimated", label=r["size"], model=" / ".join(c.id for c in cards),
+                source="axolotl_choosing_method",
+                kind="estimated",
+                label=r["size"],
+                model=" / ".join(c.id for c in cards),
                 method=col,
                 settings="s 512-2048, b 1-2 (stated); r32 all-linear, adamw_8bit / AdamW, AC, FA2 (Axolotl examples)",
                 published=f"{plo}-{'' if phi is None else phi} GB",
                 published_gib=[round(plo_gib, 2), None if phi_gib is None else round(phi_gib, 2)],
-                estimate_gib=[lo, hi], error_pct=_pct((lo + hi) / 2, mid_pub),
+                estimate_gib=[lo, hi],
+                error_pct=_pct((lo + hi) / 2, mid_pub),
                 verdict=_range_verdict(lo, hi, plo_gib, phi_gib),
             )
             stated = AXOLOTL_GPU_COUNT_CELLS.get((r["size"], col))
@@ -318,17 +379,48 @@ LLAMAFACTORY_ROWS = {
 LF_SETTINGS = "settings unknown; used LF example defaults: b1, cutoff 2048, r8 all-linear, AdamW, AC"
 
 
-def _point_rows(source: str, kind: str, label: str, method: str, card: ModelCard | None, setup: TrainSetup | None,
-                pub_gb: float, settings: str, known: bool) -> Row:
+def _point_rows(
+    source: str,
+    kind: str,
+    label: str,
+    method: str,
+    card: ModelCard | None,
+    setup: TrainSetup | None,
+    pub_gb: float,
+    settings: str,
+    known: bool,
+) -> Row:
     if card is None or setup is None:
         why = "no representative model" if card is None else "not estimated (ftgen supports 4/8-bit only)"
-        return Row(source, kind, label, "-" if card is None else card.id, method, settings, f"{pub_gb} GB",
-                   pub_gb * GB_TO_GIB, None, verdict=why, settings_known=known)
+        return Row(
+            source,
+            kind,
+            label,
+            "-" if card is None else card.id,
+            method,
+            settings,
+            f"{pub_gb} GB",
+            pub_gb * GB_TO_GIB,
+            None,
+            verdict=why,
+            settings_known=known,
+        )
     est = estimate(card, setup)
     pub = pub_gb * GB_TO_GIB
-    return Row(source, kind, label, card.id, method, settings, f"{pub_gb} GB", pub, est.total_gb,
-               error_pct=_pct(est.total_gb, pub), settings_known=known,
-               components={k: round(v, 2) for k, v in est.components.items()})
+    return Row(
+        source,
+        kind,
+        label,
+        card.id,
+        method,
+        settings,
+        f"{pub_gb} GB",
+        pub,
+        est.total_gb,
+        error_pct=_pct(est.total_gb, pub),
+        settings_known=known,
+        components={k: round(v, 2) for k, v in est.components.items()},
+    )
 
 
 def _llamafactory(src: dict, models: dict[str, ModelCard]) -> list[Row]:
@@ -338,8 +430,19 @@ def _llamafactory(src: dict, models: dict[str, ModelCard]) -> list[Row]:
         setup = LLAMAFACTORY_ROWS.get(key)
         method = f"{r['method']} {r.get('precision') or str(r['bits']) + '-bit'}"
         for size, gb in r["sizes"].items():
-            rows.append(_point_rows("llamafactory_readme", "estimated", size, method, model_for(size, models),
-                                    setup, gb, LF_SETTINGS, known=False))
+            rows.append(
+                _point_rows(
+                    "llamafactory_readme",
+                    "estimated",
+                    size,
+                    method,
+                    model_for(size, models),
+                    setup,
+                    gb,
+                    LF_SETTINGS,
+                    known=False,
+                )
+            )
     return rows
 
 
@@ -359,8 +462,19 @@ def _unsloth(src: dict, models: dict[str, ModelCard]) -> list[Row]:
     rows = []
     for r in src["rows"]:
         for col, setup in UNSLOTH_COLUMNS.items():
-            rows.append(_point_rows("unsloth_requirements", "estimated minimum", r["size"], col,
-                                    model_for(r["size"], models), setup, r[col], UNSLOTH_SETTINGS, known=False))
+            rows.append(
+                _point_rows(
+                    "unsloth_requirements",
+                    "estimated minimum",
+                    r["size"],
+                    col,
+                    model_for(r["size"], models),
+                    setup,
+                    r[col],
+                    UNSLOTH_SETTINGS,
+                    known=False,
+                )
+            )
     return rows
 
 
@@ -374,20 +488,37 @@ def _seed(src: dict, models: dict[str, ModelCard]) -> list[Row]:
     for r in src["rows"]:
         card = model_for(r["size"], models)
         if "gb" in r:
-            setup = {"qlora": LLAMAFACTORY_ROWS[("qlora", None, 4)], "lora": LLAMAFACTORY_ROWS[("lora", None, 16)],
-                     "full": LLAMAFACTORY_ROWS[("full", "pure_bf16", 16)]}[r["method"]]
-            rows.append(_point_rows("seed", "rule of thumb", r["size"], r["method"], card, setup, r["gb"],
-                                    SEED_SETTINGS, known=False))
+            setup = {
+                "qlora": LLAMAFACTORY_ROWS[("qlora", None, 4)],
+                "lora": LLAMAFACTORY_ROWS[("lora", None, 16)],
+                "full": LLAMAFACTORY_ROWS[("full", "pure_bf16", 16)],
+            }[r["method"]]
+            rows.append(
+                _point_rows(
+                    "seed", "rule of thumb", r["size"], r["method"], card, setup, r["gb"], SEED_SETTINGS, known=False
+                )
+            )
         else:
             # "8x H100 minimum": does a full fine-tune fit in 8 x 80 GiB, with ZeRO-3 or ZeRO-3 offload?
             base = replace(LLAMAFACTORY_ROWS[("full", "pure_bf16", 16)], world_size=8, master_dtype="auto")
             z3 = estimate(card, replace(base, sharding="zero3")).total_gb
             off = estimate(card, replace(base, sharding="zero3_offload")).total_gb
-            rows.append(Row("seed", "rule of thumb", r["size"], card.id, r["method"],
-                            "8 GPUs, b1 s2048, mixed-precision AdamW", r.get("note", ""), None, z3,
-                            verdict=f"zero3 {z3:.0f} GiB/GPU {'fits' if z3 <= 80 * 0.9 else 'does NOT fit'} 80 GiB; "
-                            f"zero3_offload {off:.0f} GiB/GPU {'fits' if off <= 80 * 0.9 else 'does NOT fit'}",
-                            settings_known=False))
+            rows.append(
+                Row(
+                    "seed",
+                    "rule of thumb",
+                    r["size"],
+                    card.id,
+                    r["method"],
+                    "8 GPUs, b1 s2048, mixed-precision AdamW",
+                    r.get("note", ""),
+                    None,
+                    z3,
+                    verdict=f"zero3 {z3:.0f} GiB/GPU {'fits' if z3 <= 80 * 0.9 else 'does NOT fit'} 80 GiB; "
+                    f"zero3_offload {off:.0f} GiB/GPU {'fits' if off <= 80 * 0.9 else 'does NOT fit'}",
+                    settings_known=False,
+                )
+            )
     return rows
 
 
@@ -412,9 +543,12 @@ def master_sensitivity(anchors: dict, models: dict[str, ModelCard]) -> list[dict
         for master in ("bf16", "fp32"):
             base = replace(AXOLOTL_COLUMNS["full_bf16_adamw"], master_dtype=master)
             tot = [estimate(c, setup).total_gb for c, setup in _grid(cards, base)]
-            entry[master] = {"estimate_gib": [min(tot), max(tot)],
-                             "verdict": _range_verdict(min(tot), max(tot), plo * GB_TO_GIB,
-                                                       None if phi is None else phi * GB_TO_GIB)}
+            entry[master] = {
+                "estimate_gib": [min(tot), max(tot)],
+                "verdict": _range_verdict(
+                    min(tot), max(tot), plo * GB_TO_GIB, None if phi is None else phi * GB_TO_GIB
+                ),
+            }
         out.append(entry)
     return out
 
@@ -446,8 +580,11 @@ def summarize(rows: list[Row]) -> dict[str, Any]:
         mine = [r for r in rows if r.source == src]
         errs = [abs(r.error_pct) for r in mine if r.error_pct is not None and not isinstance(r.estimate_gib, list)]
         ranges = [r for r in mine if isinstance(r.estimate_gib, list)]
-        entry: dict[str, Any] = {"kind": mine[0].kind, "rows": len(mine),
-                                 "settings_known": all(r.settings_known for r in mine)}
+        entry: dict[str, Any] = {
+            "kind": mine[0].kind,
+            "rows": len(mine),
+            "settings_known": all(r.settings_known for r in mine),
+        }
         if errs:
             entry["median_abs_error_pct"] = round(statistics.median(errs), 1)
             entry["compared"] = len(errs)
@@ -465,8 +602,9 @@ def summarize(rows: list[Row]) -> dict[str, Any]:
     counted = [r for r in rows if r.gpus_stated is not None]
     out["gpu_counts_inside"] = sum(r.gpus_verdict == "inside" for r in counted)
     out["gpu_counts_total"] = len(counted)
-    out["ranges_ok"] = (out["ranges_inside"] == out["ranges_total"]
-                        and out["gpu_counts_inside"] == out["gpu_counts_total"])
+    out["ranges_ok"] = (
+        out["ranges_inside"] == out["ranges_total"] and out["gpu_counts_inside"] == out["gpu_counts_total"]
+    )
     return out
 
 
@@ -482,9 +620,11 @@ def _fmt(v: Any) -> str:
 
 
 def render(rows: list[Row], summary: dict, origin: str, sensitivity: list[dict] | None = None) -> str:
-    lines = [f"ftgen memory benchmark - model shapes from {origin}; all figures GiB "
-             f"(tables' \"GB\" read as {'1e9 bytes' if GB_TO_GIB != 1.0 else 'GiB, the unit GPU memory is sized in'})",
-             ""]
+    lines = [
+        f"ftgen memory benchmark - model shapes from {origin}; all figures GiB "
+        f'(tables\' "GB" read as {"1e9 bytes" if GB_TO_GIB != 1.0 else "GiB, the unit GPU memory is sized in"})',
+        "",
+    ]
     head = f"{'source':<24} {'size/model':<13} {'method':<20} {'published':>13} {'estimate':>13} {'error':>9}  note"
     for src in dict.fromkeys(r.source for r in rows):
         mine = [r for r in rows if r.source == src]
@@ -503,12 +643,16 @@ def render(rows: list[Row], summary: dict, origin: str, sensitivity: list[dict] 
             if r.gpus_stated is not None:
                 lo, hi = r.gpus_stated
                 est = "-" if not r.gpus_estimate else "-".join(map(str, sorted(set(r.gpus_estimate))))
-                note += (f"; stated as {lo if lo == hi else f'{lo}-{hi}'}x 80 GB GPUs: ftgen needs {est} "
-                         f"with FSDP -> {r.gpus_verdict}")
+                note += (
+                    f"; stated as {lo if lo == hi else f'{lo}-{hi}'}x 80 GB GPUs: ftgen needs {est} "
+                    f"with FSDP -> {r.gpus_verdict}"
+                )
             if len(settings) > 1:
                 note = f"{note + '; ' if note else ''}{r.settings}"
-            lines.append(f"{src[:24]:<24} {r.label[:13]:<13} {r.method[:20]:<20} {_fmt(r.published_gib):>13} "
-                         f"{_fmt(r.estimate_gib):>13} {err:>9}  {note}")
+            lines.append(
+                f"{src[:24]:<24} {r.label[:13]:<13} {r.method[:20]:<20} {_fmt(r.published_gib):>13} "
+                f"{_fmt(r.estimate_gib):>13} {err:>9}  {note}"
+            )
         e = summary["sources"][src]
         bits = []
         if "median_abs_error_pct" in e:
@@ -528,9 +672,12 @@ def render(rows: list[Row], summary: dict, origin: str, sensitivity: list[dict] 
     )
     lines.append("LLaMA-Factory, Unsloth and seed rows: settings unknown, reported for information only.")
     if sensitivity:
-        lines += ["", "Effect of the full fine-tune master-weights choice on Axolotl's full_bf16_adamw rows:",
-                  f"{'size':<10} {'published':>13} {'pure bf16 (8 B/param, default)':>34} "
-                  f"{'fp32 master + AMP (18 B/param)':>34}"]
+        lines += [
+            "",
+            "Effect of the full fine-tune master-weights choice on Axolotl's full_bf16_adamw rows:",
+            f"{'size':<10} {'published':>13} {'pure bf16 (8 B/param, default)':>34} "
+            f"{'fp32 master + AMP (18 B/param)':>34}",
+        ]
         for e in sensitivity:
             cells = [f"{_fmt(e[m]['estimate_gib'])} {e[m]['verdict']}" for m in ("bf16", "fp32")]
             lines.append(f"{e['size']:<10} {_fmt(e['published_gib']):>13} {cells[0]:>34} {cells[1]:>34}")
@@ -548,12 +695,16 @@ def _rounded(v: Any) -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 epilog="exit status: 0 when both targets are met, 1 when one is missed, 2 bad input")
+    ap = argparse.ArgumentParser(
+        description=__doc__, epilog="exit status: 0 when both targets are met, 1 when one is missed, 2 bad input"
+    )
     ap.add_argument("--anchors", type=Path, default=DEFAULT_ANCHORS, help="vram.yaml with the published figures")
     ap.add_argument("--json", action="store_true", help="print rows and summary as JSON")
-    ap.add_argument("--gb-decimal", action="store_true",
-                    help='read "GB" in the estimated tables as 1e9 bytes (default: as GiB, like GPU memory sizes)')
+    ap.add_argument(
+        "--gb-decimal",
+        action="store_true",
+        help='read "GB" in the estimated tables as 1e9 bytes (default: as GiB, like GPU memory sizes)',
+    )
     args = ap.parse_args(argv)
     global GB_TO_GIB
     if args.gb_decimal:
@@ -567,8 +718,13 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarize(rows)
     sens = master_sensitivity(anchors, models)
     if args.json:
-        doc = {"models_from": origin, "gb_read_as_gib": GB_TO_GIB == 1.0, "rows": [asdict(r) for r in rows],
-               "summary": summary, "master_weights_sensitivity": sens}
+        doc = {
+            "models_from": origin,
+            "gb_read_as_gib": GB_TO_GIB == 1.0,
+            "rows": [asdict(r) for r in rows],
+            "summary": summary,
+            "master_weights_sensitivity": sens,
+        }
         print(json.dumps(_rounded(doc), indent=2))
     else:
         print(render(rows, summary, origin, sens))

@@ -47,7 +47,6 @@ from generator.memory import GIB, TrainSetup, estimate, total_params  # noqa: E4
 TARGET_PCT = 15.0
 
 
-
 # ----------------------------------------------------------------------------- cases
 
 
@@ -70,15 +69,35 @@ class Shape:
 
     def card(self) -> ModelCard:
         # params_b 0: the estimator counts the parameters from the shape; the card then carries that count
-        card = ModelCard(id=self.name, family="llama", model_type="llama", params_b=0.0,
-                         layers=self.layers, hidden=self.hidden, intermediate=self.intermediate, heads=self.heads,
-                         kv_heads=self.kv_heads, vocab=self.vocab, max_context=131072, tie_embeddings=self.tie,
-                         head_dim=self.head_dim, source="benchmark")
+        card = ModelCard(
+            id=self.name,
+            family="llama",
+            model_type="llama",
+            params_b=0.0,
+            layers=self.layers,
+            hidden=self.hidden,
+            intermediate=self.intermediate,
+            heads=self.heads,
+            kv_heads=self.kv_heads,
+            vocab=self.vocab,
+            max_context=131072,
+            tie_embeddings=self.tie,
+            head_dim=self.head_dim,
+            source="benchmark",
+        )
         return replace(card, params_b=total_params(card) / 1e9)
 
     def worker(self) -> dict:
-        return {"hidden": self.hidden, "layers": self.layers, "heads": self.heads, "kv_heads": self.kv_heads,
-                "intermediate": self.intermediate, "vocab": self.vocab, "tie": self.tie, "head_dim": self.head_dim}
+        return {
+            "hidden": self.hidden,
+            "layers": self.layers,
+            "heads": self.heads,
+            "kv_heads": self.kv_heads,
+            "intermediate": self.intermediate,
+            "vocab": self.vocab,
+            "tie": self.tie,
+            "head_dim": self.head_dim,
+        }
 
 
 @dataclass(frozen=True)
@@ -91,11 +110,21 @@ class Case:
     def worker(self, device: str, workdir: str, cache: str | None = None) -> dict:
         s = self.setup
         return {
-            "cache": cache, "model": self.shape.worker(), "method": s.method, "precision": s.precision,
-            "micro_batch_size": s.micro_batch_size, "sequence_len": s.sequence_len,
-            "gradient_checkpointing": s.gradient_checkpointing, "flash_attention": s.flash_attention,
-            "optimizer": s.optimizer, "lora_rank": s.lora_rank, "lora_targets": list(s.lora_targets),
-            "double_quant": s.double_quant, "steps": self.steps, "device": device, "workdir": workdir,
+            "cache": cache,
+            "model": self.shape.worker(),
+            "method": s.method,
+            "precision": s.precision,
+            "micro_batch_size": s.micro_batch_size,
+            "sequence_len": s.sequence_len,
+            "gradient_checkpointing": s.gradient_checkpointing,
+            "flash_attention": s.flash_attention,
+            "optimizer": s.optimizer,
+            "lora_rank": s.lora_rank,
+            "lora_targets": list(s.lora_targets),
+            "double_quant": s.double_quant,
+            "steps": self.steps,
+            "device": device,
+            "workdir": workdir,
         }
 
 
@@ -145,13 +174,14 @@ def _catalog_shape(model_id: str) -> Shape:
 def gpu_cases() -> tuple[Case, ...]:
     """Real shapes on one GPU (bf16, as the frameworks train there); each case runs in well under a minute
     on an H100-class GPU. The 8B QLoRA cases save the random model once (16 GB) before quantising it."""
-    l1, l8, q7 = (_catalog_shape(m) for m in
-                  ("meta-llama/Llama-3.2-1B", "meta-llama/Llama-3.1-8B", "Qwen/Qwen2.5-7B"))
+    l1, l8, q7 = (_catalog_shape(m) for m in ("meta-llama/Llama-3.2-1B", "meta-llama/Llama-3.1-8B", "Qwen/Qwen2.5-7B"))
     bf = dict(precision="bf16")
     return (
         Case("1B-full-ac-s2048b2", l1, _t("full", 2, 2048, **bf)),
         Case("1B-full-noac-s1024b2", l1, _t("full", 2, 1024, gradient_checkpointing=False, **bf)),
-        Case("1B-lora-eager-s1024b1", l1, _t("lora", 1, 1024, flash_attention=False, gradient_checkpointing=False, **bf)),
+        Case(
+            "1B-lora-eager-s1024b1", l1, _t("lora", 1, 1024, flash_attention=False, gradient_checkpointing=False, **bf)
+        ),
         Case("8B-lora-ac-s2048b2", l8, _t("lora", 2, 2048, **bf)),
         Case("8B-qlora-ac-s2048b2", l8, _t("qlora", 2, 2048, **bf)),
         Case("8B-qlora-8bitadam-s4096b1", l8, _t("qlora", 1, 4096, optimizer="adamw_8bit", **bf)),
@@ -181,9 +211,15 @@ class Result:
 
 
 def describe(setup: TrainSetup) -> str:
-    bits = [setup.method, setup.precision, f"b{setup.micro_batch_size}", f"s{setup.sequence_len}",
-            "AC" if setup.gradient_checkpointing else "no-AC", "sdpa" if setup.flash_attention else "eager",
-            setup.optimizer]
+    bits = [
+        setup.method,
+        setup.precision,
+        f"b{setup.micro_batch_size}",
+        f"s{setup.sequence_len}",
+        "AC" if setup.gradient_checkpointing else "no-AC",
+        "sdpa" if setup.flash_attention else "eager",
+        setup.optimizer,
+    ]
     if setup.method != "full":
         targets = "all-linear" if tuple(setup.lora_targets) == TrainSetup.lora_targets else "/".join(setup.lora_targets)
         bits.append(f"r{setup.lora_rank} {targets}")
@@ -198,12 +234,23 @@ def allocated_part(components: dict[str, float]) -> float:
 
 def run_case(case: Case, python: str, device: str, timeout: float, cache: str | None = None) -> Result:
     est = estimate(case.shape.card(), case.setup)
-    res = Result(case.name, case.shape.name, describe(case.setup), allocated_part(est.components), est.total_gb,
-                 components={k: round(v, 4) for k, v in est.components.items()})
+    res = Result(
+        case.name,
+        case.shape.name,
+        describe(case.setup),
+        allocated_part(est.components),
+        est.total_gb,
+        components={k: round(v, 4) for k, v in est.components.items()},
+    )
     with tempfile.TemporaryDirectory(prefix="ftgen-mem-") as work:
         try:
-            raw = run_json(python, "measure_memory.py", stdin=json.dumps(case.worker(device, work, cache)),
-                           env=clean_environ(), timeout=timeout)
+            raw = run_json(
+                python,
+                "measure_memory.py",
+                stdin=json.dumps(case.worker(device, work, cache)),
+                env=clean_environ(),
+                timeout=timeout,
+            )
         except ScriptError as exc:
             res.error = str(exc).splitlines()[-1][:300]
             return res
@@ -245,8 +292,10 @@ def render(results: list[Result], summary: dict, device: str, python: str) -> st
     lines.append(head + "  settings")
     for r in results:
         err = "-" if r.error_pct is None else f"{r.error_pct:+.1f}%"
-        line = f"{r.case[:27]:<27} {r.model[-16:]:<16} {_mib(r.measured_allocated_gib):>9} " \
-               f"{_mib(r.est_allocated_gib):>9} {err:>8}"
+        line = (
+            f"{r.case[:27]:<27} {r.model[-16:]:<16} {_mib(r.measured_allocated_gib):>9} "
+            f"{_mib(r.est_allocated_gib):>9} {err:>8}"
+        )
         if device == "cuda":
             terr = "-" if r.total_error_pct is None else f"{r.total_error_pct:+.1f}%"
             line += f" {_mib(r.measured_total_gib):>10} {_mib(r.est_total_gib):>9} {terr:>8}"
@@ -258,9 +307,11 @@ def render(results: list[Result], summary: dict, device: str, python: str) -> st
     for r in results:
         lines.append(f"{r.case[:27]:<27} " + " ".join(f"{r.components[c] * 1024:>10.1f}" for c in comp_names))
     lines.append("")
-    lines.append(f"median |error| (allocated) {summary['median_abs_error_pct']}% over {summary['measured']} cases "
-                 f"(max {summary['max_abs_error_pct']}%); target <= {TARGET_PCT}%: "
-                 f"{'PASS' if summary['ok'] else 'FAIL'}")
+    lines.append(
+        f"median |error| (allocated) {summary['median_abs_error_pct']}% over {summary['measured']} cases "
+        f"(max {summary['max_abs_error_pct']}%); target <= {TARGET_PCT}%: "
+        f"{'PASS' if summary['ok'] else 'FAIL'}"
+    )
     if summary["median_abs_total_error_pct"] is not None:
         lines.append(f"median |error| (device total) {summary['median_abs_total_error_pct']}%")
     if summary["failed"]:
@@ -269,18 +320,26 @@ def render(results: list[Result], summary: dict, device: str, python: str) -> st
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--suite", choices=("cpu", "gpu"), default="cpu")
-    ap.add_argument("--framework", choices=("llamafactory", "axolotl"), default="llamafactory",
-                    help="whose managed env runs the cases (default llamafactory)")
+    ap.add_argument(
+        "--framework",
+        choices=("llamafactory", "axolotl"),
+        default="llamafactory",
+        help="whose managed env runs the cases (default llamafactory)",
+    )
     ap.add_argument("--python", help="an interpreter with torch, transformers, peft and bitsandbytes instead")
     ap.add_argument("--case", action="append", default=[], help="run only these cases (repeatable)")
     ap.add_argument("--list", action="store_true", help="list the cases and exit")
     ap.add_argument("--timeout", type=float, default=900, help="seconds per case (default 900)")
     ap.add_argument("--json", action="store_true", help="print results and summary as JSON")
-    ap.add_argument("--cache", help="keep the random models QLoRA cases save here between cases and runs "
-                                    "(default: a temporary folder for this run)")
+    ap.add_argument(
+        "--cache",
+        help="keep the random models QLoRA cases save here between cases and runs "
+        "(default: a temporary folder for this run)",
+    )
     args = ap.parse_args(argv)
 
     cases = CPU_CASES if args.suite == "cpu" else gpu_cases()
@@ -298,8 +357,9 @@ def main(argv: list[str] | None = None) -> int:
     if python is None:
         env = get_env(args.framework)
         if env is None:
-            print(f"no {args.framework} env: run `ftgen env install {args.framework}` or pass --python",
-                  file=sys.stderr)
+            print(
+                f"no {args.framework} env: run `ftgen env install {args.framework}` or pass --python", file=sys.stderr
+            )
             return 2
         python = str(env.python)
     device = "cpu" if args.suite == "cpu" else "cuda"
@@ -316,8 +376,13 @@ def main(argv: list[str] | None = None) -> int:
         tmp_cache.cleanup()
     summary = summarize(results)
     if args.json:
-        print(json.dumps({"device": device, "python": python, "summary": summary,
-                          "results": [r.__dict__ for r in results]}, indent=2, default=str))
+        print(
+            json.dumps(
+                {"device": device, "python": python, "summary": summary, "results": [r.__dict__ for r in results]},
+                indent=2,
+                default=str,
+            )
+        )
     else:
         print(render(results, summary, device, python))
     return 0 if summary["ok"] else 1

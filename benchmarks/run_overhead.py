@@ -44,8 +44,11 @@ def main() -> None:
     if env is None:
         raise SystemExit(f"no {prep.framework} env: ftgen env install {prep.framework}")
     cli = [sys.executable, "-m", "generator.cli", "run", str(b.out_dir), "--quiet", "--framework", prep.framework]
-    extra = ["--no-eval"] if "--no-eval" in subprocess.run(cli[:4] + ["--help"], capture_output=True, text=True,
-                                                             cwd=ROOT).stdout else []
+    extra = (
+        ["--no-eval"]
+        if "--no-eval" in subprocess.run(cli[:4] + ["--help"], capture_output=True, text=True, cwd=ROOT).stdout
+        else []
+    )
     subprocess.run(cli + extra, cwd=ROOT, check=True, capture_output=True)  # warm-up: fills the validation cache
 
     direct_times, ftgen_times = [], []
@@ -54,12 +57,16 @@ def main() -> None:
         run_dir.mkdir()
         cfg_path = run_dir / "config.yaml"
         cfg_path.write_text(yaml.safe_dump(run_config(prep, run_dir), sort_keys=False))
-        argv = ([str(env.cli("axolotl")), "train", str(cfg_path), "--launcher", "python"]
-                if prep.framework == "axolotl" else [str(env.cli("llamafactory-cli")), "train", str(cfg_path)])
+        argv = (
+            [str(env.cli("axolotl")), "train", str(cfg_path), "--launcher", "python"]
+            if prep.framework == "axolotl"
+            else [str(env.cli("llamafactory-cli")), "train", str(cfg_path)]
+        )
         t = time.perf_counter()
         with open(run_dir / "train.log", "wb") as log:
-            subprocess.run(argv, cwd=run_dir, env=env.subprocess_env(), stdout=log, stderr=subprocess.STDOUT,
-                           check=True)
+            subprocess.run(
+                argv, cwd=run_dir, env=env.subprocess_env(), stdout=log, stderr=subprocess.STDOUT, check=True
+            )
         direct_times.append(time.perf_counter() - t)
         t = time.perf_counter()
         subprocess.run(cli + extra, cwd=ROOT, check=True, capture_output=True)
@@ -67,8 +74,10 @@ def main() -> None:
         print(f"run {i + 1}: direct {direct_times[-1]:.1f} s, ftgen run {ftgen_times[-1]:.1f} s", flush=True)
     d, f = statistics.median(direct_times), statistics.median(ftgen_times)
     print(f"\n{prep.framework}, {Path(args.spec).name}, {args.runs} runs each (alternating)")
-    print(f"direct CLI median {d:.2f} s; ftgen run median {f:.2f} s; overhead {100 * (f / d - 1):+.1f}% "
-          f"(ratio {f / d:.3f})")
+    print(
+        f"direct CLI median {d:.2f} s; ftgen run median {f:.2f} s; overhead {100 * (f / d - 1):+.1f}% "
+        f"(ratio {f / d:.3f})"
+    )
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import difflib
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
@@ -57,21 +58,52 @@ def _one(error: ValidationError, file: str, line_of) -> list[Problem]:
         for extra in extras:
             child = join_key(key, str(extra))  # a key, even when YAML read it as a number
             close = difflib.get_close_matches(str(extra), props, n=3, cutoff=0.6)
-            allowed = (f"did you mean {', '.join(close)}?" if close else
-                       f"one of {', '.join(props)}" if len(props) <= 12 else f"one of the {len(props)} known keys")
+            allowed = (
+                f"did you mean {', '.join(close)}?"
+                if close
+                else f"one of {', '.join(props)}"
+                if len(props) <= 12
+                else f"one of the {len(props)} known keys"
+            )
             out.append(Problem(file, child, "unknown key", found=extra, allowed=allowed, line=line_of(child)))
         return out
     if v == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message
         child = join_key(key, missing)
-        return [Problem(file, child, "required key is missing", allowed=error.schema.get("properties", {}).get(missing, {}).get("description"), line=line_of(key))]
+        return [
+            Problem(
+                file,
+                child,
+                "required key is missing",
+                allowed=error.schema.get("properties", {}).get(missing, {}).get("description"),
+                line=line_of(key),
+            )
+        ]
     if v == "enum":
         allowed = ", ".join(str(x) for x in error.validator_value)
         return [Problem(file, key, "value not allowed", found=error.instance, allowed=allowed, line=line_of(key))]
     if v == "const":
-        return [Problem(file, key, "value not allowed", found=error.instance, allowed=repr(error.validator_value), line=line_of(key))]
+        return [
+            Problem(
+                file,
+                key,
+                "value not allowed",
+                found=error.instance,
+                allowed=repr(error.validator_value),
+                line=line_of(key),
+            )
+        ]
     if v == "type":
-        return [Problem(file, key, "wrong type", found=error.instance, allowed=_allowed_types(error.validator_value), line=line_of(key))]
+        return [
+            Problem(
+                file,
+                key,
+                "wrong type",
+                found=error.instance,
+                allowed=_allowed_types(error.validator_value),
+                line=line_of(key),
+            )
+        ]
     if v in ("anyOf", "oneOf"):
         # Prefer the most specific sub-error when the branches are all of one kind.
         kinds = []
@@ -81,9 +113,26 @@ def _one(error: ValidationError, file: str, line_of) -> list[Problem]:
             elif sub.validator == "enum":
                 kinds.append("one of " + ", ".join(str(x) for x in sub.validator_value))
         allowed = "; or ".join(dict.fromkeys(kinds)) if kinds else None
-        return [Problem(file, key, "value does not match any allowed form", found=error.instance, allowed=allowed, line=line_of(key))]
-    return [Problem(file, key, "value out of range" if v != "pattern" else "value has the wrong form",
-                    found=error.instance, allowed=_bound(error), line=line_of(key))]
+        return [
+            Problem(
+                file,
+                key,
+                "value does not match any allowed form",
+                found=error.instance,
+                allowed=allowed,
+                line=line_of(key),
+            )
+        ]
+    return [
+        Problem(
+            file,
+            key,
+            "value out of range" if v != "pattern" else "value has the wrong form",
+            found=error.instance,
+            allowed=_bound(error),
+            line=line_of(key),
+        )
+    ]
 
 
 def schema_problems(validator: Draft202012Validator, data: Any, file: str, line_of=lambda key: None) -> list[Problem]:

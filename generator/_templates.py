@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from functools import cache
-from typing import Callable
 
 import jinja2
 
@@ -26,12 +26,19 @@ def bytecode_cache() -> jinja2.BytecodeCache | None:
     return None
 
 
-def environment(filters: dict[str, Callable] | None = None, globals_: dict | None = None,
-                autoescape: bool = False) -> jinja2.Environment:
+def environment(
+    filters: dict[str, Callable] | None = None, globals_: dict | None = None, autoescape: bool = False
+) -> jinja2.Environment:
     """A jinja2 environment over templates/ with StrictUndefined and the given filters (and globals)."""
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())), undefined=jinja2.StrictUndefined,
-                             bytecode_cache=bytecode_cache(), autoescape=autoescape, keep_trailing_newline=True,
-                             trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        undefined=jinja2.StrictUndefined,
+        bytecode_cache=bytecode_cache(),
+        autoescape=autoescape,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters.update(filters or {})
     env.globals.update(globals_ or {})
     return env

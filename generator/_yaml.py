@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -91,9 +92,7 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = Fal
         except TypeError:
             raise _LimitError(f"unhashable mapping key {key!r}", key_node.start_mark.line + 1) from None
         if key in seen:
-            raise _LimitError(
-                f"duplicate key {key!r} (first on line {seen[key]})", key_node.start_mark.line + 1
-            )
+            raise _LimitError(f"duplicate key {key!r} (first on line {seen[key]})", key_node.start_mark.line + 1)
         seen[key] = key_node.start_mark.line + 1
     return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
 
@@ -148,8 +147,9 @@ def _prescan(text: str, max_nodes: int) -> None:
                 if isinstance(event, yaml.AliasEvent):
                     aliases += 1
                     if aliases > MAX_ALIASES:
-                        raise _LimitError(f"more than {MAX_ALIASES} YAML aliases (alias bomb?)",
-                                          event.start_mark.line + 1)
+                        raise _LimitError(
+                            f"more than {MAX_ALIASES} YAML aliases (alias bomb?)", event.start_mark.line + 1
+                        )
                     size = sizes.get(event.anchor, 1)
                 else:
                     nodes += 1
@@ -162,8 +162,10 @@ def _prescan(text: str, max_nodes: int) -> None:
             if nodes > max_nodes:
                 raise _LimitError(f"more than {max_nodes} YAML nodes", event.start_mark.line + 1)
             if stack[-1][1] > max_nodes:
-                raise _LimitError(f"aliases expand the document to more than {max_nodes} nodes (alias bomb?)",
-                                  event.start_mark.line + 1)
+                raise _LimitError(
+                    f"aliases expand the document to more than {max_nodes} nodes (alias bomb?)",
+                    event.start_mark.line + 1,
+                )
     except yaml.YAMLError:
         return
 
@@ -178,18 +180,20 @@ def _check_expansion(root: yaml.Node, max_nodes: int) -> None:
         key = id(node)
         if done:
             open_.discard(key)
-            children = ([n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode)
-                        else node.value)
+            children = [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else node.value
             sizes[key] = 1 + sum(sizes[id(c)] for c in children)
             if sizes[key] > max_nodes:
-                raise _LimitError(f"aliases expand the document to more than {max_nodes} nodes (alias bomb?)",
-                                  node.start_mark.line + 1)
+                raise _LimitError(
+                    f"aliases expand the document to more than {max_nodes} nodes (alias bomb?)",
+                    node.start_mark.line + 1,
+                )
             continue
         if key in sizes:
             continue
         if key in open_:
-            raise _LimitError("a YAML alias refers to a node that contains it (recursive data)",
-                              node.start_mark.line + 1)
+            raise _LimitError(
+                "a YAML alias refers to a node that contains it (recursive data)", node.start_mark.line + 1
+            )
         if isinstance(node, yaml.ScalarNode):
             sizes[key] = 1
             continue
@@ -203,8 +207,17 @@ def load_text(text: str, file: str, *, max_bytes: int = MAX_BYTES, max_nodes: in
     """Parse YAML text safely; raise FtgenError (exit 2) naming the file and line on any problem."""
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > max_bytes:
-        raise FtgenError([Problem(file, "", f"file is larger than {_size(max_bytes)}", found=size,
-                                  allowed=f"at most {max_bytes} bytes")])
+        raise FtgenError(
+            [
+                Problem(
+                    file,
+                    "",
+                    f"file is larger than {_size(max_bytes)}",
+                    found=size,
+                    allowed=f"at most {max_bytes} bytes",
+                )
+            ]
+        )
     try:
         _prescan(text, max_nodes)
         loader = _Loader(text, max_nodes)
@@ -239,11 +252,12 @@ _FAST_SAFE = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 def load_trusted(text: str):
     """Parse YAML that ships with ftgen or that ftgen rendered (catalogs, re-parse checks): libyaml's safe loader."""
-    return yaml.load(text, Loader=_FAST_SAFE)  # noqa: S506 - CSafeLoader is the safe loader in C
+    return yaml.load(text, Loader=_FAST_SAFE)
 
 
-def read_text(path: Path | str, file: str | None = None, max_bytes: int = MAX_BYTES,
-              kind: str = "") -> tuple[str, bytes]:
+def read_text(
+    path: Path | str, file: str | None = None, max_bytes: int = MAX_BYTES, kind: str = ""
+) -> tuple[str, bytes]:
     """Read a UTF-8 text file of at most max_bytes (never more, even from a pipe or device); FtgenError otherwise.
 
     Returns the text and the raw bytes (for hashing). `kind` words the errors ("spec " -> "spec file not found").
@@ -260,16 +274,18 @@ def read_text(path: Path | str, file: str | None = None, max_bytes: int = MAX_BY
     except OSError as exc:
         raise FtgenError([Problem(file, "", f"cannot read: {exc.strerror or exc}")]) from None
     if len(raw) > max_bytes:
-        raise FtgenError([Problem(file, "", f"file is larger than {_size(max_bytes)}",
-                                  allowed=f"at most {max_bytes} bytes")])
+        raise FtgenError(
+            [Problem(file, "", f"file is larger than {_size(max_bytes)}", allowed=f"at most {max_bytes} bytes")]
+        )
     try:
         return raw.decode("utf-8"), raw
     except UnicodeDecodeError as exc:
         raise FtgenError([Problem(file, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})")]) from None
 
 
-def load_file(path: Path | str, file: str | None = None, *, max_bytes: int = MAX_BYTES,
-              max_nodes: int = MAX_NODES) -> Loaded:
+def load_file(
+    path: Path | str, file: str | None = None, *, max_bytes: int = MAX_BYTES, max_nodes: int = MAX_NODES
+) -> Loaded:
     """Read and parse a YAML file; a missing, unreadable or oversized file is a Problem, not a traceback."""
     file = file or str(path)
     text, _ = read_text(path, file, max_bytes)

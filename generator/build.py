@@ -10,7 +10,9 @@ from pathlib import Path
 
 import jinja2
 
-from . import __version__, facts as facts_mod, rules, spec as spec_mod
+from . import __version__, rules
+from . import facts as facts_mod
+from . import spec as spec_mod
 from ._templates import environment
 from .errors import FtgenError, Problem
 from .facts.types import Facts
@@ -43,12 +45,18 @@ def _plan_template() -> jinja2.Template:
     return environment({"md": _md, "y": yaml_value}).get_template("plan/PLAN.md.j2")
 
 
-def plan_markdown(b: "Build", file_names: list[str]) -> str:
+def plan_markdown(b: Build, file_names: list[str]) -> str:
     hw = b.spec.hardware
     gpu = b.facts.gpu
     hardware = f"{hw.nodes} node(s) x {hw.gpus_per_node} x {gpu.name} ({gpu.vram_gb:g} GB)"
-    return _plan_template().render(plan=b.plan, facts=b.facts, version=__version__, spec_name=Path(b.spec.file).name,
-                                   hardware=hardware, files=file_names)
+    return _plan_template().render(
+        plan=b.plan,
+        facts=b.facts,
+        version=__version__,
+        spec_name=Path(b.spec.file).name,
+        hardware=hardware,
+        files=file_names,
+    )
 
 
 def eval_set(spec: Spec, facts: Facts, out_dir: Path) -> dict | None:
@@ -57,9 +65,13 @@ def eval_set(spec: Spec, facts: Facts, out_dir: Path) -> dict | None:
         return None
     path = Path(spec.eval.path)
     path = path if path.is_absolute() else spec.base_dir / path
-    return {"path": Path(os.path.relpath(path.resolve(), Path(out_dir).resolve())).as_posix(),
-            "sha256": facts.eval.sha256, "rows": facts.eval.rows, "max_new_tokens": spec.eval.max_new_tokens,
-            "harness_tasks": list(spec.eval.harness_tasks)}
+    return {
+        "path": Path(os.path.relpath(path.resolve(), Path(out_dir).resolve())).as_posix(),
+        "sha256": facts.eval.sha256,
+        "rows": facts.eval.rows,
+        "max_new_tokens": spec.eval.max_new_tokens,
+        "harness_tasks": list(spec.eval.harness_tasks),
+    }
 
 
 def plan_json(plan: Plan, spec: Spec, facts: Facts | None = None, out_dir: Path | None = None) -> str:
@@ -79,8 +91,18 @@ def _override_problems(problems: list[Problem], spec: Spec, framework: str) -> l
             key = f"framework_overrides.{framework}.{p.key}"
             out.append(Problem(spec.file, key, p.message, p.found, p.allowed, p.severity, p.rule, spec.line_of(key)))
         else:
-            out.append(Problem(p.file, p.key, "ftgen generated an invalid value (a bug, please report): " + p.message,
-                               p.found, p.allowed, p.severity, p.rule, p.line))
+            out.append(
+                Problem(
+                    p.file,
+                    p.key,
+                    "ftgen generated an invalid value (a bug, please report): " + p.message,
+                    p.found,
+                    p.allowed,
+                    p.severity,
+                    p.rule,
+                    p.line,
+                )
+            )
     return out
 
 

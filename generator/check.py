@@ -33,6 +33,12 @@ def compare(b: Build) -> Drift:
         if old == text:
             continue
         changed.append(name if old is not None else f"{name} (missing)")
-        chunks.extend(difflib.unified_diff((old or "").splitlines(keepends=True), text.splitlines(keepends=True),
-                                           fromfile=f"{path} (committed)", tofile=f"{path} (would regenerate)"))
+        chunks.extend(
+            difflib.unified_diff(
+                (old or "").splitlines(keepends=True),
+                text.splitlines(keepends=True),
+                fromfile=f"{path} (committed)",
+                tofile=f"{path} (would regenerate)",
+            )
+        )
     return Drift(b.spec.file, b.out_dir, tuple(changed), "".join(chunks))

@@ -10,11 +10,11 @@ import click
 from rich.markup import escape
 
 from . import __version__
-from ._cli_common import table, EXIT_CODES, err, handle_errors, out
+from ._cli_common import EXIT_CODES, err, handle_errors, out, table
 from .errors import Exit, FtgenError, Problem
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
-             epilog=EXIT_CODES)
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110}, epilog=EXIT_CODES)
 @click.version_option(__version__, prog_name="ftgen")
 def main() -> None:
     """ftgen compiles a fine-tuning requirements spec into validated Axolotl and LLaMA-Factory configs,
@@ -23,13 +23,25 @@ def main() -> None:
 
 @main.command()
 @click.argument("specs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--out", "out_root", default="outputs", show_default=True, type=click.Path(path_type=Path),
-              help="Folder that receives outputs/<name>/.")
-@click.option("--framework", type=click.Choice(["axolotl", "llamafactory", "both"]), default=None,
-              help="Override the spec's framework choice.")
+@click.option(
+    "--out",
+    "out_root",
+    default="outputs",
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Folder that receives outputs/<name>/.",
+)
+@click.option(
+    "--framework",
+    type=click.Choice(["axolotl", "llamafactory", "both"]),
+    default=None,
+    help="Override the spec's framework choice.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the plan summaries as JSON for machines.")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if the committed outputs differ (would regenerate).")
-@click.option("--diff", is_flag=True, help="With --check, or alone: print a unified diff of what would change; never writes.")
+@click.option(
+    "--diff", is_flag=True, help="With --check, or alone: print a unified diff of what would change; never writes."
+)
 @handle_errors
 def build(specs, out_root, framework, as_json, check, diff):
     """Compile SPEC files into outputs/<name>/ (configs, plan.json, PLAN.md)."""
@@ -54,8 +66,10 @@ def build(specs, out_root, framework, as_json, check, diff):
             if d.clean:
                 out.print(f"[green]ok[/] {escape(str(d.out_dir))} matches {escape(d.spec_file)}")
             else:
-                out.print(f"[yellow]would regenerate[/] {escape(str(d.out_dir))} from {escape(d.spec_file)}: "
-                          f"{escape(', '.join(d.changed))}")
+                out.print(
+                    f"[yellow]would regenerate[/] {escape(str(d.out_dir))} from {escape(d.spec_file)}: "
+                    f"{escape(', '.join(d.changed))}"
+                )
                 if diff:
                     out.print(d.diff, markup=False)
         sys.exit(int(Exit.FINDINGS) if dirty else 0)
@@ -67,8 +81,10 @@ def build(specs, out_root, framework, as_json, check, diff):
         click.echo(json.dumps(summaries if len(summaries) > 1 else summaries[0], indent=2))
         return
     for s, b in zip(summaries, builds):
-        out.print(f"[bold green]built[/] {s['name']}: {s['task']} / [bold]{s['method']}[/] -> "
-                  f"{', '.join(s['framework'])}  ({b.out_dir})")
+        out.print(
+            f"[bold green]built[/] {s['name']}: {s['task']} / [bold]{s['method']}[/] -> "
+            f"{', '.join(s['framework'])}  ({b.out_dir})"
+        )
         for f in b.plan.findings:
             colour = {"warning": "yellow", "info": "cyan"}.get(f.severity, "white")
             out.print(f"  [{colour}]{f.severity}[/] {escape(f'[{f.rule}] {f.key}: {f.message}')}")
@@ -77,9 +93,15 @@ def build(specs, out_root, framework, as_json, check, diff):
 def _summary(b, written) -> dict:
     p = b.plan
     return {
-        "name": p.name, "task": p.task, "method": p.method, "framework": list(p.frameworks),
-        "out_dir": str(b.out_dir), "files": [str(w) for w in written],
-        "memory_gb": p.memory.get("total_gb"), "hours": p.time_cost.get("hours"), "usd": p.time_cost.get("usd"),
+        "name": p.name,
+        "task": p.task,
+        "method": p.method,
+        "framework": list(p.frameworks),
+        "out_dir": str(b.out_dir),
+        "files": [str(w) for w in written],
+        "memory_gb": p.memory.get("total_gb"),
+        "hours": p.time_cost.get("hours"),
+        "usd": p.time_cost.get("usd"),
         "warnings": [f.to_dict() for f in p.findings],
     }
 
@@ -136,8 +158,14 @@ def models():
 
     grid = table("id", "params (B)", "layers", "context", "axolotl template", "LLaMA-Factory template")
     for m in load_catalog().values():
-        grid.add_row(m.id, f"{m.params_b:.2f}", str(m.layers), str(m.max_context), m.axolotl_chat_template,
-                      m.llamafactory_template)
+        grid.add_row(
+            m.id,
+            f"{m.params_b:.2f}",
+            str(m.layers),
+            str(m.max_context),
+            m.axolotl_chat_template,
+            m.llamafactory_template,
+        )
     out.print(grid)
 
 

@@ -37,8 +37,12 @@ class Conversion:
     def text(self) -> str:
         """The converted config as YAML, headed by what was not translated."""
         src, dst = self.source_framework, self.target_framework
-        head = [(f"{dst} {default_version(dst)} config converted by ftgen {__version__} from "
-                 f"{Path(self.source).name} ({src} {default_version(src)}).")]
+        head = [
+            (
+                f"{dst} {default_version(dst)} config converted by ftgen {__version__} from "
+                f"{Path(self.source).name} ({src} {default_version(src)})."
+            )
+        ]
         if self.untranslated:
             head.append(f"Not translated ({len(self.untranslated)}), set by hand if needed:")
             head += [f"  {p.key}: {p.message}" for p in self.untranslated]
@@ -50,10 +54,16 @@ class Conversion:
         return comments + "\n" + body
 
     def to_dict(self) -> dict:
-        return {"source": self.source, "from": self.source_framework, "to": self.target_framework,
-                "config": self.config, "extra_files": self.extra_files,
-                "translated": {k: list(v) for k, v in self.translated.items()},
-                "untranslated": [p.to_dict() for p in self.untranslated], "notes": self.notes}
+        return {
+            "source": self.source,
+            "from": self.source_framework,
+            "to": self.target_framework,
+            "config": self.config,
+            "extra_files": self.extra_files,
+            "translated": {k: list(v) for k, v in self.translated.items()},
+            "untranslated": [p.to_dict() for p in self.untranslated],
+            "notes": self.notes,
+        }
 
 
 @cache
@@ -83,8 +93,15 @@ def _make_defaults_explicit(src: str, dst: str, n: R.Neutral, notes: list[str]) 
             notes.append(f"gradient checkpointing {'on' if src_gc else 'off'} written: {NAMES[src]}'s default")
     if src == "axolotl" and dst == "llamafactory" and n.get("task") == "pretrain" and "packing" not in n.fields:
         n.fields["packing"] = False
-        notes.append("packing: false written: Axolotl packs only with sample_packing, LLaMA-Factory packs pt by default")
-    if src == "llamafactory" and dst == "axolotl" and "lora_alpha" not in n.fields and n.get("method") in ("lora", "qlora"):
+        notes.append(
+            "packing: false written: Axolotl packs only with sample_packing, LLaMA-Factory packs pt by default"
+        )
+    if (
+        src == "llamafactory"
+        and dst == "axolotl"
+        and "lora_alpha" not in n.fields
+        and n.get("method") in ("lora", "qlora")
+    ):
         rank = n.get("lora_r", sd_all.get("lora_rank"))
         if isinstance(rank, int):
             n.fields["lora_alpha"] = 2 * rank
@@ -98,15 +115,25 @@ def _gc_default(framework: str) -> bool:
     return bool(d.get("gradient_checkpointing"))
 
 
-def convert_config(cfg: dict, source: str, target: str, file: str = "<config>",
-                   dataset_info: dict | None = None) -> Conversion:
+def convert_config(
+    cfg: dict, source: str, target: str, file: str = "<config>", dataset_info: dict | None = None
+) -> Conversion:
     """Convert one parsed config; nothing is dropped silently (untranslated keys are listed with why)."""
     for fw in (source, target):
         if fw not in FRAMEWORKS:
             raise FtgenError([Problem(file, "--to", "unsupported framework", fw, ", ".join(FRAMEWORKS))])
     if source == target:
-        raise FtgenError([Problem(file, "--to", f"the config is already a {NAMES[source]} config", target,
-                                  ", ".join(fw for fw in FRAMEWORKS if fw != source))])
+        raise FtgenError(
+            [
+                Problem(
+                    file,
+                    "--to",
+                    f"the config is already a {NAMES[source]} config",
+                    target,
+                    ", ".join(fw for fw in FRAMEWORKS if fw != source),
+                )
+            ]
+        )
     n = R.to_neutral(source, cfg, dataset_info)
     translated = dict(n.origin)
     notes: list[str] = []
@@ -124,11 +151,15 @@ def convert_config(cfg: dict, source: str, target: str, file: str = "<config>",
             continue
         name = next((nm for nm, keys in translated.items() if _writes(target, nm, top)), None)
         del config[top]
-        why = f"{NAMES[target]} {default_version(target)}: {p.message}" + (f" (allowed: {p.allowed})" if p.allowed else "")
+        why = f"{NAMES[target]} {default_version(target)}: {p.message}" + (
+            f" (allowed: {p.allowed})" if p.allowed else ""
+        )
         for key in translated.pop(name, ()) if name else ():
             untranslated[key] = why
-    problems = [Problem(file, key, why, _value(cfg, key), None, "warning", "convert")
-                for key, why in sorted(untranslated.items())]
+    problems = [
+        Problem(file, key, why, _value(cfg, key), None, "warning", "convert")
+        for key, why in sorted(untranslated.items())
+    ]
     extra = {name: json.dumps(data, indent=2, ensure_ascii=False) + "\n" for name, data in emitted.extra_files.items()}
     return Conversion(file, source, target, config, extra, translated, problems, notes + emitted.notes)
 
@@ -149,7 +180,7 @@ def load_dataset_info(config_path: Path, cfg: dict) -> dict | None:
     """LLaMA-Factory's dataset_info.json for a config: dataset_dir relative to the config, then to the cwd."""
     folder = str(cfg.get("dataset_dir", "data"))
     for base in (config_path.parent, Path.cwd()):
-        path = (base / folder / "dataset_info.json")
+        path = base / folder / "dataset_info.json"
         if path.is_file():
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
@@ -166,12 +197,22 @@ def convert_file(path: Path | str, target: str, source: str | None = None) -> Co
     path = Path(path)
     cfg = load_file(path).data
     if not isinstance(cfg, dict):
-        raise FtgenError([Problem(str(path), "", "config must be a mapping of keys to values",
-                                  type(cfg).__name__, "mapping")])
+        raise FtgenError(
+            [Problem(str(path), "", "config must be a mapping of keys to values", type(cfg).__name__, "mapping")]
+        )
     if source is None:
         source, how = detect(cfg)
         if source is None:
-            raise FtgenError([Problem(str(path), "", f"cannot tell the framework: {how}", None,
-                                      "pass --framework axolotl or --framework llamafactory")])
+            raise FtgenError(
+                [
+                    Problem(
+                        str(path),
+                        "",
+                        f"cannot tell the framework: {how}",
+                        None,
+                        "pass --framework axolotl or --framework llamafactory",
+                    )
+                ]
+            )
     info = load_dataset_info(path, cfg) if source == "llamafactory" else None
     return convert_config(cfg, source, target, str(path), info)

@@ -260,6 +260,7 @@ def total_params(model: ModelCard) -> int:
 
 # ----------------------------------------------------------------------------- LoRA
 
+
 #: (d_in, d_out, per_layer_multiplier) of each LoRA target, by module name (HF names, plus the
 #: torchtune / Mixtral / Phi-3 spellings). MoE: expert MLPs are targeted once per expert.
 def _target_dims(name: str, sh: Shapes) -> tuple[int, int, int] | None:
@@ -580,8 +581,10 @@ def estimate(model: ModelCard, setup: TrainSetup) -> MemoryEstimate:
             "(Korthikanti 2022 adapted to GQA and gated MLPs), all alive at the loss"
         )
     if not setup.flash_attention:
-        notes.append("no flash attention (eager): + a*s^2*b scores per materialised layer, saved as fp32 softmax "
-                     "+ its compute-dtype cast")
+        notes.append(
+            "no flash attention (eager): + a*s^2*b scores per materialised layer, saved as fp32 softmax "
+            "+ its compute-dtype cast"
+        )
 
     # --- reference model ------------------------------------------------------------------------
     reference = 0.0
@@ -649,9 +652,7 @@ def allocator_visible_gb(est: MemoryEstimate, setup: TrainSetup) -> float:
     return gb
 
 
-def max_micro_batch(
-    model: ModelCard, setup: TrainSetup, vram_gb: float, safety: float = 0.9, cap: int = 64
-) -> int:
+def max_micro_batch(model: ModelCard, setup: TrainSetup, vram_gb: float, safety: float = 0.9, cap: int = 64) -> int:
     """Largest micro batch (<= cap) whose estimated total fits in vram_gb * safety; 0 if 1 does not fit."""
     budget = vram_gb * safety
     best = 0

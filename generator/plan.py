@@ -19,8 +19,7 @@ class Decision:
     because: str
 
     def to_dict(self) -> dict:
-        return {"key": self.key, "value": self.value, "rule": self.rule, "source": self.source,
-                "because": self.because}
+        return {"key": self.key, "value": self.value, "rule": self.rule, "source": self.source, "because": self.because}
 
 
 @dataclass(frozen=True)
@@ -70,7 +69,8 @@ class Plan:
             "decisions": [d.to_dict() for d in self.decisions],
             "memory": self.memory,
             "time_cost": self.time_cost,
-            "warnings": [{"severity": f.severity, "rule": f.rule, "key": f.key, "message": f.message}
-                         for f in self.findings],
+            "warnings": [
+                {"severity": f.severity, "rule": f.rule, "key": f.key, "message": f.message} for f in self.findings
+            ],
             "facts": self.facts,
         }

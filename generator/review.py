@@ -50,8 +50,17 @@ def _verify_ref(repo: Path, ref: str) -> str:
     try:
         return _git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").strip()
     except FtgenError:
-        raise FtgenError([Problem(str(repo), "--base/--head", "not a git commit, branch or tag", ref,
-                                  "a ref such as origin/main, HEAD~1 or a commit id")]) from None
+        raise FtgenError(
+            [
+                Problem(
+                    str(repo),
+                    "--base/--head",
+                    "not a git commit, branch or tag",
+                    ref,
+                    "a ref such as origin/main, HEAD~1 or a commit id",
+                )
+            ]
+        ) from None
 
 
 def changed_files(repo: Path, base: str, head: str | None) -> list[str]:
@@ -77,7 +86,9 @@ def show(repo: Path, ref: str | None, path: str) -> str | None:
 
 def _tracked(repo: Path, ref: str | None) -> list[str]:
     if ref is None:
-        names = _git(repo, "ls-files").splitlines() + _git(repo, "ls-files", "--others", "--exclude-standard").splitlines()
+        names = (
+            _git(repo, "ls-files").splitlines() + _git(repo, "ls-files", "--others", "--exclude-standard").splitlines()
+        )
         return sorted({n for n in names if (repo / n).is_file()})
     return _git(repo, "ls-tree", "-r", "--name-only", ref).splitlines()
 
@@ -206,9 +217,15 @@ class Review:
         return all(s.ok for s in self.specs) and all(c.ok for c in self.configs)
 
     def to_dict(self) -> dict:
-        return {"ftgen_version": __version__, "base": self.base, "head": self.head, "ok": self.ok,
-                "changed": self.changed, "specs": [s.to_dict() for s in self.specs],
-                "configs": [c.to_dict() for c in self.configs]}
+        return {
+            "ftgen_version": __version__,
+            "base": self.base,
+            "head": self.head,
+            "ok": self.ok,
+            "changed": self.changed,
+            "specs": [s.to_dict() for s in self.specs],
+            "configs": [c.to_dict() for c in self.configs],
+        }
 
 
 # ---------------------------------------------------------------------------------------------- building
@@ -259,8 +276,17 @@ def _diff_decisions(base: Plan, head: Plan) -> list[DecisionChange]:
         db, dh = b.get(key), h.get(key)
         if db and dh and db.value == dh.value and db.rule == dh.rule:
             continue
-        out.append(DecisionChange(key, db.value if db else None, dh.value if dh else None, db.rule if db else None,
-                                  dh.rule if dh else None, db.because if db else None, dh.because if dh else None))
+        out.append(
+            DecisionChange(
+                key,
+                db.value if db else None,
+                dh.value if dh else None,
+                db.rule if db else None,
+                dh.rule if dh else None,
+                db.because if db else None,
+                dh.because if dh else None,
+            )
+        )
     return out
 
 
@@ -290,8 +316,11 @@ def _config_states(tree: Path, side: _Side) -> list[ConfigState]:
         if c.startswith(tuple(CONFIG_NAME.values())):
             continue
         name, missing = c.removesuffix(" (missing)"), c.endswith(" (missing)")
-        out.append(ConfigState("ftgen", f"{side.build.out_dir.as_posix()}/{name}",
-                               "missing" if missing else "would regenerate"))
+        out.append(
+            ConfigState(
+                "ftgen", f"{side.build.out_dir.as_posix()}/{name}", "missing" if missing else "would regenerate"
+            )
+        )
     return out
 
 
@@ -323,8 +352,11 @@ def review(repo: Path | str, base: str, head: str | None = None, out_root: str =
         data = head_specs.get(path) or base_specs.get(path)
         name = str(data.get("name"))
         outputs = f"{out_root}/{name}/"
-        data_paths = {str((Path(path).parent / t.get("path", "")).as_posix()) for t in
-                      ((data.get("data") or {}).get("train") or []) if isinstance(t, dict)}
+        data_paths = {
+            str((Path(path).parent / t.get("path", "")).as_posix())
+            for t in ((data.get("data") or {}).get("train") or [])
+            if isinstance(t, dict)
+        }
         if path in changed_set:
             in_base = _is_spec(_parse(show(repo, base, path)))
             selected[path] = "added" if not in_base else "removed" if path not in head_specs else "changed"
@@ -347,8 +379,14 @@ def review(repo: Path | str, base: str, head: str | None = None, out_root: str =
                 sr.decisions = _diff_decisions(bp, hp)
             elif hp:
                 sr.decisions = _diff_decisions(Plan(hp.name, hp.task, hp.method, (), (), {}, {}), hp)
-            sr.memory_gb = ((bp.memory or {}).get("total_gb") if bp else None, (hp.memory or {}).get("total_gb") if hp else None)
-            sr.hours = ((bp.time_cost or {}).get("hours") if bp else None, (hp.time_cost or {}).get("hours") if hp else None)
+            sr.memory_gb = (
+                (bp.memory or {}).get("total_gb") if bp else None,
+                (hp.memory or {}).get("total_gb") if hp else None,
+            )
+            sr.hours = (
+                (bp.time_cost or {}).get("hours") if bp else None,
+                (hp.time_cost or {}).get("hours") if hp else None,
+            )
             sr.usd = ((bp.time_cost or {}).get("usd") if bp else None, (hp.time_cost or {}).get("usd") if hp else None)
             wb, wh = _warning_ids(bp), _warning_ids(hp)
             sr.new_warnings = [w for k, w in wh.items() if k not in wb]
@@ -365,8 +403,9 @@ def review(repo: Path | str, base: str, head: str | None = None, out_root: str =
     return result
 
 
-def _hand_written(repo: Path, head: str | None, tree: Path, changed: list[str], skip: set[str],
-                  out_root: str) -> list[ConfigReview]:
+def _hand_written(
+    repo: Path, head: str | None, tree: Path, changed: list[str], skip: set[str], out_root: str
+) -> list[ConfigReview]:
     """Changed Axolotl / LLaMA-Factory configs that no reviewed spec generates: lint them at head."""
     from .lint import lint_file
     from .lint._detect import detect
@@ -385,8 +424,16 @@ def _hand_written(repo: Path, head: str | None, tree: Path, changed: list[str], 
         if framework is None:
             continue
         result = lint_file(tree / path, framework, display=path)
-        out.append(ConfigReview(path, framework, "changed", result.count("error"), result.count("warning"),
-                                [f.to_dict() for f in result.findings]))
+        out.append(
+            ConfigReview(
+                path,
+                framework,
+                "changed",
+                result.count("error"),
+                result.count("warning"),
+                [f.to_dict() for f in result.findings],
+            )
+        )
     return out
 
 
@@ -402,7 +449,7 @@ def _val(value: Any) -> str:
         return "—"
     try:
         return yaml_value(value)
-    except Exception:  # noqa: BLE001 - a value the YAML filter refuses is shown as Python would
+    except Exception:
         return repr(value)
 
 

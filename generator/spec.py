@@ -6,10 +6,11 @@ import hashlib
 import json
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from jsonschema import Draft202012Validator, ValidationError, validators
 
@@ -140,37 +141,91 @@ def _semantic_problems(data: dict, file: str, line_of) -> list[Problem]:
     out = []
     hw = data.get("hardware") or {}
     if "gpu" in hw and "vram_gb" in hw:
-        out.append(Problem(file, "hardware.vram_gb", "give either gpu or vram_gb, not both",
-                           found=hw["vram_gb"], allowed="remove one of hardware.gpu / hardware.vram_gb",
-                           line=line_of("hardware.vram_gb")))
+        out.append(
+            Problem(
+                file,
+                "hardware.vram_gb",
+                "give either gpu or vram_gb, not both",
+                found=hw["vram_gb"],
+                allowed="remove one of hardware.gpu / hardware.vram_gb",
+                line=line_of("hardware.vram_gb"),
+            )
+        )
     task = data.get("task", "sft")
     if task == "grpo" and not (data.get("rl") or {}).get("reward_funcs"):
-        out.append(Problem(file, "rl.reward_funcs", "task grpo needs at least one reward function",
-                           allowed="a list of module.function names, e.g. [rewards.exact_match]", line=line_of("task")))
+        out.append(
+            Problem(
+                file,
+                "rl.reward_funcs",
+                "task grpo needs at least one reward function",
+                allowed="a list of module.function names, e.g. [rewards.exact_match]",
+                line=line_of("task"),
+            )
+        )
     if data.get("rl") is not None and task != "grpo":
-        out.append(Problem(file, "rl", "rl settings are only used with task grpo", found=task,
-                           allowed="task: grpo, or remove rl", line=line_of("rl")))
+        out.append(
+            Problem(
+                file,
+                "rl",
+                "rl settings are only used with task grpo",
+                found=task,
+                allowed="task: grpo, or remove rl",
+                line=line_of("rl"),
+            )
+        )
     for fw, keys in (data.get("framework_overrides") or {}).items():
         for k, v in (keys or {}).items():
             key = f"framework_overrides.{fw}.{k}"
             if k == "trust_remote_code" and v and data.get("trust_remote_code") is not True:
-                out.append(Problem(file, key, "remote code is allowed only by the spec's own flag", found=v,
-                                   allowed="trust_remote_code: true at the top of the spec (review flags it), "
-                                           "and no override", line=line_of(key)))
+                out.append(
+                    Problem(
+                        file,
+                        key,
+                        "remote code is allowed only by the spec's own flag",
+                        found=v,
+                        allowed="trust_remote_code: true at the top of the spec (review flags it), and no override",
+                        line=line_of(key),
+                    )
+                )
             if _SECRET_KEY.search(k) and v not in (None, ""):
-                out.append(Problem(file, key, "a secret here would be written into the config (and into git)",
-                                   found="***", allowed="leave it out and set it in the environment (HF_TOKEN, "
-                                                        "WANDB_API_KEY, ...): `ftgen run` passes that on",
-                                   line=line_of(key)))
-    fmt_for_task = {"dpo": {"preference"}, "orpo": {"preference"}, "kto": {"kto"}, "pretrain": {"text"},
-                    "sft": {"alpaca", "sharegpt", "messages"}, "grpo": {"alpaca", "messages", "sharegpt"}}
+                out.append(
+                    Problem(
+                        file,
+                        key,
+                        "a secret here would be written into the config (and into git)",
+                        found="***",
+                        allowed="leave it out and set it in the environment (HF_TOKEN, "
+                        "WANDB_API_KEY, ...): `ftgen run` passes that on",
+                        line=line_of(key),
+                    )
+                )
+    fmt_for_task = {
+        "dpo": {"preference"},
+        "orpo": {"preference"},
+        "kto": {"kto"},
+        "pretrain": {"text"},
+        "sft": {"alpaca", "sharegpt", "messages"},
+        "grpo": {"alpaca", "messages", "sharegpt"},
+    }
     allowed = fmt_for_task.get(task)
     for i, entry in enumerate((data.get("data") or {}).get("train") or []):
-        if isinstance(entry, dict) and allowed and entry.get("format") in {"alpaca", "sharegpt", "messages", "preference", "kto", "text"} \
-                and entry["format"] not in allowed:
+        if (
+            isinstance(entry, dict)
+            and allowed
+            and entry.get("format") in {"alpaca", "sharegpt", "messages", "preference", "kto", "text"}
+            and entry["format"] not in allowed
+        ):
             key = f"data.train[{i}].format"
-            out.append(Problem(file, key, f"format does not suit task {task}", found=entry["format"],
-                               allowed=", ".join(sorted(allowed)), line=line_of(key)))
+            out.append(
+                Problem(
+                    file,
+                    key,
+                    f"format does not suit task {task}",
+                    found=entry["format"],
+                    allowed=", ".join(sorted(allowed)),
+                    line=line_of(key),
+                )
+            )
     return out
 
 
@@ -188,8 +243,7 @@ def _value_problems(data: Any, file: str, line_of) -> list[Problem]:
             continue
         if isinstance(value, (dict, list, tuple)):
             if id(value) in on_path:
-                out.append(Problem(file, key, "value contains itself", allowed="plain, finite data",
-                                   line=line_of(key)))
+                out.append(Problem(file, key, "value contains itself", allowed="plain, finite data", line=line_of(key)))
                 continue
             if id(value) in seen:
                 continue
@@ -200,11 +254,27 @@ def _value_problems(data: Any, file: str, line_of) -> list[Problem]:
                 for k, v in value.items():
                     child = join_key(key, str(k))
                     if not isinstance(k, str):
-                        out.append(Problem(file, child, "mapping key must be a string", found=k,
-                                           allowed="a key name", line=line_of(key)))
+                        out.append(
+                            Problem(
+                                file,
+                                child,
+                                "mapping key must be a string",
+                                found=k,
+                                allowed="a key name",
+                                line=line_of(key),
+                            )
+                        )
                     elif not _is_unicode(k):
-                        out.append(Problem(file, child, "key is not valid Unicode text (a lone surrogate escape)",
-                                           found=k, allowed="UTF-8 text", line=line_of(key)))
+                        out.append(
+                            Problem(
+                                file,
+                                child,
+                                "key is not valid Unicode text (a lone surrogate escape)",
+                                found=k,
+                                allowed="UTF-8 text",
+                                line=line_of(key),
+                            )
+                        )
                     else:
                         stack.append((child, v, False))
             else:
@@ -213,20 +283,46 @@ def _value_problems(data: Any, file: str, line_of) -> list[Problem]:
             continue
         elif isinstance(value, int):
             if not -_INT_LIMIT <= value < _INT_LIMIT:
-                out.append(Problem(file, key, "integer is too large", found=value,
-                                   allowed="a whole number between -2**63 and 2**63-1", line=line_of(key)))
+                out.append(
+                    Problem(
+                        file,
+                        key,
+                        "integer is too large",
+                        found=value,
+                        allowed="a whole number between -2**63 and 2**63-1",
+                        line=line_of(key),
+                    )
+                )
         elif isinstance(value, float):
             if not math.isfinite(value):
-                out.append(Problem(file, key, "number is not finite", found=value, allowed="a finite number",
-                                   line=line_of(key)))
+                out.append(
+                    Problem(
+                        file, key, "number is not finite", found=value, allowed="a finite number", line=line_of(key)
+                    )
+                )
         elif isinstance(value, str):
             if not _is_unicode(value):
-                out.append(Problem(file, key, "text is not valid Unicode (a lone surrogate escape)", found=value,
-                                   allowed="UTF-8 text", line=line_of(key)))
+                out.append(
+                    Problem(
+                        file,
+                        key,
+                        "text is not valid Unicode (a lone surrogate escape)",
+                        found=value,
+                        allowed="UTF-8 text",
+                        line=line_of(key),
+                    )
+                )
         else:
-            out.append(Problem(file, key, "value cannot be written to a config", found=value,
-                               allowed="a string, number, true/false, null, list or mapping "
-                                       "(quote dates and times)", line=line_of(key)))
+            out.append(
+                Problem(
+                    file,
+                    key,
+                    "value cannot be written to a config",
+                    found=value,
+                    allowed="a string, number, true/false, null, list or mapping (quote dates and times)",
+                    line=line_of(key),
+                )
+            )
     return out
 
 
@@ -246,8 +342,13 @@ def _tuple(v):
     return tuple(v) if v is not None else ()
 
 
-def from_dict(data: Any, file: str = "<spec>", base_dir: Path = Path("."), lines: Mapping[str, int] | None = None,
-              sha256: str = "") -> Spec:
+def from_dict(
+    data: Any,
+    file: str = "<spec>",
+    base_dir: Path = Path("."),
+    lines: Mapping[str, int] | None = None,
+    sha256: str = "",
+) -> Spec:
     """Validate a parsed spec and build a Spec; raise FtgenError listing every problem."""
     lines = dict(lines or {})
 
@@ -255,13 +356,23 @@ def from_dict(data: Any, file: str = "<spec>", base_dir: Path = Path("."), lines
         return line_of(lines, key)
 
     if not isinstance(data, dict):
-        raise FtgenError([Problem(file, "", "a spec must be a YAML mapping", found=type(data).__name__,
-                                  allowed="keys name, base_model, data, ...")])
+        raise FtgenError(
+            [
+                Problem(
+                    file,
+                    "",
+                    "a spec must be a YAML mapping",
+                    found=type(data).__name__,
+                    allowed="keys name, base_model, data, ...",
+                )
+            ]
+        )
     problems = _value_problems(data, file, where)
     if problems:  # the schema's verdict on the same keys would only repeat these, less clearly
         bad = [p.key for p in problems]
-        problems += [p for p in schema_problems(_validator(), data, file, where)
-                     if not any(_under(p.key, b) for b in bad)]
+        problems += [
+            p for p in schema_problems(_validator(), data, file, where) if not any(_under(p.key, b) for b in bad)
+        ]
         problems.sort(key=lambda p: p.key)
     else:
         problems = schema_problems(_validator(), data, file, where)
@@ -297,7 +408,8 @@ def from_dict(data: Any, file: str = "<spec>", base_dir: Path = Path("."), lines
         overrides=dict(data.get("overrides") or {}),
         framework_overrides={k: dict(v) for k, v in (data.get("framework_overrides") or {}).items()},
         rl=RLSpec(_tuple(rl.get("reward_funcs")), rl.get("num_generations", 8), rl.get("max_completion_length", 256))
-        if rl is not None else None,
+        if rl is not None
+        else None,
         file=file,
         base_dir=base_dir,
         sha256=sha256,

@@ -25,7 +25,7 @@ TARGETS: dict[tuple[str, str], tuple[str, ...]] = {
 UNSUPPORTED: dict[tuple[str, str], str] = {
     ("llamafactory", "grpo"): "LLaMA-Factory 0.9.5 has no GRPO stage (its stages are pt, sft, rm, ppo, dpo, kto)",
     ("axolotl", "orpo"): "Axolotl's ORPO strategies need chosen/rejected message lists "
-                         "(chat_template.argilla), which ftgen's preference format does not map to yet",
+    "(chat_template.argilla), which ftgen's preference format does not map to yet",
 }
 
 

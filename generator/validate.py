@@ -5,9 +5,10 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from jsonschema import Draft202012Validator, validators
@@ -134,7 +135,9 @@ def _validator_for(framework: str, version: str | None) -> Draft202012Validator:
 
     cls = validators.extend(
         base,
-        validators={k: numeric(k) for k in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")},
+        validators={
+            k: numeric(k) for k in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
+        },
         type_checker=checker,
     )
     return cls(schema)
@@ -263,8 +266,15 @@ def _problems(error: ValidationError, file: str) -> list[Problem]:
             "exclusiveMaximum": "< {}",
             "pattern": "a string matching {}",
         }
-        return [Problem(file, key, "value out of range" if "imum" in kind else "invalid value", found,
-                        words[kind].format(error.validator_value))]
+        return [
+            Problem(
+                file,
+                key,
+                "value out of range" if "imum" in kind else "invalid value",
+                found,
+                words[kind].format(error.validator_value),
+            )
+        ]
     return [Problem(file, key, error.message, found, None)]
 
 
@@ -312,7 +322,9 @@ def _problems_any_of(error: ValidationError, file: str) -> list[Problem]:
     only_types = all(
         all(e.validator == "type" and len(e.relative_path) == 0 for e in errs) for errs in branches.values()
     )
-    return [Problem(file, key, "wrong type" if only_types else "wrong type or value", found, ", ".join(choices) or None)]
+    return [
+        Problem(file, key, "wrong type" if only_types else "wrong type or value", found, ", ".join(choices) or None)
+    ]
 
 
 def _type_matches(errors: list[ValidationError], instance: Any) -> bool:
@@ -369,13 +381,15 @@ def load_config(path: Path | str, framework: str) -> dict:
     except OSError as exc:
         raise FtgenError([Problem(str(path), "", f"cannot read file: {exc.strerror}")]) from None
     try:
-        data = yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         raise FtgenError([Problem(str(path), "", f"invalid YAML: {getattr(exc, 'problem', exc)}", line=line)]) from None
     if not isinstance(data, dict):
-        raise FtgenError([Problem(str(path), "", "config must be a mapping of keys to values", type(data).__name__, "mapping")])
+        raise FtgenError(
+            [Problem(str(path), "", "config must be a mapping of keys to values", type(data).__name__, "mapping")]
+        )
     return data
 
 
@@ -398,7 +412,7 @@ _NATIVE_SCRIPTS = {"axolotl": "axolotl_validate.py", "llamafactory": "llamafacto
 def native_validate_many(
     framework: str,
     paths: Iterable[Path | str],
-    env: "Env",
+    env: Env,
     *,
     target: str = "host",
     capabilities: dict | None = None,
@@ -459,7 +473,7 @@ def native_validate_many(
     return results
 
 
-def native_validate(framework: str, config_path: Path | str, env: "Env", **kw) -> list[Problem]:
+def native_validate(framework: str, config_path: Path | str, env: Env, **kw) -> list[Problem]:
     """Run the framework's own validator on one config file inside its env; [] when accepted."""
     path = str(Path(config_path).absolute())
     return native_validate_many(framework, [path], env, **kw)[path]

@@ -85,8 +85,15 @@ def write_all(out_dir: Path, files: dict[str, str], executable: frozenset[str] |
     for name in files:
         target = _target(root, out_dir, name)
         if target is None:
-            refused.append(Problem(str(out_dir), "", "refusing to write outside the output folder", found=name,
-                                   allowed=f"a file name inside {out_dir}"))
+            refused.append(
+                Problem(
+                    str(out_dir),
+                    "",
+                    "refusing to write outside the output folder",
+                    found=name,
+                    allowed=f"a file name inside {out_dir}",
+                )
+            )
         else:
             targets[name] = target
     if refused:
@@ -98,8 +105,16 @@ def write_all(out_dir: Path, files: dict[str, str], executable: frozenset[str] |
             if name in executable:
                 targets[name].chmod(targets[name].stat().st_mode | 0o111)
         except OSError as exc:
-            raise FtgenError([Problem(str(out_dir / name), "", f"cannot write: {exc.strerror or exc}",
-                                      allowed="a writable output folder (see --out)")], exit_code=Exit.INVALID) \
-                from None
+            raise FtgenError(
+                [
+                    Problem(
+                        str(out_dir / name),
+                        "",
+                        f"cannot write: {exc.strerror or exc}",
+                        allowed="a writable output folder (see --out)",
+                    )
+                ],
+                exit_code=Exit.INVALID,
+            ) from None
         written.append(out_dir / name)
     return written

@@ -35,8 +35,7 @@ LLAMAFACTORY_RELEASES = ("0.8.3", "0.9.0", "0.9.1", "0.9.2", "0.9.3", "0.9.4")
 PINNED = {"axolotl": "0.19.0", "llamafactory": "0.9.5"}
 
 _AX_DATASET_MODELS = ("SFTDataset", "DPODataset", "KTODataset", "StepwiseSupervisedDataset", "PretrainingDataset")
-_LF_ARG_CLASSES = ("ModelArguments", "DataArguments", "TrainingArguments", "FinetuningArguments",
-                   "GeneratingArguments")
+_LF_ARG_CLASSES = ("ModelArguments", "DataArguments", "TrainingArguments", "FinetuningArguments", "GeneratingArguments")
 
 
 def _vkey(version: str) -> tuple[int, ...]:
@@ -51,8 +50,9 @@ def download(dist: str, versions: tuple[str, ...], dest: Path) -> None:
     for v in versions:
         if list(dest.glob(f"{dist}-{v}[.-]*")):
             continue
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(dest), f"{dist}=={v}"],
-                       check=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(dest), f"{dist}=={v}"], check=True
+        )
 
 
 def _archive_sources(path: Path, prefix: str) -> dict[str, str]:
@@ -62,14 +62,14 @@ def _archive_sources(path: Path, prefix: str) -> dict[str, str]:
         with zipfile.ZipFile(path) as z:
             for name in z.namelist():
                 if name.endswith(".py") and f"{prefix}/" in name:
-                    out[name[name.index(prefix):]] = z.read(name).decode("utf-8", "replace")
+                    out[name[name.index(prefix) :]] = z.read(name).decode("utf-8", "replace")
     else:
         with tarfile.open(path) as t:
             for m in t.getmembers():
                 if m.isfile() and m.name.endswith(".py") and f"/{prefix}/" in m.name:
                     f = t.extractfile(m)
                     if f is not None:
-                        out[m.name[m.name.index(prefix):]] = f.read().decode("utf-8", "replace")
+                        out[m.name[m.name.index(prefix) :]] = f.read().decode("utf-8", "replace")
     return out
 
 
@@ -131,7 +131,9 @@ def _class_fields(node: ast.ClassDef) -> dict[str, str]:
                 if kw.arg == "alias" and isinstance(kw.value, ast.Constant):
                     names.append(kw.value.value)
                 if kw.arg == "validation_alias":
-                    names += [a.value for a in ast.walk(kw.value) if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+                    names += [
+                        a.value for a in ast.walk(kw.value) if isinstance(a, ast.Constant) and isinstance(a.value, str)
+                    ]
         for n in names:
             out[n] = annotation
     return out
@@ -145,9 +147,15 @@ def axolotl_keys(sources: dict[str, str]) -> dict[str, set[str] | bool]:
     for model in _AX_DATASET_MODELS:
         datasets |= set(cls.all_fields(model))
     fsdp_annotation = top.get("fsdp_config", "")
-    fsdp: set[str] | bool = True if re.search(r"\b(dict|Dict)\b", fsdp_annotation) else set(cls.all_fields("FSDPConfig"))
-    return {"top": set(top), "datasets[]": datasets, "fsdp_config": fsdp,
-            "where": cls.where.get("AxolotlInputConfig", "?")}
+    fsdp: set[str] | bool = (
+        True if re.search(r"\b(dict|Dict)\b", fsdp_annotation) else set(cls.all_fields("FSDPConfig"))
+    )
+    return {
+        "top": set(top),
+        "datasets[]": datasets,
+        "fsdp_config": fsdp,
+        "where": cls.where.get("AxolotlInputConfig", "?"),
+    }
 
 
 def llamafactory_keys(sources: dict[str, str]) -> dict[str, set[str]]:
@@ -197,30 +205,47 @@ def axolotl_deprecated(site: Path) -> dict[str, dict]:
                     action, message = None, None
                     if isinstance(inner, ast.Raise) and isinstance(inner.exc, ast.Call):
                         action, message = "raise", _joined(inner.exc.args[0]) if inner.exc.args else ""
-                    elif isinstance(inner, ast.Expr) and isinstance(inner.value, ast.Call) \
-                            and ast.unparse(inner.value.func).endswith("warning"):
+                    elif (
+                        isinstance(inner, ast.Expr)
+                        and isinstance(inner.value, ast.Call)
+                        and ast.unparse(inner.value.func).endswith("warning")
+                    ):
                         action, message = "warn", _joined(inner.value.args[0]) if inner.value.args else ""
                     if action:
                         m = re.search(r"use `?([a-z_][a-z0-9_]*)`?", message or "")
-                        out[target] = {"action": action, "when": when or "set", "message": message,
-                                       "replacement": m.group(1) if m else None,
-                                       "source": f"axolotl {PINNED['axolotl']} {rel}:{inner.lineno}"}
+                        out[target] = {
+                            "action": action,
+                            "when": when or "set",
+                            "message": message,
+                            "replacement": m.group(1) if m else None,
+                            "source": f"axolotl {PINNED['axolotl']} {rel}:{inner.lineno}",
+                        }
     # Field(deprecated="...") on config fields: pydantic warns when they are used
     schemas = site / "axolotl/utils/schemas"
     for path in sorted(schemas.glob("*.py")):
         rel_f = f"axolotl/utils/schemas/{path.name}"
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
-                    and isinstance(node.value, ast.Call)):
+            if not (
+                isinstance(node, ast.AnnAssign)
+                and isinstance(node.target, ast.Name)
+                and isinstance(node.value, ast.Call)
+            ):
                 continue
             for kw in node.value.keywords:
                 if kw.arg == "deprecated" and not isinstance(kw.value, ast.Constant) or kw.arg != "deprecated":
                     continue
                 message = str(kw.value.value)
                 m = re.search(r"[Uu]se `([a-z_][a-z0-9_.]*)(?::[^`]*)?`", message)
-                out.setdefault(node.target.id, {"action": "warn", "when": "set", "message": message.strip(),
-                                                "replacement": m.group(1) if m else None,
-                                                "source": f"axolotl {PINNED['axolotl']} {rel_f}:{kw.value.lineno}"})
+                out.setdefault(
+                    node.target.id,
+                    {
+                        "action": "warn",
+                        "when": "set",
+                        "message": message.strip(),
+                        "replacement": m.group(1) if m else None,
+                        "source": f"axolotl {PINNED['axolotl']} {rel_f}:{kw.value.lineno}",
+                    },
+                )
     return dict(sorted(out.items()))
 
 
@@ -244,7 +269,7 @@ def removed_keys(per_version: dict[str, set[str]], pinned: set[str], where: dict
         for key in per_version[version] - pinned:
             entry = out.setdefault(key, {"versions": []})
             entry["versions"].append(version)
-    for key, entry in out.items():
+    for entry in out.values():
         last = entry["versions"][-1]
         entry["first"] = entry["versions"][0]
         entry["last"] = last
@@ -291,9 +316,12 @@ def main() -> None:
     }
     lf_per: dict[str, set[str]] = {}
     for v in LLAMAFACTORY_RELEASES:
-        lf_per[v] = llamafactory_keys(_archive_sources(_release_file(args.releases, "llamafactory", v), "llamafactory"))["top"]
-    lf_removed = removed_keys(lf_per, set(lf_schema["properties"]), {v: "llamafactory/hparams/*_args.py" for v in lf_per},
-                              "llamafactory")
+        lf_per[v] = llamafactory_keys(
+            _archive_sources(_release_file(args.releases, "llamafactory", v), "llamafactory")
+        )["top"]
+    lf_removed = removed_keys(
+        lf_per, set(lf_schema["properties"]), {v: "llamafactory/hparams/*_args.py" for v in lf_per}, "llamafactory"
+    )
     last_free = max(free_fsdp, key=_vkey) if free_fsdp else None
     facts = {
         "generated_by": "scripts/extract_lint_facts.py",
@@ -302,11 +330,18 @@ def main() -> None:
             "releases_read": list(AXOLOTL_RELEASES),
             "deprecated": axolotl_deprecated(args.axolotl_site),
             "removed": ax_removed,
-            "free_mappings": ({"fsdp_config": {
-                "first": min(free_fsdp, key=_vkey), "last": last_free,
-                "source": f"axolotl=={last_free} (PyPI) {where[last_free]}: fsdp_config: dict[str, Any] "
-                          "(a free mapping handed to accelerate; FSDPConfig from the next release)"}}
-                              if last_free else {}),
+            "free_mappings": (
+                {
+                    "fsdp_config": {
+                        "first": min(free_fsdp, key=_vkey),
+                        "last": last_free,
+                        "source": f"axolotl=={last_free} (PyPI) {where[last_free]}: fsdp_config: dict[str, Any] "
+                        "(a free mapping handed to accelerate; FSDPConfig from the next release)",
+                    }
+                }
+                if last_free
+                else {}
+            ),
         },
         "llamafactory": {
             "pinned": PINNED["llamafactory"],
@@ -317,8 +352,10 @@ def main() -> None:
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(facts, indent=1, sort_keys=False) + "\n", encoding="utf-8")
     n = sum(len(x) for x in ax_removed.values())
-    print(f"wrote {OUT.relative_to(ROOT)}: axolotl {len(facts['axolotl']['deprecated'])} deprecated, {n} removed; "
-          f"llamafactory {len(lf_removed)} removed")
+    print(
+        f"wrote {OUT.relative_to(ROOT)}: axolotl {len(facts['axolotl']['deprecated'])} deprecated, {n} removed; "
+        f"llamafactory {len(lf_removed)} removed"
+    )
 
 
 if __name__ == "__main__":

@@ -72,7 +72,9 @@ def generate(framework: str, env_dir: Path | None, install: bool, torch: str) ->
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--framework", choices=["axolotl", "llamafactory", "all"], default="all")
-    parser.add_argument("--env-dir", type=Path, default=None, help="env root (default: $FTGEN_HOME/envs or ~/.cache/ftgen/envs)")
+    parser.add_argument(
+        "--env-dir", type=Path, default=None, help="env root (default: $FTGEN_HOME/envs or ~/.cache/ftgen/envs)"
+    )
     parser.add_argument("--out", type=Path, default=_REPO / "schemas", help="output folder (default: schemas/)")
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a schema would regenerate")
     parser.add_argument("--install", action="store_true", help="install a missing env instead of failing")

@@ -27,8 +27,8 @@ def build() -> dict:
     task["properties"]["resources"] = resources
     return {
         "$comment": f"Vendored from SkyPilot {sky.__version__} (sky.utils.schemas.get_task_schema, with "
-                    "get_resources_schema nested under properties.resources) by scripts/gen_skypilot_schema.py; "
-                    "do not edit by hand.",
+        "get_resources_schema nested under properties.resources) by scripts/gen_skypilot_schema.py; "
+        "do not edit by hand.",
         "x-skypilot-version": sky.__version__,
         **task,
     }

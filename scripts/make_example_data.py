@@ -8,8 +8,20 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent.parent / "examples" / "data"
 
-PRODUCTS = ["router", "thermostat", "doorbell", "camera", "speaker", "light strip", "smart plug", "hub",
-            "lock", "sensor", "display", "vacuum"]
+PRODUCTS = [
+    "router",
+    "thermostat",
+    "doorbell",
+    "camera",
+    "speaker",
+    "light strip",
+    "smart plug",
+    "hub",
+    "lock",
+    "sensor",
+    "display",
+    "vacuum",
+]
 ISSUES = {
     "will not turn on": "Hold the power button for 10 seconds, then plug it into a different outlet.",
     "keeps disconnecting": "Move it within 5 metres of the router and update its firmware from the app.",
@@ -20,14 +32,52 @@ ISSUES = {
     "makes a clicking noise": "Clicking during updates is normal; if it lasts over an hour, contact support for a swap.",
     "needs a reset": "Press the reset pin for 15 seconds until the light blinks white, then set it up again.",
 }
-OPENERS = ["My {p} {i}.", "Help, the {p} {i}!", "Why does my {p} say it {i}?", "The {p} {i} since yesterday.",
-           "Our office {p} {i}. What should we do?", "{p} {i} - any fix?"]
+OPENERS = [
+    "My {p} {i}.",
+    "Help, the {p} {i}!",
+    "Why does my {p} say it {i}?",
+    "The {p} {i} since yesterday.",
+    "Our office {p} {i}. What should we do?",
+    "{p} {i} - any fix?",
+]
 
 # A task a tiny model can learn in a few CPU minutes: a fixed item -> colour mapping.
-ITEMS = ["apple", "sky", "grass", "snow", "coal", "sun", "rose", "sea", "lemon", "plum", "mint", "rust",
-         "sand", "ink", "milk", "lime"]
-COLOURS = ["red", "blue", "green", "white", "black", "yellow", "pink", "teal", "gold", "purple", "jade", "brown",
-           "beige", "navy", "cream", "olive"]
+ITEMS = [
+    "apple",
+    "sky",
+    "grass",
+    "snow",
+    "coal",
+    "sun",
+    "rose",
+    "sea",
+    "lemon",
+    "plum",
+    "mint",
+    "rust",
+    "sand",
+    "ink",
+    "milk",
+    "lime",
+]
+COLOURS = [
+    "red",
+    "blue",
+    "green",
+    "white",
+    "black",
+    "yellow",
+    "pink",
+    "teal",
+    "gold",
+    "purple",
+    "jade",
+    "brown",
+    "beige",
+    "navy",
+    "cream",
+    "olive",
+]
 
 
 def _support_rows(n: int, rng: random.Random) -> list[dict]:
@@ -36,8 +86,13 @@ def _support_rows(n: int, rng: random.Random) -> list[dict]:
     for _ in range(n):
         p = rng.choice(PRODUCTS)
         issue, fix = rng.choice(issues)
-        rows.append({"instruction": rng.choice(OPENERS).format(p=p, i=issue).capitalize(), "input": "",
-                     "output": f"Sorry about your {p}. {fix}"})
+        rows.append(
+            {
+                "instruction": rng.choice(OPENERS).format(p=p, i=issue).capitalize(),
+                "input": "",
+                "output": f"Sorry about your {p}. {fix}",
+            }
+        )
     return rows
 
 
@@ -59,11 +114,18 @@ def _write(name: str, rows: list[dict]) -> None:
 def main() -> None:
     rng = random.Random(20261128)
     _write("support-train.jsonl", _support_rows(1500, rng))
-    _write("support-eval.jsonl", [{"id": f"s{i}", "prompt": r["instruction"], "answer": r["output"]}
-                                  for i, r in enumerate(_support_rows(240, rng))])
+    _write(
+        "support-eval.jsonl",
+        [
+            {"id": f"s{i}", "prompt": r["instruction"], "answer": r["output"]}
+            for i, r in enumerate(_support_rows(240, rng))
+        ],
+    )
     _write("colours-train.jsonl", _colour_rows(400, rng))
-    _write("colours-eval.jsonl", [{"id": f"c{i}", "prompt": f"colour of {item}?", "answer": COLOURS[i]}
-                                  for i, item in enumerate(ITEMS)])
+    _write(
+        "colours-eval.jsonl",
+        [{"id": f"c{i}", "prompt": f"colour of {item}?", "answer": COLOURS[i]} for i, item in enumerate(ITEMS)],
+    )
     prefs = []
     for r in _support_rows(300, rng):
         prefs.append({"prompt": r["instruction"], "chosen": r["output"], "rejected": "Please contact support."})

@@ -22,6 +22,9 @@ fi
 if ! command -v shellcheck >/dev/null 2>&1 && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   (apt-get update -qq && apt-get install -y -qq shellcheck) >/dev/null 2>&1 || echo "shellcheck not installed; its checks will skip"
 fi
+echo "ruff: lint and format check"
+.venv/bin/ruff check --quiet generator tests benchmarks scripts
+.venv/bin/ruff format --check --quiet generator tests benchmarks scripts
 start=$(date +%s)
 .venv/bin/ftgen env install axolotl llamafactory
 echo "framework envs ready in $(( $(date +%s) - start )) s"

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
@@ -37,16 +36,25 @@ def install_fake_framework(tmp_path, monkeypatch):
         bin_dir.mkdir(exist_ok=True)
         for name in ("llamafactory-cli", "axolotl"):
             launcher = bin_dir / name
-            launcher.write_text(f"#!/bin/sh\nexec {sys.executable} {script} \"$@\"\n")
+            launcher.write_text(f'#!/bin/sh\nexec {sys.executable} {script} "$@"\n')
             launcher.chmod(0o755)
 
         def make(framework):
-            return envs.Env(framework=framework, version="0.0-fake", root=tmp_path / "fake-env",
-                            python=Path(sys.executable), bin_dir=bin_dir, torch_flavor="cpu", external=True)
+            return envs.Env(
+                framework=framework,
+                version="0.0-fake",
+                root=tmp_path / "fake-env",
+                python=Path(sys.executable),
+                bin_dir=bin_dir,
+                torch_flavor="cpu",
+                external=True,
+            )
 
         monkeypatch.setattr("generator.run.envs.get_env", lambda fw, root=None: make(fw))
-        monkeypatch.setattr("generator.run._validated_natively",
-                            lambda prep, env, text, resolved: {"schema": True, "native": False, "cached": False})
+        monkeypatch.setattr(
+            "generator.run._validated_natively",
+            lambda prep, env, text, resolved: {"schema": True, "native": False, "cached": False},
+        )
         return make
 
     return install

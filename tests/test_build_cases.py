@@ -23,8 +23,10 @@ def test_matrix_has_at_least_30_cases():
 def test_case_matches_expected_files(spec):
     b = build_file(spec, EXPECTED)
     drift = compare(b)
-    assert drift.clean, f"{spec.name} differs from its expected files " \
-                        f"(run `python scripts/regen_cases.py` if intended):\n{drift.diff[:4000]}"
+    assert drift.clean, (
+        f"{spec.name} differs from its expected files "
+        f"(run `python scripts/regen_cases.py` if intended):\n{drift.diff[:4000]}"
+    )
     on_disk = {p.name for p in (EXPECTED / b.spec.name).iterdir()}
     assert on_disk == set(b.files), "expected/ holds files the build no longer writes"
 
@@ -46,15 +48,18 @@ def test_matrix_covers_methods_tasks_frameworks_and_hardware():
     assert {_decision(p, "precision")["value"] for p in plans} == {"bf16", "fp16", "fp32"}
 
 
-@pytest.mark.parametrize("case,method,rule", [
-    ("qlora-5k-axolotl", "qlora", "FT102"),  # 1K-10K -> QLoRA
-    ("qlora-40k-unique-domain", "qlora", "FT102"),  # 10K-100K -> QLoRA (+ multi-turn note)
-    ("lora-150k-low-shift", "lora", "FT102"),  # 100K+ -> LoRA
-    ("full-high-shift-1xh200", "full", "FT102"),  # 100K+ high shift, fits -> full
-    ("high-shift-cost-priority", "lora", "FT102"),  # ... but priority cost -> LoRA
-    ("downgrade-70b-to-qlora", "qlora", "FT130"),  # does not fit -> downgraded with numbers
-    ("many-adapters-qlora-to-lora", "lora", "FT103"),  # many adapters -> LoRA
-])
+@pytest.mark.parametrize(
+    "case,method,rule",
+    [
+        ("qlora-5k-axolotl", "qlora", "FT102"),  # 1K-10K -> QLoRA
+        ("qlora-40k-unique-domain", "qlora", "FT102"),  # 10K-100K -> QLoRA (+ multi-turn note)
+        ("lora-150k-low-shift", "lora", "FT102"),  # 100K+ -> LoRA
+        ("full-high-shift-1xh200", "full", "FT102"),  # 100K+ high shift, fits -> full
+        ("high-shift-cost-priority", "lora", "FT102"),  # ... but priority cost -> LoRA
+        ("downgrade-70b-to-qlora", "qlora", "FT130"),  # does not fit -> downgraded with numbers
+        ("many-adapters-qlora-to-lora", "lora", "FT103"),  # many adapters -> LoRA
+    ],
+)
 def test_decision_tree_branches(case, method, rule):
     plan = _plan(case)
     d = _decision(plan, "method")

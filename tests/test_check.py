@@ -94,8 +94,15 @@ def test_check_works_on_a_read_only_tree(cli, built, monkeypatch):
     def refuse(*args, **kwargs):
         raise PermissionError("read-only tree")
 
-    for target, name in ((pathlib.Path, "write_text"), (pathlib.Path, "write_bytes"), (pathlib.Path, "mkdir"),
-                         (pathlib.Path, "touch"), (os, "replace"), (os, "rename"), (tempfile, "mkstemp")):
+    for target, name in (
+        (pathlib.Path, "write_text"),
+        (pathlib.Path, "write_bytes"),
+        (pathlib.Path, "mkdir"),
+        (pathlib.Path, "touch"),
+        (os, "replace"),
+        (os, "rename"),
+        (tempfile, "mkstemp"),
+    ):
         monkeypatch.setattr(target, name, refuse)
     modes = {}
     for p in [built, *built.rglob("*")]:

@@ -10,8 +10,9 @@ CASES = sorted((Path(__file__).parent / "cases" / "bad").glob("*.yaml"))
 
 
 def _expectations(path: Path) -> list[str]:
-    return [line.split("# expect:", 1)[1].strip() for line in path.read_text().splitlines()
-            if line.startswith("# expect:")]
+    return [
+        line.split("# expect:", 1)[1].strip() for line in path.read_text().splitlines() if line.startswith("# expect:")
+    ]
 
 
 def test_there_are_at_least_15_kinds():

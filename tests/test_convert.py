@@ -16,7 +16,7 @@ from generator.render import _reverse as R
 from generator.validate import validate_config
 
 ROOT = Path(__file__).resolve().parent
-CORPUS = ROOT.parents[1] / "shared" / "corpus"
+CORPUS = ROOT / "data" / "corpus"
 EXPECTED = ROOT / "cases" / "good" / "expected"
 UNTRANSLATABLE = ROOT / "data" / "convert" / "untranslatable.json"
 UPDATE = os.environ.get("FTGEN_UPDATE_EXPECTED") == "1"
@@ -45,11 +45,34 @@ def _round_trip(fw: str, cfg: dict, name: str):
 
 # ---------------------------------------------------------------------------------------------- forward vs reverse
 
-_PLAN_FIELDS = ("method", "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules", "learning_rate",
-                "micro_batch_size", "gradient_accumulation_steps", "num_epochs", "sequence_len", "optimizer",
-                "lr_scheduler", "warmup_ratio", "weight_decay", "packing", "precision", "val_set_size", "eval_steps",
-                "save_steps", "save_total_limit", "logging_steps", "pref_beta", "gradient_checkpointing",
-                "attn_implementation", "max_steps", "trust_remote_code")
+_PLAN_FIELDS = (
+    "method",
+    "lora_r",
+    "lora_alpha",
+    "lora_dropout",
+    "lora_target_modules",
+    "learning_rate",
+    "micro_batch_size",
+    "gradient_accumulation_steps",
+    "num_epochs",
+    "sequence_len",
+    "optimizer",
+    "lr_scheduler",
+    "warmup_ratio",
+    "weight_decay",
+    "packing",
+    "precision",
+    "val_set_size",
+    "eval_steps",
+    "save_steps",
+    "save_total_limit",
+    "logging_steps",
+    "pref_beta",
+    "gradient_checkpointing",
+    "attn_implementation",
+    "max_steps",
+    "trust_remote_code",
+)
 _CASES = sorted(p for p in EXPECTED.iterdir() if (p / "plan.json").is_file()) if EXPECTED.is_dir() else []
 
 
@@ -94,7 +117,7 @@ def test_generated_configs_convert_to_valid_configs(case):
 # ---------------------------------------------------------------------------------------------- corpus round trips
 
 
-needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="corpus not found")
+needs_corpus = pytest.mark.corpus  # the corpus is committed: a missing file fails, never skips
 
 
 @needs_corpus
@@ -138,8 +161,11 @@ def test_untranslatable_keys_and_why():
         conv = convert_config(cfg, fw, OTHER[fw], path.name)
         for p in conv.untranslated:
             key = p.key.split("[")[0].split(".")[0]
-            why = p.message if not p.message.startswith("dataset names (") else \
-                "dataset names resolve through dataset_info.json in dataset_dir, which ftgen did not find"
+            why = (
+                p.message
+                if not p.message.startswith("dataset names (")
+                else "dataset names resolve through dataset_info.json in dataset_dir, which ftgen did not find"
+            )
             table[fw].setdefault(key, why if len(why) < 160 else why[:157] + "...")
             assert p.message and p.severity == "warning"
     if UPDATE:
@@ -154,12 +180,31 @@ def test_untranslatable_keys_and_why():
 
 
 def test_datasets_round_trip_through_dataset_info():
-    ax = {"base_model": "m", "adapter": "lora", "lora_r": 8, "lora_alpha": 16, "learning_rate": 1e-4,
-          "micro_batch_size": 1, "datasets": [
-              {"path": "tatsu-lab/alpaca", "type": "alpaca"},
-              {"path": "data/chat.jsonl", "ds_type": "json", "type": "chat_template", "field_messages": "messages",
-               "message_property_mappings": {"role": "role", "content": "content"}},
-              {"path": "data/text.jsonl", "ds_type": "json", "type": "completion", "field": "body", "split": "train[:90%]"}]}
+    ax = {
+        "base_model": "m",
+        "adapter": "lora",
+        "lora_r": 8,
+        "lora_alpha": 16,
+        "learning_rate": 1e-4,
+        "micro_batch_size": 1,
+        "datasets": [
+            {"path": "tatsu-lab/alpaca", "type": "alpaca"},
+            {
+                "path": "data/chat.jsonl",
+                "ds_type": "json",
+                "type": "chat_template",
+                "field_messages": "messages",
+                "message_property_mappings": {"role": "role", "content": "content"},
+            },
+            {
+                "path": "data/text.jsonl",
+                "ds_type": "json",
+                "type": "completion",
+                "field": "body",
+                "split": "train[:90%]",
+            },
+        ],
+    }
     a, b = _round_trip("axolotl", ax, "x.yaml")
     info = json.loads(a.extra_files["dataset_info.json"])
     assert a.config["dataset"] == "dataset_0,dataset_1,dataset_2" and a.config["dataset_dir"] == "."
@@ -169,8 +214,11 @@ def test_datasets_round_trip_through_dataset_info():
 
 
 def test_defaults_that_differ_are_written_out():
-    conv = convert_config({"base_model": "m", "learning_rate": 1e-4, "datasets": [{"path": "d", "type": "alpaca"}],
-                           "adapter": "lora"}, "axolotl", "llamafactory")
+    conv = convert_config(
+        {"base_model": "m", "learning_rate": 1e-4, "datasets": [{"path": "d", "type": "alpaca"}], "adapter": "lora"},
+        "axolotl",
+        "llamafactory",
+    )
     c = conv.config
     assert c["num_train_epochs"] == 1.0 and c["per_device_train_batch_size"] == 1 and c["cutoff_len"] == 512
     assert c["lr_scheduler_type"] == "cosine" and c["disable_gradient_checkpointing"] is True
@@ -178,8 +226,17 @@ def test_defaults_that_differ_are_written_out():
 
 
 def test_values_the_target_does_not_have_are_listed_not_written():
-    conv = convert_config({"base_model": "m", "learning_rate": 1e-4, "optimizer": "ao_adamw_8bit", "adapter": "lora",
-                           "datasets": [{"path": "d", "type": "alpaca"}]}, "axolotl", "llamafactory")
+    conv = convert_config(
+        {
+            "base_model": "m",
+            "learning_rate": 1e-4,
+            "optimizer": "ao_adamw_8bit",
+            "adapter": "lora",
+            "datasets": [{"path": "d", "type": "alpaca"}],
+        },
+        "axolotl",
+        "llamafactory",
+    )
     assert "optim" not in conv.config
     assert any(p.key == "optimizer" and "not allowed" in p.message for p in conv.untranslated)
 
@@ -191,9 +248,21 @@ def test_same_framework_or_unknown_is_invalid_input():
 
 def test_cli_convert(cli, tmp_path):
     src = tmp_path / "ax.yaml"
-    src.write_text(yaml.safe_dump({"base_model": "m", "learning_rate": 1e-4, "adapter": "qlora", "load_in_4bit": True,
-                                   "lora_r": 16, "lora_alpha": 32, "lora_target_linear": True, "bf16": "auto",
-                                   "datasets": [{"path": "tatsu-lab/alpaca", "type": "alpaca"}]}))
+    src.write_text(
+        yaml.safe_dump(
+            {
+                "base_model": "m",
+                "learning_rate": 1e-4,
+                "adapter": "qlora",
+                "load_in_4bit": True,
+                "lora_r": 16,
+                "lora_alpha": 32,
+                "lora_target_linear": True,
+                "bf16": "auto",
+                "datasets": [{"path": "tatsu-lab/alpaca", "type": "alpaca"}],
+            }
+        )
+    )
     out = tmp_path / "out" / "lf.yaml"
     res = cli("convert", str(src), "--to", "llamafactory", "-o", str(out))
     assert res.exit_code == 0, res.output

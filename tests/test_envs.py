@@ -314,8 +314,15 @@ def test_subprocess_env_wiring(tmp_path):
     assert out["PATH"].split(os.pathsep)[0] == str(tmp_path / "bin")
     assert out["PATH"].endswith("/usr/bin")
     assert out["VIRTUAL_ENV"] == str(tmp_path)
-    for key in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE", "AXOLOTL_DO_NOT_TRACK", "DO_NOT_TRACK",
-                "DISABLE_VERSION_CHECK", "PYTHONUNBUFFERED"):
+    for key in (
+        "HF_HUB_OFFLINE",
+        "HF_DATASETS_OFFLINE",
+        "TRANSFORMERS_OFFLINE",
+        "AXOLOTL_DO_NOT_TRACK",
+        "DO_NOT_TRACK",
+        "DISABLE_VERSION_CHECK",
+        "PYTHONUNBUFFERED",
+    ):
         assert out[key] == "1"
     assert out["WANDB_DISABLED"] == "true" and out["GRADIO_ANALYTICS_ENABLED"] == "False"
     assert out["WANDB_MODE"] == "online"  # extra wins

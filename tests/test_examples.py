@@ -22,7 +22,9 @@ def test_at_least_six_examples():
 def test_example_builds_and_committed_outputs_are_current(spec):
     b = build_file(spec, REPO / "outputs")
     drift = compare(b)
-    assert drift.clean, f"outputs/{b.spec.name} is stale (run `ftgen build {spec.relative_to(REPO)}`):\n{drift.diff[:3000]}"
+    assert drift.clean, (
+        f"outputs/{b.spec.name} is stale (run `ftgen build {spec.relative_to(REPO)}`):\n{drift.diff[:3000]}"
+    )
 
 
 def test_examples_cover_every_branch_and_both_frameworks():

@@ -25,26 +25,56 @@ from generator.memory import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-ANCHORS = ROOT.parent / "shared" / "anchors" / "vram.yaml"
+ANCHORS = ROOT / "benchmarks" / "data" / "vram.yaml"
 
 # A tiny model whose numbers can be checked by hand:
 # hidden 64, 4 heads of 16 (hq 64), 2 kv heads (hkv 32), intermediate 128, vocab 100, 2 layers.
 #   attention per layer 64*64 + 2*64*32 + 64*64 = 12288; MLP 3*64*128 = 24576; layer = 36864
 #   embeddings 6400 + untied lm_head 6400 + norms 2*2*64 + 64 = 320  -> total 86848
 TINY = ModelCard(
-    id="tiny", family="llama", model_type="llama", params_b=86848e-9, layers=2, hidden=64,
-    intermediate=128, heads=4, kv_heads=2, vocab=100, max_context=512,
+    id="tiny",
+    family="llama",
+    model_type="llama",
+    params_b=86848e-9,
+    layers=2,
+    hidden=64,
+    intermediate=128,
+    heads=4,
+    kv_heads=2,
+    vocab=100,
+    max_context=512,
 )
 TINY_PARAMS = 86848
 
 LLAMA_8B = ModelCard(
-    id="meta-llama/Llama-3.1-8B", family="llama", model_type="llama", params_b=8.03, layers=32,
-    hidden=4096, intermediate=14336, heads=32, kv_heads=8, vocab=128256, max_context=131072,
+    id="meta-llama/Llama-3.1-8B",
+    family="llama",
+    model_type="llama",
+    params_b=8.03,
+    layers=32,
+    hidden=4096,
+    intermediate=14336,
+    heads=32,
+    kv_heads=8,
+    vocab=128256,
+    max_context=131072,
 )
 MOE = ModelCard(
-    id="moe", family="qwen3", model_type="qwen3_moe", params_b=30.53, layers=48, hidden=2048,
-    intermediate=6144, heads=32, kv_heads=4, head_dim=128, vocab=151936, max_context=32768,
-    num_experts=128, experts_per_token=8, moe_intermediate=768,
+    id="moe",
+    family="qwen3",
+    model_type="qwen3_moe",
+    params_b=30.53,
+    layers=48,
+    hidden=2048,
+    intermediate=6144,
+    heads=32,
+    kv_heads=4,
+    head_dim=128,
+    vocab=151936,
+    max_context=32768,
+    num_experts=128,
+    experts_per_token=8,
+    moe_intermediate=768,
 )
 ALL = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
@@ -186,8 +216,9 @@ def test_zero_stages_shard_progressively():
     totals = [estimate(LLAMA_8B, replace(full, sharding=s)).total_gb for s in ("zero1", "zero2", "zero3")]
     assert totals[0] > totals[1] > totals[2]
     z1 = estimate(LLAMA_8B, replace(full, sharding="zero1"))
-    assert z1.components["gradients"] == pytest.approx(estimate(LLAMA_8B, replace(full, sharding="none",
-                                                                                 world_size=1)).components["gradients"])
+    assert z1.components["gradients"] == pytest.approx(
+        estimate(LLAMA_8B, replace(full, sharding="none", world_size=1)).components["gradients"]
+    )
     off = estimate(LLAMA_8B, replace(full, sharding="zero3_offload"))
     assert off.components["optimizer"] == 0.0
     assert off.total_gb < totals[2]
@@ -237,8 +268,10 @@ def test_zero_mixed_precision_16_bytes_per_param():
 
 def test_flash_attention_removes_score_tensor():
     off = replace(BASE, gradient_checkpointing=False)
-    assert estimate(LLAMA_8B, replace(off, flash_attention=False)).components["activations"] > \
-        estimate(LLAMA_8B, off).components["activations"]
+    assert (
+        estimate(LLAMA_8B, replace(off, flash_attention=False)).components["activations"]
+        > estimate(LLAMA_8B, off).components["activations"]
+    )
 
 
 def test_fp32_doubles_activations():
@@ -272,7 +305,8 @@ def test_no_gradient_accumulation_counts_gradient_and_loss_phases_once():
     lora_acc = estimate(LLAMA_8B, BASE)
     lora_one = estimate(LLAMA_8B, replace(BASE, gradient_accumulation_steps=1))
     assert lora_one.components["logits"] == pytest.approx(
-        lora_acc.components["logits"] - lora_acc.components["gradients"])
+        lora_acc.components["logits"] - lora_acc.components["gradients"]
+    )
     assert lora_one.components["activations"] == pytest.approx(lora_acc.components["activations"])
 
 
@@ -297,8 +331,9 @@ def test_memory_grows_with_batch_and_sequence():
 
 def test_optimizer_in_backward_keeps_one_gradient():
     full = replace(BASE, method="full")
-    assert estimate(LLAMA_8B, replace(full, optimizer_in_backward=True)).components["gradients"] == \
-        pytest.approx(128256 * 4096 * 2 / GIB)
+    assert estimate(LLAMA_8B, replace(full, optimizer_in_backward=True)).components["gradients"] == pytest.approx(
+        128256 * 4096 * 2 / GIB
+    )
 
 
 # ----------------------------------------------------------------------------- validation, output
@@ -349,7 +384,6 @@ def _load_benchmark():
     return mod
 
 
-@pytest.mark.skipif(not ANCHORS.is_file(), reason="shared/anchors/vram.yaml not present")
 def test_benchmark_measured_rows_median_within_15_percent():
     bench = _load_benchmark()
     anchors = yaml.safe_load(ANCHORS.read_text(encoding="utf-8"))
@@ -361,7 +395,6 @@ def test_benchmark_measured_rows_median_within_15_percent():
     assert summary["measured_ok"]
 
 
-@pytest.mark.skipif(not ANCHORS.is_file(), reason="shared/anchors/vram.yaml not present")
 def test_benchmark_axolotl_ranges_and_gpu_counts_inside():
     bench = _load_benchmark()
     anchors = yaml.safe_load(ANCHORS.read_text(encoding="utf-8"))
@@ -388,8 +421,11 @@ def test_gpus_needed_shards_until_it_fits():
 
 def test_gradient_phases_stay_additive_with_persistent_gradient_buffers():
     full = replace(BASE, method="full", gradient_accumulation_steps=1)
-    for multi in (replace(full, world_size=2), replace(full, world_size=4, sharding="zero2"),
-                  replace(full, world_size=4, sharding="fsdp")):
+    for multi in (
+        replace(full, world_size=2),
+        replace(full, world_size=4, sharding="zero2"),
+        replace(full, world_size=4, sharding="fsdp"),
+    ):
         one = estimate(LLAMA_8B, multi)
         acc = estimate(LLAMA_8B, replace(multi, gradient_accumulation_steps=None))
         assert one.total_gb == pytest.approx(acc.total_gb)

@@ -20,21 +20,47 @@ from generator.throughput import (
 )
 
 TINY = ModelCard(
-    id="tiny", family="llama", model_type="llama", params_b=86848e-9, layers=2, hidden=64,
-    intermediate=128, heads=4, kv_heads=2, vocab=100, max_context=512,
+    id="tiny",
+    family="llama",
+    model_type="llama",
+    params_b=86848e-9,
+    layers=2,
+    hidden=64,
+    intermediate=128,
+    heads=4,
+    kv_heads=2,
+    vocab=100,
+    max_context=512,
 )
 # matmul params: 2 layers x (attention 12288 + MLP 24576) + lm_head 100*64 = 80128
 TINY_N = 2 * (12288 + 24576) + 6400
 
 LLAMA_8B = ModelCard(
-    id="meta-llama/Llama-3.1-8B", family="llama", model_type="llama", params_b=8.03, layers=32,
-    hidden=4096, intermediate=14336, heads=32, kv_heads=8, vocab=128256, max_context=131072,
+    id="meta-llama/Llama-3.1-8B",
+    family="llama",
+    model_type="llama",
+    params_b=8.03,
+    layers=32,
+    hidden=4096,
+    intermediate=14336,
+    heads=32,
+    kv_heads=8,
+    vocab=128256,
+    max_context=131072,
 )
 
 
 def _gpu(name="A100-80GB", tflops=312.0, price=1.29, cpu=False, flash=True):
-    return GPU(name=name, vram_gb=80, bf16=True, fp8=False, flash_attention=flash, usd_per_hour=price,
-               tflops_bf16=tflops, is_cpu=cpu)
+    return GPU(
+        name=name,
+        vram_gb=80,
+        bf16=True,
+        fp8=False,
+        flash_attention=flash,
+        usd_per_hour=price,
+        tflops_bf16=tflops,
+        is_cpu=cpu,
+    )
 
 
 A100 = _gpu()
@@ -146,8 +172,16 @@ def test_truncation_caps_tokens():
 
 
 def test_cpu_gives_a_rough_figure():
-    cpu = GPU(name="CPU", vram_gb=64, bf16=False, fp8=False, flash_attention=False, usd_per_hour=0.0,
-              tflops_bf16=1.0, is_cpu=True)
+    cpu = GPU(
+        name="CPU",
+        vram_gb=64,
+        bf16=False,
+        fp8=False,
+        flash_attention=False,
+        usd_per_hour=0.0,
+        tflops_bf16=1.0,
+        is_cpu=True,
+    )
     tc = _tc(gpu=cpu)
     assert math.isfinite(tc.hours) and tc.hours > _tc().hours * 100
     assert tc.usd is None
@@ -163,8 +197,16 @@ def test_bad_inputs_raise():
 
 def test_to_dict_json_ready():
     d = _tc().to_dict()
-    assert set(d) == {"tokens_per_epoch", "epochs", "total_tokens", "steps", "tokens_per_second", "hours", "usd",
-                      "assumptions"}
+    assert set(d) == {
+        "tokens_per_epoch",
+        "epochs",
+        "total_tokens",
+        "steps",
+        "tokens_per_second",
+        "hours",
+        "usd",
+        "assumptions",
+    }
     assert isinstance(d["assumptions"], list)
 
 
@@ -185,8 +227,16 @@ def test_to_dict_json_ready():
     ],
 )
 def test_gpu_class(name, aliases, expected):
-    gpu = GPU(name=name, vram_gb=24, bf16=True, fp8=False, flash_attention=True, usd_per_hour=1.0,
-              tflops_bf16=100.0, aliases=aliases)
+    gpu = GPU(
+        name=name,
+        vram_gb=24,
+        bf16=True,
+        fp8=False,
+        flash_attention=True,
+        usd_per_hour=1.0,
+        tflops_bf16=100.0,
+        aliases=aliases,
+    )
     assert gpu_class(gpu) == expected
 
 

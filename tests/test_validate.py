@@ -27,8 +27,8 @@ FRAMEWORKS = ("axolotl", "llamafactory")
 
 
 def _corpus_dir(framework: str) -> Path | None:
-    """The shared corpus: beside the checkout (shared/corpus), as laid out for sessions and CI."""
-    candidates = [REPO.parent / "shared" / "corpus" / framework, REPO / "shared" / "corpus" / framework]
+    """The example-config corpus committed under tests/data/corpus (FTGEN_CORPUS points elsewhere)."""
+    candidates = [DATA / "corpus" / framework]
     if os.environ.get("FTGEN_CORPUS"):
         candidates.insert(0, Path(os.environ["FTGEN_CORPUS"]) / framework)
     return next((c for c in candidates if c.is_dir()), None)
@@ -60,7 +60,9 @@ def test_schema_is_valid_2020_12_and_documented(framework):
     meta = schema["x-ftgen"]
     assert meta["framework"] == framework and meta["version"] == envs.SPECS[framework].version
     assert meta["generator"].startswith("generator/_env_scripts/")
-    missing = [path for path, prop in _walk_properties(schema) if not isinstance(prop, dict) or not prop.get("description")]
+    missing = [
+        path for path, prop in _walk_properties(schema) if not isinstance(prop, dict) or not prop.get("description")
+    ]
     assert missing == []
 
 
@@ -117,7 +119,7 @@ def _findings(framework: str, corpus: Path) -> list[str]:
 def test_corpus_findings_match_expected(framework):
     corpus = _corpus_dir(framework)
     if corpus is None:
-        pytest.skip(f"no shared corpus for {framework} beside the checkout")
+        pytest.fail(f"no corpus for {framework} under tests/data/corpus")
     expected_file = DATA / f"{framework}-corpus-findings.tsv"
     got = _findings(framework, corpus)
     if os.environ.get("FTGEN_UPDATE_EXPECTED"):
@@ -231,7 +233,9 @@ def test_dataset_model_follows_rl():
     problems = validate_config("axolotl", {**AX_BASE, "rl": "dpo", "datasets": [{**dpo_ds, "roles": {}}]}, "a.yaml")
     assert [(p.key, p.message) for p in problems] == [("datasets[0].roles", "unknown key")]
     # and a DPO type is not an SFT strategy
-    problems = validate_config("axolotl", {**AX_BASE, "datasets": [{"path": "/d", "type": "chat_template.default"}]}, "a.yaml")
+    problems = validate_config(
+        "axolotl", {**AX_BASE, "datasets": [{"path": "/d", "type": "chat_template.default"}]}, "a.yaml"
+    )
     assert [p.key for p in problems] == ["datasets[0].type"]
     [p] = validate_config("axolotl", {**AX_BASE, "rl": "dpoo"}, "a.yaml")
     assert p.key == "rl" and "dpo" in p.allowed
@@ -308,8 +312,14 @@ def _env_or_skip(framework):
 @pytest.mark.e2e
 def test_native_axolotl_accepts_minimal_cpu_lora_and_reports_bad_value(tmp_path):
     env = _env_or_skip("axolotl")
-    cpu = {**AX_BASE, "lora_mlp_kernel": False, "lora_qkv_kernel": False, "lora_o_kernel": False,
-           "lora_embedding_kernel": False, "attn_implementation": "sdpa"}
+    cpu = {
+        **AX_BASE,
+        "lora_mlp_kernel": False,
+        "lora_qkv_kernel": False,
+        "lora_o_kernel": False,
+        "lora_embedding_kernel": False,
+        "attn_implementation": "sdpa",
+    }
     good, bad, typo = tmp_path / "good.yaml", tmp_path / "bad.yaml", tmp_path / "typo.yaml"
     good.write_text(yaml.safe_dump(cpu))
     bad.write_text(yaml.safe_dump({**cpu, "micro_batch_size": "two"}))

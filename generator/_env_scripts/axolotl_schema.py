@@ -49,7 +49,7 @@ def _generator_cls():
         def enum_schema(self, schema):
             try:
                 return super().enum_schema(schema)
-            except Exception:  # noqa: BLE001 - pydantic raises PydanticSerializationError
+            except Exception:
                 out = {"enum": [m.name for m in schema["members"]], "type": "string"}
                 cls = schema.get("cls")
                 if cls is not None:
@@ -62,7 +62,7 @@ def _generator_cls():
         def default_schema(self, schema):
             try:
                 return super().default_schema(schema)
-            except Exception:  # noqa: BLE001 - an unserialisable default: leave it out
+            except Exception:
                 return self.generate_inner(schema["schema"])
 
     return _Gen
@@ -128,13 +128,18 @@ def _ast_string_set(module, func_name, attr):
                 if not isinstance(cmp, ast.Compare):
                     continue
                 left = cmp.left
-                if not (isinstance(left, (ast.Attribute, ast.Name)) and getattr(left, "attr", getattr(left, "id", None)) == attr):
+                if not (
+                    isinstance(left, (ast.Attribute, ast.Name))
+                    and getattr(left, "attr", getattr(left, "id", None)) == attr
+                ):
                     continue
                 for comp in cmp.comparators:
                     if isinstance(comp, ast.Constant) and isinstance(comp.value, str):
                         found.add(comp.value)
                     elif isinstance(comp, (ast.List, ast.Tuple, ast.Set)):
-                        found.update(e.value for e in comp.elts if isinstance(e, ast.Constant) and isinstance(e.value, str))
+                        found.update(
+                            e.value for e in comp.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)
+                        )
     if not found:
         raise RuntimeError(f"no string choices for {attr} found in {module.__name__}.{func_name}: regenerate by hand")
     return found
@@ -152,7 +157,7 @@ def _discover_plugins():
         pkg_name = f"axolotl.integrations.{info.name}"
         try:
             pkg = importlib.import_module(pkg_name)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             failures[pkg_name] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:160]}"
             continue
         for attr in sorted(dir(pkg)):
@@ -162,7 +167,7 @@ def _discover_plugins():
                 aliases = sorted({name, f"{cls.__module__}.{cls.__name__}"})
                 try:
                     plugins[name] = (aliases, cls())
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:
                     failures[name] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:160]}"
     return plugins, failures
 
@@ -232,7 +237,7 @@ def _strategy_families():
             continue
         try:
             mod = importlib.import_module(f"axolotl.prompt_strategies.{name}")
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             skip_notes[f"axolotl.prompt_strategies.{name}"] = f"{type(exc).__name__}"
             continue
         if name == "bradley_terry":
@@ -266,7 +271,7 @@ def _strategy_families():
         for info in pkgutil.iter_modules(pkg.__path__):
             try:
                 mod = importlib.import_module(f"{pkg.__name__}.{info.name}")
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 skip_notes[f"{pkg.__name__}.{info.name}"] = f"{type(exc).__name__}"
                 continue
             funcs = module_funcs(mod)
@@ -337,13 +342,12 @@ def _dataset_conditionals(rl_values):
 def build():
     version = importlib.metadata.version("axolotl")
     no_desc = NO_DESC.format(version=version)
-    from transformers.trainer_utils import SchedulerType
-    from transformers.training_args import OptimizerNames
-
     import axolotl.core.builders.base as builders_base
     import axolotl.loaders.adapter as adapter_loader
     from axolotl.utils.schemas.config import AxolotlInputConfig
     from axolotl.utils.schemas.enums import CustomSupportedOptimizers, RLType
+    from transformers.trainer_utils import SchedulerType
+    from transformers.training_args import OptimizerNames
 
     models = set()
     _pydantic_models(AxolotlInputConfig, models)
@@ -394,7 +398,7 @@ def build():
             args_model = _import_object(args_path)
             _pydantic_models(args_model, models)
             sub = _model_schema(args_model)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             plugin_failures[pname] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}"
             continue
         for dname, definition in sub.get("$defs", {}).items():

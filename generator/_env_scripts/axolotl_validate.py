@@ -62,12 +62,11 @@ def main():
     os.dup2(2, 1)  # framework logs and banners go to stderr; JSON goes to the saved stdout
     t0 = time.monotonic()
     import yaml
-    from pydantic import ValidationError
-
     from axolotl.cli.config import gpu_capabilities
     from axolotl.integrations.base import PluginManager
     from axolotl.utils.config import prepare_plugins, validate_config
     from axolotl.utils.dict import DictDefault
+    from pydantic import ValidationError
 
     capabilities = request.get("capabilities")
     if capabilities is None and request.get("target") == "gpu":
@@ -103,12 +102,12 @@ def main():
             ignored[path] = sorted(k for k, v in raw.items() if v is not None and k not in validated)
         except ValidationError as exc:
             results[path] = _from_validation_error(exc)
-        except Exception as exc:  # noqa: BLE001 - any rejection is a finding, never a crash
+        except Exception as exc:
             text = str(exc).strip().splitlines()
             results[path] = [{"key": "", "message": f"{type(exc).__name__}: {text[0] if text else ''}"}]
             try:
                 manager.on_config_validation_error(cfg)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 pass
         timings[path] = round((time.monotonic() - start) * 1000, 1)
 

@@ -58,8 +58,11 @@ class _Prompter:
             if self.jinja is None:
                 from axolotl.utils.chat_templates import get_chat_template
 
-                self.jinja = get_chat_template(fmt.get("chat_template") or "tokenizer_default",
-                                               jinja_template=fmt.get("chat_template_jinja"), tokenizer=tokenizer)
+                self.jinja = get_chat_template(
+                    fmt.get("chat_template") or "tokenizer_default",
+                    jinja_template=fmt.get("chat_template_jinja"),
+                    tokenizer=tokenizer,
+                )
 
     def ids(self, row):
         system, turns = _turns(row)
@@ -70,12 +73,14 @@ class _Prompter:
         if self.kind == "alpaca":  # axolotl prompt_tokenizers.InstructionPromptTokenizingStrategy
             user = [t["content"] for t in turns if t["role"] == "user"]
             text = next(iter(self.prompter.build_prompt(user[-1] if user else "", "")))
-            return self.tok(text, truncation=True, max_length=self.fmt.get("sequence_len") or 2048,
-                            padding=False)["input_ids"]
+            return self.tok(text, truncation=True, max_length=self.fmt.get("sequence_len") or 2048, padding=False)[
+                "input_ids"
+            ]
         if self.kind == "chat_template":
             messages = ([{"role": "system", "content": system}] if system else []) + turns
-            text = self.tok.apply_chat_template(messages, chat_template=self.jinja, add_generation_prompt=True,
-                                                tokenize=False)
+            text = self.tok.apply_chat_template(
+                messages, chat_template=self.jinja, add_generation_prompt=True, tokenize=False
+            )
             return self.tok(text, add_special_tokens=False)["input_ids"]
         text = "\n".join(t["content"] for t in turns)
         return self.tok(text)["input_ids"]
@@ -112,14 +117,22 @@ def _generate(model, tok, prompts, stop_ids, max_new_tokens, batch_size, device)
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))  # similar lengths share a batch
     answers = [""] * len(prompts)
     for start in range(0, len(order), batch_size):
-        batch = order[start:start + batch_size]
+        batch = order[start : start + batch_size]
         width = max(len(prompts[i]) for i in batch)
         ids = [[pad] * (width - len(prompts[i])) + prompts[i] for i in batch]  # left padding
         mask = [[0] * (width - len(prompts[i])) + [1] * len(prompts[i]) for i in batch]
-        out = model.generate(input_ids=torch.tensor(ids, device=device),
-                             attention_mask=torch.tensor(mask, device=device), max_new_tokens=max_new_tokens,
-                             do_sample=False, num_beams=1, temperature=None, top_p=None, top_k=None,
-                             eos_token_id=stop_ids or None, pad_token_id=pad)
+        out = model.generate(
+            input_ids=torch.tensor(ids, device=device),
+            attention_mask=torch.tensor(mask, device=device),
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            num_beams=1,
+            temperature=None,
+            top_p=None,
+            top_k=None,
+            eos_token_id=stop_ids or None,
+            pad_token_id=pad,
+        )
         for row, seq in zip(batch, out[:, width:].tolist()):
             cut = next((k for k, t in enumerate(seq) if t in stop_ids), len(seq))
             answers[row] = tok.decode(seq[:cut], skip_special_tokens=True).strip()
@@ -152,17 +165,34 @@ def main():
         prompter = _Prompter(fmt, tok)
         prompts = [prompter.ids(r) for r in rows]
         model = _model(spec, device, dtype)
-        answers = _generate(model, tok, prompts, prompter.stop_ids, int(job.get("max_new_tokens") or 64),
-                            int(job.get("batch_size") or 16), device)
+        answers = _generate(
+            model,
+            tok,
+            prompts,
+            prompter.stop_ids,
+            int(job.get("max_new_tokens") or 64),
+            int(job.get("batch_size") or 16),
+            device,
+        )
         path = out_dir / f"{spec['name']}.generations.jsonl"
         with path.open("w", encoding="utf-8") as fh:
             for i, (ids, answer) in enumerate(zip(prompts, answers)):
-                fh.write(json.dumps({"index": i, "prompt_text": tok.decode(ids), "prediction": answer},
-                                    ensure_ascii=False) + "\n")
+                fh.write(
+                    json.dumps({"index": i, "prompt_text": tok.decode(ids), "prediction": answer}, ensure_ascii=False)
+                    + "\n"
+                )
         outputs[spec["name"]] = str(path)
         del model
-    print(json.dumps({"outputs": outputs, "device": device, "dtype": str(dtype).replace("torch.", ""),
-                      "seconds": round(time.time() - began, 2)}))
+    print(
+        json.dumps(
+            {
+                "outputs": outputs,
+                "device": device,
+                "dtype": str(dtype).replace("torch.", ""),
+                "seconds": round(time.time() - began, 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

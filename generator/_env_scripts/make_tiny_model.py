@@ -76,22 +76,39 @@ def main(argv=None):
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=args.vocab, special_tokens=SPECIALS,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=args.vocab,
+        special_tokens=SPECIALS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     tok.train_from_iterator(list(_texts(args.data)) or ["hello world"], trainer=trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", bos_token="<s>", eos_token="</s>",
-                                   unk_token="<unk>", model_max_length=args.context)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        pad_token="<pad>",
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        model_max_length=args.context,
+    )
     fast.chat_template = CHAT_TEMPLATE
     fast.save_pretrained(out)
 
     config = LlamaConfig(
-        vocab_size=max(args.vocab, len(fast)), hidden_size=args.hidden, intermediate_size=args.hidden * 2,
-        num_hidden_layers=args.layers, num_attention_heads=args.heads, num_key_value_heads=args.heads,
-        max_position_embeddings=args.context, tie_word_embeddings=False,
+        vocab_size=max(args.vocab, len(fast)),
+        hidden_size=args.hidden,
+        intermediate_size=args.hidden * 2,
+        num_hidden_layers=args.layers,
+        num_attention_heads=args.heads,
+        num_key_value_heads=args.heads,
+        max_position_embeddings=args.context,
+        tie_word_embeddings=False,
         # 10x the default 0.02: with hidden 64 a default-initialised lm_head spreads logits by only ~±1.3, so
         # LoRA (which leaves lm_head frozen) could never make one answer win; only the weights' scale changes
         initializer_range=0.2,
-        pad_token_id=fast.pad_token_id, bos_token_id=fast.bos_token_id, eos_token_id=fast.eos_token_id,
+        pad_token_id=fast.pad_token_id,
+        bos_token_id=fast.bos_token_id,
+        eos_token_id=fast.eos_token_id,
     )
     model = LlamaForCausalLM(config)
     model.generation_config.pad_token_id = fast.pad_token_id

@@ -44,10 +44,17 @@ def _config(case, attn):
 
     m = case["model"]
     kw = dict(
-        vocab_size=m["vocab"], hidden_size=m["hidden"], intermediate_size=m["intermediate"],
-        num_hidden_layers=m["layers"], num_attention_heads=m["heads"], num_key_value_heads=m["kv_heads"],
-        max_position_embeddings=max(case["sequence_len"], 128), tie_word_embeddings=bool(m.get("tie")),
-        pad_token_id=0, bos_token_id=1, eos_token_id=2,
+        vocab_size=m["vocab"],
+        hidden_size=m["hidden"],
+        intermediate_size=m["intermediate"],
+        num_hidden_layers=m["layers"],
+        num_attention_heads=m["heads"],
+        num_key_value_heads=m["kv_heads"],
+        max_position_embeddings=max(case["sequence_len"], 128),
+        tie_word_embeddings=bool(m.get("tie")),
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
     )
     if m.get("head_dim"):
         kw["head_dim"] = m["head_dim"]
@@ -102,9 +109,14 @@ def _build(case, dtype, device, attn, workdir):
 
         path = _saved_random_model(case, dtype, device, attn, workdir)
         model = AutoModelForCausalLM.from_pretrained(
-            path, attn_implementation=attn, dtype=dtype, device_map={"": 0 if device == "cuda" else "cpu"},
+            path,
+            attn_implementation=attn,
+            dtype=dtype,
+            device_map={"": 0 if device == "cuda" else "cpu"},
             quantization_config=BitsAndBytesConfig(
-                load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=dtype,
+                load_in_4bit=True,
+                bnb_4bit_quant_type="nf4",
+                bnb_4bit_compute_dtype=dtype,
                 bnb_4bit_use_double_quant=bool(case.get("double_quant", True)),
                 bnb_4bit_quant_storage=torch.uint8,
             ),
@@ -124,8 +136,13 @@ def _build(case, dtype, device, attn, workdir):
 
         # No peft.prepare_model_for_kbit_training: it upcasts embeddings and lm_head to fp32, which
         # LLaMA-Factory never does and Axolotl undoes (it converts them back to the compute dtype).
-        lcfg = LoraConfig(r=case["lora_rank"], lora_alpha=2 * case["lora_rank"], lora_dropout=0.0,
-                          target_modules=list(case["lora_targets"]), task_type="CAUSAL_LM")
+        lcfg = LoraConfig(
+            r=case["lora_rank"],
+            lora_alpha=2 * case["lora_rank"],
+            lora_dropout=0.0,
+            target_modules=list(case["lora_targets"]),
+            task_type="CAUSAL_LM",
+        )
         model = get_peft_model(model, lcfg)  # autocast_adapter_dtype=True: adapters in fp32
     return model
 
@@ -135,13 +152,27 @@ def _trainer(case, model, out_dir, device):
 
     bf16 = case["precision"] == "bf16"
     args = TrainingArguments(
-        output_dir=str(out_dir), per_device_train_batch_size=case["micro_batch_size"], max_steps=case["steps"],
-        learning_rate=1e-4, lr_scheduler_type="constant", warmup_steps=0, optim=OPTIM[case["optimizer"]],
-        bf16=bf16, fp16=False, tf32=False if device == "cpu" else None,
+        output_dir=str(out_dir),
+        per_device_train_batch_size=case["micro_batch_size"],
+        max_steps=case["steps"],
+        learning_rate=1e-4,
+        lr_scheduler_type="constant",
+        warmup_steps=0,
+        optim=OPTIM[case["optimizer"]],
+        bf16=bf16,
+        fp16=False,
+        tf32=False if device == "cpu" else None,
         gradient_checkpointing=bool(case["gradient_checkpointing"]),
         gradient_checkpointing_kwargs={"use_reentrant": False},
-        save_strategy="no", eval_strategy="no", report_to=[], logging_steps=1, disable_tqdm=True,
-        dataloader_num_workers=0, remove_unused_columns=False, use_cpu=device == "cpu", seed=case.get("seed", 0),
+        save_strategy="no",
+        eval_strategy="no",
+        report_to=[],
+        logging_steps=1,
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+        remove_unused_columns=False,
+        use_cpu=device == "cpu",
+        seed=case.get("seed", 0),
     )
     return Trainer(model=model, args=args, train_dataset=_dataset(case))
 
@@ -211,17 +242,19 @@ def measure(case):
         torch.cuda.synchronize()
         free1, _ = torch.cuda.mem_get_info()
         reserved_now = torch.cuda.memory_reserved()
-        out.update({
-            "train_peak_allocated": int(torch.cuda.max_memory_allocated()),
-            "train_peak_reserved": int(torch.cuda.max_memory_reserved()),
-            "allocated_before_train": int(before),
-            # device memory in use that the caching allocator does not hold: CUDA context, cuBLAS/cuDNN
-            # workspaces, NCCL, bitsandbytes paged (unified) memory
-            "outside_allocator": int((total_dev - free1) - reserved_now),
-            "device_total": int(total_dev),
-            "device_used_before_model": int(total_dev - free0),
-            "gpu_name": torch.cuda.get_device_name(),
-        })
+        out.update(
+            {
+                "train_peak_allocated": int(torch.cuda.max_memory_allocated()),
+                "train_peak_reserved": int(torch.cuda.max_memory_reserved()),
+                "allocated_before_train": int(before),
+                # device memory in use that the caching allocator does not hold: CUDA context, cuBLAS/cuDNN
+                # workspaces, NCCL, bitsandbytes paged (unified) memory
+                "outside_allocator": int((total_dev - free1) - reserved_now),
+                "device_total": int(total_dev),
+                "device_used_before_model": int(total_dev - free0),
+                "gpu_name": torch.cuda.get_device_name(),
+            }
+        )
     else:
         from torch.profiler import ProfilerActivity, profile, record_function
 
@@ -241,8 +274,15 @@ def measure(case):
         out.update({"peak_allocated": overall, "train_peak_allocated": inside})
     params, trainable = _counts(model)
     loss = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-    out.update({"params": int(params), "trainable": int(trainable), "steps": trainer.state.global_step,
-                "losses": loss, "seconds": round(time.perf_counter() - t0, 2)})
+    out.update(
+        {
+            "params": int(params),
+            "trainable": int(trainable),
+            "steps": trainer.state.global_step,
+            "losses": loss,
+            "seconds": round(time.perf_counter() - t0, 2),
+        }
+    )
     return out
 
 

@@ -7,12 +7,16 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from .._cli_common import table, handle_errors, out
+from .._cli_common import handle_errors, out, table
 from ..errors import Exit, FtgenError, Problem
 
 FRAMEWORKS = ("axolotl", "llamafactory")
-_ENV_DIR = click.option("--env-dir", type=click.Path(path_type=Path), default=None,
-                        help="Where managed envs live (default $FTGEN_HOME/envs or ~/.cache/ftgen/envs).")
+_ENV_DIR = click.option(
+    "--env-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where managed envs live (default $FTGEN_HOME/envs or ~/.cache/ftgen/envs).",
+)
 
 
 @click.group()
@@ -22,8 +26,14 @@ def env():
 
 @env.command("install")
 @click.argument("frameworks", nargs=-1, required=True, type=click.Choice(FRAMEWORKS + ("all",)))
-@click.option("--torch", "torch_flavor", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
-              show_default=True, help="CPU wheel, CUDA build, or whichever this machine can use.")
+@click.option(
+    "--torch",
+    "torch_flavor",
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    default="auto",
+    show_default=True,
+    help="CPU wheel, CUDA build, or whichever this machine can use.",
+)
 @click.option("--force", is_flag=True, help="Rebuild even when a healthy env exists.")
 @_ENV_DIR
 @handle_errors
@@ -33,6 +43,7 @@ def env_install(frameworks, torch_flavor, force, env_dir):
 
     names = FRAMEWORKS if "all" in frameworks else frameworks
     for fw in names:
+
         def progress(i, n, what, fw=fw):
             out.print(f"[cyan]{fw}[/] [{i}/{n}] {escape(what)}")
 
@@ -50,9 +61,14 @@ def env_list(env_dir):
     grid = table("framework", "version", "torch", "health", "size MB", "path")
     for info in envs.list_envs(env_dir):
         colour = {"ok": "green", "external": "cyan"}.get(info.health, "red")
-        grid.add_row(info.framework, info.version, info.torch_flavor or "", f"[{colour}]{info.health}[/]"
-                      + (f" {escape(info.detail)}" if info.detail else ""),
-                      f"{info.size_mb:.0f}" if info.size_mb else "", escape(str(info.path)))
+        grid.add_row(
+            info.framework,
+            info.version,
+            info.torch_flavor or "",
+            f"[{colour}]{info.health}[/]" + (f" {escape(info.detail)}" if info.detail else ""),
+            f"{info.size_mb:.0f}" if info.size_mb else "",
+            escape(str(info.path)),
+        )
     out.print(grid)
 
 
@@ -79,8 +95,16 @@ def env_bin(framework, env_dir):
 
     e = envs.get_env(framework, env_dir)
     if e is None:
-        raise FtgenError([Problem("<environment>", framework, "no managed environment for this framework",
-                                  allowed=f"ftgen env install {framework}")])
+        raise FtgenError(
+            [
+                Problem(
+                    "<environment>",
+                    framework,
+                    "no managed environment for this framework",
+                    allowed=f"ftgen env install {framework}",
+                )
+            ]
+        )
     click.echo(str(e.bin_dir))
 
 

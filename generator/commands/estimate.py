@@ -24,8 +24,10 @@ def estimate(spec, as_json):
     if as_json:
         click.echo(json.dumps({"method": plan.method, "memory": plan.memory, "time_cost": plan.time_cost}, indent=2))
         return
-    out.print(f"[bold]{escape(plan.name)}[/]: {plan.task} / [bold]{plan.method}[/] on "
-              f"{b.spec.hardware.world_size} x {escape(gpu.name)} ({gpu.vram_gb:g} GB)")
+    out.print(
+        f"[bold]{escape(plan.name)}[/]: {plan.task} / [bold]{plan.method}[/] on "
+        f"{b.spec.hardware.world_size} x {escape(gpu.name)} ({gpu.vram_gb:g} GB)"
+    )
     grid = table("component", "GiB per GPU")
     for name, gb in plan.memory.get("components", {}).items():
         grid.add_row(name, f"{gb:.2f}")
@@ -38,8 +40,10 @@ def estimate(spec, as_json):
     if tc:
         usd = tc.get("usd")
         usd = "" if usd is None else f", ~${usd:,.2f}" if usd < 100 else f", ~${usd:,.0f}"
-        out.print(f"time: ~{tc['hours']:.1f} h{usd} ({tc.get('steps', '?')} steps, "
-                  f"{tc.get('tokens_per_second', 0):,.0f} tokens/s across the cluster)")
+        out.print(
+            f"time: ~{tc['hours']:.1f} h{usd} ({tc.get('steps', '?')} steps, "
+            f"{tc.get('tokens_per_second', 0):,.0f} tokens/s across the cluster)"
+        )
         for a in tc.get("assumptions", []):
             out.print(f"  - {escape(a)}")
 

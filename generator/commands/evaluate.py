@@ -17,8 +17,11 @@ def _score_table(ev: dict) -> Table:
 
     table = Table("metric", "base", "fine-tuned", "delta", box=None)
     for m in metric_rows(ev):
-        colour = "green" if m["delta"].startswith("+") and m["delta"] != "+0.0000" else (
-            "red" if m["delta"].startswith("-") and m["delta"] != "-" else "white")
+        colour = (
+            "green"
+            if m["delta"].startswith("+") and m["delta"] != "+0.0000"
+            else ("red" if m["delta"].startswith("-") and m["delta"] != "-" else "white")
+        )
         table.add_row(m["name"], m["base"], m["finetuned"], f"[{colour}]{m['delta']}[/]")
     return table
 
@@ -53,8 +56,13 @@ def eval_(run_ref, root, env_dir, as_json):
 @click.command()
 @click.argument("run_ref")
 @click.option("--root", type=click.Path(path_type=Path), default="outputs", help="Where to look up run ids.")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
-              help="Folder for report.md and report.html (default: the run's folder).")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Folder for report.md and report.html (default: the run's folder).",
+)
 @handle_errors
 def report(run_ref, root, out_dir):
     """Write RUN's report (markdown and HTML): base vs fine-tuned scores, loss curves, worst regressions."""
@@ -69,8 +77,14 @@ def report(run_ref, root, out_dir):
 @click.command()
 @click.argument("run_refs", nargs=-1, required=True)
 @click.option("--root", type=click.Path(path_type=Path), default="outputs", help="Where to look up run ids.")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("compare"), show_default=True,
-              help="Folder for compare.md and compare.png.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=Path("compare"),
+    show_default=True,
+    help="Folder for compare.md and compare.png.",
+)
 @handle_errors
 def compare(run_refs, root, out_dir):
     """Put runs side by side: a markdown table and a bar chart PNG of their eval-set scores."""

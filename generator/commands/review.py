@@ -28,21 +28,47 @@ def _hardware(gpu: str | None, gpus: int):
 
 @click.command(epilog=EXIT_CODES)
 @click.argument("configs", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--framework", type=click.Choice(FRAMEWORKS), default=None,
-              help="Treat every config as this framework's (default: detected from the keys).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text", show_default=True,
-              help="text: file:line lines; json: for bots; github: ::error annotations for Actions.")
-@click.option("--gpu", default=None, help="The GPU the configs are for (catalog name, `ftgen gpus`): enables the "
-                                          "bf16 and memory-fit rules.")
+@click.option(
+    "--framework",
+    type=click.Choice(FRAMEWORKS),
+    default=None,
+    help="Treat every config as this framework's (default: detected from the keys).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "github"]),
+    default="text",
+    show_default=True,
+    help="text: file:line lines; json: for bots; github: ::error annotations for Actions.",
+)
+@click.option(
+    "--gpu",
+    default=None,
+    help="The GPU the configs are for (catalog name, `ftgen gpus`): enables the bf16 and memory-fit rules.",
+)
 @click.option("--gpus", default=1, show_default=True, type=click.IntRange(1), help="GPUs in total.")
-@click.option("--fail-on", type=click.Choice(["error", "warning", "info", "never"]), default="error",
-              show_default=True, help="Lowest severity that makes the exit code 1.")
-@click.option("--skip-unknown", is_flag=True,
-              help="Skip YAML files that are not Axolotl / LLaMA-Factory configs (specs, CI files) instead of "
-                   "reporting them (for pre-commit hooks over every YAML file).")
+@click.option(
+    "--fail-on",
+    type=click.Choice(["error", "warning", "info", "never"]),
+    default="error",
+    show_default=True,
+    help="Lowest severity that makes the exit code 1.",
+)
+@click.option(
+    "--skip-unknown",
+    is_flag=True,
+    help="Skip YAML files that are not Axolotl / LLaMA-Factory configs (specs, CI files) instead of "
+    "reporting them (for pre-commit hooks over every YAML file).",
+)
 @click.option("--rules", "list_rules", is_flag=True, help="List the lint rules (FTL###) and exit.")
-@click.option("--explain", "explain_rule", metavar="RULE", default=None,
-              help="Print one lint rule's documentation (FTL101 or its name) and exit.")
+@click.option(
+    "--explain",
+    "explain_rule",
+    metavar="RULE",
+    default=None,
+    help="Print one lint rule's documentation (FTL101 or its name) and exit.",
+)
 @handle_errors
 def lint(configs, framework, fmt, gpu, gpus, fail_on, skip_unknown, list_rules, explain_rule):
     """Lint hand-written Axolotl / LLaMA-Factory CONFIGS (files or folders): unknown, mistyped, deprecated and
@@ -67,7 +93,9 @@ def lint(configs, framework, fmt, gpu, gpus, fail_on, skip_unknown, list_rules, 
         out.print(table)
         return
     if not configs:
-        raise FtgenError([Problem("<command line>", "CONFIGS", "no config given", allowed="one or more files or folders")])
+        raise FtgenError(
+            [Problem("<command line>", "CONFIGS", "no config given", allowed="one or more files or folders")]
+        )
     missing = [str(p) for p in configs if not p.exists()]
     if missing:
         raise FtgenError([Problem(m, "", "file not found") for m in missing])
@@ -87,10 +115,20 @@ def lint(configs, framework, fmt, gpu, gpus, fail_on, skip_unknown, list_rules, 
 @click.command(epilog=EXIT_CODES)
 @click.argument("config", type=click.Path(path_type=Path))
 @click.option("--to", "target", required=True, type=click.Choice(FRAMEWORKS), help="The framework to convert to.")
-@click.option("--framework", "source", type=click.Choice(FRAMEWORKS), default=None,
-              help="The config's own framework (default: detected).")
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
-              help="Write the converted config here (and dataset_info.json beside it when needed); default: stdout.")
+@click.option(
+    "--framework",
+    "source",
+    type=click.Choice(FRAMEWORKS),
+    default=None,
+    help="The config's own framework (default: detected).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write the converted config here (and dataset_info.json beside it when needed); default: stdout.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the conversion report as JSON.")
 @click.option("--strict", is_flag=True, help="Exit 1 when anything could not be translated.")
 @handle_errors
@@ -125,12 +163,22 @@ def convert(config, target, source, output, as_json, strict):
 @click.command(epilog=EXIT_CODES)
 @click.option("--base", required=True, help="The git ref the pull request starts from (e.g. origin/main).")
 @click.option("--head", default=None, help="The git ref to review (default: the working tree).")
-@click.option("--repo", type=click.Path(path_type=Path, file_okay=False), default=Path("."), show_default=True,
-              help="A folder inside the git repository.")
+@click.option(
+    "--repo",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("."),
+    show_default=True,
+    help="A folder inside the git repository.",
+)
 @click.option("--out", "out_root", default="outputs", show_default=True, help="Where build outputs live.")
 @click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown", show_default=True)
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Write the report to this file instead of stdout.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write the report to this file instead of stdout.",
+)
 @handle_errors
 def review(base, head, repo, out_root, fmt, output):
     """Review what changed between two git refs: decisions that changed (rule IDs, reasons before and after),

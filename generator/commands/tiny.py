@@ -13,10 +13,20 @@ from ..errors import FtgenError, Problem
 
 @click.command("tiny-model")
 @click.argument("out_dir", type=click.Path(path_type=Path))
-@click.option("--data", "data", multiple=True, type=click.Path(exists=True, path_type=Path),
-              help="JSONL files whose text trains the tokenizer (repeatable).")
-@click.option("--framework", type=click.Choice(["axolotl", "llamafactory"]), default="llamafactory",
-              show_default=True, help="Whose env (torch, transformers, tokenizers) builds the model.")
+@click.option(
+    "--data",
+    "data",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="JSONL files whose text trains the tokenizer (repeatable).",
+)
+@click.option(
+    "--framework",
+    type=click.Choice(["axolotl", "llamafactory"]),
+    default="llamafactory",
+    show_default=True,
+    help="Whose env (torch, transformers, tokenizers) builds the model.",
+)
 @click.option("--env-dir", type=click.Path(path_type=Path), default=None)
 @handle_errors
 def tiny_model(out_dir, data, framework, env_dir):
@@ -25,11 +35,17 @@ def tiny_model(out_dir, data, framework, env_dir):
 
     env = envs.get_env(framework, env_dir)
     if env is None:
-        raise FtgenError([Problem("<environment>", framework, "no managed environment",
-                                  allowed=f"ftgen env install {framework}")])
+        raise FtgenError(
+            [Problem("<environment>", framework, "no managed environment", allowed=f"ftgen env install {framework}")]
+        )
     try:
-        info = envs.run_json(env.python, "make_tiny_model.py", [str(out_dir), "--data", *map(str, data)],
-                             env=env.subprocess_env(), timeout=600)
+        info = envs.run_json(
+            env.python,
+            "make_tiny_model.py",
+            [str(out_dir), "--data", *map(str, data)],
+            env=env.subprocess_env(),
+            timeout=600,
+        )
     except envs.ScriptError as exc:
         raise FtgenError([Problem(str(out_dir), "", f"could not make the tiny model: {exc}")]) from None
     out.print(f"[green]tiny model[/] {escape(info['path'])}: {info['params']:,} parameters, vocab {info['vocab']}")

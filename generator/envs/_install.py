@@ -10,12 +10,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
 
-from ..errors import Exit, FtgenError, Problem
 from .._proc import pid_alive
+from ..errors import Exit, FtgenError, Problem
 from ._env import MANIFEST, Env, env_root
 from ._scripts import ScriptError, clean_environ, run_json, tail
 from ._specs import RECORDED_DISTS, SPECS, TORCH_FLAVORS, EnvSpec, Step, expand_pip_args, python_satisfies
@@ -62,7 +62,7 @@ def has_nvidia_gpu() -> bool:
 
 
 def resolve_torch_flavor(torch: str) -> str:
-    """"cpu" | "cuda" | "auto" -> the flavor to install ("auto": cuda when nvidia-smi works)."""
+    """ "cpu" | "cuda" | "auto" -> the flavor to install ("auto": cuda when nvidia-smi works)."""
     if torch == "auto":
         return "cuda" if has_nvidia_gpu() else "cpu"
     if torch not in TORCH_FLAVORS:

@@ -36,7 +36,9 @@ def clean_environ(base: dict[str, str] | None = None) -> dict[str, str]:
 
 def tail(text: str, lines: int = 20) -> str:
     """The last `lines` meaningful lines of some output (pip's find-links noise dropped)."""
-    kept = [ln for ln in text.splitlines() if ln.strip() and "is ignored: it is neither a file nor a directory" not in ln]
+    kept = [
+        ln for ln in text.splitlines() if ln.strip() and "is ignored: it is neither a file nor a directory" not in ln
+    ]
     return "\n".join(kept[-lines:])
 
 

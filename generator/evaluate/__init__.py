@@ -44,8 +44,12 @@ def fine_tuned_weights(record: RunRecord) -> tuple[Path, str]:
         kind = _has_weights(folder) if folder.is_dir() else None
         if kind:
             return folder, kind
-    raise _problem(record.dir, "model", "the run has no trained weights to evaluate",
-                   allowed="a run whose model/ (or a checkpoint-N/) holds an adapter or model weights")
+    raise _problem(
+        record.dir,
+        "model",
+        "the run has no trained weights to evaluate",
+        allowed="a run whose model/ (or a checkpoint-N/) holds an adapter or model weights",
+    )
 
 
 def _run_config(record: RunRecord) -> dict:
@@ -60,17 +64,27 @@ def _base_ref(framework: str, config: dict) -> str:
     return str(config.get("base_model" if framework == "axolotl" else "model_name_or_path") or "")
 
 
-def _generate(env: envs.Env, fmt: dict, rows: list[dict], models: list[dict], max_new_tokens: int,
-              out_dir: Path) -> dict:
-    job = {"format": fmt, "rows": [{k: r[k] for k in ("prompt", "messages") if k in r} for r in rows],
-           "models": models, "max_new_tokens": max_new_tokens, "batch_size": 16, "out_dir": str(out_dir)}
+def _generate(
+    env: envs.Env, fmt: dict, rows: list[dict], models: list[dict], max_new_tokens: int, out_dir: Path
+) -> dict:
+    job = {
+        "format": fmt,
+        "rows": [{k: r[k] for k in ("prompt", "messages") if k in r} for r in rows],
+        "models": models,
+        "max_new_tokens": max_new_tokens,
+        "batch_size": 16,
+        "out_dir": str(out_dir),
+    }
     timeout = max(900.0, len(rows) * max_new_tokens * 0.2 * len(models))
     try:
-        result = envs.run_json(env.python, "generate.py", stdin=json.dumps(job), env=env.subprocess_env(),
-                               timeout=timeout)
+        result = envs.run_json(
+            env.python, "generate.py", stdin=json.dumps(job), env=env.subprocess_env(), timeout=timeout
+        )
     except envs.ScriptError as exc:
-        raise FtgenError([Problem("<eval>", env.framework, f"generation failed in the {env.framework} env: {exc}")],
-                         exit_code=Exit.RUN_FAILED) from None
+        raise FtgenError(
+            [Problem("<eval>", env.framework, f"generation failed in the {env.framework} env: {exc}")],
+            exit_code=Exit.RUN_FAILED,
+        ) from None
     for name, path in result.get("outputs", {}).items():
         lines = Path(path).read_text(encoding="utf-8").splitlines()
         result[name] = [json.loads(line) for line in lines if line.strip()]
@@ -89,12 +103,15 @@ def _scored(rows: list[dict], predictions: list[str]) -> list[dict]:
 
 def _by_tag(scored: dict[str, list[dict]]) -> dict:
     tags = sorted({t for r in scored["base"] for t in r.get("tags") or []})
-    return {t: {name: mean_scores([r for r in rows if t in (r.get("tags") or [])]) for name, rows in scored.items()}
-            for t in tags}
+    return {
+        t: {name: mean_scores([r for r in rows if t in (r.get("tags") or [])]) for name, rows in scored.items()}
+        for t in tags
+    }
 
 
-def evaluate_run(record: RunRecord, *, env_root: Path | None = None,
-                 on_line: Callable[[str, bool], None] | None = None) -> dict:
+def evaluate_run(
+    record: RunRecord, *, env_root: Path | None = None, on_line: Callable[[str, bool], None] | None = None
+) -> dict:
     """Generate with the base and the fine-tuned model, score, write predictions, store `record.eval`; save."""
     say = (lambda text: on_line(text, False)) if on_line else (lambda text: None)
     began = time.monotonic()
@@ -108,27 +125,53 @@ def evaluate_run(record: RunRecord, *, env_root: Path | None = None,
     weights, kind = fine_tuned_weights(record)
     env = envs.get_env(record.framework, env_root)
     if env is None:
-        raise _problem("<environment>", record.framework, "no managed environment for this framework",
-                       allowed=f"create it with `ftgen env install {record.framework}`")
+        raise _problem(
+            "<environment>",
+            record.framework,
+            "no managed environment for this framework",
+            allowed=f"create it with `ftgen env install {record.framework}`",
+        )
     max_new = int(spec.get("max_new_tokens") or 64)
-    key = cache.key({"model": cache.model_identity(base), "eval_sha256": digest, "prompt_format": fmt,
-                     "max_new_tokens": max_new, "framework": record.framework, "version": env.version,
-                     "torch": env.torch_flavor})
+    key = cache.key(
+        {
+            "model": cache.model_identity(base),
+            "eval_sha256": digest,
+            "prompt_format": fmt,
+            "max_new_tokens": max_new,
+            "framework": record.framework,
+            "version": env.version,
+            "torch": env.torch_flavor,
+        }
+    )
     cached = cache.load(key, len(rows))
     tokenizer = str(weights) if (weights / "tokenizer_config.json").is_file() else base
-    tuned = ({"name": "fine-tuned", "model": base, "adapter": str(weights), "tokenizer": tokenizer} if kind == "adapter"
-             else {"name": "fine-tuned", "model": str(weights), "tokenizer": tokenizer})
+    tuned = (
+        {"name": "fine-tuned", "model": base, "adapter": str(weights), "tokenizer": tokenizer}
+        if kind == "adapter"
+        else {"name": "fine-tuned", "model": str(weights), "tokenizer": tokenizer}
+    )
     models = ([] if cached else [{"name": "base", "model": base, "tokenizer": base}]) + [tuned]
     eval_dir = record.dir / "eval"
     scratch = eval_dir / ".generations"
-    say(f"eval: {len(rows)} rows, {'fine-tuned model (base from cache)' if cached else 'base and fine-tuned models'}"
-        f" in the {record.framework} env ...")
+    say(
+        f"eval: {len(rows)} rows, {'fine-tuned model (base from cache)' if cached else 'base and fine-tuned models'}"
+        f" in the {record.framework} env ..."
+    )
     result = _generate(env, fmt, rows, models, max_new, scratch)
     if not cached:
-        cached = {"fields": {"model": base, "eval_sha256": digest, "prompt_format": fmt, "max_new_tokens": max_new,
-                             "framework": record.framework, "version": env.version},
-                  "predictions": [g["prediction"] for g in result["base"]], "device": result.get("device"),
-                  "created_at": now()}
+        cached = {
+            "fields": {
+                "model": base,
+                "eval_sha256": digest,
+                "prompt_format": fmt,
+                "max_new_tokens": max_new,
+                "framework": record.framework,
+                "version": env.version,
+            },
+            "predictions": [g["prediction"] for g in result["base"]],
+            "device": result.get("device"),
+            "created_at": now(),
+        }
         cache.store(key, cached)
         from_cache = False
     else:
@@ -146,8 +189,13 @@ def evaluate_run(record: RunRecord, *, env_root: Path | None = None,
         "summary": summary,
         "delta": {m: round(summary["fine-tuned"][m] - summary["base"][m], 4) for m in METRICS},
         "predictions": {name: str(p) for name, p in paths.items()},
-        "eval_set": {"path": str(eval_path), "sha256": digest, "rows": len(rows), "max_new_tokens": max_new,
-                     "changed_since_build": digest != spec.get("sha256")},
+        "eval_set": {
+            "path": str(eval_path),
+            "sha256": digest,
+            "rows": len(rows),
+            "max_new_tokens": max_new,
+            "changed_since_build": digest != spec.get("sha256"),
+        },
         "cached_base": from_cache,
         "models": {"base": base, "fine-tuned": str(weights), "kind": kind},
         "prompt_format": fmt,
@@ -164,16 +212,20 @@ def evaluate_run(record: RunRecord, *, env_root: Path | None = None,
     if spec.get("harness_tasks"):
         say(f"eval: lm-evaluation-harness tasks {', '.join(spec['harness_tasks'])} ...")
         adapter = str(weights) if kind == "adapter" else None
-        record.eval["harness"] = harness.run(env, spec["harness_tasks"], {
-            "base": {"model": base}, "fine-tuned": {"model": base if adapter else str(weights), "adapter": adapter}},
-            eval_dir)
+        record.eval["harness"] = harness.run(
+            env,
+            spec["harness_tasks"],
+            {"base": {"model": base}, "fine-tuned": {"model": base if adapter else str(weights), "adapter": adapter}},
+            eval_dir,
+        )
     record.eval["seconds"] = round(time.monotonic() - began, 2)
     record.save()
     return record.eval
 
 
-def after_run(record: RunRecord, plan: dict, *, env_root: Path | None = None,
-              on_line: Callable[[str, bool], None] | None = None) -> None:
+def after_run(
+    record: RunRecord, plan: dict, *, env_root: Path | None = None, on_line: Callable[[str, bool], None] | None = None
+) -> None:
     """The hook at the end of `ftgen run`: evaluate a succeeded run whose build has an eval set.
 
     A failure never loses the run: it is kept in record.eval["error"] and the run's status stays.
@@ -182,7 +234,7 @@ def after_run(record: RunRecord, plan: dict, *, env_root: Path | None = None,
         return
     try:
         evaluate_run(record, env_root=env_root, on_line=on_line)
-    except Exception as exc:  # noqa: BLE001 - any failure is recorded, the training result stands
+    except Exception as exc:
         text = exc.render() if isinstance(exc, FtgenError) else f"{type(exc).__name__}: {exc}"
         record.eval = {"error": text, "evaluated_at": now()}
         record.save()

@@ -19,8 +19,16 @@ def locate(build_dir: Path) -> tuple[dict, Path]:
         raise FtgenError([Problem(str(plan_path), "", f"cannot read the build's plan: {exc}")]) from None
     spec = plan.get("eval_set")
     if not spec:
-        raise FtgenError([Problem(str(plan_path), "eval_set", "the build has no eval set",
-                                  allowed="add `eval: {path: ...}` to the spec and run `ftgen build` again")])
+        raise FtgenError(
+            [
+                Problem(
+                    str(plan_path),
+                    "eval_set",
+                    "the build has no eval set",
+                    allowed="add `eval: {path: ...}` to the spec and run `ftgen build` again",
+                )
+            ]
+        )
     return spec, (Path(build_dir) / spec["path"]).resolve()
 
 

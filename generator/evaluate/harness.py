@@ -13,8 +13,9 @@ _PROBE = "import importlib.util, sys; sys.exit(0 if importlib.util.find_spec('lm
 
 def has_lm_eval(env: envs.Env) -> bool:
     try:
-        proc = subprocess.run([str(env.python), "-c", _PROBE], env=env.subprocess_env(), capture_output=True, check=False,
-                              timeout=120)
+        proc = subprocess.run(
+            [str(env.python), "-c", _PROBE], env=env.subprocess_env(), capture_output=True, check=False, timeout=120
+        )
     except (OSError, subprocess.SubprocessError):
         return False
     return proc.returncode == 0
@@ -24,8 +25,23 @@ def command(env: envs.Env, tasks: list[str], model: str, adapter: str | None, ou
     """`python -m lm_eval` for one model (a PEFT adapter goes in as `peft=`)."""
     model_args = f"pretrained={model}" + (f",peft={adapter}" if adapter else "")
     device = "cuda" if env.torch_flavor == "cuda" else "cpu"
-    return [str(env.python), "-m", "lm_eval", "--model", "hf", "--model_args", model_args, "--tasks",
-            ",".join(tasks), "--device", device, "--batch_size", "8", "--output_path", str(out)]
+    return [
+        str(env.python),
+        "-m",
+        "lm_eval",
+        "--model",
+        "hf",
+        "--model_args",
+        model_args,
+        "--tasks",
+        ",".join(tasks),
+        "--device",
+        device,
+        "--batch_size",
+        "8",
+        "--output_path",
+        str(out),
+    ]
 
 
 def parse_results(out: Path) -> dict:
@@ -34,8 +50,10 @@ def parse_results(out: Path) -> dict:
     if not found:
         return {}
     data = json.loads(found[-1].read_text(encoding="utf-8"))
-    return {task: {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-            for task, metrics in (data.get("results") or {}).items()}
+    return {
+        task: {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        for task, metrics in (data.get("results") or {}).items()
+    }
 
 
 def run(env: envs.Env, tasks: list[str], models: dict[str, dict], out_dir: Path, timeout: float = 6 * 3600) -> dict:
@@ -49,8 +67,9 @@ def run(env: envs.Env, tasks: list[str], models: dict[str, dict], out_dir: Path,
         out = Path(out_dir) / "harness" / name.replace("-", "")
         cmd = command(env, list(tasks), spec["model"], spec.get("adapter"), out)
         try:
-            proc = subprocess.run(cmd, env=env.subprocess_env(), capture_output=True, text=True, timeout=timeout,
-                                  check=False)
+            proc = subprocess.run(
+                cmd, env=env.subprocess_env(), capture_output=True, text=True, timeout=timeout, check=False
+            )
         except (OSError, subprocess.SubprocessError) as exc:
             errors[name] = f"{type(exc).__name__}: {exc}"
             continue

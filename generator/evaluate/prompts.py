@@ -5,8 +5,9 @@ from __future__ import annotations
 from ..errors import FtgenError, Problem
 
 # Axolotl AlpacaPrompter (prompters.py), prompt style "instruct", as 0.19.0 ships it
-ALPACA_SYSTEM = ("Below is an instruction that describes a task. Write a response that appropriately completes "
-                 "the request.")
+ALPACA_SYSTEM = (
+    "Below is an instruction that describes a task. Write a response that appropriately completes the request."
+)
 # LLaMA-Factory 0.9.5 data/template.py: format_user of the templates ftgen previews
 _LF_USER = {
     "default": ("", "Human: {content}{eos}\nAssistant:"),
@@ -15,8 +16,17 @@ _LF_USER = {
 
 
 def _unsupported(framework: str, key: str, found, allowed: str) -> FtgenError:
-    return FtgenError([Problem(f"<{framework} config>", key, "eval cannot tell how training formatted prompts",
-                               found=found, allowed=allowed)])
+    return FtgenError(
+        [
+            Problem(
+                f"<{framework} config>",
+                key,
+                "eval cannot tell how training formatted prompts",
+                found=found,
+                allowed=allowed,
+            )
+        ]
+    )
 
 
 def _axolotl(config: dict) -> dict:
@@ -35,10 +45,12 @@ def _axolotl(config: dict) -> dict:
     if base == "alpaca":
         return {"kind": "alpaca", "prompt_style": style or None, "sequence_len": config.get("sequence_len")}
     if base == "chat_template":
-        return {"kind": "chat_template",
-                "chat_template": ds.get("chat_template") or config.get("chat_template") or "tokenizer_default",
-                "chat_template_jinja": ds.get("chat_template_jinja") or config.get("chat_template_jinja"),
-                "jinja": None}
+        return {
+            "kind": "chat_template",
+            "chat_template": ds.get("chat_template") or config.get("chat_template") or "tokenizer_default",
+            "chat_template_jinja": ds.get("chat_template_jinja") or config.get("chat_template_jinja"),
+            "jinja": None,
+        }
     if base == "completion":
         return {"kind": "completion"}
     raise _unsupported("axolotl", "datasets[0].type", kind, "alpaca, alpaca:<style>, chat_template, completion")

@@ -60,16 +60,32 @@ def regressions(record: RunRecord, limit: int = MAX_REGRESSIONS) -> list[dict]:
     base, tuned = _read_jsonl(paths.get("base")), _read_jsonl(paths.get("fine-tuned"))
     worse = [(b, f) for b, f in zip(base, tuned) if b.get("exact_match") == 1 and f.get("exact_match") == 0]
     worse.sort(key=lambda pair: (pair[1].get("token_f1", 0), pair[1].get("rouge_l", 0)))
-    return [{"id": b.get("id"), "prompt": _prompt_text(b), "answer": " / ".join(b.get("answers") or []),
-             "base": b.get("prediction", ""), "finetuned": f.get("prediction", ""),
-             "token_f1": fmt_score(f.get("token_f1"))} for b, f in worse[:limit]]
+    return [
+        {
+            "id": b.get("id"),
+            "prompt": _prompt_text(b),
+            "answer": " / ".join(b.get("answers") or []),
+            "base": b.get("prediction", ""),
+            "finetuned": f.get("prediction", ""),
+            "token_f1": fmt_score(f.get("token_f1")),
+        }
+        for b, f in worse[:limit]
+    ]
 
 
 def metric_rows(ev: dict) -> list[dict]:
     summary = ev.get("summary") or {}
     base, tuned, delta = summary.get("base") or {}, summary.get("fine-tuned") or {}, ev.get("delta") or {}
-    return [{"name": LABELS[m], "key": m, "base": fmt_score(base.get(m)), "finetuned": fmt_score(tuned.get(m)),
-             "delta": fmt_delta(delta.get(m))} for m in METRICS]
+    return [
+        {
+            "name": LABELS[m],
+            "key": m,
+            "base": fmt_score(base.get(m)),
+            "finetuned": fmt_score(tuned.get(m)),
+            "delta": fmt_delta(delta.get(m)),
+        }
+        for m in METRICS
+    ]
 
 
 def _context(record: RunRecord, out_dir: Path) -> dict:
@@ -82,8 +98,12 @@ def _context(record: RunRecord, out_dir: Path) -> dict:
         "evaluated": bool(ev.get("summary")),
         "eval_error": ev.get("error") or "",
         "metrics": metric_rows(ev),
-        "eval_set": {"path": eval_set.get("path", ""), "rows": eval_set.get("rows", 0),
-                     "sha256": (eval_set.get("sha256") or "")[:12], "max_new_tokens": eval_set.get("max_new_tokens", 0)},
+        "eval_set": {
+            "path": eval_set.get("path", ""),
+            "rows": eval_set.get("rows", 0),
+            "sha256": (eval_set.get("sha256") or "")[:12],
+            "max_new_tokens": eval_set.get("max_new_tokens", 0),
+        },
         "prompt_format": prompts.describe(ev.get("prompt_format") or {}),
         "cached_base": bool(ev.get("cached_base")),
         "models": ev.get("models") or {"base": "", "fine-tuned": "", "kind": ""},
@@ -160,15 +180,29 @@ def bar_chart(records: list[RunRecord], path: Path) -> Path:
 def compare_markdown(records: list[RunRecord], chart_name: str) -> str:
     head = ["run", "job", "framework", "method", "status", "steps", "eval loss"]
     head += [f"{LABELS[m]} base" for m in METRICS[:1]] + [f"{LABELS[m]} fine-tuned (delta)" for m in METRICS]
-    lines = ["# Runs compared", "", f"![eval set scores]({chart_name})", "",
-             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines = [
+        "# Runs compared",
+        "",
+        f"![eval set scores]({chart_name})",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
     for r in records:
         ev = r.eval or {}
         base, tuned = (ev.get("summary") or {}).get("base") or {}, (ev.get("summary") or {}).get("fine-tuned") or {}
         delta = ev.get("delta") or {}
         el = r.metrics.get("eval_loss")
-        cells = [r.run_id, r.name, r.framework, _method(r), r.status, str(r.metrics.get("global_step", "")),
-                 f"{el:.4f}" if isinstance(el, (int, float)) else "-", fmt_score(base.get(METRICS[0]))]
+        cells = [
+            r.run_id,
+            r.name,
+            r.framework,
+            _method(r),
+            r.status,
+            str(r.metrics.get("global_step", "")),
+            f"{el:.4f}" if isinstance(el, (int, float)) else "-",
+            fmt_score(base.get(METRICS[0])),
+        ]
         cells += [f"{fmt_score(tuned.get(m))} ({fmt_delta(delta.get(m))})" for m in METRICS]
         lines.append("| " + " | ".join(_md(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"

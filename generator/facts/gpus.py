@@ -7,7 +7,6 @@ import re
 from dataclasses import fields
 from functools import cache
 
-
 from generator._resources import catalog_dir
 from generator._yaml import load_trusted
 from generator.errors import FtgenError, Problem

@@ -8,7 +8,6 @@ from dataclasses import fields, replace
 from functools import cache
 from pathlib import Path
 
-
 from generator._resources import catalog_dir
 from generator._yaml import load_trusted
 from generator.errors import FtgenError, Problem

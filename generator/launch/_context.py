@@ -79,8 +79,11 @@ class LaunchContext:
             return None
         if self.gpu_name in SKY_ACCELERATOR:
             return f"{SKY_ACCELERATOR[self.gpu_name]}:{self.gpus_per_node}"
-        return {SKY_ACCELERATOR[n]: self.gpus_per_node for n, g in gpus.items()
-                if n in SKY_ACCELERATOR and g.vram_gb >= self.gpu_vram_gb}
+        return {
+            SKY_ACCELERATOR[n]: self.gpus_per_node
+            for n, g in gpus.items()
+            if n in SKY_ACCELERATOR and g.vram_gb >= self.gpu_vram_gb
+        }
 
 
 def context(build) -> LaunchContext:

@@ -8,9 +8,9 @@ from functools import cache
 import jinja2
 from jsonschema import Draft202012Validator
 
+from .._resources import schemas_dir
 from .._templates import environment
 from .._yaml import load_trusted
-from .._resources import schemas_dir
 from ..errors import FtgenError, Problem
 from ..facts.gpus import load_gpus
 from ..render._yamlsafe import UnsafeValue, yaml_value
@@ -61,8 +61,9 @@ def _check_yaml(name: str, text: str, expect: dict, file: str) -> None:
         for part in key.split("."):
             node = node.get(part) if isinstance(node, dict) else None
         if node != want:
-            raise FtgenError([Problem(file, key, f"internal error: rendered {name} does not parse back",
-                                      found=node, allowed=want)])
+            raise FtgenError(
+                [Problem(file, key, f"internal error: rendered {name} does not parse back", found=node, allowed=want)]
+            )
 
 
 def render_all(ctx: LaunchContext, file: str = "<spec>") -> dict[str, str]:
@@ -78,17 +79,36 @@ def render_all(ctx: LaunchContext, file: str = "<spec>") -> dict[str, str]:
         out["pytorchjob.yaml"] = _render("pytorchjob.yaml", ctx=ctx, image=K8S_IMAGE)
     except UnsafeValue as exc:
         raise FtgenError([Problem(file, "name", f"cannot write launch files: {exc}")]) from None
-    _check_yaml("sky.yaml", out["sky.yaml"], {"name": ctx.job, "num_nodes": ctx.nodes,
-                                              "resources.accelerators": accelerators,
-                                              "envs.FTGEN_FRAMEWORK": ctx.default_framework}, file)
+    _check_yaml(
+        "sky.yaml",
+        out["sky.yaml"],
+        {
+            "name": ctx.job,
+            "num_nodes": ctx.nodes,
+            "resources.accelerators": accelerators,
+            "envs.FTGEN_FRAMEWORK": ctx.default_framework,
+        },
+        file,
+    )
     problems = sky_problems(out["sky.yaml"], file)
     if problems:
-        raise FtgenError([Problem(p.file, f"sky.yaml {p.key}", "internal error: breaks SkyPilot's task schema: "
-                                  + p.message) for p in problems])
-    _check_yaml("pytorchjob.yaml", out["pytorchjob.yaml"],
-                {"metadata.name": ctx.job, "spec.nprocPerNode": str(ctx.gpus_per_node),
-                 "spec.pytorchReplicaSpecs.Master.replicas": 1,
-                 "spec.pytorchReplicaSpecs.Worker.replicas": ctx.nodes - 1 if ctx.nodes > 1 else None}, file)
+        raise FtgenError(
+            [
+                Problem(p.file, f"sky.yaml {p.key}", "internal error: breaks SkyPilot's task schema: " + p.message)
+                for p in problems
+            ]
+        )
+    _check_yaml(
+        "pytorchjob.yaml",
+        out["pytorchjob.yaml"],
+        {
+            "metadata.name": ctx.job,
+            "spec.nprocPerNode": str(ctx.gpus_per_node),
+            "spec.pytorchReplicaSpecs.Master.replicas": 1,
+            "spec.pytorchReplicaSpecs.Worker.replicas": ctx.nodes - 1 if ctx.nodes > 1 else None,
+        },
+        file,
+    )
     return out
 
 

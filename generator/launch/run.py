@@ -28,14 +28,19 @@ def _uses_deepspeed(config_path: Path) -> bool:
     return isinstance(data, dict) and bool(data.get("deepspeed"))
 
 
-def _check(framework: str, config_path: Path, launcher: str, nproc: int, nnodes: int, cpu: bool,
-           master_addr: str | None) -> None:
+def _check(
+    framework: str, config_path: Path, launcher: str, nproc: int, nnodes: int, cpu: bool, master_addr: str | None
+) -> None:
     c = Collector(_WHERE)
     if framework not in _CLI:
         c.add("framework", "unsupported framework", framework, ", ".join(_CLI))
     if launcher not in _HERE:
-        c.add("--launcher", "only local and torchrun run here; slurm and skypilot are submitted with submit()",
-              launcher, ", ".join(_HERE))
+        c.add(
+            "--launcher",
+            "only local and torchrun run here; slurm and skypilot are submitted with submit()",
+            launcher,
+            ", ".join(_HERE),
+        )
     if not isinstance(nproc, int) or nproc < 1:
         c.add("--nproc", "processes per node must be a whole number of at least 1", nproc)
     if not isinstance(nnodes, int) or nnodes < 1:
@@ -43,20 +48,46 @@ def _check(framework: str, config_path: Path, launcher: str, nproc: int, nnodes:
     c.raise_if_any()
     world = nproc * nnodes
     if cpu and framework == "axolotl" and world > 1:
-        c.add("--nproc", "Axolotl cannot run more than one process on CPU: it places each rank on an accelerator",
-              world, "1 process for Axolotl on CPU, or LLaMA-Factory (torchrun with gloo)")
+        c.add(
+            "--nproc",
+            "Axolotl cannot run more than one process on CPU: it places each rank on an accelerator",
+            world,
+            "1 process for Axolotl on CPU, or LLaMA-Factory (torchrun with gloo)",
+        )
     if nnodes > 1 and not master_addr:
-        c.add("--nnodes", "several nodes need the address of node 0 (master_addr); slurm.sbatch and sky.yaml set it",
-              nnodes, "nnodes 1, or master_addr, or --launcher slurm | skypilot")
-    if framework == "llamafactory" and any(ch.isspace() for ch in str(config_path)) and (world > 1 or launcher == "torchrun"):
-        c.add("config", "LLaMA-Factory re-splits its arguments on spaces when it relaunches under torchrun",
-              str(config_path), "a config path without spaces (run from its folder with a relative path)")
+        c.add(
+            "--nnodes",
+            "several nodes need the address of node 0 (master_addr); slurm.sbatch and sky.yaml set it",
+            nnodes,
+            "nnodes 1, or master_addr, or --launcher slurm | skypilot",
+        )
+    if (
+        framework == "llamafactory"
+        and any(ch.isspace() for ch in str(config_path))
+        and (world > 1 or launcher == "torchrun")
+    ):
+        c.add(
+            "config",
+            "LLaMA-Factory re-splits its arguments on spaces when it relaunches under torchrun",
+            str(config_path),
+            "a config path without spaces (run from its folder with a relative path)",
+        )
     c.raise_if_any()
 
 
-def launch_command(framework: str, config_path: Path | str, env, *, launcher: str, nproc: int, nnodes: int = 1,
-                   node_rank: int = 0, master_addr: str | None = None, master_port: int | None = None,
-                   cpu: bool | None = None) -> tuple[list[str], dict[str, str]]:
+def launch_command(
+    framework: str,
+    config_path: Path | str,
+    env,
+    *,
+    launcher: str,
+    nproc: int,
+    nnodes: int = 1,
+    node_rank: int = 0,
+    master_addr: str | None = None,
+    master_port: int | None = None,
+    cpu: bool | None = None,
+) -> tuple[list[str], dict[str, str]]:
     """The argv and extra environment variables that train `config_path` here.
 
     launcher "local": one process with the framework's own launcher when nproc * nnodes is 1, else as
@@ -76,8 +107,12 @@ def launch_command(framework: str, config_path: Path | str, env, *, launcher: st
         if not distributed and not _uses_deepspeed(config_path):
             # One process: also when the machine has several GPUs (LLaMA-Factory would use them all).
             return argv, {"FORCE_TORCHRUN": "0", "NPROC_PER_NODE": "1"}
-        extra = {"FORCE_TORCHRUN": "1", "NNODES": str(nnodes), "NODE_RANK": str(node_rank),
-                 "NPROC_PER_NODE": str(nproc)}
+        extra = {
+            "FORCE_TORCHRUN": "1",
+            "NNODES": str(nnodes),
+            "NODE_RANK": str(node_rank),
+            "NPROC_PER_NODE": str(nproc),
+        }
         if master_addr:
             extra["MASTER_ADDR"] = master_addr
         if master_port or nnodes > 1:
@@ -90,8 +125,14 @@ def launch_command(framework: str, config_path: Path | str, env, *, launcher: st
     if nnodes == 1 and not master_addr:
         torchrun.append("--standalone")
     else:
-        torchrun += ["--node_rank", str(node_rank), "--master_addr", str(master_addr),
-                     "--master_port", str(master_port or MASTER_PORT)]
+        torchrun += [
+            "--node_rank",
+            str(node_rank),
+            "--master_addr",
+            str(master_addr),
+            "--master_port",
+            str(master_port or MASTER_PORT),
+        ]
     return argv + ["--launcher", "torchrun", "--", *torchrun], {}
 
 
@@ -130,11 +171,20 @@ def submit_command(out_dir: Path | str, launcher: str) -> list[str]:
     out_dir = Path(out_dir)
     file = {"slurm": "slurm.sbatch", "skypilot": "sky.yaml"}.get(launcher)
     if file is None:
-        raise FtgenError([Problem(_WHERE, "--launcher", "only slurm and skypilot are submitted", launcher,
-                                  "slurm, skypilot")])
+        raise FtgenError(
+            [Problem(_WHERE, "--launcher", "only slurm and skypilot are submitted", launcher, "slurm, skypilot")]
+        )
     if not (out_dir / file).is_file():
-        raise FtgenError([Problem(str(out_dir), file, "not found: builds for GPU hardware write it "
-                                  "(a CPU build writes only launch.sh); run `ftgen build` first")])
+        raise FtgenError(
+            [
+                Problem(
+                    str(out_dir),
+                    file,
+                    "not found: builds for GPU hardware write it "
+                    "(a CPU build writes only launch.sh); run `ftgen build` first",
+                )
+            ]
+        )
     if launcher == "slurm":
         return ["sbatch", file]
     argv = ["sky", "launch", "-c", _sky_cluster(out_dir), file]
@@ -159,6 +209,15 @@ def submit(out_dir: Path | str, launcher: str) -> Submission:
     proc = subprocess.run([exe, *argv[1:]], check=False, cwd=cwd, text=True, capture_output=capture)
     output = (proc.stdout or "") + (proc.stderr or "") if capture else ""
     if proc.returncode != 0:
-        raise FtgenError([Problem(_WHERE, "--launcher", f"{argv[0]} failed with exit status {proc.returncode}: "
-                                  f"{output.strip()[-2000:]}", shlex.join(argv))], Exit.RUN_FAILED)
+        raise FtgenError(
+            [
+                Problem(
+                    _WHERE,
+                    "--launcher",
+                    f"{argv[0]} failed with exit status {proc.returncode}: {output.strip()[-2000:]}",
+                    shlex.join(argv),
+                )
+            ],
+            Exit.RUN_FAILED,
+        )
     return Submission(launcher, tuple(argv), cwd, ran=True, output=output)

@@ -33,8 +33,13 @@ __all__ = [
 CONFIG_SUFFIXES = (".yml", ".yaml")
 
 
-def lint_config(cfg: object, file: str, framework: str | None = None, line_of: Callable[[str], int | None] | None = None,
-                hardware: Hardware | None = None) -> LintResult:
+def lint_config(
+    cfg: object,
+    file: str,
+    framework: str | None = None,
+    line_of: Callable[[str], int | None] | None = None,
+    hardware: Hardware | None = None,
+) -> LintResult:
     """Lint one parsed config; every finding is collected (nothing stops at the first)."""
     line_of = line_of or (lambda key: None)
     if framework is None:
@@ -42,13 +47,16 @@ def lint_config(cfg: object, file: str, framework: str | None = None, line_of: C
     else:
         how = "given with --framework"
     if framework is None or not isinstance(cfg, dict):
-        msg = ("not a mapping of keys to values" if not isinstance(cfg, dict)
-               else f"cannot tell the framework: {how}")
-        allowed = ("ftgen check / ftgen build for specs" if "ftgen spec" in how
-                   else "pass --framework axolotl or --framework llamafactory")
+        msg = "not a mapping of keys to values" if not isinstance(cfg, dict) else f"cannot tell the framework: {how}"
+        allowed = (
+            "ftgen check / ftgen build for specs"
+            if "ftgen spec" in how
+            else "pass --framework axolotl or --framework llamafactory"
+        )
         found = type(cfg).__name__ if not isinstance(cfg, dict) else None
-        return LintResult(file, None, None, [Finding(file, "", msg, "FTL010", "error", found, allowed, 1, "validate")],
-                          how)
+        return LintResult(
+            file, None, None, [Finding(file, "", msg, "FTL010", "error", found, allowed, 1, "validate")], how
+        )
     result = LintResult(file, framework, default_version(framework), detected=how)
     result.findings.extend(schema_findings(framework, cfg, file, line_of))
     ctx = RuleContext(framework, cfg, file, line_of, hardware)
@@ -62,15 +70,18 @@ def lint_config(cfg: object, file: str, framework: str | None = None, line_of: C
     return result
 
 
-def lint_file(path: Path | str, framework: str | None = None, hardware: Hardware | None = None,
-              display: str | None = None) -> LintResult:
+def lint_file(
+    path: Path | str, framework: str | None = None, hardware: Hardware | None = None, display: str | None = None
+) -> LintResult:
     """Lint one config file; unreadable or invalid YAML becomes an FTL010 finding, not an exception."""
     file = display or str(path)
     try:
         loaded: Loaded = load_file(path, file)
     except FtgenError as exc:
-        findings = [Finding(file, p.key, p.message, "FTL010", "error", p.found, p.allowed, p.line, "validate")
-                    for p in exc.problems]
+        findings = [
+            Finding(file, p.key, p.message, "FTL010", "error", p.found, p.allowed, p.line, "validate")
+            for p in exc.problems
+        ]
         return LintResult(file, framework, None, findings, "unreadable")
     return lint_config(loaded.data, file, framework, loaded.line_of, hardware)
 
@@ -86,8 +97,9 @@ def collect_paths(paths: Iterable[Path | str]) -> list[Path]:
     return out
 
 
-def lint_paths(paths: Iterable[Path | str], framework: str | None = None,
-               hardware: Hardware | None = None) -> list[LintResult]:
+def lint_paths(
+    paths: Iterable[Path | str], framework: str | None = None, hardware: Hardware | None = None
+) -> list[LintResult]:
     """Lint every config file under `paths`."""
     if framework is not None and framework not in FRAMEWORKS:
         raise ValueError(f"framework {framework!r} not in {FRAMEWORKS}")

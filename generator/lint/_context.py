@@ -76,7 +76,28 @@ class RuleContext:
             return bool(c.get("do_train")) or not (c.get("export_dir") or c.get("do_predict") or c.get("do_eval"))
         return True
 
-    def report(self, key: str, message: str, *, severity: str | None = None, found: Any = None,
-               allowed: str | None = None, when: str = "never", source: str | None = None) -> None:
-        self.findings.append(Finding(self.file, key, message, self.rule_id, severity or self.rule_severity, found,
-                                     allowed, self.line_of(key) if key else None, when, source))
+    def report(
+        self,
+        key: str,
+        message: str,
+        *,
+        severity: str | None = None,
+        found: Any = None,
+        allowed: str | None = None,
+        when: str = "never",
+        source: str | None = None,
+    ) -> None:
+        self.findings.append(
+            Finding(
+                self.file,
+                key,
+                message,
+                self.rule_id,
+                severity or self.rule_severity,
+                found,
+                allowed,
+                self.line_of(key) if key else None,
+                when,
+                source,
+            )
+        )

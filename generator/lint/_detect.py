@@ -8,11 +8,34 @@ from ..validate import FRAMEWORKS, load_schema
 
 # Keys that name the framework on their own (each framework's own spelling of a core setting).
 _MARKERS = {
-    "axolotl": ("base_model", "datasets", "micro_batch_size", "sequence_len", "num_epochs", "adapter",
-                "lora_r", "val_set_size", "pretraining_dataset", "rl"),
-    "llamafactory": ("model_name_or_path", "stage", "finetuning_type", "dataset", "template", "cutoff_len",
-                     "per_device_train_batch_size", "num_train_epochs", "lora_rank", "lora_target",
-                     "export_dir", "adapter_name_or_path", "do_train", "do_predict"),
+    "axolotl": (
+        "base_model",
+        "datasets",
+        "micro_batch_size",
+        "sequence_len",
+        "num_epochs",
+        "adapter",
+        "lora_r",
+        "val_set_size",
+        "pretraining_dataset",
+        "rl",
+    ),
+    "llamafactory": (
+        "model_name_or_path",
+        "stage",
+        "finetuning_type",
+        "dataset",
+        "template",
+        "cutoff_len",
+        "per_device_train_batch_size",
+        "num_train_epochs",
+        "lora_rank",
+        "lora_target",
+        "export_dir",
+        "adapter_name_or_path",
+        "do_train",
+        "do_predict",
+    ),
 }
 # LLaMA-Factory v1 configs (llamafactory.v1) say `model:` and `train_dataset:`.
 _LF_V1 = ("model", "model_class", "train_dataset", "dist_config", "kernel_config", "peft_config")

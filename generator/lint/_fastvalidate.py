@@ -44,24 +44,31 @@ def _key(value: Any) -> Any:
 
 
 def _json_safe(value: Any) -> bool:
-    return isinstance(value, (str, int, float, bool, type(None))) or (
-        isinstance(value, list) and all(_json_safe(v) for v in value)) or (
-        isinstance(value, dict) and all(isinstance(k, str) and _json_safe(v) for k, v in value.items()))
+    return (
+        isinstance(value, (str, int, float, bool, type(None)))
+        or (isinstance(value, list) and all(_json_safe(v) for v in value))
+        or (isinstance(value, dict) and all(isinstance(k, str) and _json_safe(v) for k, v in value.items()))
+    )
 
 
 @cache
 def _bigrams(framework: str) -> dict[str, frozenset[str]]:
     props, _, _ = _shape(framework)
-    return {k: frozenset(k[i:i + 2] for i in range(len(k) - 1)) for k in sorted(props)}
+    return {k: frozenset(k[i : i + 2] for i in range(len(k) - 1)) for k in sorted(props)}
 
 
 @lru_cache(maxsize=4096)
 def close_matches(framework: str, key: str) -> tuple[str, ...]:
     """difflib's close matches (cutoff 0.75), among the known keys that share enough letter pairs to qualify."""
-    mine = frozenset(key[i:i + 2] for i in range(len(key) - 1))
+    mine = frozenset(key[i : i + 2] for i in range(len(key) - 1))
     grams = _bigrams(framework)
-    pool = list(grams) if len(key) <= 8 else [  # short words: too few letter pairs to filter on
-        k for k, theirs in grams.items() if 2 * len(mine & theirs) >= 0.3 * (len(mine) + len(theirs))]
+    pool = (
+        list(grams)
+        if len(key) <= 8
+        else [  # short words: too few letter pairs to filter on
+            k for k, theirs in grams.items() if 2 * len(mine & theirs) >= 0.3 * (len(mine) + len(theirs))
+        ]
+    )
     return tuple(difflib.get_close_matches(key, pool, n=3, cutoff=0.75))
 
 
@@ -92,8 +99,9 @@ def validate(framework: str, cfg: dict, file: str) -> list[Problem]:
     for key, value in cfg.items():
         if isinstance(key, str) and key not in props:
             close = close_matches(framework, key)  # worded as validate_config words it
-            problems.append(Problem(file, key, "unknown key", None,
-                                    ("did you mean " + ", ".join(close) + "?") if close else None))
+            problems.append(
+                Problem(file, key, "unknown key", None, ("did you mean " + ", ".join(close) + "?") if close else None)
+            )
         elif not isinstance(key, str) or key in cross or not _json_safe(value):
             batch[key] = value
         else:
@@ -116,7 +124,7 @@ def validate(framework: str, cfg: dict, file: str) -> list[Problem]:
         for i, item in enumerate(items):
             memo = (framework, parent, rl_key, _key(item))
             if memo in _items:
-                problems.extend(_moved(p, file, f"{parent}[{i}]" + p.key[len(parent) + 3:]) for p in _items[memo])
+                problems.extend(_moved(p, file, f"{parent}[{i}]" + p.key[len(parent) + 3 :]) for p in _items[memo])
             else:
                 index[len(todo)] = (i, memo)
                 todo.append(item)
@@ -125,8 +133,7 @@ def validate(framework: str, cfg: dict, file: str) -> list[Problem]:
             remap[parent] = index
         else:
             del batch[parent]
-    found = [p for p in validate_config(framework, batch, file) if p.message != "missing required key"] \
-        if batch else []
+    found = [p for p in validate_config(framework, batch, file) if p.message != "missing required key"] if batch else []
     if any(p.key in remap for p in found):  # a finding about a whole (partly memoised) list: no shortcuts
         return validate_config(framework, cfg, file)
     fresh_values: dict[tuple, list[Problem]] = {memo: [] for memo in misses.values()}
@@ -140,7 +147,7 @@ def validate(framework: str, cfg: dict, file: str) -> list[Problem]:
         elif m and m.group(1) in remap and int(m.group(2)) in remap[m.group(1)]:
             parent, j = m.group(1), int(m.group(2))
             i, memo = remap[parent][j]
-            rest = p.key[m.end():]
+            rest = p.key[m.end() :]
             fresh_items[memo].append(_moved(p, "", f"{parent}[0]{rest}"))
             problems.append(_moved(p, file, f"{parent}[{i}]{rest}"))
         else:

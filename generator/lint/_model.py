@@ -75,6 +75,13 @@ class LintResult:
         return any(f.severity == "error" and f.when == "validate" for f in self.findings)
 
     def to_dict(self) -> dict:
-        return {"file": self.file, "framework": self.framework, "version": self.version, "detected": self.detected,
-                "errors": self.count("error"), "warnings": self.count("warning"), "infos": self.count("info"),
-                "findings": [f.to_dict() for f in self.findings]}
+        return {
+            "file": self.file,
+            "framework": self.framework,
+            "version": self.version,
+            "detected": self.detected,
+            "errors": self.count("error"),
+            "warnings": self.count("warning"),
+            "infos": self.count("info"),
+            "findings": [f.to_dict() for f in self.findings],
+        }

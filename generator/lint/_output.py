@@ -32,8 +32,10 @@ def summary(results: list[LintResult]) -> str:
     w = sum(r.count("warning") for r in results)
     i = sum(r.count("info") for r in results)
     clean = sum(1 for r in results if not r.findings)
-    return (f"{len(results)} config{'s' if len(results) != 1 else ''} linted: {e} error{'s' * (e != 1)}, "
-            f"{w} warning{'s' * (w != 1)}, {i} info; {clean} clean")
+    return (
+        f"{len(results)} config{'s' if len(results) != 1 else ''} linted: {e} error{'s' * (e != 1)}, "
+        f"{w} warning{'s' * (w != 1)}, {i} info; {clean} clean"
+    )
 
 
 def _short(value, limit: int = 60) -> str:
@@ -43,9 +45,12 @@ def _short(value, limit: int = 60) -> str:
 
 def as_json(results: list[LintResult]) -> str:
     data = {
-        "summary": {"files": len(results), "errors": sum(r.count("error") for r in results),
-                    "warnings": sum(r.count("warning") for r in results),
-                    "infos": sum(r.count("info") for r in results)},
+        "summary": {
+            "files": len(results),
+            "errors": sum(r.count("error") for r in results),
+            "warnings": sum(r.count("warning") for r in results),
+            "infos": sum(r.count("info") for r in results),
+        },
         "files": [r.to_dict() for r in results],
     }
     return json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"

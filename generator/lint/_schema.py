@@ -12,37 +12,61 @@ from ._fastvalidate import validate as validate_config
 from ._model import Finding
 from ._registry import schema_rule
 
-schema_rule("FTL001", "unknown-key", "error", """
+schema_rule(
+    "FTL001",
+    "unknown-key",
+    "error",
+    """
     What: a key the pinned framework version does not know, and no known version of it knew either.
     Why: Axolotl drops unknown keys silently (a misspelt `learning_rat` trains with the default rate);
       LLaMA-Factory refuses the whole config ("Some keys are not used by the HfArgumentParser").
     Example: `context_parapllel_size: 2` -> unknown key; did you mean context_parallel_size?
     References: the vendored schemas (schemas/<framework>-<version>.schema.json), derived from the framework's
       own pydantic models / dataclasses.
-    """)
-schema_rule("FTL002", "wrong-type", "error", """
+    """,
+)
+schema_rule(
+    "FTL002",
+    "wrong-type",
+    "error",
+    """
     What: a value of the wrong type (a mapping where a list is expected, a fraction where an integer is).
     Why: Axolotl's pydantic validation refuses it; LLaMA-Factory's argument parser does not check types and
       fails later, once training starts.
     Example: `warmup_steps: 0.1` -> wrong type; allowed: integer (use warmup_ratio for a fraction).
     References: the vendored schemas; pydantic lax mode (bool is read as 0/1 for integers: a warning only).
-    """)
-schema_rule("FTL003", "value-not-allowed", "error", """
+    """,
+)
+schema_rule(
+    "FTL003",
+    "value-not-allowed",
+    "error",
+    """
     What: a value outside a closed set of choices; the finding lists the allowed ones.
     Why: a misspelt optimizer, scheduler, stage or template passes the frameworks' own validation and fails
       tens of seconds into training (or never, for choices pydantic checks itself).
     Example: `lr_scheduler_type: cosin` -> value not allowed; did you mean cosine?
     References: the schemas' enums, derived from the framework's Literal types, enums and registries.
-    """)
-schema_rule("FTL004", "deprecated-key", "warning", """
+    """,
+)
+schema_rule(
+    "FTL004",
+    "deprecated-key",
+    "warning",
+    """
     What: a key or value the pinned version deprecates, renames or no longer supports, with its replacement.
     Why: deprecated keys still work until they do not; keys the framework "no longer supports" make it
       refuse the config (then the finding is an error).
     Example: `flash_attention: true` -> deprecated; use attn_implementation: flash_attention_2.
     References: Axolotl's DeprecatedParameters (utils/schemas/deprecated.py), Field(deprecated=...) and its
       renaming validators; the schemas' deprecation notes; each finding names its source.
-    """)
-schema_rule("FTL005", "other-version-key", "warning", """
+    """,
+)
+schema_rule(
+    "FTL005",
+    "other-version-key",
+    "warning",
+    """
     What: a key the pinned version does not know but another version of the framework did (or does);
       the finding says which version.
     Why: configs copied from older or newer examples carry such keys. Axolotl drops them silently (a
@@ -50,45 +74,76 @@ schema_rule("FTL005", "other-version-key", "warning", """
     Example: `fsdp_config: {fsdp_sharding_strategy: FULL_SHARD}` -> belongs to Axolotl 0.12.2 and earlier.
     References: generator/lint/_data/facts.json (keys of older releases, scripts/extract_lint_facts.py) and
       _data/curated.yaml (newer versions, each entry with its source).
-    """)
-schema_rule("FTL006", "other-version-value", "error", """
+    """,
+)
+schema_rule(
+    "FTL006",
+    "other-version-value",
+    "error",
+    """
     What: a choice (a template name, for instance) that only another version of the framework has.
     Why: the pinned version accepts the config and fails when it looks the choice up.
     Example: `template: moss_vl` -> belongs to LLaMA-Factory 0.9.6.dev0, not 0.9.5.
     References: generator/lint/_data/curated.yaml (other_values), each entry with its source.
-    """)
-schema_rule("FTL007", "missing-required-key", "error", """
+    """,
+)
+schema_rule(
+    "FTL007",
+    "missing-required-key",
+    "error",
+    """
     What: a key the framework needs is missing (Axolotl's base_model, LLaMA-Factory's model_name_or_path).
     Why: the framework refuses the config.
     Example: no `model_name_or_path` -> "Please provide `model_name_or_path`."
     References: the schemas' required lists; LLaMA-Factory ModelArguments.__post_init__.
-    """)
-schema_rule("FTL008", "plugin-key-without-plugin", "warning", """
+    """,
+)
+schema_rule(
+    "FTL008",
+    "plugin-key-without-plugin",
+    "warning",
+    """
     What: an Axolotl plugin's key used without that plugin listed under `plugins`.
     Why: without the plugin, Axolotl ignores the key silently.
     Example: `liger_rope: true` without axolotl.integrations.liger.LigerPlugin in plugins.
     References: the plugin args models of axolotl.integrations (schema dependentSchemas).
-    """)
-schema_rule("FTL009", "invalid-value", "error", """
+    """,
+)
+schema_rule(
+    "FTL009",
+    "invalid-value",
+    "error",
+    """
     What: a value out of range or of the wrong form (a negative count, a string not matching its pattern).
     Why: the framework refuses it, or fails with it once training starts.
     Example: `fsdp_config: {min_num_params: 0}` -> value out of range; allowed: >= 1.
     References: the schemas' minimum/maximum/pattern constraints.
-    """)
-schema_rule("FTL010", "not-a-config", "error", """
+    """,
+)
+schema_rule(
+    "FTL010",
+    "not-a-config",
+    "error",
+    """
     What: the file is not a training config ftgen can read: not YAML, not a mapping, or no key says which
       framework it is for.
     Why: nothing else can be checked; pass --framework when the keys are ambiguous.
     Example: a token-description file (`<|start_of_text|>: ...`) given to lint.
     References: generator/lint/_detect.py.
-    """)
-schema_rule("FTL011", "other-version-format", "error", """
+    """,
+)
+schema_rule(
+    "FTL011",
+    "other-version-format",
+    "error",
+    """
     What: the whole file is in another version's config format (LLaMA-Factory v1's `model:`,
       `train_dataset:`, `dist_config:` layout).
     Why: the pinned version cannot read it at all.
     Example: a llamafactory.v1 config linted against LLaMA-Factory 0.9.5.
     References: generator/lint/_data/curated.yaml (formats), with the v1 source files.
-    """)
+    """,
+)
 
 _DATASET_MODELS = ("SFTDataset", "DPODataset", "KTODataset", "StepwiseSupervisedDataset", "SyntheticDataset")
 
@@ -115,8 +170,8 @@ def _is_union_dataset_key(framework: str, key: str) -> bool:
     if framework != "axolotl":
         return False
     for parent in ("datasets[].", "test_datasets[]."):
-        if pat.startswith(parent) and "." not in pat[len(parent):]:
-            return pat[len(parent):] in _dataset_keys()
+        if pat.startswith(parent) and "." not in pat[len(parent) :]:
+            return pat[len(parent) :] in _dataset_keys()
     return False
 
 
@@ -141,35 +196,93 @@ def schema_findings(framework: str, cfg: dict, file: str, line_of: Callable[[str
             out.append(_unknown(framework, key, p.allowed, file, line, _value_at(cfg, key)))
         elif msg in ("wrong type", "wrong type or value"):
             if axolotl and isinstance(p.found, bool) and p.allowed and "integer" in p.allowed:
-                out.append(Finding(file, key, f"{here} reads {str(p.found).lower()} as {int(p.found)} here "
-                                              "(pydantic lax mode); write the number", "FTL002", "warning",
-                                   p.found, p.allowed, line, "never"))
+                out.append(
+                    Finding(
+                        file,
+                        key,
+                        f"{here} reads {str(p.found).lower()} as {int(p.found)} here "
+                        "(pydantic lax mode); write the number",
+                        "FTL002",
+                        "warning",
+                        p.found,
+                        p.allowed,
+                        line,
+                        "never",
+                    )
+                )
             else:
-                out.append(Finding(file, key, "wrong type", "FTL002", "error", p.found, p.allowed, line,
-                                   "validate" if axolotl else "train"))
+                out.append(
+                    Finding(
+                        file,
+                        key,
+                        "wrong type",
+                        "FTL002",
+                        "error",
+                        p.found,
+                        p.allowed,
+                        line,
+                        "validate" if axolotl else "train",
+                    )
+                )
         elif msg == "value not allowed":
             fact = V.other_value(framework, key, p.found)
             if fact:
-                out.append(Finding(file, key, f"{fact.message}: {here} fails when it looks it up", "FTL006", "error",
-                                   p.found, p.allowed, line, "train", fact.source))
+                out.append(
+                    Finding(
+                        file,
+                        key,
+                        f"{fact.message}: {here} fails when it looks it up",
+                        "FTL006",
+                        "error",
+                        p.found,
+                        p.allowed,
+                        line,
+                        "train",
+                        fact.source,
+                    )
+                )
             else:
-                derived = V.pattern(key).replace("[]", "[]") in _derived_enum_keys(framework) or \
-                    V.pattern(key) in {"datasets[].type", "test_datasets[].type"}
+                derived = V.pattern(key).replace("[]", "[]") in _derived_enum_keys(framework) or V.pattern(key) in {
+                    "datasets[].type",
+                    "test_datasets[].type",
+                }
                 when = "train" if (not axolotl or derived) else "validate"
                 out.append(Finding(file, key, "value not allowed", "FTL003", "error", p.found, p.allowed, line, when))
         elif msg in ("missing required key",):
-            out.append(Finding(file, key, f"missing required key: {here} refuses the config", "FTL007", "error",
-                               None, p.allowed, line_of(key.rsplit(".", 1)[0]) if "." in key else 1, "validate"))
+            out.append(
+                Finding(
+                    file,
+                    key,
+                    f"missing required key: {here} refuses the config",
+                    "FTL007",
+                    "error",
+                    None,
+                    p.allowed,
+                    line_of(key.rsplit(".", 1)[0]) if "." in key else 1,
+                    "validate",
+                )
+            )
         elif "only works with its plugin" in msg:
             out.append(Finding(file, key, msg, "FTL008", "warning", p.found, p.allowed, line, "silent"))
         else:
-            out.append(Finding(file, key, msg, "FTL009", "error", p.found, p.allowed, line,
-                               "validate" if axolotl else "train"))
+            out.append(
+                Finding(file, key, msg, "FTL009", "error", p.found, p.allowed, line, "validate" if axolotl else "train")
+            )
     if framework == "llamafactory" and "model_name_or_path" not in cfg and not any(f.rule == "FTL007" for f in out):
-        out.append(Finding(file, "model_name_or_path", "missing required key: LLaMA-Factory refuses the config "
-                                                       "(\"Please provide `model_name_or_path`.\")", "FTL007", "error",
-                           None, "a hub id or a local model folder", 1, "validate",
-                           "llamafactory 0.9.5 hparams/model_args.py (BaseModelArguments.__post_init__)"))
+        out.append(
+            Finding(
+                file,
+                "model_name_or_path",
+                'missing required key: LLaMA-Factory refuses the config ("Please provide `model_name_or_path`.")',
+                "FTL007",
+                "error",
+                None,
+                "a hub id or a local model folder",
+                1,
+                "validate",
+                "llamafactory 0.9.5 hparams/model_args.py (BaseModelArguments.__post_init__)",
+            )
+        )
     for key, fact in V.deprecations(framework, cfg):
         if key in unknown:
             continue
@@ -179,8 +292,20 @@ def schema_findings(framework: str, cfg: dict, file: str, line_of: Callable[[str
             words += f"; use {fact.replacement}"
         if error:
             words = f"{words} ({here} refuses the config)"
-        out.append(Finding(file, key, words, "FTL004", "error" if error else "warning", _value_at(cfg, key),
-                           fact.replacement, line_of(key), "validate" if error else "never", fact.source))
+        out.append(
+            Finding(
+                file,
+                key,
+                words,
+                "FTL004",
+                "error" if error else "warning",
+                _value_at(cfg, key),
+                fact.replacement,
+                line_of(key),
+                "validate" if error else "never",
+                fact.source,
+            )
+        )
     return out
 
 
@@ -189,20 +314,42 @@ def _unknown(framework: str, key: str, allowed: str | None, file: str, line: int
     axolotl = framework == "axolotl"
     fact = V.other_version(framework, key)
     if fact:
-        consequence = (f"{here} drops it silently" if axolotl else f"{here} refuses the config")
-        return Finding(file, key, f"{fact.message}; {consequence}", "FTL005", "warning" if axolotl else "error",
-                       value if _scalar(value) else None, None, line, "silent" if axolotl else "validate",
-                       fact.source)
+        consequence = f"{here} drops it silently" if axolotl else f"{here} refuses the config"
+        return Finding(
+            file,
+            key,
+            f"{fact.message}; {consequence}",
+            "FTL005",
+            "warning" if axolotl else "error",
+            value if _scalar(value) else None,
+            None,
+            line,
+            "silent" if axolotl else "validate",
+            fact.source,
+        )
     renamed = _renamed(framework, key)
     if renamed:
-        return renamed.__class__(**{**renamed.__dict__, "file": file, "line": line,
-                                    "found": value if _scalar(value) else None})
+        return renamed.__class__(
+            **{**renamed.__dict__, "file": file, "line": line, "found": value if _scalar(value) else None}
+        )
     note = V.note(framework, key)
-    consequence = (f"{here} drops it silently" if axolotl
-                   else f"{here} refuses the config (\"Some keys are not used by the HfArgumentParser\")")
+    consequence = (
+        f"{here} drops it silently"
+        if axolotl
+        else f'{here} refuses the config ("Some keys are not used by the HfArgumentParser")'
+    )
     text = f"unknown key: {consequence}" + (f"; {note}" if note else "")
-    return Finding(file, key, text, "FTL001", "error", value if _scalar(value) else None, allowed, line,
-                   "silent" if axolotl else "validate")
+    return Finding(
+        file,
+        key,
+        text,
+        "FTL001",
+        "error",
+        value if _scalar(value) else None,
+        allowed,
+        line,
+        "silent" if axolotl else "validate",
+    )
 
 
 def _renamed(framework: str, key: str) -> Finding | None:
@@ -211,9 +358,18 @@ def _renamed(framework: str, key: str) -> Finding | None:
         return None
     fact = V._fact_of(entry)
     error = fact.action == "raise"
-    return Finding("", key, " ".join(fact.message.split()), "FTL004", "error" if error else "warning", None,
-                   f"use {fact.replacement}" if fact.replacement else None, None, "validate" if error else "never",
-                   fact.source)
+    return Finding(
+        "",
+        key,
+        " ".join(fact.message.split()),
+        "FTL004",
+        "error" if error else "warning",
+        None,
+        f"use {fact.replacement}" if fact.replacement else None,
+        None,
+        "validate" if error else "never",
+        fact.source,
+    )
 
 
 def _scalar(value: Any) -> bool:

@@ -67,30 +67,38 @@ def other_version(framework: str, key: str) -> Fact | None:
     here = label(framework)
     entry = cur.get("other_versions", {}).get(pat)
     if entry:
-        return Fact("other_version", f"belongs to {entry['version']}, not {here}", entry["source"],
-                    version=entry["version"])
+        return Fact(
+            "other_version", f"belongs to {entry['version']}, not {here}", entry["source"], version=entry["version"]
+        )
     removed = _facts().get(framework, {}).get("removed", {})
     section, name = _section(pat)
     found = removed.get(section, {}).get(name)
     if found:
         version = f"{NAMES[framework]} {found['last']}"
         span = f"{found['first']}-{found['last']}" if found["first"] != found["last"] else found["last"]
-        return Fact("other_version",
-                    f"belongs to {version} and earlier (in the releases read: {span}), not {here}",
-                    found["source"], version=version)
+        return Fact(
+            "other_version",
+            f"belongs to {version} and earlier (in the releases read: {span}), not {here}",
+            found["source"],
+            version=version,
+        )
     for mapping, info in _facts().get(framework, {}).get("free_mappings", {}).items():
         if pat.startswith(mapping + "."):
             version = f"{NAMES[framework]} {info['last']}"
-            return Fact("other_version",
-                        f"belongs to {version} and earlier, where {mapping} was a free mapping passed on to accelerate; "
-                        f"{here} validates {mapping} and drops this key", info["source"], version=version)
+            return Fact(
+                "other_version",
+                f"belongs to {version} and earlier, where {mapping} was a free mapping passed on to accelerate; "
+                f"{here} validates {mapping} and drops this key",
+                info["source"],
+                version=version,
+            )
     return None
 
 
 def _section(pat: str) -> tuple[str, str]:
     for prefix in ("datasets[].", "test_datasets[].", "fsdp_config."):
         if pat.startswith(prefix):
-            return ("datasets[]" if "datasets" in prefix else "fsdp_config"), pat[len(prefix):]
+            return ("datasets[]" if "datasets" in prefix else "fsdp_config"), pat[len(prefix) :]
     return "top", pat
 
 
@@ -104,8 +112,12 @@ def other_value(framework: str, key: str, value: Any) -> Fact | None:
     entry = values.get(value) if isinstance(value, str) else None
     if not entry:
         return None
-    return Fact("other_version", f"value {value!r} belongs to {entry['version']}, not {label(framework)}",
-                entry["source"], version=entry["version"])
+    return Fact(
+        "other_version",
+        f"value {value!r} belongs to {entry['version']}, not {label(framework)}",
+        entry["source"],
+        version=entry["version"],
+    )
 
 
 def file_format(framework: str, cfg: dict) -> tuple[str, Fact] | None:
@@ -137,8 +149,12 @@ def _schema_deprecations(framework: str) -> dict[str, Fact]:
         if prop.get("deprecated") or _SCHEMA_DEPRECATED.search(desc):
             m = _USE.search(desc)
             text = desc if "no description" not in desc else "deprecated"
-            out[key] = Fact("deprecated", text.strip(), f"schemas/{framework}-{pinned(framework)}.schema.json "
-                                                        f"(properties.{key})", replacement=m.group(1) if m else None)
+            out[key] = Fact(
+                "deprecated",
+                text.strip(),
+                f"schemas/{framework}-{pinned(framework)}.schema.json (properties.{key})",
+                replacement=m.group(1) if m else None,
+            )
     return out
 
 
@@ -166,7 +182,7 @@ def deprecations(framework: str, cfg: dict) -> Iterator[tuple[str, Fact]]:
             if isinstance(sub, dict):
                 for k in sub:
                     if isinstance(k, str) and k.startswith(prefix) and k not in entry.get("keep", []):
-                        new = k[len(prefix):]
+                        new = k[len(prefix) :]
                         yield f"{parent}.{k}", _fact_of(entry, replacement=f"{parent}.{new}")
         elif "[]." in pat:
             parent, child = pat.split("[].", 1)
@@ -179,7 +195,7 @@ def deprecations(framework: str, cfg: dict) -> Iterator[tuple[str, Fact]]:
         for key, value in _values_at(cfg, pat):
             if not isinstance(value, str):
                 continue
-            hit = (value.startswith(entry["prefix"]) if "prefix" in entry else value in entry.get("equals", []))
+            hit = value.startswith(entry["prefix"]) if "prefix" in entry else value in entry.get("equals", [])
             if hit:
                 yield key, _fact_of(entry)
 
@@ -197,6 +213,10 @@ def _values_at(cfg: dict, pat: str) -> Iterator[tuple[str, Any]]:
 
 
 def _fact_of(entry: dict, replacement: str | None = None) -> Fact:
-    return Fact("renamed" if entry.get("to") else "deprecated", " ".join(str(entry["message"]).split()),
-                entry["source"], action=entry.get("action", "warn"),
-                replacement=replacement or entry.get("to") or entry.get("replacement"))
+    return Fact(
+        "renamed" if entry.get("to") else "deprecated",
+        " ".join(str(entry["message"]).split()),
+        entry["source"],
+        action=entry.get("action", "warn"),
+        replacement=replacement or entry.get("to") or entry.get("replacement"),
+    )

@@ -45,18 +45,33 @@ def qlora_without_4bit(ctx: RuleContext) -> None:
         if c.get("adapter") != "qlora" or _truthy(c.get("merge_lora")):
             return
         if _truthy(c.get("load_in_8bit")):
-            ctx.report("load_in_8bit", "QLoRA with 8-bit loading: Axolotl refuses it (\"Can't load qlora in 8bit\")",
-                       found=True, allowed="load_in_4bit: true", when="validate", source=_AX_SRC + "peft.py:217")
+            ctx.report(
+                "load_in_8bit",
+                'QLoRA with 8-bit loading: Axolotl refuses it ("Can\'t load qlora in 8bit")',
+                found=True,
+                allowed="load_in_4bit: true",
+                when="validate",
+                source=_AX_SRC + "peft.py:217",
+            )
         elif not _truthy(c.get("load_in_4bit")):
-            ctx.report("adapter", "QLoRA without 4-bit loading: Axolotl refuses it "
-                                  "(\"Require cfg.load_in_4bit to be True for qlora\")",
-                       found="qlora", allowed="add load_in_4bit: true, or adapter: lora", when="validate",
-                       source=_AX_SRC + "peft.py:223")
+            ctx.report(
+                "adapter",
+                'QLoRA without 4-bit loading: Axolotl refuses it ("Require cfg.load_in_4bit to be True for qlora")',
+                found="qlora",
+                allowed="add load_in_4bit: true, or adapter: lora",
+                when="validate",
+                source=_AX_SRC + "peft.py:223",
+            )
     elif c.get("finetuning_type", "lora") == "lora" and c.get("quantization_bit") is None:
         set_4bit = [k for k in ("quantization_type", "double_quantization") if k in c]
         if set_4bit:
-            ctx.report(set_4bit[0], "4-bit options without quantization_bit: LLaMA-Factory ignores them and trains "
-                                    "a 16-bit LoRA", severity="warning", allowed="quantization_bit: 4", when="silent")
+            ctx.report(
+                set_4bit[0],
+                "4-bit options without quantization_bit: LLaMA-Factory ignores them and trains a 16-bit LoRA",
+                severity="warning",
+                allowed="quantization_bit: 4",
+                when="silent",
+            )
 
 
 # usual learning-rate ranges; "far outside" is a factor of 5 beyond them
@@ -89,13 +104,23 @@ def learning_rate_range(ctx: RuleContext) -> None:
     kind = "full" if method == "full" else "adapter"
     family = "pref" if ctx.get("task") in _PREF else "sft"
     lo, hi = _LR_RANGES[(kind, family)]
-    what = {"full": "full fine-tune", "adapter": "LoRA/QLoRA"}[kind] + (" preference training" if family == "pref" else "")
+    what = {"full": "full fine-tune", "adapter": "LoRA/QLoRA"}[kind] + (
+        " preference training" if family == "pref" else ""
+    )
     if lr > hi * 5:
-        ctx.report(ctx.key_of("learning_rate"), f"learning rate {lr:g} is {lr / hi:.0f}x above the usual {what} "
-                                                f"range", found=lr, allowed=f"about {lo:g} to {hi:g}")
+        ctx.report(
+            ctx.key_of("learning_rate"),
+            f"learning rate {lr:g} is {lr / hi:.0f}x above the usual {what} range",
+            found=lr,
+            allowed=f"about {lo:g} to {hi:g}",
+        )
     elif lr < lo / 5:
-        ctx.report(ctx.key_of("learning_rate"), f"learning rate {lr:g} is {lo / lr:.0f}x below the usual {what} "
-                                                f"range", found=lr, allowed=f"about {lo:g} to {hi:g}")
+        ctx.report(
+            ctx.key_of("learning_rate"),
+            f"learning rate {lr:g} is {lo / lr:.0f}x below the usual {what} range",
+            found=lr,
+            allowed=f"about {lo:g} to {hi:g}",
+        )
 
 
 @lint_rule("FTL103", "lora-rank-alpha", "warning")
@@ -113,14 +138,22 @@ def lora_rank_alpha(ctx: RuleContext) -> None:
     if not isinstance(r, int) or r <= 0:
         return
     if r > 512:
-        ctx.report(ctx.key_of("lora_r"), f"LoRA rank {r} is very high: it costs about as much as a full fine-tune",
-                   found=r, allowed="8 to 256 usually", severity="info")
+        ctx.report(
+            ctx.key_of("lora_r"),
+            f"LoRA rank {r} is very high: it costs about as much as a full fine-tune",
+            found=r,
+            allowed="8 to 256 usually",
+            severity="info",
+        )
     if isinstance(alpha, (int, float)) and alpha > 0 and not ctx.get("use_rslora"):
         scale = alpha / r
         if scale < 1 / 8 or scale > 8:
-            ctx.report(ctx.key_of("lora_alpha"), f"lora_alpha/rank = {alpha:g}/{r} = {scale:g}: the update scale is "
-                                                 f"{'tiny' if scale < 1 else 'huge'}", found=alpha,
-                       allowed=f"alpha between {max(1, r // 8)} and {8 * r} (1x-2x rank is usual)")
+            ctx.report(
+                ctx.key_of("lora_alpha"),
+                f"lora_alpha/rank = {alpha:g}/{r} = {scale:g}: the update scale is {'tiny' if scale < 1 else 'huge'}",
+                found=alpha,
+                allowed=f"alpha between {max(1, r // 8)} and {8 * r} (1x-2x rank is usual)",
+            )
 
 
 @lint_rule("FTL104", "sequence-over-context", "warning")
@@ -138,9 +171,14 @@ def sequence_over_context(ctx: RuleContext) -> None:
     overrides = c.get("model_config") or c.get("overrides_of_model_config")
     if c.get("rope_scaling") or (isinstance(overrides, dict) and overrides.get("rope_scaling")):
         return
-    ctx.report(ctx.key_of("sequence_len"), f"sequence length {seq} is above {model.id}'s context window "
-                                           f"({model.max_context} tokens) and no RoPE scaling is set",
-               found=seq, allowed=f"<= {model.max_context}, or configure rope_scaling", when="train")
+    ctx.report(
+        ctx.key_of("sequence_len"),
+        f"sequence length {seq} is above {model.id}'s context window "
+        f"({model.max_context} tokens) and no RoPE scaling is set",
+        found=seq,
+        allowed=f"<= {model.max_context}, or configure rope_scaling",
+        when="train",
+    )
 
 
 @lint_rule("FTL105", "bf16-unsupported-gpu", "error")
@@ -156,8 +194,13 @@ def bf16_unsupported_gpu(ctx: RuleContext) -> None:
         return
     if ctx.get("precision") == "bf16" or _truthy(ctx.cfg.get("pure_bf16")):
         key = "pure_bf16" if _truthy(ctx.cfg.get("pure_bf16")) else ctx.key_of("precision")
-        ctx.report(key, f"bf16 on {hw.gpu.name}, which has no bf16 support", found=True,
-                   allowed="fp16: true (and bf16: false)", when="train")
+        ctx.report(
+            key,
+            f"bf16 on {hw.gpu.name}, which has no bf16 support",
+            found=True,
+            allowed="fp16: true (and bf16: false)",
+            when="train",
+        )
 
 
 @lint_rule("FTL106", "full-finetune-does-not-fit", "error")
@@ -178,23 +221,47 @@ def full_does_not_fit(ctx: RuleContext) -> None:
     mb = ctx.get("micro_batch_size") or 1
     prec = ctx.get("precision") or "bf16"
     ds = str(ctx.get("deepspeed") or "")
-    sharding = ("zero3_offload" if "offload" in ds and "3" in ds else "zero3" if "3" in ds else "zero2" if "2" in ds
-                else "zero1" if "1" in ds else "fsdp" if ctx.cfg.get("fsdp_config") or ctx.cfg.get("fsdp") else "none")
+    sharding = (
+        "zero3_offload"
+        if "offload" in ds and "3" in ds
+        else "zero3"
+        if "3" in ds
+        else "zero2"
+        if "2" in ds
+        else "zero1"
+        if "1" in ds
+        else "fsdp"
+        if ctx.cfg.get("fsdp_config") or ctx.cfg.get("fsdp")
+        else "none"
+    )
     if hw.gpus == 1 and sharding != "zero3_offload":
         sharding = "none"
     try:
-        est = estimate(model, TrainSetup(method="full", micro_batch_size=int(mb), sequence_len=int(seq),
-                                         precision=prec if prec in ("bf16", "fp16", "fp32") else "bf16",
-                                         gradient_checkpointing=bool(ctx.get("gradient_checkpointing", False)),
-                                         world_size=hw.gpus, sharding=sharding))
-    except Exception:  # noqa: BLE001 - an estimate that cannot be made is no finding
+        est = estimate(
+            model,
+            TrainSetup(
+                method="full",
+                micro_batch_size=int(mb),
+                sequence_len=int(seq),
+                precision=prec if prec in ("bf16", "fp16", "fp32") else "bf16",
+                gradient_checkpointing=bool(ctx.get("gradient_checkpointing", False)),
+                world_size=hw.gpus,
+                sharding=sharding,
+            ),
+        )
+    except Exception:
         return
     if est.total_gb > hw.gpu.vram_gb:
-        ctx.report(ctx.key_of("method") if ctx.n.origin.get("method") else "", (
-            f"full fine-tune of {model.id} needs ~{est.total_gb:.0f} GiB per GPU ({sharding}, micro batch {mb}, "
-            f"sequence {seq}); {hw.gpus} x {hw.gpu.name} has {hw.gpu.vram_gb:g} GB each"),
-            found=round(est.total_gb, 1), allowed=f"<= {hw.gpu.vram_gb:g} GB: LoRA/QLoRA, ZeRO-3 over more GPUs, "
-                                                  "or a smaller micro batch", when="train")
+        ctx.report(
+            ctx.key_of("method") if ctx.n.origin.get("method") else "",
+            (
+                f"full fine-tune of {model.id} needs ~{est.total_gb:.0f} GiB per GPU ({sharding}, micro batch {mb}, "
+                f"sequence {seq}); {hw.gpus} x {hw.gpu.name} has {hw.gpu.vram_gb:g} GB each"
+            ),
+            found=round(est.total_gb, 1),
+            allowed=f"<= {hw.gpu.vram_gb:g} GB: LoRA/QLoRA, ZeRO-3 over more GPUs, or a smaller micro batch",
+            when="train",
+        )
 
 
 @lint_rule("FTL107", "no-eval-data", "warning")
@@ -217,10 +284,14 @@ def no_eval_data(ctx: RuleContext) -> None:
         if _num(c.get("val_size")) or c.get("eval_dataset"):
             return
         key = "val_size" if "val_size" in c else ""
-    allowed = ("val_set_size: 0.02 (a held-out fraction) or test_datasets" if ctx.axolotl
-               else "val_size: 0.02 (a held-out fraction) or eval_dataset")
-    ctx.report(key, "no evaluation data: eval loss is never measured", found=c.get(key) if key else None,
-               allowed=allowed)
+    allowed = (
+        "val_set_size: 0.02 (a held-out fraction) or test_datasets"
+        if ctx.axolotl
+        else "val_size: 0.02 (a held-out fraction) or eval_dataset"
+    )
+    ctx.report(
+        key, "no evaluation data: eval loss is never measured", found=c.get(key) if key else None, allowed=allowed
+    )
 
 
 @lint_rule("FTL108", "trust-remote-code", "warning")
@@ -235,9 +306,13 @@ def trust_remote_code(ctx: RuleContext) -> None:
     if not _truthy(ctx.cfg.get("trust_remote_code")):
         return
     pinned = any(ctx.cfg.get(k) not in (None, "main") for k in ("revision_of_model", "model_revision"))
-    ctx.report("trust_remote_code", "runs Python code from the model repository" +
-               (" (revision pinned)" if pinned else "; pin a revision and review the code"),
-               severity="info" if pinned else "warning", found=True)
+    ctx.report(
+        "trust_remote_code",
+        "runs Python code from the model repository"
+        + (" (revision pinned)" if pinned else "; pin a revision and review the code"),
+        severity="info" if pinned else "warning",
+        found=True,
+    )
 
 
 @lint_rule("FTL109", "quantized-full-finetune", "error")
@@ -251,16 +326,30 @@ def quantized_full(ctx: RuleContext) -> None:
     """
     c = ctx.cfg
     if ctx.axolotl:
-        if not c.get("adapter") and not c.get("inference") and (_truthy(c.get("load_in_4bit")) or _truthy(c.get("load_in_8bit"))):
+        if (
+            not c.get("adapter")
+            and not c.get("inference")
+            and (_truthy(c.get("load_in_4bit")) or _truthy(c.get("load_in_8bit")))
+        ):
             key = "load_in_4bit" if _truthy(c.get("load_in_4bit")) else "load_in_8bit"
-            ctx.report(key, "quantised loading without an adapter: Axolotl refuses it", found=True,
-                       allowed="adapter: qlora / lora, or no quantised loading", when="validate",
-                       source=_AX_SRC + "peft.py:185")
+            ctx.report(
+                key,
+                "quantised loading without an adapter: Axolotl refuses it",
+                found=True,
+                allowed="adapter: qlora / lora, or no quantised loading",
+                when="validate",
+                source=_AX_SRC + "peft.py:185",
+            )
     elif c.get("quantization_bit") is not None and c.get("finetuning_type", "lora") not in ("lora", "oft"):
-        ctx.report("quantization_bit", "quantisation with a full/freeze fine-tune: LLaMA-Factory refuses it "
-                                       "(\"Quantization is only compatible with the LoRA or OFT method\")",
-                   found=c.get("quantization_bit"), allowed="finetuning_type: lora", when="validate",
-                   source=_LF_SRC + ":190")
+        ctx.report(
+            "quantization_bit",
+            "quantisation with a full/freeze fine-tune: LLaMA-Factory refuses it "
+            '("Quantization is only compatible with the LoRA or OFT method")',
+            found=c.get("quantization_bit"),
+            allowed="finetuning_type: lora",
+            when="validate",
+            source=_LF_SRC + ":190",
+        )
 
 
 @lint_rule("FTL110", "fp16-and-bf16", "error")
@@ -273,16 +362,27 @@ def fp16_and_bf16(ctx: RuleContext) -> None:
     """
     c = ctx.cfg
     if c.get("bf16") is True and c.get("fp16") is True:
-        ctx.report("fp16", "fp16 and bf16 both true", found=True, allowed="only one of them",
-                   when="train" if ctx.axolotl else "validate")
+        ctx.report(
+            "fp16",
+            "fp16 and bf16 both true",
+            found=True,
+            allowed="only one of them",
+            when="train" if ctx.axolotl else "validate",
+        )
 
 
 # ---------------------------------------------------------------------------------------------- Axolotl validators
 
 
 def _ax(ctx: RuleContext, key: str, message: str, source: str, found: Any = None, allowed: str | None = None) -> None:
-    ctx.report(key, f"{message} (Axolotl refuses the config)", found=found, allowed=allowed, when="validate",
-               source=_AX_SRC + source)
+    ctx.report(
+        key,
+        f"{message} (Axolotl refuses the config)",
+        found=found,
+        allowed=allowed,
+        when="validate",
+        source=_AX_SRC + source,
+    )
 
 
 @lint_rule("FTL201", "axolotl-warmup-steps-and-ratio", "error", AX)
@@ -295,8 +395,14 @@ def ax_warmup(ctx: RuleContext) -> None:
     """
     c = ctx.cfg
     if c.get("warmup_steps") and c.get("warmup_ratio"):
-        _ax(ctx, "warmup_ratio", "warmup_steps and warmup_ratio are mutually exclusive", "validation.py:301",
-            c.get("warmup_ratio"), "only one of them")
+        _ax(
+            ctx,
+            "warmup_ratio",
+            "warmup_steps and warmup_ratio are mutually exclusive",
+            "validation.py:301",
+            c.get("warmup_ratio"),
+            "only one of them",
+        )
 
 
 @lint_rule("FTL202", "axolotl-save-settings", "error", AX)
@@ -309,8 +415,14 @@ def ax_saves(ctx: RuleContext) -> None:
     """
     c = ctx.cfg
     if c.get("save_strategy") and c.get("save_steps") and c.get("save_strategy") != "steps":
-        _ax(ctx, "save_strategy", "save_strategy and save_steps mismatch", "validation.py:312",
-            c.get("save_strategy"), "steps, or remove save_steps")
+        _ax(
+            ctx,
+            "save_strategy",
+            "save_strategy and save_steps mismatch",
+            "validation.py:312",
+            c.get("save_strategy"),
+            "steps, or remove save_steps",
+        )
     if c.get("saves_per_epoch") and c.get("save_steps"):
         _ax(ctx, "saves_per_epoch", "save_steps and saves_per_epoch are mutually exclusive", "validation.py:316")
 
@@ -326,17 +438,37 @@ def ax_evals(ctx: RuleContext) -> None:
     """
     c = ctx.cfg
     if c.get("eval_strategy") and c.get("eval_steps") and c.get("eval_strategy") != "steps":
-        _ax(ctx, "eval_strategy", "eval_strategy and eval_steps mismatch", "validation.py:340",
-            c.get("eval_strategy"), "steps, or remove eval_steps")
-    if c.get("val_set_size") == 0 and (c.get("eval_steps") or c.get("eval_strategy")) \
-            and not c.get("test_datasets") and c.get("eval_strategy") != "no":
-        _ax(ctx, "eval_steps" if c.get("eval_steps") else "eval_strategy",
-            "eval_steps / eval_strategy with val_set_size 0 and no test_datasets", "validation.py:350")
+        _ax(
+            ctx,
+            "eval_strategy",
+            "eval_strategy and eval_steps mismatch",
+            "validation.py:340",
+            c.get("eval_strategy"),
+            "steps, or remove eval_steps",
+        )
+    if (
+        c.get("val_set_size") == 0
+        and (c.get("eval_steps") or c.get("eval_strategy"))
+        and not c.get("test_datasets")
+        and c.get("eval_strategy") != "no"
+    ):
+        _ax(
+            ctx,
+            "eval_steps" if c.get("eval_steps") else "eval_strategy",
+            "eval_steps / eval_strategy with val_set_size 0 and no test_datasets",
+            "validation.py:350",
+        )
     if c.get("evals_per_epoch") and c.get("eval_steps"):
         _ax(ctx, "evals_per_epoch", "eval_steps and evals_per_epoch are mutually exclusive", "validation.py:354")
     if c.get("test_datasets") and c.get("val_set_size"):
-        _ax(ctx, "val_set_size", "non-zero val_set_size with test_datasets", "validation.py:118",
-            c.get("val_set_size"), "0 when test_datasets is set")
+        _ax(
+            ctx,
+            "val_set_size",
+            "non-zero val_set_size with test_datasets",
+            "validation.py:118",
+            c.get("val_set_size"),
+            "0 when test_datasets is set",
+        )
 
 
 @lint_rule("FTL204", "axolotl-early-stopping", "error", AX)
@@ -354,14 +486,29 @@ def ax_early_stopping(ctx: RuleContext) -> None:
     if c.get("early_stopping_patience"):
         save, ev = c.get("save_steps"), c.get("eval_steps")
         if not save or not ev:
-            _ax(ctx, "early_stopping_patience", "early_stopping_patience requires save_steps and eval_steps",
-                "validation.py:1770")
+            _ax(
+                ctx,
+                "early_stopping_patience",
+                "early_stopping_patience requires save_steps and eval_steps",
+                "validation.py:1770",
+            )
         elif _num(save) and _num(ev) and _num(save) % _num(ev) != 0:
-            _ax(ctx, "eval_steps", "early_stopping_patience needs eval_steps to divide save_steps evenly",
-                "validation.py:1774", ev)
+            _ax(
+                ctx,
+                "eval_steps",
+                "early_stopping_patience needs eval_steps to divide save_steps evenly",
+                "validation.py:1774",
+                ev,
+            )
     if c.get("save_strategy") == "best" and not c.get("metric_for_best_model"):
-        _ax(ctx, "save_strategy", "save_strategy: best requires metric_for_best_model", "config.py:1786",
-            "best", "set metric_for_best_model (e.g. eval_loss)")
+        _ax(
+            ctx,
+            "save_strategy",
+            "save_strategy: best requires metric_for_best_model",
+            "config.py:1786",
+            "best",
+            "set metric_for_best_model (e.g. eval_loss)",
+        )
 
 
 @lint_rule("FTL205", "axolotl-fsdp2-conflicts", "error", AX)
@@ -376,17 +523,36 @@ def ax_fsdp2(ctx: RuleContext) -> None:
     """
     c = ctx.cfg
     fsdp = c.get("fsdp_config")
-    if not isinstance(fsdp, dict) or not fsdp or str(c.get("fsdp_version", fsdp.get("fsdp_version", fsdp.get("version")))) != "2":
+    if (
+        not isinstance(fsdp, dict)
+        or not fsdp
+        or str(c.get("fsdp_version", fsdp.get("fsdp_version", fsdp.get("version")))) != "2"
+    ):
         return
     if c.get("optimizer") in ("adamw_8bit", "adamw_bnb_8bit"):
-        _ax(ctx, "optimizer", f"FSDP2 is not compatible with {c['optimizer']}", "validation.py:1260",
-            c["optimizer"], "adamw_torch_8bit")
+        _ax(
+            ctx,
+            "optimizer",
+            f"FSDP2 is not compatible with {c['optimizer']}",
+            "validation.py:1260",
+            c["optimizer"],
+            "adamw_torch_8bit",
+        )
     ram = fsdp.get("cpu_ram_efficient_loading", fsdp.get("fsdp_cpu_ram_efficient_loading"))
     if ram and _truthy(c.get("load_in_4bit")):
-        key = "fsdp_config.cpu_ram_efficient_loading" if "cpu_ram_efficient_loading" in fsdp \
+        key = (
+            "fsdp_config.cpu_ram_efficient_loading"
+            if "cpu_ram_efficient_loading" in fsdp
             else "fsdp_config.fsdp_cpu_ram_efficient_loading"
-        _ax(ctx, key, "FSDP2 does not support cpu_ram_efficient_loading with load_in_4bit", "validation.py:1276",
-            True, "false")
+        )
+        _ax(
+            ctx,
+            key,
+            "FSDP2 does not support cpu_ram_efficient_loading with load_in_4bit",
+            "validation.py:1276",
+            True,
+            "false",
+        )
 
 
 @lint_rule("FTL206", "axolotl-attention-flags", "error", AX)
@@ -398,11 +564,27 @@ def ax_attention(ctx: RuleContext) -> None:
     References: Axolotl utils/schemas/config.py normalize_attn_implementation.
     """
     c = ctx.cfg
-    flags = [k for k in ("flash_attention", "sdp_attention", "xformers_attention", "eager_attention",
-                         "flex_attention", "sage_attention") if _truthy(c.get(k))]
+    flags = [
+        k
+        for k in (
+            "flash_attention",
+            "sdp_attention",
+            "xformers_attention",
+            "eager_attention",
+            "flex_attention",
+            "sage_attention",
+        )
+        if _truthy(c.get(k))
+    ]
     if c.get("attn_implementation") and flags:
-        _ax(ctx, flags[0], f"attn_implementation cannot be combined with legacy attention flags ({', '.join(flags)})",
-            "config.py:1570", True, "only attn_implementation")
+        _ax(
+            ctx,
+            flags[0],
+            f"attn_implementation cannot be combined with legacy attention flags ({', '.join(flags)})",
+            "config.py:1570",
+            True,
+            "only attn_implementation",
+        )
 
 
 @lint_rule("FTL207", "axolotl-required-settings", "error", AX)
@@ -420,10 +602,20 @@ def ax_required(ctx: RuleContext) -> None:
         _ax(ctx, "datasets", "either datasets or pretraining_dataset is required", "validation.py:85")
     if c.get("batch_size") and not (c.get("micro_batch_size") or c.get("gradient_accumulation_steps")):
         _ax(ctx, "batch_size", "batch_size needs micro_batch_size or gradient_accumulation_steps", "validation.py:228")
-    if c.get("rl") == "ebft" and c.get("torch_compile") is True and (c.get("ebft") or {}).get("mode") == "strided" \
-            and c.get("gradient_checkpointing"):
-        _ax(ctx, "torch_compile", "EBFT strided mode: torch_compile with gradient_checkpointing causes "
-                                  "CheckpointError", "validation.py:1965", True, "remove torch_compile")
+    if (
+        c.get("rl") == "ebft"
+        and c.get("torch_compile") is True
+        and (c.get("ebft") or {}).get("mode") == "strided"
+        and c.get("gradient_checkpointing")
+    ):
+        _ax(
+            ctx,
+            "torch_compile",
+            "EBFT strided mode: torch_compile with gradient_checkpointing causes CheckpointError",
+            "validation.py:1965",
+            True,
+            "remove torch_compile",
+        )
 
 
 @lint_rule("FTL208", "axolotl-context-parallel-package", "info", AX)
@@ -437,16 +629,27 @@ def ax_context_parallel(ctx: RuleContext) -> None:
     """
     cp = ctx.cfg.get("context_parallel_size")
     if isinstance(cp, int) and cp > 1:
-        ctx.report("context_parallel_size", "needs the ring-flash-attn package in the training environment",
-                   found=cp, when="env", source=_AX_SRC + "validation.py:1851")
+        ctx.report(
+            "context_parallel_size",
+            "needs the ring-flash-attn package in the training environment",
+            found=cp,
+            when="env",
+            source=_AX_SRC + "validation.py:1851",
+        )
 
 
 # ---------------------------------------------------------------------------------------------- LLaMA-Factory checks
 
 
 def _lf(ctx: RuleContext, key: str, message: str, line: int, found: Any = None, allowed: str | None = None) -> None:
-    ctx.report(key, f"{message} (LLaMA-Factory refuses the config)", found=found, allowed=allowed, when="validate",
-               source=f"{_LF_SRC}:{line}")
+    ctx.report(
+        key,
+        f"{message} (LLaMA-Factory refuses the config)",
+        found=found,
+        allowed=allowed,
+        when="validate",
+        source=f"{_LF_SRC}:{line}",
+    )
 
 
 @lint_rule("FTL301", "llamafactory-stage-options", "error", LF)
@@ -462,13 +665,23 @@ def lf_stage_options(ctx: RuleContext) -> None:
     c = ctx.cfg
     stage = c.get("stage", "sft")
     if stage != "sft":
-        for key, line in (("predict_with_generate", 318), ("neat_packing", 321), ("train_on_prompt", 324),
-                          ("mask_history", 324)):
+        for key, line in (
+            ("predict_with_generate", 318),
+            ("neat_packing", 321),
+            ("train_on_prompt", 324),
+            ("mask_history", 324),
+        ):
             if _truthy(c.get(key)):
                 _lf(ctx, key, f"{key} only works in the sft stage (stage is {stage})", line, True)
     if c.get("adapter_name_or_path") is not None and c.get("finetuning_type", "lora") != "lora":
-        _lf(ctx, "adapter_name_or_path", "an adapter is only valid for the LoRA method", 186,
-            c.get("finetuning_type"), "finetuning_type: lora")
+        _lf(
+            ctx,
+            "adapter_name_or_path",
+            "an adapter is only valid for the LoRA method",
+            186,
+            c.get("finetuning_type"),
+            "finetuning_type: lora",
+        )
     if stage == "sft" and _truthy(c.get("do_predict")) and not _truthy(c.get("predict_with_generate")):
         _lf(ctx, "do_predict", "do_predict needs predict_with_generate", 327, True, "predict_with_generate: true")
 
@@ -485,8 +698,11 @@ def lf_data(ctx: RuleContext) -> None:
     c = ctx.cfg
     if _truthy(c.get("do_train")) and c.get("dataset") is None:
         _lf(ctx, "do_train", "training needs a dataset", 360, True, "dataset: <names in dataset_info.json>")
-    if (_truthy(c.get("do_eval")) or _truthy(c.get("do_predict")) or _truthy(c.get("predict_with_generate"))) \
-            and c.get("eval_dataset") is None and (_num(c.get("val_size")) or 0) < 1e-6:
+    if (
+        (_truthy(c.get("do_eval")) or _truthy(c.get("do_predict")) or _truthy(c.get("predict_with_generate")))
+        and c.get("eval_dataset") is None
+        and (_num(c.get("val_size")) or 0) < 1e-6
+    ):
         key = next(k for k in ("do_eval", "do_predict", "predict_with_generate") if _truthy(c.get(k)))
         _lf(ctx, key, "evaluation needs eval_dataset or val_size > 0", 365, True)
     if _truthy(c.get("streaming")) and c.get("max_steps") in (None, -1):

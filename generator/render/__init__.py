@@ -67,8 +67,11 @@ def _layout(entries: Entries, overrides: dict[str, Any], header_lines: list[str]
             return ""
         lines = []
         for k, v in overrides.items():
-            note = f"overrides the rules' value {yaml_value(entries[k].value)} ([{entries[k].rule}] {entries[k].because})" \
-                if k in entries else "set only by the spec"
+            note = (
+                f"overrides the rules' value {yaml_value(entries[k].value)} ([{entries[k].rule}] {entries[k].because})"
+                if k in entries
+                else "set only by the spec"
+            )
             lines.append(f"# {comment(note)}\n{yaml_block(k, v)}")
         return f"\n# --- {comment(title)} ---\n" + "\n".join(lines)
 
@@ -100,12 +103,27 @@ def render(plan, spec, facts, framework: str, out_dir: Path) -> Rendered:
     try:
         parsed = load_trusted(text)
     except yaml.YAMLError as exc:
-        raise FtgenError([Problem(spec.file, "", f"internal error: rendered {framework} config is not valid YAML "
-                                                 f"({' '.join(str(exc).split())})")]) from None
+        raise FtgenError(
+            [
+                Problem(
+                    spec.file,
+                    "",
+                    f"internal error: rendered {framework} config is not valid YAML ({' '.join(str(exc).split())})",
+                )
+            ]
+        ) from None
     if parsed != intended:
         diff = sorted(k for k in set(parsed or {}) | set(intended) if (parsed or {}).get(k) != intended.get(k))
-        raise FtgenError([Problem(spec.file, "", f"internal error: rendered {framework} config does not parse back "
-                                                 f"to the plan (keys {', '.join(diff)})")])
+        raise FtgenError(
+            [
+                Problem(
+                    spec.file,
+                    "",
+                    f"internal error: rendered {framework} config does not parse back "
+                    f"to the plan (keys {', '.join(diff)})",
+                )
+            ]
+        )
     extra = {}
     if framework == "llamafactory":
         import json
@@ -136,9 +154,17 @@ def _refuse_interpolation(intended: dict, overrides: dict, spec) -> None:
     for key, value in intended.items():
         if any("${" in s for s in _strings(value)):
             where = f"framework_overrides.llamafactory.{key}" if key in overrides else _SPEC_KEY.get(key, key)
-            problems.append(Problem(spec.file, where, "LLaMA-Factory reads `${` as the start of an OmegaConf "
-                                    "interpolation, so this text would not reach it as written", found=value,
-                                    allowed="text without `${`", line=spec.line_of(where)))
+            problems.append(
+                Problem(
+                    spec.file,
+                    where,
+                    "LLaMA-Factory reads `${` as the start of an OmegaConf "
+                    "interpolation, so this text would not reach it as written",
+                    found=value,
+                    allowed="text without `${`",
+                    line=spec.line_of(where),
+                )
+            )
     if problems:
         raise FtgenError(problems)
 

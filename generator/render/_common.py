@@ -41,5 +41,9 @@ class Inputs:
         return self.local_path(entry.path) is None
 
 
-DEEPSPEED_FILE = {"zero1": "deepspeed_zero1.json", "zero2": "deepspeed_zero2.json", "zero3": "deepspeed_zero3.json",
-                  "zero3_offload": "deepspeed_zero3_offload.json"}
+DEEPSPEED_FILE = {
+    "zero1": "deepspeed_zero1.json",
+    "zero2": "deepspeed_zero2.json",
+    "zero3": "deepspeed_zero3.json",
+    "zero3_offload": "deepspeed_zero3_offload.json",
+}

@@ -145,20 +145,54 @@ SIMPLE: dict[str, dict[str, str]] = {
 }
 # Keys each composite translator below reads (so they are not reported as untranslated).
 COMPOSITE_KEYS: dict[str, set[str]] = {
-    "axolotl": {"adapter", "load_in_4bit", "plugins", "bnb_config_kwargs", "load_in_8bit", "lora_target_modules", "lora_target_linear", "bf16",
-                "fp16", "gradient_checkpointing", "attn_implementation", "flash_attention", "sdp_attention",
-                "xformers_attention", "eager_attention", "flex_attention", "rl", "datasets", "pretraining_dataset",
-                "chat_template"},
-    "llamafactory": {"finetuning_type", "quantization_bit", "quantization_method", "double_quantization",
-                     "quantization_type", "lora_target", "bf16", "fp16", "pure_bf16", "disable_gradient_checkpointing",
-                     "flash_attn", "stage", "pref_loss", "dataset", "dataset_dir", "template", "do_train"},
+    "axolotl": {
+        "adapter",
+        "load_in_4bit",
+        "plugins",
+        "bnb_config_kwargs",
+        "load_in_8bit",
+        "lora_target_modules",
+        "lora_target_linear",
+        "bf16",
+        "fp16",
+        "gradient_checkpointing",
+        "attn_implementation",
+        "flash_attention",
+        "sdp_attention",
+        "xformers_attention",
+        "eager_attention",
+        "flex_attention",
+        "rl",
+        "datasets",
+        "pretraining_dataset",
+        "chat_template",
+    },
+    "llamafactory": {
+        "finetuning_type",
+        "quantization_bit",
+        "quantization_method",
+        "double_quantization",
+        "quantization_type",
+        "lora_target",
+        "bf16",
+        "fp16",
+        "pure_bf16",
+        "disable_gradient_checkpointing",
+        "flash_attn",
+        "stage",
+        "pref_loss",
+        "dataset",
+        "dataset_dir",
+        "template",
+        "do_train",
+    },
 }
 
 # Keys that do not carry over, and why (anything else not translated gets the generic reason).
 WHY_NOT: dict[str, dict[str, str]] = {
     "axolotl": {
         "dataset_prepared_path": "Axolotl's tokenised-data cache folder; LLaMA-Factory's tokenized_path caches in "
-                                 "another layout (set it there if wanted)",
+        "another layout (set it there if wanted)",
         "wandb_project": "Axolotl's W&B settings; LLaMA-Factory uses report_to plus WANDB_* environment variables",
         "wandb_entity": "Axolotl's W&B settings; LLaMA-Factory uses report_to plus WANDB_* environment variables",
         "wandb_name": "Axolotl's W&B settings; LLaMA-Factory uses report_to plus WANDB_* environment variables",
@@ -166,7 +200,7 @@ WHY_NOT: dict[str, dict[str, str]] = {
         "wandb_log_model": "Axolotl's W&B settings; LLaMA-Factory uses report_to plus WANDB_* environment variables",
         "special_tokens": "LLaMA-Factory sets special tokens through the template, not per config",
         "tokens": "LLaMA-Factory adds tokens with add_tokens / add_special_tokens (comma-separated strings); "
-                  "the semantics differ",
+        "the semantics differ",
         "evals_per_epoch": "LLaMA-Factory has no per-epoch eval count; set eval_steps",
         "saves_per_epoch": "LLaMA-Factory has no per-epoch save count; set save_steps",
         "train_on_inputs": "LLaMA-Factory's train_on_prompt is per stage and masks differently",
@@ -184,9 +218,9 @@ WHY_NOT: dict[str, dict[str, str]] = {
     },
     "llamafactory": {
         "overwrite_cache": "LLaMA-Factory's re-tokenise switch; Axolotl re-tokenises when dataset_prepared_path "
-                           "does not match",
+        "does not match",
         "overwrite_output_dir": "LLaMA-Factory resumes into an existing output_dir unless this is set; Axolotl "
-                                "has no such switch",
+        "has no such switch",
         "plot_loss": "LLaMA-Factory's loss plot; Axolotl logs to trackers instead",
         "report_to": "LLaMA-Factory's tracker list; Axolotl uses use_wandb / wandb_project / use_mlflow ...",
         "max_samples": "LLaMA-Factory truncates each dataset to max_samples; Axolotl has no such key",
@@ -194,7 +228,7 @@ WHY_NOT: dict[str, dict[str, str]] = {
         "image_max_pixels": "a multimodal processor setting without an Axolotl key",
         "video_max_pixels": "a multimodal processor setting without an Axolotl key",
         "export_dir": "an export (merge) config: Axolotl merges with `axolotl merge-lora`, not through the "
-                      "training config",
+        "training config",
     },
 }
 
@@ -203,18 +237,39 @@ CCE_PLUGIN = "axolotl.integrations.cut_cross_entropy.CutCrossEntropyPlugin"
 
 # Chat/prompt templates that name the same prompt format in both frameworks.
 TEMPLATES_AX_TO_LF = {
-    "alpaca": "alpaca", "chatml": "chatml", "llama3": "llama3", "llama4": "llama4", "gemma": "gemma",
-    "gemma3": "gemma3", "gemma3n": "gemma3n", "gemma4": "gemma4", "cohere": "cohere", "qwen_25": "qwen",
-    "qwen3": "qwen3", "qwen3_5": "qwen3_5", "phi_3": "phi", "deepseek_v2": "deepseek", "deepseek_v3": "deepseek3",
-    "exaone": "exaone", "falcon_h1": "falcon_h1", "pixtral": "pixtral", "llava": "llava", "qwen2_vl": "qwen2_vl",
+    "alpaca": "alpaca",
+    "chatml": "chatml",
+    "llama3": "llama3",
+    "llama4": "llama4",
+    "gemma": "gemma",
+    "gemma3": "gemma3",
+    "gemma3n": "gemma3n",
+    "gemma4": "gemma4",
+    "cohere": "cohere",
+    "qwen_25": "qwen",
+    "qwen3": "qwen3",
+    "qwen3_5": "qwen3_5",
+    "phi_3": "phi",
+    "deepseek_v2": "deepseek",
+    "deepseek_v3": "deepseek3",
+    "exaone": "exaone",
+    "falcon_h1": "falcon_h1",
+    "pixtral": "pixtral",
+    "llava": "llava",
+    "qwen2_vl": "qwen2_vl",
 }
 TEMPLATES_LF_TO_AX = {v: k for k, v in TEMPLATES_AX_TO_LF.items()}
 
 # LLaMA-Factory flash_attn <-> attn_implementation (the forward map's _ATTN, plus FA3).
 ATTN_LF_TO_NEUTRAL = {**{v: k for k, v in _lf_forward._ATTN.items()}, "fa3": "flash_attention_3"}
 ATTN_NEUTRAL_TO_LF = {v: k for k, v in ATTN_LF_TO_NEUTRAL.items()}
-_AX_LEGACY_ATTN = {"flash_attention": "flash_attention_2", "sdp_attention": "sdpa", "xformers_attention": "xformers",
-                   "eager_attention": "eager", "flex_attention": "flex_attention"}
+_AX_LEGACY_ATTN = {
+    "flash_attention": "flash_attention_2",
+    "sdp_attention": "sdpa",
+    "xformers_attention": "xformers",
+    "eager_attention": "eager",
+    "flex_attention": "flex_attention",
+}
 
 # task <-> Axolotl rl / LLaMA-Factory stage + pref_loss
 _STAGE_TO_TASK = {"sft": "sft", "pt": "pretrain", "kto": "kto", "rm": "rm", "ppo": "ppo"}
@@ -249,9 +304,22 @@ def _num(value: Any) -> Any:
     return value
 
 
-_NUMERIC = {"learning_rate", "warmup_ratio", "weight_decay", "lora_dropout", "max_grad_norm", "adam_beta1",
-            "adam_beta2", "adam_epsilon", "val_set_size", "pref_beta", "neftune_noise_alpha", "num_epochs",
-            "loraplus_lr_ratio", "simpo_gamma"}
+_NUMERIC = {
+    "learning_rate",
+    "warmup_ratio",
+    "weight_decay",
+    "lora_dropout",
+    "max_grad_norm",
+    "adam_beta1",
+    "adam_beta2",
+    "adam_epsilon",
+    "val_set_size",
+    "pref_beta",
+    "neftune_noise_alpha",
+    "num_epochs",
+    "loraplus_lr_ratio",
+    "simpo_gamma",
+}
 
 
 # ---------------------------------------------------------------------------------------------- config -> neutral
@@ -286,13 +354,18 @@ def _ax_composite(cfg: dict, n: Neutral, _info: dict | None) -> None:
     if adapter in ("lora", "qlora"):
         method = "qlora" if (adapter == "qlora" or four) else "lora"
         n.put("method", method, *[k for k in ("adapter", "load_in_4bit", "load_in_8bit") if k in cfg])
-        n.put("quant_bits", 4 if four else 8 if eight else None, *[k for k in ("load_in_4bit", "load_in_8bit") if k in cfg])
+        n.put(
+            "quant_bits",
+            4 if four else 8 if eight else None,
+            *[k for k in ("load_in_4bit", "load_in_8bit") if k in cfg],
+        )
     elif adapter is None and "adapter" in cfg or adapter is None:
         if not (four or eight):
             n.put("method", "full", *(["adapter"] if "adapter" in cfg else []))
         else:
-            n.untranslated["load_in_4bit" if four else "load_in_8bit"] = \
+            n.untranslated["load_in_4bit" if four else "load_in_8bit"] = (
                 "quantised loading without an adapter: Axolotl refuses it (full fine-tune of a quantised model)"
+            )
     else:
         n.untranslated["adapter"] = f"adapter {adapter!r} has no LLaMA-Factory counterpart (lora only)"
     if adapter not in ("lora", "qlora"):
@@ -302,8 +375,12 @@ def _ax_composite(cfg: dict, n: Neutral, _info: dict | None) -> None:
                 n.fields.pop(SIMPLE["axolotl"].get(key, ""), None)
                 n.origin.pop(SIMPLE["axolotl"].get(key, ""), None)
     elif cfg.get("lora_target_linear"):
-        n.put("lora_target_modules", ["all-linear"], "lora_target_linear",
-              *(["lora_target_modules"] if cfg.get("lora_target_modules") else []))
+        n.put(
+            "lora_target_modules",
+            ["all-linear"],
+            "lora_target_linear",
+            *(["lora_target_modules"] if cfg.get("lora_target_modules") else []),
+        )
     elif cfg.get("lora_target_modules"):
         t = cfg["lora_target_modules"]
         n.put("lora_target_modules", [t] if isinstance(t, str) else list(t), "lora_target_modules")
@@ -318,8 +395,9 @@ def _ax_composite(cfg: dict, n: Neutral, _info: dict | None) -> None:
     bf16, fp16 = cfg.get("bf16", "auto"), cfg.get("fp16")
     if bf16 == "auto" and not fp16:
         if "bf16" in cfg:
-            n.untranslated["bf16"] = ("bf16: auto picks bf16 where the GPU has it; LLaMA-Factory needs an explicit "
-                                      "bf16: true or false")
+            n.untranslated["bf16"] = (
+                "bf16: auto picks bf16 where the GPU has it; LLaMA-Factory needs an explicit bf16: true or false"
+            )
     elif bf16 is True or bf16 == "true":
         n.put("precision", "bf16", *[k for k in ("bf16", "fp16") if k in cfg])
     elif fp16:
@@ -330,8 +408,9 @@ def _ax_composite(cfg: dict, n: Neutral, _info: dict | None) -> None:
     if isinstance(gc, bool):
         n.put("gradient_checkpointing", gc, "gradient_checkpointing")
     elif gc is not None:
-        n.untranslated["gradient_checkpointing"] = (f"gradient_checkpointing: {gc} (activation offloading) has no "
-                                                    "LLaMA-Factory counterpart")
+        n.untranslated["gradient_checkpointing"] = (
+            f"gradient_checkpointing: {gc} (activation offloading) has no LLaMA-Factory counterpart"
+        )
     attn = cfg.get("attn_implementation")
     legacy = [k for k in _AX_LEGACY_ATTN if cfg.get(k)]
     if attn:
@@ -360,8 +439,9 @@ def _ax_composite(cfg: dict, n: Neutral, _info: dict | None) -> None:
         if tmpl in TEMPLATES_AX_TO_LF:
             n.put("chat_template", tmpl, "chat_template")
         else:
-            n.untranslated["chat_template"] = (f"chat_template {tmpl!r} has no LLaMA-Factory template known to name "
-                                               "the same prompt format")
+            n.untranslated["chat_template"] = (
+                f"chat_template {tmpl!r} has no LLaMA-Factory template known to name the same prompt format"
+            )
     # datasets
     datasets = cfg.get("datasets")
     if isinstance(datasets, list):
@@ -385,26 +465,46 @@ def _ax_composite(cfg: dict, n: Neutral, _info: dict | None) -> None:
     if isinstance(plugins, list):
         others = [p for p in plugins if p != CCE_PLUGIN or not cfg.get("cut_cross_entropy")]
         if others:
-            n.untranslated["plugins"] = (f"Axolotl plugins without a LLaMA-Factory counterpart: {', '.join(map(str, others))}")
+            n.untranslated["plugins"] = (
+                f"Axolotl plugins without a LLaMA-Factory counterpart: {', '.join(map(str, others))}"
+            )
 
 
-_AX_DS_KEYS = {"path", "type", "split", "ds_type", "field_messages", "message_property_mappings", "field",
-               "data_files", "name"}
+_AX_DS_KEYS = {
+    "path",
+    "type",
+    "split",
+    "ds_type",
+    "field_messages",
+    "message_property_mappings",
+    "field",
+    "data_files",
+    "name",
+}
 
 
 def why_extra(ds: dict) -> list[tuple[str, str]]:
-    return [(k, "a per-dataset Axolotl option without a dataset_info.json counterpart")
-            for k, v in ds.items() if k not in _AX_DS_KEYS and v is not None]
+    return [
+        (k, "a per-dataset Axolotl option without a dataset_info.json counterpart")
+        for k, v in ds.items()
+        if k not in _AX_DS_KEYS and v is not None
+    ]
 
 
 def _all_completion(datasets: Any) -> bool:
-    return isinstance(datasets, list) and bool(datasets) and all(
-        isinstance(d, dict) and d.get("type") == "completion" for d in datasets)
+    return (
+        isinstance(datasets, list)
+        and bool(datasets)
+        and all(isinstance(d, dict) and d.get("type") == "completion" for d in datasets)
+    )
 
 
 def _is_file(path: str, ds_type: Any) -> bool:
-    return bool(ds_type) or bool(re.search(r"\.(jsonl?|parquet|csv|arrow|txt)$", str(path))) or \
-        str(path).startswith(("/", "./", "../"))
+    return (
+        bool(ds_type)
+        or bool(re.search(r"\.(jsonl?|parquet|csv|arrow|txt)$", str(path)))
+        or str(path).startswith(("/", "./", "../"))
+    )
 
 
 def _ax_dataset(ds: Any) -> tuple[dict | None, str]:
@@ -428,8 +528,10 @@ def _ax_dataset(ds: Any) -> tuple[dict | None, str]:
         item["format"] = "text"
         item["text_field"] = ds.get("field") or "text"
     else:
-        return None, (f"dataset type {t!r} has no dataset_info.json formatting ftgen can write "
-                      "(alpaca, chat_template and completion translate)")
+        return None, (
+            f"dataset type {t!r} has no dataset_info.json formatting ftgen can write "
+            "(alpaca, chat_template and completion translate)"
+        )
     return item, ""
 
 
@@ -440,8 +542,9 @@ def _lf_composite(cfg: dict, n: Neutral, info: dict | None) -> None:
     keys = [k for k in ("finetuning_type", "quantization_bit", "quantization_method") if k in cfg]
     if ftype == "lora":
         if qbit is not None and qmethod not in ("bnb", "bitsandbytes"):
-            n.untranslated["quantization_method"] = (f"on-the-fly {qmethod} quantisation has no Axolotl counterpart "
-                                                     "(Axolotl quantises with bitsandbytes)")
+            n.untranslated["quantization_method"] = (
+                f"on-the-fly {qmethod} quantisation has no Axolotl counterpart (Axolotl quantises with bitsandbytes)"
+            )
         else:
             n.put("method", "qlora" if qbit == 4 else "lora", *keys)
             n.put("quant_bits", qbit if qbit in (4, 8) else None, *[k for k in ("quantization_bit",) if k in cfg])
@@ -504,19 +607,25 @@ def _lf_composite(cfg: dict, n: Neutral, info: dict | None) -> None:
         else:
             n.untranslated["template"] = f"template {tmpl!r} has no Axolotl chat_template known to name the same format"
     if cfg.get("dataset") is not None:
-        names = cfg["dataset"] if isinstance(cfg["dataset"], list) else \
-            [d.strip() for d in str(cfg["dataset"]).split(",") if d.strip()]
+        names = (
+            cfg["dataset"]
+            if isinstance(cfg["dataset"], list)
+            else [d.strip() for d in str(cfg["dataset"]).split(",") if d.strip()]
+        )
         if info is None:
-            n.untranslated["dataset"] = (f"dataset names ({', '.join(names)}) resolve through dataset_info.json in "
-                                         f"dataset_dir ({cfg.get('dataset_dir', 'data')!r}), which ftgen did not find")
+            n.untranslated["dataset"] = (
+                f"dataset names ({', '.join(names)}) resolve through dataset_info.json in "
+                f"dataset_dir ({cfg.get('dataset_dir', 'data')!r}), which ftgen did not find"
+            )
         else:
             out, bad = [], []
             for name in names:
                 item = _lf_dataset(info.get(name))
                 (out.append(item) if item else bad.append(name))
             if bad:
-                n.untranslated["dataset"] = (f"dataset_info.json entries {', '.join(bad)} are missing or use a "
-                                             "formatting ftgen cannot translate")
+                n.untranslated["dataset"] = (
+                    f"dataset_info.json entries {', '.join(bad)} are missing or use a formatting ftgen cannot translate"
+                )
             else:
                 n.put("datasets", out, "dataset", *(["dataset_dir"] if "dataset_dir" in cfg else []))
 
@@ -540,8 +649,12 @@ def _lf_dataset(entry: Any) -> dict | None:
     fmt = entry.get("formatting", "alpaca")
     if fmt == "sharegpt":
         tags = entry.get("tags") or {}
-        item.update(format="messages", messages_field=cols.get("messages", "conversations"),
-                    role_field=tags.get("role_tag", "from"), content_field=tags.get("content_tag", "value"))
+        item.update(
+            format="messages",
+            messages_field=cols.get("messages", "conversations"),
+            role_field=tags.get("role_tag", "from"),
+            content_field=tags.get("content_tag", "value"),
+        )
         return item
     if fmt == "alpaca":
         if set(cols) <= {"prompt"} and cols:
@@ -615,8 +728,10 @@ def _to_ax(f: dict, out: Emitted) -> None:
     if f.get("datasets"):
         c["datasets"] = [_ax_entry(d, task) for d in f["datasets"]]
     elif task == "pretrain":
-        out.untranslated["task"] = ("Axolotl has no stage switch: pretraining follows from completion datasets or "
-                                    "pretraining_dataset, and the datasets did not translate")
+        out.untranslated["task"] = (
+            "Axolotl has no stage switch: pretraining follows from completion datasets or "
+            "pretraining_dataset, and the datasets did not translate"
+        )
     if c.get("cut_cross_entropy"):
         c["plugins"] = [CCE_PLUGIN]
 
@@ -669,7 +784,9 @@ def _to_lf(f: dict, out: Emitted) -> None:
     task = f.get("task")
     if task:
         if task == "grpo":
-            out.untranslated["task"] = "LLaMA-Factory 0.9.5 has no GRPO stage (its stages are pt, sft, rm, ppo, dpo, kto)"
+            out.untranslated["task"] = (
+                "LLaMA-Factory 0.9.5 has no GRPO stage (its stages are pt, sft, rm, ppo, dpo, kto)"
+            )
         elif task in ("dpo", "orpo", "simpo", "ipo"):
             c["stage"] = "dpo"
             if task != "dpo":

@@ -84,8 +84,14 @@ def yaml_block(key: str, value: Any) -> str:
     """`key: value` as YAML text (block style for lists and mappings); raises UnsafeValue."""
     _check(key, "key")
     _check(value, key)
-    text = yaml.dump({key: _plain(value)}, Dumper=_Dumper, default_flow_style=False, sort_keys=False,
-                     allow_unicode=_unicode_ok(key) and _unicode_ok(value), width=10_000)
+    text = yaml.dump(
+        {key: _plain(value)},
+        Dumper=_Dumper,
+        default_flow_style=False,
+        sort_keys=False,
+        allow_unicode=_unicode_ok(key) and _unicode_ok(value),
+        width=10_000,
+    )
     return text.rstrip("\n")
 
 
@@ -93,15 +99,22 @@ def yaml_document(data: dict) -> str:
     """A whole config as YAML text that PyYAML and OmegaConf both read back as `data` (for files ftgen rewrites,
     such as a run's config.yaml); raises UnsafeValue."""
     _check(data, "config")
-    return yaml.dump(_plain(data), Dumper=_Dumper, default_flow_style=False, sort_keys=False,
-                     allow_unicode=_unicode_ok(data), width=10_000)
+    return yaml.dump(
+        _plain(data),
+        Dumper=_Dumper,
+        default_flow_style=False,
+        sort_keys=False,
+        allow_unicode=_unicode_ok(data),
+        width=10_000,
+    )
 
 
 def yaml_value(value: Any) -> str:
     """A value in flow style on one line (the jinja filter `y`); raises UnsafeValue."""
     _check(value)
-    text = yaml.dump(_plain(value), Dumper=_Dumper, default_flow_style=True, allow_unicode=_unicode_ok(value),
-                     width=10_000)
+    text = yaml.dump(
+        _plain(value), Dumper=_Dumper, default_flow_style=True, allow_unicode=_unicode_ok(value), width=10_000
+    )
     text = text.rstrip("\n")
     text = text.removesuffix("\n...")
     if "\n" in text:

@@ -7,8 +7,12 @@ from ._entries import Entries
 
 VERSION = "0.19.0"
 _PRECISION = {"bf16": (True, False), "fp16": (False, True), "fp32": (False, False)}
-_SCHEDULER = {"cosine": "cosine", "linear": "linear", "constant": "constant",
-              "constant_with_warmup": "constant_with_warmup"}
+_SCHEDULER = {
+    "cosine": "cosine",
+    "linear": "linear",
+    "constant": "constant",
+    "constant_with_warmup": "constant_with_warmup",
+}
 
 
 def _dataset(inp: Inputs, entry) -> dict:
@@ -19,9 +23,11 @@ def _dataset(inp: Inputs, entry) -> dict:
         out["split"] = entry.split
     fmt = entry.format
     if task in ("dpo", "kto"):
-        out["type"] = ({"field_prompt": "prompt", "field_chosen": "chosen", "field_rejected": "rejected"}
-                       if task == "dpo" else
-                       {"field_prompt": "prompt", "field_completion": "completion", "field_label": "label"})
+        out["type"] = (
+            {"field_prompt": "prompt", "field_chosen": "chosen", "field_rejected": "rejected"}
+            if task == "dpo"
+            else {"field_prompt": "prompt", "field_completion": "completion", "field_label": "label"}
+        )
         return out
     if not hub:
         out["ds_type"] = "json"
@@ -30,8 +36,11 @@ def _dataset(inp: Inputs, entry) -> dict:
     if fmt == "alpaca":
         out["type"] = "alpaca"
     elif fmt == "sharegpt":
-        out.update(type="chat_template", field_messages="conversations",
-                   message_property_mappings={"role": "from", "content": "value"})
+        out.update(
+            type="chat_template",
+            field_messages="conversations",
+            message_property_mappings={"role": "from", "content": "value"},
+        )
     elif fmt == "messages":
         out.update(type="chat_template", field_messages="messages")
     elif fmt == "text":
@@ -65,15 +74,24 @@ def entries(inp: Inputs) -> Entries:
     if spec.task in ("dpo", "kto"):
         e.from_plan("rl_beta", plan, "pref_beta")
     if spec.task == "grpo":
-        e.from_plan("trl", plan, "reward_funcs", value={
-            "reward_funcs": plan["reward_funcs"],
-            "num_generations": plan["num_generations"],
-            "max_completion_length": plan["max_completion_length"],
-            "use_vllm": False,
-        })
+        e.from_plan(
+            "trl",
+            plan,
+            "reward_funcs",
+            value={
+                "reward_funcs": plan["reward_funcs"],
+                "num_generations": plan["num_generations"],
+                "max_completion_length": plan["max_completion_length"],
+                "use_vllm": False,
+            },
+        )
     if spec.task in ("sft", "grpo") and any(t.format in ("sharegpt", "messages") for t in spec.data.train):
-        e.put("chat_template", model.axolotl_chat_template, "FT104",
-              f"{model.id}'s chat template as Axolotl names it (model catalog)")
+        e.put(
+            "chat_template",
+            model.axolotl_chat_template,
+            "FT104",
+            f"{model.id}'s chat template as Axolotl names it (model catalog)",
+        )
     e.put("datasets", [_dataset(inp, t) for t in spec.data.train], "spec", "data.train in the spec")
     e.put("dataset_prepared_path", "prepared", "FT104", "tokenised data is cached beside the run")
     e.from_plan("val_set_size", plan, "val_set_size")
@@ -106,15 +124,26 @@ def entries(inp: Inputs) -> Entries:
         e.from_plan("deepspeed", plan, "distributed", value=DEEPSPEED_FILE[dist])
     elif dist == "fsdp":
         e.from_plan("fsdp_version", plan, "distributed", value=2)
-        e.from_plan("fsdp_config", plan, "distributed", value={
-            "offload_params": False, "state_dict_type": "FULL_STATE_DICT", "auto_wrap_policy": "TRANSFORMER_BASED_WRAP",
-            "reshard_after_forward": True})
+        e.from_plan(
+            "fsdp_config",
+            plan,
+            "distributed",
+            value={
+                "offload_params": False,
+                "state_dict_type": "FULL_STATE_DICT",
+                "auto_wrap_policy": "TRANSFORMER_BASED_WRAP",
+                "reshard_after_forward": True,
+            },
+        )
     if plan["val_set_size"]:
         e.from_plan("eval_steps", plan, "eval_steps")
     e.from_plan("save_steps", plan, "save_steps")
     e.from_plan("save_total_limit", plan, "save_total_limit")
     e.from_plan("logging_steps", plan, "logging_steps")
-    e.put("seed", spec.seed, "spec" if "seed" in spec.lines else "FT104",
-          "seed in the spec" if "seed" in spec.lines else "fixed seed (42) for reproducible runs")
+    e.put(
+        "seed",
+        spec.seed,
+        "spec" if "seed" in spec.lines else "FT104",
+        "seed in the spec" if "seed" in spec.lines else "fixed seed (42) for reproducible runs",
+    )
     return e
-

@@ -12,11 +12,22 @@ _ATTN = {"flash_attention_2": "fa2", "sdpa": "sdpa", "eager": "disabled"}
 _COLUMNS = {
     "alpaca": {"formatting": "alpaca", "columns": {"prompt": "instruction", "query": "input", "response": "output"}},
     "sharegpt": {"formatting": "sharegpt", "columns": {"messages": "conversations"}},
-    "messages": {"formatting": "sharegpt", "columns": {"messages": "messages"},
-                 "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user",
-                          "assistant_tag": "assistant", "system_tag": "system"}},
-    "preference": {"formatting": "alpaca", "ranking": True,
-                   "columns": {"prompt": "prompt", "chosen": "chosen", "rejected": "rejected"}},
+    "messages": {
+        "formatting": "sharegpt",
+        "columns": {"messages": "messages"},
+        "tags": {
+            "role_tag": "role",
+            "content_tag": "content",
+            "user_tag": "user",
+            "assistant_tag": "assistant",
+            "system_tag": "system",
+        },
+    },
+    "preference": {
+        "formatting": "alpaca",
+        "ranking": True,
+        "columns": {"prompt": "prompt", "chosen": "chosen", "rejected": "rejected"},
+    },
     "kto": {"formatting": "alpaca", "columns": {"prompt": "prompt", "response": "completion", "kto_tag": "label"}},
     "text": {"columns": {"prompt": "text"}},
 }
@@ -61,8 +72,9 @@ def entries(inp: Inputs) -> Entries:
         e.from_plan("lora_alpha", plan, "lora_alpha")
         e.from_plan("lora_dropout", plan, "lora_dropout")
         targets = plan["lora_target_modules"]
-        e.from_plan("lora_target", plan, "lora_target_modules",
-                    value="all" if targets == ["all-linear"] else ",".join(targets))
+        e.from_plan(
+            "lora_target", plan, "lora_target_modules", value="all" if targets == ["all-linear"] else ",".join(targets)
+        )
     if spec.task in ("dpo", "kto", "orpo"):
         e.from_plan("pref_beta", plan, "pref_beta")
         if spec.task != "kto":
@@ -70,8 +82,12 @@ def entries(inp: Inputs) -> Entries:
     e.put("dataset", ",".join(dataset_names(inp)), "spec", "data.train in the spec (entries in dataset_info.json)")
     e.put("dataset_dir", ".", "FT104", "dataset_info.json is written beside this config")
     if spec.task != "pretrain":
-        e.put("template", model.llamafactory_template, "FT104",
-              f"{model.id}'s prompt template as LLaMA-Factory names it (model catalog)")
+        e.put(
+            "template",
+            model.llamafactory_template,
+            "FT104",
+            f"{model.id}'s prompt template as LLaMA-Factory names it (model catalog)",
+        )
     e.from_plan("cutoff_len", plan, "sequence_len")
     if plan["packing"]:
         e.from_plan("packing", plan, "packing")
@@ -79,8 +95,12 @@ def entries(inp: Inputs) -> Entries:
     e.put("overwrite_cache", True, "FT104", "re-tokenise when the data changes")
     e.put("preprocessing_num_workers", 2 if inp.cpu else 8, "FT104", "tokenisation workers")
     e.put("output_dir", "./out", "FT104", "`ftgen run` points this at a fresh runs/<run-id>/ folder")
-    e.put("overwrite_output_dir", False, "FT104",
-          "never resume or overwrite by accident; `ftgen run` gives each run a new folder")
+    e.put(
+        "overwrite_output_dir",
+        False,
+        "FT104",
+        "never resume or overwrite by accident; `ftgen run` gives each run a new folder",
+    )
     e.put("plot_loss", True, "FT150", "write training_loss.png")
     e.put("report_to", "none", "FT104", "no telemetry; metrics are collected by `ftgen run`")
     e.from_plan("logging_steps", plan, "logging_steps")
@@ -115,6 +135,10 @@ def entries(inp: Inputs) -> Entries:
         e.from_plan("eval_steps", plan, "eval_steps")
     else:  # no held-out split: LLaMA-Factory refuses step evaluation without eval data
         e.from_plan("eval_strategy", plan, "val_set_size", value="no")
-    e.put("seed", spec.seed, "spec" if "seed" in spec.lines else "FT104",
-          "seed in the spec" if "seed" in spec.lines else "fixed seed (42) for reproducible runs")
+    e.put(
+        "seed",
+        spec.seed,
+        "spec" if "seed" in spec.lines else "FT104",
+        "seed in the spec" if "seed" in spec.lines else "fixed seed (42) for reproducible runs",
+    )
     return e

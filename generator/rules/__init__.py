@@ -6,9 +6,9 @@ from ..errors import FtgenError
 from ..facts.types import Facts
 from ..plan import Plan
 from ..spec import Spec
+from . import checks, hardware, hyper, tree  # noqa: F401  (importing registers the rules)
 from ._context import Context
 from ._registry import Rule, all_rules, get
-from . import checks, hardware, hyper, tree  # noqa: F401,E402  (importing registers the rules)
 
 __all__ = ["decide", "all_rules", "get", "Rule"]
 
@@ -18,11 +18,23 @@ _MAX_PASSES = 3
 def _facts_summary(facts: Facts) -> dict:
     m, g, d = facts.model, facts.gpu, facts.data
     return {
-        "model": {"id": m.id, "params_b": m.params_b, "layers": m.layers, "hidden": m.hidden, "vocab": m.vocab,
-                  "max_context": m.max_context, "source": m.source},
+        "model": {
+            "id": m.id,
+            "params_b": m.params_b,
+            "layers": m.layers,
+            "hidden": m.hidden,
+            "vocab": m.vocab,
+            "max_context": m.max_context,
+            "source": m.source,
+        },
         "gpu": {"name": g.name, "vram_gb": g.vram_gb, "bf16": g.bf16, "usd_per_hour": g.usd_per_hour},
-        "data": {"examples": d.examples, "avg_tokens": round(d.avg_tokens, 1), "p95_tokens": d.p95_tokens,
-                 "measured": d.measured, "formats": list(d.formats)},
+        "data": {
+            "examples": d.examples,
+            "avg_tokens": round(d.avg_tokens, 1),
+            "p95_tokens": d.p95_tokens,
+            "measured": d.measured,
+            "formats": list(d.formats),
+        },
         "eval": {"path": facts.eval.path, "rows": facts.eval.rows, "sha256": facts.eval.sha256} if facts.eval else None,
     }
 

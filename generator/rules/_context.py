@@ -98,8 +98,18 @@ class Context:
         return bool(d and d.source == "spec")
 
     def finding(self, severity: str, key: str, message: str, found: Any = None, allowed: str | None = None) -> None:
-        self.findings.append(Problem(self.spec.file, key, message, found, allowed, severity=severity,
-                                     rule=self.rule_id, line=self.spec.line_of(key)))
+        self.findings.append(
+            Problem(
+                self.spec.file,
+                key,
+                message,
+                found,
+                allowed,
+                severity=severity,
+                rule=self.rule_id,
+                line=self.spec.line_of(key),
+            )
+        )
 
     def info(self, key: str, message: str) -> None:
         self.finding("info", key, message)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 SECTIONS = ("What", "Why", "Example", "References")
 _ID = re.compile(r"^FT\d{3}$")

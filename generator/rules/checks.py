@@ -13,9 +13,15 @@ def _time_cost(ctx: Context, **changes) -> throughput.TimeCost:
     if ctx.get("max_steps"):
         epochs = ctx["max_steps"] / ctx.extras["steps_per_epoch"]
     return throughput.estimate_time_cost(
-        ctx.facts.model, _fit.setup(ctx, **changes), ctx.facts.gpu,
-        examples=ctx["examples"], avg_tokens=ctx.facts.data.avg_tokens, epochs=epochs,
-        global_batch=ctx["global_batch_size"], packing=ctx["packing"])
+        ctx.facts.model,
+        _fit.setup(ctx, **changes),
+        ctx.facts.gpu,
+        examples=ctx["examples"],
+        avg_tokens=ctx.facts.data.avg_tokens,
+        epochs=epochs,
+        global_batch=ctx["global_batch_size"],
+        packing=ctx["packing"],
+    )
 
 
 @rule("FT160", "budget", order=190)
@@ -48,14 +54,21 @@ def budget(ctx: Context) -> None:
     if problems and ctx["method"] == "full" and not ctx.is_spec("method"):
         cheaper = _time_cost(ctx, method="lora", optimizer="adamw_torch_fused")
         if not over(cheaper) and _fit.fits(ctx, method="lora", micro_batch_size=1, gradient_checkpointing=True):
-            ctx.decide("method", "lora", f"full fine-tune is over budget ({'; '.join(problems)}); LoRA fits it "
-                                         f"(~{cheaper.hours:.1f} h" + (f", ~${cheaper.usd:,.0f})" if cheaper.usd is not None else ")"))
+            ctx.decide(
+                "method",
+                "lora",
+                f"full fine-tune is over budget ({'; '.join(problems)}); LoRA fits it "
+                f"(~{cheaper.hours:.1f} h" + (f", ~${cheaper.usd:,.0f})" if cheaper.usd is not None else ")"),
+            )
             ctx.pin("method")
             return
     if problems:
-        ctx.error("budget", "the plan is over budget: " + "; ".join(problems),
-                  allowed="a larger budget, fewer examples or epochs (overrides.num_epochs / max_steps), "
-                          "a cheaper GPU, or a smaller model")
+        ctx.error(
+            "budget",
+            "the plan is over budget: " + "; ".join(problems),
+            allowed="a larger budget, fewer examples or epochs (overrides.num_epochs / max_steps), "
+            "a cheaper GPU, or a smaller model",
+        )
     ctx.extras["time_cost"] = tc
 
 
@@ -72,9 +85,12 @@ def eval_set_first(ctx: Context) -> None:
     fine-tuned").
     """
     if ctx.facts.eval is None:
-        ctx.warn("eval", "no eval set: build an eval set first (200-500 prompts with ground-truth answers, scored "
-                         "on the base and the fine-tuned model); without it there is no way to know the fine-tune "
-                         "is better than the base")
+        ctx.warn(
+            "eval",
+            "no eval set: build an eval set first (200-500 prompts with ground-truth answers, scored "
+            "on the base and the fine-tuned model); without it there is no way to know the fine-tune "
+            "is better than the base",
+        )
         return
     rows = ctx.facts.eval.rows
     if not 200 <= rows <= 500:
@@ -98,8 +114,12 @@ def trust_remote_code(ctx: Context) -> None:
     else:
         ctx.decide("trust_remote_code", False, "no remote code runs unless the spec allows it")
         if needs:
-            ctx.error("trust_remote_code", f"{ctx.facts.model.id} needs its own code from the hub",
-                      found=False, allowed="trust_remote_code: true in the spec, after reviewing that code")
+            ctx.error(
+                "trust_remote_code",
+                f"{ctx.facts.model.id} needs its own code from the hub",
+                found=False,
+                allowed="trust_remote_code: true in the spec, after reviewing that code",
+            )
 
 
 @rule("FT172", "gated-model", order=220)
@@ -113,5 +133,7 @@ def gated_model(ctx: Context) -> None:
     """
     model = ctx.facts.model
     if model.gated and model.source == "catalog":
-        ctx.info("base_model", f"{model.id} is gated on the hub: the run needs HF_TOKEN for an account that "
-                               "accepted its license")
+        ctx.info(
+            "base_model",
+            f"{model.id} is gated on the hub: the run needs HF_TOKEN for an account that accepted its license",
+        )

@@ -74,14 +74,21 @@ def sequence_length(ctx: Context) -> None:
     if ctx.spec.sequence_len is not None:
         value = ctx.record_spec("sequence_len", ctx.spec.sequence_len, "sequence_len set in the spec")
         if value > model.max_context:
-            ctx.error("sequence_len", f"longer than {model.id}'s context window", found=value,
-                      allowed=f"at most {model.max_context}")
+            ctx.error(
+                "sequence_len",
+                f"longer than {model.id}'s context window",
+                found=value,
+                allowed=f"at most {model.max_context}",
+            )
         return
     p95 = data.p95_tokens or data.avg_tokens * 2
     value = min(_pow2_at_least(p95), model.max_context)
-    ctx.decide("sequence_len", value,
-               f"holds the 95th-percentile example (~{int(p95)} tokens)" +
-               (f", capped at the model's {model.max_context}-token context" if value == model.max_context else ""))
+    ctx.decide(
+        "sequence_len",
+        value,
+        f"holds the 95th-percentile example (~{int(p95)} tokens)"
+        + (f", capped at the model's {model.max_context}-token context" if value == model.max_context else ""),
+    )
 
 
 @rule("FT121", "sample-packing", order=90)
@@ -121,8 +128,13 @@ def best_sharding(ctx: Context, method: str) -> str:
 
 def _need(ctx: Context, method: str) -> float:
     sharding = best_sharding(ctx, method)
-    return _fit.estimate(ctx, method=method, micro_batch_size=1, gradient_checkpointing=True,
-                         sharding="none" if sharding in ("single", "ddp") else sharding).total_gb
+    return _fit.estimate(
+        ctx,
+        method=method,
+        micro_batch_size=1,
+        gradient_checkpointing=True,
+        sharding="none" if sharding in ("single", "ddp") else sharding,
+    ).total_gb
 
 
 @rule("FT130", "memory-fit-method", order=100)
@@ -148,10 +160,17 @@ def memory_fit_method(ctx: Context) -> None:
     where = f"{world} x {gpu}" if world > 1 else gpu
     if ctx.is_spec("method"):
         alternatives = [m for m in ("lora", "qlora") if m != method and _need(ctx, m) <= have]
-        ctx.error("method", f"{method} needs ~{need:.1f} GB per GPU even at micro batch 1 with gradient "
-                            f"checkpointing, more than the {have:.1f} GB usable on {where}",
-                  found=method, allowed=(", ".join(alternatives) + " fit" if alternatives else
-                                         "nothing fits: use a bigger GPU, more GPUs or a smaller model"))
+        ctx.error(
+            "method",
+            f"{method} needs ~{need:.1f} GB per GPU even at micro batch 1 with gradient "
+            f"checkpointing, more than the {have:.1f} GB usable on {where}",
+            found=method,
+            allowed=(
+                ", ".join(alternatives) + " fit"
+                if alternatives
+                else "nothing fits: use a bigger GPU, more GPUs or a smaller model"
+            ),
+        )
         return
     trail = [f"{method} needs ~{need:.1f} GB > {have:.1f} GB usable on {where}"]
     while method in _CHEAPER:
@@ -161,8 +180,12 @@ def memory_fit_method(ctx: Context) -> None:
             ctx.decide("method", method, "; ".join(trail) + f"; {method} fits (~{need:.1f} GB)")
             return
         trail.append(f"{method} needs ~{need:.1f} GB")
-    ctx.error("hardware", f"{ctx.facts.model.id} does not fit: " + "; ".join(trail),
-              found=where, allowed="a GPU with more memory, more GPUs, or a smaller model")
+    ctx.error(
+        "hardware",
+        f"{ctx.facts.model.id} does not fit: " + "; ".join(trail),
+        found=where,
+        allowed="a GPU with more memory, more GPUs, or a smaller model",
+    )
 
 
 @rule("FT131", "multi-gpu-strategy", order=110)
@@ -183,8 +206,11 @@ def multi_gpu_strategy(ctx: Context) -> None:
         if chosen in ("ddp", "fsdp"):
             ctx.warn("overrides.distributed", f"distributed {chosen} has no effect on one GPU")
         elif chosen != "single":
-            ctx.info("overrides.distributed", f"{chosen} on one GPU: DeepSpeed still partitions into CPU memory "
-                                              "only with offload; the config uses it as asked")
+            ctx.info(
+                "overrides.distributed",
+                f"{chosen} on one GPU: DeepSpeed still partitions into CPU memory "
+                "only with offload; the config uses it as asked",
+            )
         return
     why = {
         "ddp": f"{method} fits one GPU: plain data parallel across {world} GPUs",
@@ -195,18 +221,36 @@ def multi_gpu_strategy(ctx: Context) -> None:
     chosen = ctx.decide("distributed", value, why)
     frameworks = ctx.get("frameworks", [])
     if chosen == "fsdp" and "llamafactory" in frameworks:
-        ctx.error("overrides.distributed", "LLaMA-Factory 0.9.5 runs FSDP only through `accelerate launch` with an "
-                                           "accelerate config file, which ftgen does not write", found=chosen,
-                  allowed="zero2, zero3 or zero3_offload, or framework: axolotl")
-    if chosen == "fsdp" and ctx["method"] == "qlora" and ctx.spec.task in ("dpo", "kto", "orpo") \
-            and "axolotl" in frameworks:
-        ctx.error("overrides.distributed", f"Axolotl's FSDP2 does not support 4-bit loading with {ctx.spec.task}",
-                  found=chosen, allowed="zero3")
+        ctx.error(
+            "overrides.distributed",
+            "LLaMA-Factory 0.9.5 runs FSDP only through `accelerate launch` with an "
+            "accelerate config file, which ftgen does not write",
+            found=chosen,
+            allowed="zero2, zero3 or zero3_offload, or framework: axolotl",
+        )
+    if (
+        chosen == "fsdp"
+        and ctx["method"] == "qlora"
+        and ctx.spec.task in ("dpo", "kto", "orpo")
+        and "axolotl" in frameworks
+    ):
+        ctx.error(
+            "overrides.distributed",
+            f"Axolotl's FSDP2 does not support 4-bit loading with {ctx.spec.task}",
+            found=chosen,
+            allowed="zero3",
+        )
     if ctx.facts.gpu.is_cpu and chosen not in ("single", "ddp"):
-        ctx.error("hardware.gpu", f"{chosen} (DeepSpeed / FSDP sharding) needs accelerators; on CPU only plain data "
-                                  "parallel runs", found=chosen,
-                  allowed="a model that fits each process (method lora or qlora), or a GPU")
+        ctx.error(
+            "hardware.gpu",
+            f"{chosen} (DeepSpeed / FSDP sharding) needs accelerators; on CPU only plain data parallel runs",
+            found=chosen,
+            allowed="a model that fits each process (method lora or qlora), or a GPU",
+        )
     if ctx.facts.gpu.is_cpu and "axolotl" in frameworks:
-        ctx.error("hardware.gpus_per_node", "Axolotl cannot run more than one process on CPU: it places each "
-                                            "rank on an accelerator", found=world,
-                  allowed="one process for Axolotl on CPU, or framework: llamafactory (torchrun with gloo)")
+        ctx.error(
+            "hardware.gpus_per_node",
+            "Axolotl cannot run more than one process on CPU: it places each rank on an accelerator",
+            found=world,
+            allowed="one process for Axolotl on CPU, or framework: llamafactory (torchrun with gloo)",
+        )

@@ -29,25 +29,39 @@ def lora_shape(ctx: Context) -> None:
     if spec.goals.priority == "cost":
         r, why = 8, "priority cost: a small adapter"
     elif spec.goals.priority == "quality" or spec.data.distribution_shift == "high":
-        r, why = 64, ("priority quality" if spec.goals.priority == "quality" else "high distribution shift") + \
-                     ": more adapter capacity"
+        r, why = (
+            64,
+            ("priority quality" if spec.goals.priority == "quality" else "high distribution shift")
+            + ": more adapter capacity",
+        )
     else:
         r, why = 16, "balanced default: rank matters little once all linear layers are adapted (QLoRA paper)"
     r = ctx.decide("lora_r", r, why)
     ctx.decide("lora_alpha", 2 * r, f"alpha = 2 x rank ({r}) keeps the update scale steady")
     ctx.decide("lora_dropout", 0.05, "light regularisation on the adapter path (QLoRA paper: 0.05-0.1)")
-    targets = ctx.decide("lora_target_modules", list(ctx.facts.model.lora_targets),
-                         f"all linear projections of {ctx.facts.model.family} blocks (QLoRA paper: all layers)")
+    targets = ctx.decide(
+        "lora_target_modules",
+        list(ctx.facts.model.lora_targets),
+        f"all linear projections of {ctx.facts.model.family} blocks (QLoRA paper: all layers)",
+    )
     unknown = [t for t in targets if t != "all-linear" and t not in ctx.facts.model.lora_targets]
     try:  # a module the memory model cannot size would fail every later rule that estimates memory
         memory.lora_trainable_params(ctx.facts.model, r, tuple(targets))
     except ValueError as exc:
-        ctx.error("overrides.lora_target_modules", "ftgen cannot plan for these modules", found=unknown,
-                  allowed=str(exc).split("allowed: ", 1)[-1])
+        ctx.error(
+            "overrides.lora_target_modules",
+            "ftgen cannot plan for these modules",
+            found=unknown,
+            allowed=str(exc).split("allowed: ", 1)[-1],
+        )
         return
     if unknown and ctx.facts.model.source == "catalog":
-        ctx.warn("overrides.lora_target_modules", f"not linear modules of {ctx.facts.model.family} in the catalog",
-                 found=unknown, allowed=", ".join(ctx.facts.model.lora_targets) + ", all-linear")
+        ctx.warn(
+            "overrides.lora_target_modules",
+            f"not linear modules of {ctx.facts.model.family} in the catalog",
+            found=unknown,
+            allowed=", ".join(ctx.facts.model.lora_targets) + ", all-linear",
+        )
 
 
 @rule("FT141", "optimizer", order=130)
@@ -68,7 +82,11 @@ def optimizer(ctx: Context) -> None:
         return
     base = "adamw_torch" if cpu else "adamw_torch_fused"
     why = "CPU: plain PyTorch AdamW" if cpu else "fused AdamW: fastest exact AdamW on GPU"
-    if method == "full" and not cpu and not _fit.fits(ctx, optimizer=base, micro_batch_size=1, gradient_checkpointing=True):
+    if (
+        method == "full"
+        and not cpu
+        and not _fit.fits(ctx, optimizer=base, micro_batch_size=1, gradient_checkpointing=True)
+    ):
         if _fit.fits(ctx, optimizer="adamw_8bit", micro_batch_size=1, gradient_checkpointing=True):
             base, why = "adamw_8bit", "AdamW's 8 bytes/parameter of state do not fit; 8-bit AdamW (2 bytes) does"
     if method == "qlora" and cpu:
@@ -114,7 +132,10 @@ def learning_rate(ctx: Context) -> None:
     method, task = ctx["method"], ctx.spec.task
     lr, source = _LR[(_task_family(task), method)]
     if ctx.facts.model.params_b > 20 and method != "full" and task in ("sft", "pretrain"):
-        lr, source = lr / 2, source + f", halved for a {ctx.facts.model.params_b:.0f}B model (QLoRA paper: 1e-4 for 33B+)"
+        lr, source = (
+            lr / 2,
+            source + f", halved for a {ctx.facts.model.params_b:.0f}B model (QLoRA paper: 1e-4 for 33B+)",
+        )
     ctx.decide("learning_rate", lr, source)
 
 
@@ -138,8 +159,12 @@ def epochs(ctx: Context) -> None:
         ctx.decide("num_epochs", value, f"{task} with {n:,} examples: preference and RL losses overfit fast")
     else:
         value = 3 if n < 10_000 else 2 if n < 100_000 else 1
-        ctx.decide("num_epochs", value, f"{n:,} examples: " +
-                   {3: "small datasets need several passes", 2: "two passes", 1: "one pass is enough at 100K+"}[value])
+        ctx.decide(
+            "num_epochs",
+            value,
+            f"{n:,} examples: "
+            + {3: "small datasets need several passes", 2: "two passes", 1: "one pass is enough at 100K+"}[value],
+        )
 
 
 @rule("FT144", "lr-schedule", order=160)
@@ -189,8 +214,13 @@ def batch_and_checkpointing(ctx: Context) -> None:
     pairs = _fit.pair_factor(ctx)
 
     def biggest(ckpt: bool) -> int:
-        sequences = memory.max_micro_batch(model, _fit.setup(ctx, gradient_checkpointing=ckpt),
-                                           vram_gb=ctx.facts.gpu.vram_gb, safety=_fit.SAFETY, cap=target * pairs)
+        sequences = memory.max_micro_batch(
+            model,
+            _fit.setup(ctx, gradient_checkpointing=ckpt),
+            vram_gb=ctx.facts.gpu.vram_gb,
+            safety=_fit.SAFETY,
+            cap=target * pairs,
+        )
         return sequences // pairs
 
     if forced_ckpt:
@@ -207,18 +237,27 @@ def batch_and_checkpointing(ctx: Context) -> None:
             ckpt_why = f"activations at micro batch {target} exceed memory without it"
     ctx.decide("gradient_checkpointing", ckpt, ckpt_why)
     mb = max(mb, 1)
-    mb = ctx.decide("micro_batch_size", mb, f"largest micro batch (up to {target}) that fits {vram:.1f} GB usable"
-                                           f" with gradient checkpointing {'on' if ckpt else 'off'}")
+    mb = ctx.decide(
+        "micro_batch_size",
+        mb,
+        f"largest micro batch (up to {target}) that fits {vram:.1f} GB usable"
+        f" with gradient checkpointing {'on' if ckpt else 'off'}",
+    )
     accum = max(1, math.ceil(global_batch / (mb * world)))
-    ctx.decide("gradient_accumulation_steps", accum,
-               f"{mb} per GPU x {world} GPU(s) x {accum} = {mb * world * accum} toward the global batch {global_batch}")
+    ctx.decide(
+        "gradient_accumulation_steps",
+        accum,
+        f"{mb} per GPU x {world} GPU(s) x {accum} = {mb * world * accum} toward the global batch {global_batch}",
+    )
     est = _fit.estimate(ctx)
     ctx.extras["memory"] = est
     if est.total_gb > vram:
-        ctx.error("overrides.micro_batch_size" if ctx.is_spec("micro_batch_size") else "hardware",
-                  f"the plan needs ~{est.total_gb:.1f} GB per GPU, more than {vram:.1f} GB usable on "
-                  f"{ctx.facts.gpu.name}", found=mb, allowed="a smaller micro batch, gradient checkpointing, "
-                                                              "or a cheaper method")
+        ctx.error(
+            "overrides.micro_batch_size" if ctx.is_spec("micro_batch_size") else "hardware",
+            f"the plan needs ~{est.total_gb:.1f} GB per GPU, more than {vram:.1f} GB usable on {ctx.facts.gpu.name}",
+            found=mb,
+            allowed="a smaller micro batch, gradient checkpointing, or a cheaper method",
+        )
 
 
 @rule("FT146", "stage-settings", order=175)
@@ -236,8 +275,11 @@ def stage_settings(ctx: Context) -> None:
     task = ctx.spec.task
     if task in ("dpo", "kto", "orpo"):
         ctx.decide("pref_beta", 0.1, f"{task.upper()} paper / TRL default beta")
-        ctx.decide("pref_loss", {"dpo": "sigmoid", "kto": "kto_pair", "orpo": "orpo"}[task],
-                   {"dpo": "the DPO paper's sigmoid loss", "kto": "KTO loss", "orpo": "ORPO's odds-ratio loss"}[task])
+        ctx.decide(
+            "pref_loss",
+            {"dpo": "sigmoid", "kto": "kto_pair", "orpo": "orpo"}[task],
+            {"dpo": "the DPO paper's sigmoid loss", "kto": "KTO loss", "orpo": "ORPO's odds-ratio loss"}[task],
+        )
     elif task == "grpo":
         rl = ctx.spec.rl
         ctx.record_spec("reward_funcs", list(rl.reward_funcs), "rl.reward_funcs in the spec")
@@ -274,8 +316,13 @@ def eval_and_save(ctx: Context) -> None:
     total = max_steps if forced_steps else math.ceil(steps_per_epoch * ctx["num_epochs"])
     if forced_steps:
         ctx.decide("max_steps", max_steps, "max_steps set in the spec")
-    ctx.decide("total_steps", total, f"{train_n:,} training rows{packed} / global batch {ctx['global_batch_size']} x "
-                                     f"{ctx['num_epochs']} epoch(s)" if not forced_steps else "max_steps from the spec")
+    ctx.decide(
+        "total_steps",
+        total,
+        f"{train_n:,} training rows{packed} / global batch {ctx['global_batch_size']} x {ctx['num_epochs']} epoch(s)"
+        if not forced_steps
+        else "max_steps from the spec",
+    )
     every = max(1, total // 10)
     ctx.decide("eval_steps", every, f"evaluate 10 times over ~{total} steps")
     ctx.decide("save_steps", ctx["eval_steps"], "save on the eval cadence so the best checkpoint is kept")

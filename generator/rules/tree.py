@@ -44,15 +44,24 @@ def too_few_examples(ctx: Context) -> None:
     """
     n = ctx.facts.data.examples
     key = "data.examples"
-    ctx.decide("examples", n, "counted from the local training files" if ctx.facts.data.measured
-               else "given in the spec (data.examples)")
+    ctx.decide(
+        "examples",
+        n,
+        "counted from the local training files" if ctx.facts.data.measured else "given in the spec (data.examples)",
+    )
     if n >= SMALL:
         return
-    message = (f"{n:,} training examples is fewer than 1,000: fine-tuning is unlikely to beat few-shot "
-               "prompting or retrieval-augmented generation (RAG) on the base model; try those first")
+    message = (
+        f"{n:,} training examples is fewer than 1,000: fine-tuning is unlikely to beat few-shot "
+        "prompting or retrieval-augmented generation (RAG) on the base model; try those first"
+    )
     if ctx.spec.method == "auto":
-        ctx.error(key, message, found=n,
-                  allowed="at least 1,000 examples, or an explicit `method:` (qlora, lora, full) to fine-tune anyway")
+        ctx.error(
+            key,
+            message,
+            found=n,
+            allowed="at least 1,000 examples, or an explicit `method:` (qlora, lora, full) to fine-tune anyway",
+        )
     else:
         ctx.warn(key, message + f"; proceeding because the spec sets method: {ctx.spec.method}")
 
@@ -77,24 +86,44 @@ def method_from_data(ctx: Context) -> None:
     n = ctx.facts.data.examples
     shift = spec.data.distribution_shift
     if n < MEDIUM:
-        ctx.decide("method", "qlora", f"{n:,} examples (1K-10K): QLoRA trains adapters on a 4-bit base, "
-                                      "enough capacity for this much data at the lowest memory")
+        ctx.decide(
+            "method",
+            "qlora",
+            f"{n:,} examples (1K-10K): QLoRA trains adapters on a 4-bit base, "
+            "enough capacity for this much data at the lowest memory",
+        )
     elif n < LARGE:
-        ctx.decide("method", "qlora", f"{n:,} examples (10K-100K): QLoRA" +
-                   (" with multi-turn instruction data for a unique domain" if spec.data.unique_domain else ""))
+        ctx.decide(
+            "method",
+            "qlora",
+            f"{n:,} examples (10K-100K): QLoRA"
+            + (" with multi-turn instruction data for a unique domain" if spec.data.unique_domain else ""),
+        )
         if spec.data.unique_domain and not spec.data.multi_turn:
-            ctx.info("data.multi_turn", "a unique domain with 10K-100K examples learns best from multi-turn "
-                                        "instruction data; consider converting single-turn rows to conversations")
-    elif shift == "high" and spec.goals.priority != "cost" and _fit.fits(ctx, method="full", micro_batch_size=1,
-                                                                            gradient_checkpointing=True,
-                                                                            sharding=_full_sharding(ctx)):
-        ctx.decide("method", "full", f"{n:,} examples (100K+) with high distribution shift, priority "
-                                     f"{spec.goals.priority}, and a full fine-tune fits the hardware")
+            ctx.info(
+                "data.multi_turn",
+                "a unique domain with 10K-100K examples learns best from multi-turn "
+                "instruction data; consider converting single-turn rows to conversations",
+            )
+    elif (
+        shift == "high"
+        and spec.goals.priority != "cost"
+        and _fit.fits(ctx, method="full", micro_batch_size=1, gradient_checkpointing=True, sharding=_full_sharding(ctx))
+    ):
+        ctx.decide(
+            "method",
+            "full",
+            f"{n:,} examples (100K+) with high distribution shift, priority "
+            f"{spec.goals.priority}, and a full fine-tune fits the hardware",
+        )
     else:
         why = f"{n:,} examples (100K+)"
         if shift == "high":
-            why += (" with high distribution shift; a full fine-tune does not fit the hardware"
-                    if spec.goals.priority != "cost" else " with high distribution shift but priority cost")
+            why += (
+                " with high distribution shift; a full fine-tune does not fit the hardware"
+                if spec.goals.priority != "cost"
+                else " with high distribution shift but priority cost"
+            )
         else:
             why += f" with {shift} distribution shift: LoRA on a 16-bit base trains faster than QLoRA at this scale"
         ctx.decide("method", "lora", why)
@@ -121,17 +150,29 @@ def many_adapters(ctx: Context) -> None:
     method = ctx["method"]
     if method == "full":
         if ctx.is_spec("method"):
-            ctx.error("method", "a full fine-tune produces full weights, but goals.serve_many_adapters asks for "
-                                "adapters served from one base", found="full", allowed="lora or qlora")
+            ctx.error(
+                "method",
+                "a full fine-tune produces full weights, but goals.serve_many_adapters asks for "
+                "adapters served from one base",
+                found="full",
+                allowed="lora or qlora",
+            )
         else:
             ctx.decide("method", "lora", "goals.serve_many_adapters: LoRA adapters share one base model when served")
     elif method == "qlora" and not ctx.is_spec("method"):
         if _fit.fits(ctx, method="lora", micro_batch_size=1, gradient_checkpointing=True):
-            ctx.decide("method", "lora", "goals.serve_many_adapters and LoRA fits: adapters trained on the 16-bit "
-                                         "base match the base they are served on")
+            ctx.decide(
+                "method",
+                "lora",
+                "goals.serve_many_adapters and LoRA fits: adapters trained on the 16-bit "
+                "base match the base they are served on",
+            )
         else:
-            ctx.info("method", "serve_many_adapters prefers LoRA, but only QLoRA fits the hardware; "
-                               "QLoRA adapters still serve on the 16-bit base")
+            ctx.info(
+                "method",
+                "serve_many_adapters prefers LoRA, but only QLoRA fits the hardware; "
+                "QLoRA adapters still serve on the 16-bit base",
+            )
 
 
 @rule("FT104", "framework-choice", order=80)
@@ -154,8 +195,8 @@ def framework_choice(ctx: Context) -> None:
         preferred = "llamafactory" if task in ("dpo", "kto", "orpo") else "axolotl"
         choice = preferred if preferred in able else able[0]
         reason = {
-            "axolotl": f"task {task}: Axolotl" + (" is the one with GRPO" if task == "grpo" else
-                                                   " packs samples with multipack"),
+            "axolotl": f"task {task}: Axolotl"
+            + (" is the one with GRPO" if task == "grpo" else " packs samples with multipack"),
             "llamafactory": f"task {task}: LLaMA-Factory runs every preference stage from one `stage:` key",
         }[choice]
         ctx.decide("frameworks", [choice], reason)
@@ -164,6 +205,10 @@ def framework_choice(ctx: Context) -> None:
     for fw in wanted:
         if fw not in able:
             why = targets.UNSUPPORTED.get((fw, task), f"{fw} does not support task {task}")
-            ctx.error("framework", f"{why}", found=spec.framework,
-                      allowed=", ".join(able) if able else "no framework supports this task")
+            ctx.error(
+                "framework",
+                f"{why}",
+                found=spec.framework,
+                allowed=", ".join(able) if able else "no framework supports this task",
+            )
     ctx.record_spec("frameworks", [fw for fw in wanted if fw in able], f"framework {spec.framework} set in the spec")

@@ -5,16 +5,15 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
-
 
 from .. import envs
 from ..errors import Exit, FtgenError, Problem
 from ..render import CONFIG_NAME
-from ..validate import validate_config
 from ..render._yamlsafe import yaml_document
+from ..validate import validate_config
 from ..write import atomic_write
 from . import metrics
 from .record import RunRecord, find_runs, mark_stale, new_run_dir, now
@@ -45,8 +44,12 @@ def prepare(out_dir: Path, framework: str | None = None) -> Prepared:
     out_dir = Path(out_dir)
     plan_path = out_dir / "plan.json"
     if not plan_path.is_file():
-        raise _problem(out_dir, "", "not an ftgen build folder (no plan.json)",
-                       allowed="a folder written by `ftgen build`, e.g. outputs/<name>")
+        raise _problem(
+            out_dir,
+            "",
+            "not an ftgen build folder (no plan.json)",
+            allowed="a folder written by `ftgen build`, e.g. outputs/<name>",
+        )
     try:
         plan = json.loads(plan_path.read_text(encoding="utf-8"))
     except ValueError as exc:
@@ -54,12 +57,22 @@ def prepare(out_dir: Path, framework: str | None = None) -> Prepared:
     built = plan.get("framework") or []
     if framework is None:
         if len(built) != 1:
-            raise _problem(out_dir, "--framework", "this build has configs for several frameworks; choose one",
-                           found=None, allowed=", ".join(built))
+            raise _problem(
+                out_dir,
+                "--framework",
+                "this build has configs for several frameworks; choose one",
+                found=None,
+                allowed=", ".join(built),
+            )
         framework = built[0]
     if framework not in built:
-        raise _problem(out_dir, "--framework", "no config for this framework in the build", found=framework,
-                       allowed=", ".join(built))
+        raise _problem(
+            out_dir,
+            "--framework",
+            "no config for this framework in the build",
+            found=framework,
+            allowed=", ".join(built),
+        )
     config_path = out_dir / CONFIG_NAME[framework]
     from .._yaml import load_file
 
@@ -77,7 +90,7 @@ def _abs_if_local(value: str, base: Path) -> str:
     p = Path(value)
     if p.is_absolute():
         return value
-    candidate = (base / p)
+    candidate = base / p
     return str(candidate.resolve()) if candidate.exists() else value
 
 
@@ -117,26 +130,34 @@ def _dataset_hashes(prep: Prepared, cfg: dict) -> dict[str, str]:
 
 def _git(out_dir: Path) -> tuple[str | None, bool | None]:
     try:
-        head = subprocess.run(["git", "-C", str(out_dir), "rev-parse", "HEAD"], capture_output=True, text=True,
-                              timeout=10)
+        head = subprocess.run(
+            ["git", "-C", str(out_dir), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
+        )
         if head.returncode != 0:
             return None, None
-        dirty = subprocess.run(["git", "-C", str(out_dir), "status", "--porcelain", "--", "."], capture_output=True,
-                               text=True, timeout=10)
+        dirty = subprocess.run(
+            ["git", "-C", str(out_dir), "status", "--porcelain", "--", "."], capture_output=True, text=True, timeout=10
+        )
         return head.stdout.strip(), bool(dirty.stdout.strip())
     except (OSError, subprocess.SubprocessError):
         return None, None
 
 
-
-
 def _get_env(framework: str, env_root: Path | None) -> envs.Env:
     env = envs.get_env(framework, env_root)
     if env is None:
-        raise FtgenError([Problem("<environment>", framework, "no managed environment for this framework",
-                                  allowed=f"create it with `ftgen env install {framework}` "
-                                          f"(or point at an existing one with `ftgen env use {framework} PYTHON`)")],
-                         exit_code=Exit.INVALID)
+        raise FtgenError(
+            [
+                Problem(
+                    "<environment>",
+                    framework,
+                    "no managed environment for this framework",
+                    allowed=f"create it with `ftgen env install {framework}` "
+                    f"(or point at an existing one with `ftgen env use {framework} PYTHON`)",
+                )
+            ],
+            exit_code=Exit.INVALID,
+        )
     return env
 
 
@@ -163,39 +184,65 @@ def _validated_natively(prep: Prepared, env: envs.Env, config_text: str, resolve
     return {"schema": True, "native": True, "cached": False}
 
 
-def start(out_dir: Path, framework: str | None = None, *, env_root: Path | None = None,
-          on_line: Callable[[str, bool], None] | None = None, native: bool = True,
-          launcher: str = "local", nproc: int = 1,
-          resume_run: Path | None = None, evaluate: bool = True) -> RunRecord:
+def start(
+    out_dir: Path,
+    framework: str | None = None,
+    *,
+    env_root: Path | None = None,
+    on_line: Callable[[str, bool], None] | None = None,
+    native: bool = True,
+    launcher: str = "local",
+    nproc: int = 1,
+    resume_run: Path | None = None,
+    evaluate: bool = True,
+) -> RunRecord:
     """Run the build in out_dir (or continue `resume_run`); returns the finished record."""
     prep = prepare(out_dir, framework)
     env = _get_env(prep.framework, env_root)
     if resume_run is None:
         run_id, run_dir = new_run_dir(prep.out_dir.resolve() / "runs", prep.framework)
-        record = RunRecord(run_id=run_id, name=prep.plan.get("name", prep.out_dir.name), framework=prep.framework,
-                           path=str(run_dir.resolve()))
+        record = RunRecord(
+            run_id=run_id,
+            name=prep.plan.get("name", prep.out_dir.name),
+            framework=prep.framework,
+            path=str(run_dir.resolve()),
+        )
         resume_from = None
     else:
         record = RunRecord.load(resume_run)
         run_dir = Path(record.path)
         cps = metrics.checkpoints(run_dir / MODEL_DIR)
         if not cps:
-            raise _problem(run_dir, "--resume", "the run has no checkpoint to resume from", found=record.run_id,
-                           allowed="a run with runs/<id>/model/checkpoint-N")
+            raise _problem(
+                run_dir,
+                "--resume",
+                "the run has no checkpoint to resume from",
+                found=record.run_id,
+                allowed="a run with runs/<id>/model/checkpoint-N",
+            )
         resume_from = cps[-1]["path"]
-        record.attempts.append({k: getattr(record, k) for k in ("status", "started_at", "finished_at", "exit_code",
-                                                                 "signal", "last_checkpoint")})
+        record.attempts.append(
+            {
+                k: getattr(record, k)
+                for k in ("status", "started_at", "finished_at", "exit_code", "signal", "last_checkpoint")
+            }
+        )
         record.status, record.started_at, record.finished_at = "running", now(), None
         record.exit_code = record.signal = record.note = None
     cfg = run_config(prep, run_dir, resume_from)
     config_path = run_dir / "config.yaml"
-    header = (f"# {prep.framework} config for run {record.run_id}: {prep.config_path.name} with output_dir and "
-              "local paths resolved by `ftgen run`\n")
+    header = (
+        f"# {prep.framework} config for run {record.run_id}: {prep.config_path.name} with output_dir and "
+        "local paths resolved by `ftgen run`\n"
+    )
     atomic_write(config_path, header + yaml_document(cfg))
     shutil.copyfile(prep.config_path, run_dir / f"source-{prep.config_path.name}")
     try:
-        validated = _validated_natively(prep, env, prep.config_path.read_text(encoding="utf-8"), config_path) \
-            if native else {"schema": True, "native": False, "cached": False}
+        validated = (
+            _validated_natively(prep, env, prep.config_path.read_text(encoding="utf-8"), config_path)
+            if native
+            else {"schema": True, "native": False, "cached": False}
+        )
     except FtgenError:
         if resume_run is None:
             shutil.rmtree(run_dir, ignore_errors=True)  # nothing ran: leave no empty run behind
@@ -228,8 +275,14 @@ def start(out_dir: Path, framework: str | None = None, *, env_root: Path | None 
         record.child_pid = child_pid  # its process group, for cleaning up after a kill -9 of ftgen
         record.save()
 
-    outcome = stream(record.command, cwd=run_dir, env=env.subprocess_env(extra_env), log_path=run_dir / "train.log",
-                     on_line=on_line or console_printer(), on_spawn=spawned)
+    outcome = stream(
+        record.command,
+        cwd=run_dir,
+        env=env.subprocess_env(extra_env),
+        log_path=run_dir / "train.log",
+        on_line=on_line or console_printer(),
+        on_spawn=spawned,
+    )
     record.exit_code = outcome.exit_code
     record.signal = outcome.signal
     record.wall_seconds = round(outcome.seconds, 2)
@@ -275,9 +328,19 @@ def load_run(ref: str, root: Path = Path("outputs")) -> RunRecord:
     matches = [d for d in find_runs(root) if d.name == ref or d.name.startswith(ref)]
     if len(matches) == 1:
         return RunRecord.load(matches[0])
-    raise FtgenError([Problem("<command line>", "RUN", "no such run" if not matches else "ambiguous run id",
-                              found=ref, allowed="a run folder or id listed by `ftgen runs`" if not matches
-                              else ", ".join(m.name for m in matches))])
+    raise FtgenError(
+        [
+            Problem(
+                "<command line>",
+                "RUN",
+                "no such run" if not matches else "ambiguous run id",
+                found=ref,
+                allowed="a run folder or id listed by `ftgen runs`"
+                if not matches
+                else ", ".join(m.name for m in matches),
+            )
+        ]
+    )
 
 
 def resume(ref: str, root: Path = Path("outputs"), **kw) -> RunRecord:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
 from .. import envs
-from ..errors import FtgenError, Problem
 from .._yaml import load_trusted
+from ..errors import FtgenError, Problem
 from ..render._yamlsafe import yaml_document
 from ..write import atomic_write
 from .record import RunRecord
@@ -23,8 +22,11 @@ def merge(record: RunRecord, env_root: Path | None = None, on_line=None) -> Path
     cfg = load_trusted((run_dir / "config.yaml").read_text(encoding="utf-8"))
     model_dir = run_dir / "model"
     if not (model_dir / "adapter_config.json").is_file():
-        raise _problem(record, "no LoRA adapter in this run (a full fine-tune is already a whole model, or the run "
-                               "did not finish)", allowed=f"use {model_dir} directly")
+        raise _problem(
+            record,
+            "no LoRA adapter in this run (a full fine-tune is already a whole model, or the run did not finish)",
+            allowed=f"use {model_dir} directly",
+        )
     env = envs.get_env(record.framework, env_root)
     if env is None:
         raise _problem(record, f"no {record.framework} env", allowed=f"ftgen env install {record.framework}")
@@ -47,8 +49,13 @@ def merge(record: RunRecord, env_root: Path | None = None, on_line=None) -> Path
     else:
         target = model_dir / "merged"
         argv = [str(env.cli("axolotl")), "merge-lora", str(run_dir / "config.yaml"), "--lora-model-dir", str(model_dir)]
-    outcome = stream(argv, cwd=run_dir, env=env.subprocess_env(), log_path=run_dir / "export.log",
-                     on_line=on_line or console_printer())
+    outcome = stream(
+        argv,
+        cwd=run_dir,
+        env=env.subprocess_env(),
+        log_path=run_dir / "export.log",
+        on_line=on_line or console_printer(),
+    )
     if outcome.exit_code != 0 or not any(target.glob("*.safetensors")):
         raise _problem(record, f"the framework's merge failed (exit {outcome.exit_code}); see {run_dir / 'export.log'}")
     record.merged_model = str(target)

@@ -86,8 +86,8 @@ def preload_plotting() -> None:
         import matplotlib
 
         matplotlib.use("Agg")
-        import matplotlib.pyplot  # noqa: F401
-    except Exception:  # noqa: BLE001 - plotting is optional until loss_curve needs it
+        import matplotlib.pyplot
+    except Exception:
         pass
 
 

@@ -68,7 +68,7 @@ class RunRecord:
         atomic_write(self.dir / RUN_FILE, json.dumps(asdict(self), indent=2, ensure_ascii=False, default=str) + "\n")
 
     @classmethod
-    def load(cls, run_dir: Path) -> "RunRecord":
+    def load(cls, run_dir: Path) -> RunRecord:
         data = json.loads((Path(run_dir) / RUN_FILE).read_text(encoding="utf-8"))
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in data.items() if k in known})

@@ -8,9 +8,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from .progress import Progress
 
@@ -33,9 +33,16 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def stream(argv: list[str], *, cwd: Path, env: dict, log_path: Path,
-           on_line: Callable[[str, bool], None] | None = None, grace: float = 60.0,
-           on_spawn: Callable[[int], None] | None = None) -> Outcome:
+def stream(
+    argv: list[str],
+    *,
+    cwd: Path,
+    env: dict,
+    log_path: Path,
+    on_line: Callable[[str, bool], None] | None = None,
+    grace: float = 60.0,
+    on_spawn: Callable[[int], None] | None = None,
+) -> Outcome:
     """Run argv in its own process group; tee output to log_path; forward SIGINT/SIGTERM to the group.
 
     A first SIGINT/SIGTERM is passed on and the child gets `grace` seconds to stop; a second one, or the
@@ -46,9 +53,17 @@ def stream(argv: list[str], *, cwd: Path, env: dict, log_path: Path,
     start = time.monotonic()
     received: list[int] = []
     timers: list[threading.Timer] = []
-    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, start_new_session=True, bufsize=0,
-                            preexec_fn=_die_with_parent)
+    proc = subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        bufsize=0,
+        preexec_fn=_die_with_parent,
+    )
     _widen_pipe(proc.stdout.fileno())
     if on_spawn is not None:
         on_spawn(proc.pid)
@@ -73,8 +88,7 @@ def stream(argv: list[str], *, cwd: Path, env: dict, log_path: Path,
         timer.start()
         timers.append(timer)
 
-    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)} \
-        if _main_thread() else {}
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)} if _main_thread() else {}
     progress = Progress()
     redact = redactor(env)
     try:
@@ -145,8 +159,9 @@ def redactor(env: dict) -> Callable[[bytes], bytes]:
     from ..envs import redact
 
     masked = redact(env)
-    secrets = sorted({v.encode() for k, v in env.items() if masked.get(k) == "***" and len(v) >= 6},
-                     key=len, reverse=True)
+    secrets = sorted(
+        {v.encode() for k, v in env.items() if masked.get(k) == "***" and len(v) >= 6}, key=len, reverse=True
+    )
 
     def apply(data: bytes) -> bytes:
         for s in secrets:
@@ -217,10 +232,17 @@ class ConsolePrinter:
 
     def _ensure_bar(self):
         if self._bar is None and self.tty:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeRemainingColumn
+            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+            from rich.progress import Progress as Bar
 
-            self._bar = Bar(TextColumn("[bold]training[/]"), BarColumn(), MofNCompleteColumn(),
-                            TextColumn("{task.fields[info]}"), TimeRemainingColumn(), transient=False)
+            self._bar = Bar(
+                TextColumn("[bold]training[/]"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[info]}"),
+                TimeRemainingColumn(),
+                transient=False,
+            )
             self._bar.start()
             self._task = self._bar.add_task("train", total=self.state.total or None, info="")
         return self._bar

@@ -33,21 +33,46 @@ class RunSummary:
     path: str
 
     @classmethod
-    def of(cls, r: RunRecord) -> "RunSummary":
+    def of(cls, r: RunRecord) -> RunSummary:
         m = r.metrics or {}
-        return cls(r.run_id, r.name, r.framework, r.status, r.exit_code, r.wall_seconds, m.get("global_step"),
-                   m.get("first_loss"), m.get("last_loss"), m.get("eval_loss"), m.get("perplexity"),
-                   len(r.checkpoints), r.last_checkpoint, r.curve, dict((r.eval or {}).get("summary") or {}), r.path)
+        return cls(
+            r.run_id,
+            r.name,
+            r.framework,
+            r.status,
+            r.exit_code,
+            r.wall_seconds,
+            m.get("global_step"),
+            m.get("first_loss"),
+            m.get("last_loss"),
+            m.get("eval_loss"),
+            m.get("perplexity"),
+            len(r.checkpoints),
+            r.last_checkpoint,
+            r.curve,
+            dict((r.eval or {}).get("summary") or {}),
+            r.path,
+        )
 
     def rows(self) -> list[tuple[str, str]]:
-        rows = [("run", self.run_id), ("job", f"{self.name} ({self.framework})"),
-                ("status", self.status + (f" (exit {self.exit_code})" if self.exit_code not in (0, None) else "")),
-                ("wall time", f"{self.wall_seconds:.1f} s" if self.wall_seconds is not None else ""),
-                ("steps", _fmt(self.steps)),
-                ("training loss", f"{_fmt(self.first_loss)} -> {_fmt(self.last_loss)}" if self.last_loss is not None else ""),
-                ("eval loss", _fmt(self.eval_loss)), ("perplexity", _fmt(self.perplexity)),
-                ("checkpoints", f"{self.checkpoints}" + (f" (last: {self.last_checkpoint})" if self.last_checkpoint else "")),
-                ("loss curve", self.curve or "")]
+        rows = [
+            ("run", self.run_id),
+            ("job", f"{self.name} ({self.framework})"),
+            ("status", self.status + (f" (exit {self.exit_code})" if self.exit_code not in (0, None) else "")),
+            ("wall time", f"{self.wall_seconds:.1f} s" if self.wall_seconds is not None else ""),
+            ("steps", _fmt(self.steps)),
+            (
+                "training loss",
+                f"{_fmt(self.first_loss)} -> {_fmt(self.last_loss)}" if self.last_loss is not None else "",
+            ),
+            ("eval loss", _fmt(self.eval_loss)),
+            ("perplexity", _fmt(self.perplexity)),
+            (
+                "checkpoints",
+                f"{self.checkpoints}" + (f" (last: {self.last_checkpoint})" if self.last_checkpoint else ""),
+            ),
+            ("loss curve", self.curve or ""),
+        ]
         for model, scores in self.eval_scores.items():
             rows.append((f"eval set ({model})", ", ".join(f"{k} {_fmt(v)}" for k, v in scores.items())))
         rows.append(("folder", self.path))

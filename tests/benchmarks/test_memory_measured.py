@@ -17,7 +17,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _load():
-    spec = importlib.util.spec_from_file_location("ftgen_bench_memory_measured", ROOT / "benchmarks" / "memory_measured.py")
+    spec = importlib.util.spec_from_file_location(
+        "ftgen_bench_memory_measured", ROOT / "benchmarks" / "memory_measured.py"
+    )
     mod = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = mod
     spec.loader.exec_module(mod)
@@ -111,7 +113,9 @@ def test_worker_failure_is_reported_not_raised(tmp_path):
 
 
 def test_cpu_peak_reads_the_window(tmp_path):
-    spec = importlib.util.spec_from_file_location("measure_memory", ROOT / "generator" / "_env_scripts" / "measure_memory.py")
+    spec = importlib.util.spec_from_file_location(
+        "measure_memory", ROOT / "generator" / "_env_scripts" / "measure_memory.py"
+    )
     worker = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(worker)
     trace = tmp_path / "t.json"
@@ -119,10 +123,20 @@ def test_cpu_peak_reads_the_window(tmp_path):
     def mem(ts, total, dev=0):
         return {"name": "[memory]", "ph": "i", "ts": ts, "args": {"Total Allocated": total, "Device Type": dev}}
 
-    trace.write_text(json.dumps({"traceEvents": [
-        mem(1, 500), {"name": "ftgen::train", "ph": "X", "ts": 10, "dur": 10},
-        mem(12, 300), mem(15, 400), mem(18, 9999, dev=1), mem(30, 200),
-    ]}))
+    trace.write_text(
+        json.dumps(
+            {
+                "traceEvents": [
+                    mem(1, 500),
+                    {"name": "ftgen::train", "ph": "X", "ts": 10, "dur": 10},
+                    mem(12, 300),
+                    mem(15, 400),
+                    mem(18, 9999, dev=1),
+                    mem(30, 200),
+                ]
+            }
+        )
+    )
     assert worker._cpu_peak(trace, "ftgen::train") == (500, 400, True)
     assert worker._cpu_peak(trace, "other")[2] is False
 

@@ -22,8 +22,13 @@ def tiny_model(tmp_path_factory):
     if env is None:
         pytest.skip("no framework env to build the tiny model")
     out = tmp_path_factory.mktemp("tiny") / "tiny-llama"
-    envs.run_json(env.python, "make_tiny_model.py", [str(out), "--data", str(DATA / "colours-train.jsonl")],
-                  env=env.subprocess_env(), timeout=600)
+    envs.run_json(
+        env.python,
+        "make_tiny_model.py",
+        [str(out), "--data", str(DATA / "colours-train.jsonl")],
+        env=env.subprocess_env(),
+        timeout=600,
+    )
     return out
 
 
@@ -38,7 +43,9 @@ def finished_run(tmp_path):
     data = json.loads((run_dir / "run.json").read_text())
     data["path"] = str(run_dir)
     data["curve"] = str(run_dir / "loss.png")
-    data["eval"]["predictions"] = {k: str(run_dir / "eval" / Path(v).name) for k, v in data["eval"]["predictions"].items()}
+    data["eval"]["predictions"] = {
+        k: str(run_dir / "eval" / Path(v).name) for k, v in data["eval"]["predictions"].items()
+    }
     (run_dir / "run.json").write_text(json.dumps(data, indent=2))
     from generator.run.metrics import loss_curve
 

@@ -90,8 +90,10 @@ def test_run_scores_base_and_fine_tuned(framework, trained):
         rows = [json.loads(line) for line in Path(ev["predictions"][name]).read_text().splitlines()]
         assert len(rows) == 16 and all("prediction" in r and "exact_match" in r for r in rows)
         assert Path(ev["predictions"][name]).parent == run_dir / "eval"
-    expected = {"llamafactory": "Human: colour of apple?</s>\nAssistant:",
-                "axolotl": "### Instruction:\ncolour of apple?\n\n### Response:\n"}[framework]
+    expected = {
+        "llamafactory": "Human: colour of apple?</s>\nAssistant:",
+        "axolotl": "### Instruction:\ncolour of apple?\n\n### Response:\n",
+    }[framework]
     assert ev["prompt_example"].endswith(expected)
 
 

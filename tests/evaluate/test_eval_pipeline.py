@@ -26,10 +26,22 @@ def run_record(tmp_path, monkeypatch):
     build = tmp_path / "outputs" / "colours"
     (build / "data").mkdir(parents=True)
     shutil.copyfile(EVAL, build / "data" / "eval.jsonl")
-    (build / "plan.json").write_text(json.dumps({"name": "colours", "method": "lora", "framework": ["llamafactory"],
-                                                 "eval_set": {"path": "data/eval.jsonl", "sha256": evalset.sha256(EVAL),
-                                                              "rows": 16, "max_new_tokens": 8,
-                                                              "harness_tasks": []}}))
+    (build / "plan.json").write_text(
+        json.dumps(
+            {
+                "name": "colours",
+                "method": "lora",
+                "framework": ["llamafactory"],
+                "eval_set": {
+                    "path": "data/eval.jsonl",
+                    "sha256": evalset.sha256(EVAL),
+                    "rows": 16,
+                    "max_new_tokens": 8,
+                    "harness_tasks": [],
+                },
+            }
+        )
+    )
     base = tmp_path / "base-model"
     base.mkdir()
     (base / "config.json").write_text('{"model_type": "llama"}')
@@ -37,10 +49,19 @@ def run_record(tmp_path, monkeypatch):
     run_dir = build / "runs" / "20261128-120000-ll-0001"
     (run_dir / "model").mkdir(parents=True)
     (run_dir / "model" / "adapter_config.json").write_text("{}")
-    (run_dir / "config.yaml").write_text(yaml.safe_dump({"model_name_or_path": str(base), "stage": "sft",
-                                                         "template": "default", "output_dir": str(run_dir / "model")}))
-    rec = RunRecord(run_id=run_dir.name, name="colours", framework="llamafactory", path=str(run_dir),
-                    status="succeeded")
+    (run_dir / "config.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "model_name_or_path": str(base),
+                "stage": "sft",
+                "template": "default",
+                "output_dir": str(run_dir / "model"),
+            }
+        )
+    )
+    rec = RunRecord(
+        run_id=run_dir.name, name="colours", framework="llamafactory", path=str(run_dir), status="succeeded"
+    )
     rec.save()
     return rec
 
@@ -49,8 +70,13 @@ def run_record(tmp_path, monkeypatch):
 def fake_generate(monkeypatch, tmp_path):
     """generate.py's stand-in: the base answers 'grey', the fine-tune the right colour except for 'sea'."""
     calls = []
-    env = envs.Env(framework="llamafactory", version="0.9.5", root=tmp_path / "env", python=Path("/nonexistent"),
-                   bin_dir=tmp_path / "env" / "bin")
+    env = envs.Env(
+        framework="llamafactory",
+        version="0.9.5",
+        root=tmp_path / "env",
+        python=Path("/nonexistent"),
+        bin_dir=tmp_path / "env" / "bin",
+    )
     monkeypatch.setattr("generator.evaluate.envs.get_env", lambda fw, root=None: env)
 
     def run_json(python, script, args=(), *, stdin=None, env=None, timeout=None, cwd=None):
@@ -64,8 +90,11 @@ def fake_generate(monkeypatch, tmp_path):
             for i, row in enumerate(job["rows"]):
                 right = ANSWERS[row["prompt"]]
                 pred = "grey" if model["name"] == "base" else ("Teal sea" if right == "teal" else right.title())
-                lines.append(json.dumps({"index": i, "prompt_text": f"Human: {row['prompt']}</s>\nAssistant:",
-                                         "prediction": pred}))
+                lines.append(
+                    json.dumps(
+                        {"index": i, "prompt_text": f"Human: {row['prompt']}</s>\nAssistant:", "prediction": pred}
+                    )
+                )
             path = out / f"{model['name']}.generations.jsonl"
             path.write_text("\n".join(lines) + "\n")
             outputs[model["name"]] = str(path)
@@ -79,15 +108,21 @@ def test_evaluate_run_records_scores_and_predictions(run_record, fake_generate):
     ev = evaluate_run(run_record)
     assert ev["summary"]["base"] == {"exact_match": 0.0, "contains": 0.0, "token_f1": 0.0, "rouge_l": 0.0}
     # 15 of 16 exact; "Teal sea" vs "teal": contains 1, token F1 2/3, ROUGE-L 2/3
-    assert ev["summary"]["fine-tuned"] == {"exact_match": 0.9375, "contains": 1.0,
-                                           "token_f1": round((15 + 2 / 3) / 16, 4), "rouge_l": round((15 + 2 / 3) / 16, 4)}
+    assert ev["summary"]["fine-tuned"] == {
+        "exact_match": 0.9375,
+        "contains": 1.0,
+        "token_f1": round((15 + 2 / 3) / 16, 4),
+        "rouge_l": round((15 + 2 / 3) / 16, 4),
+    }
     assert ev["delta"]["exact_match"] == 0.9375
     assert ev["cached_base"] is False and ev["regressions"] == 0
     assert ev["prompt_format"] == {"kind": "llamafactory", "template": "default"}
     assert ev["models"]["kind"] == "adapter" and ev["eval_set"]["changed_since_build"] is False
     stored = json.loads((run_record.dir / "run.json").read_text())["eval"]
     assert stored["summary"] == ev["summary"]
-    preds = [json.loads(line) for line in (run_record.dir / "eval" / "finetuned.predictions.jsonl").read_text().splitlines()]
+    preds = [
+        json.loads(line) for line in (run_record.dir / "eval" / "finetuned.predictions.jsonl").read_text().splitlines()
+    ]
     assert len(preds) == 16 and preds[7]["id"] == "c7" and preds[7]["prediction"] == "Teal sea"
     assert preds[7]["token_f1"] == pytest.approx(0.6667) and preds[0]["answers"] == ["red"]
     assert (run_record.dir / "eval" / "base.predictions.jsonl").is_file()
@@ -155,8 +190,12 @@ def test_after_run_keeps_the_run_when_eval_fails(run_record, monkeypatch):
         raise envs.ScriptError("generate.py failed with exit code 1: CUDA out of memory")
 
     monkeypatch.setattr("generator.evaluate.envs.run_json", broken)
-    monkeypatch.setattr("generator.evaluate.envs.get_env", lambda fw, root=None: envs.Env(
-        framework=fw, version="x", root=Path("/x"), python=Path("/x/python"), bin_dir=Path("/x")))
+    monkeypatch.setattr(
+        "generator.evaluate.envs.get_env",
+        lambda fw, root=None: envs.Env(
+            framework=fw, version="x", root=Path("/x"), python=Path("/x/python"), bin_dir=Path("/x")
+        ),
+    )
     lines = []
     plan = json.loads((run_record.dir.parents[1] / "plan.json").read_text())
     after_run(run_record, plan, on_line=lambda text, bar: lines.append(text))
@@ -179,21 +218,25 @@ def test_harness_is_skipped_without_lm_eval(run_record, fake_generate, monkeypat
     plan_path.write_text(json.dumps(plan))
     monkeypatch.setattr(harness, "has_lm_eval", lambda env: False)
     ev = evaluate_run(run_record)
-    assert ev["harness"] == {"status": "skipped: lm_eval not installed in the llamafactory env",
-                             "tasks": ["arc_easy", "hellaswag"]}
+    assert ev["harness"] == {
+        "status": "skipped: lm_eval not installed in the llamafactory env",
+        "tasks": ["arc_easy", "hellaswag"],
+    }
 
 
 def test_harness_command_and_results(tmp_path):
-    env = envs.Env(framework="axolotl", version="0.19.0", root=tmp_path, python=Path("/env/bin/python"),
-                   bin_dir=Path("/env/bin"))
+    env = envs.Env(
+        framework="axolotl", version="0.19.0", root=tmp_path, python=Path("/env/bin/python"), bin_dir=Path("/env/bin")
+    )
     cmd = harness.command(env, ["arc_easy"], "/base", "/run/model", tmp_path / "h")
     assert cmd[:3] == ["/env/bin/python", "-m", "lm_eval"]
     assert cmd[cmd.index("--model_args") + 1] == "pretrained=/base,peft=/run/model"
     assert cmd[cmd.index("--device") + 1] == "cpu"
     out = tmp_path / "h" / "base"
     out.mkdir(parents=True)
-    (out / "results_2026.json").write_text(json.dumps(
-        {"results": {"arc_easy": {"alias": "arc_easy", "acc,none": 0.25, "acc_stderr,none": 0.01}}}))
+    (out / "results_2026.json").write_text(
+        json.dumps({"results": {"arc_easy": {"alias": "arc_easy", "acc,none": 0.25, "acc_stderr,none": 0.01}}})
+    )
     assert harness.parse_results(tmp_path / "h") == {"arc_easy": {"acc,none": 0.25, "acc_stderr,none": 0.01}}
     assert harness.run(env, [], {}, tmp_path) == {}
 

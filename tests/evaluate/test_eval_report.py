@@ -41,7 +41,7 @@ def test_html_report_escapes_and_embeds_the_curve(finished_run):
     assert "<td>&lt;i&gt;blue&lt;/i&gt; | x</td>" in html, "predictions are escaped (autoescape on)"
     assert "<i>blue</i>" not in html and "&lt;b&gt;ink&lt;/b&gt;" in html
     start = html.index("data:image/png;base64,") + len("data:image/png;base64,")
-    png = base64.b64decode(html[start:html.index('"', start)])
+    png = base64.b64decode(html[start : html.index('"', start)])
     assert png.startswith(b"\x89PNG") and png == (finished_run.dir / "loss.png").read_bytes()
     for cell in ('<td class="num">0.7500</td>', '<td class="num">0.5000</td>', "-0.2500"):
         assert cell in html
@@ -80,8 +80,10 @@ def test_compare_writes_table_and_chart(finished_run, tmp_path):
     md, png = report.compare([finished_run, second], tmp_path / "cmp")
     text = md.read_text()
     assert "![eval set scores](compare.png)" in text
-    assert "| 20261128-120000-ll-abcd | colours | llamafactory | lora | succeeded | 40 | 1.8300 | 0.7500 | " \
-           "0.5000 (-0.2500) | 0.7500 (+0.0000) | 0.7000 (-0.0500) | 0.7000 (-0.0500) |" in text
+    assert (
+        "| 20261128-120000-ll-abcd | colours | llamafactory | lora | succeeded | 40 | 1.8300 | 0.7500 | "
+        "0.5000 (-0.2500) | 0.7500 (+0.0000) | 0.7000 (-0.0500) | 0.7000 (-0.0500) |" in text
+    )
     assert "| 1.0000 (+0.2500) |" in text
     data = png.read_bytes()
     assert data.startswith(b"\x89PNG") and len(data) > 5000
@@ -98,7 +100,9 @@ def test_cli_report_and_compare(finished_run, tmp_path, cli, monkeypatch):
     assert (finished_run.dir / "report.md").is_file() and (finished_run.dir / "report.html").is_file()
     result = cli("compare", finished_run.run_id, str(second.dir), "--root", str(root), "--out", str(tmp_path / "c"))
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "c" / "compare.png").is_file() and "0.5000 (-0.2500)" in (tmp_path / "c" / "compare.md").read_text()
+    assert (tmp_path / "c" / "compare.png").is_file() and "0.5000 (-0.2500)" in (
+        tmp_path / "c" / "compare.md"
+    ).read_text()
     result = cli("report", "no-such-run", "--root", str(root))
     assert result.exit_code == 2 and "no such run" in result.output
 

@@ -8,13 +8,16 @@ from generator.evaluate import scoring
 from generator.evaluate.scoring import contains, exact_match, mean_scores, normalize, rouge_l, score, token_f1
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("The  Red, apple!", "red apple"),
-    ("  An owl; a Cat.  ", "owl cat"),
-    ("theatre", "theatre"),  # articles only as whole words
-    ("", ""),
-    ("NAVY\n", "navy"),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("The  Red, apple!", "red apple"),
+        ("  An owl; a Cat.  ", "owl cat"),
+        ("theatre", "theatre"),  # articles only as whole words
+        ("", ""),
+        ("NAVY\n", "navy"),
+    ],
+)
 def test_normalize_is_squad_style(text, expected):
     assert normalize(text) == expected
 
@@ -63,8 +66,10 @@ def test_score_takes_the_best_answer():
 
 
 def test_mean_scores_rounds_and_handles_empty():
-    rows = [{"exact_match": 1.0, "contains": 1.0, "token_f1": 1.0, "rouge_l": 1.0},
-            {"exact_match": 0.0, "contains": 1.0, "token_f1": 0.5, "rouge_l": 1 / 3},
-            {"exact_match": 0.0, "contains": 0.0, "token_f1": 0.0, "rouge_l": 0.0}]
+    rows = [
+        {"exact_match": 1.0, "contains": 1.0, "token_f1": 1.0, "rouge_l": 1.0},
+        {"exact_match": 0.0, "contains": 1.0, "token_f1": 0.5, "rouge_l": 1 / 3},
+        {"exact_match": 0.0, "contains": 0.0, "token_f1": 0.0, "rouge_l": 0.0},
+    ]
     assert mean_scores(rows) == {"exact_match": 0.3333, "contains": 0.6667, "token_f1": 0.5, "rouge_l": 0.4444}
     assert mean_scores([]) == {m: 0.0 for m in scoring.METRICS}

@@ -25,16 +25,75 @@ TASK_FORMATS = {
 }
 ALL_FORMATS = ["alpaca", "sharegpt", "messages", "preference", "kto", "text"]
 # local files that really hold rows of that format (absolute paths: the spec may live anywhere)
-LOCAL_DATA = {"alpaca": [DATA / "colours-train.jsonl", DATA / "support-train.jsonl"],
-              "preference": [DATA / "support-prefs.jsonl"]}
+LOCAL_DATA = {
+    "alpaca": [DATA / "colours-train.jsonl", DATA / "support-train.jsonl"],
+    "preference": [DATA / "support-prefs.jsonl"],
+}
 
 # Strings that mean something to YAML, Jinja, shells or the file system.
 HOSTILE = [
-    "{{ 7*7 }}", "{% raw %}", "{#", "a: b", "key: value\nother: 1", "# comment", "&anchor", "*alias", "!!python/object:os.system",
-    "!!python/object/apply:os.system ['id']", "!tag x", "- item", "[1, 2]", "{a: 1}", "'single'", '"double"', "|",
-    ">", "%YAML 1.1", "---", "...", "null", "~", "true", "yes", "no", "on", "off", "0x1F", "0o17", "1e3", ".inf",
-    ".nan", "2024-01-01", "12:30:00", "=", "<<", "?", "@", "`cmd`", "$(id)", "${HOME}", "\\", "\t", "\r\n", "\u2028",
-    "\u0085", "\ufeff", "\xa0", "a\u3000", "\u2003", "x\x0b\x0c\x1c", "ünïcödé", "漢字", "🙂", "", " ", " leading", "trailing ", "a\x00b", "\x1b[31m", "../../etc",
+    "{{ 7*7 }}",
+    "{% raw %}",
+    "{#",
+    "a: b",
+    "key: value\nother: 1",
+    "# comment",
+    "&anchor",
+    "*alias",
+    "!!python/object:os.system",
+    "!!python/object/apply:os.system ['id']",
+    "!tag x",
+    "- item",
+    "[1, 2]",
+    "{a: 1}",
+    "'single'",
+    '"double"',
+    "|",
+    ">",
+    "%YAML 1.1",
+    "---",
+    "...",
+    "null",
+    "~",
+    "true",
+    "yes",
+    "no",
+    "on",
+    "off",
+    "0x1F",
+    "0o17",
+    "1e3",
+    ".inf",
+    ".nan",
+    "2024-01-01",
+    "12:30:00",
+    "=",
+    "<<",
+    "?",
+    "@",
+    "`cmd`",
+    "$(id)",
+    "${HOME}",
+    "\\",
+    "\t",
+    "\r\n",
+    "\u2028",
+    "\u0085",
+    "\ufeff",
+    "\xa0",
+    "a\u3000",
+    "\u2003",
+    "x\x0b\x0c\x1c",
+    "ünïcödé",
+    "漢字",
+    "🙂",
+    "",
+    " ",
+    " leading",
+    "trailing ",
+    "a\x00b",
+    "\x1b[31m",
+    "../../etc",
 ]
 
 
@@ -81,8 +140,9 @@ def from_leaf(leaf: dict) -> st.SearchStrategy:
         hi = leaf.get("maximum", 1000)
         return st.floats(lo, hi, exclude_min="exclusiveMinimum" in leaf, allow_nan=False, allow_infinity=False)
     if t == "array":
-        return st.lists(from_leaf(leaf["items"]), min_size=leaf.get("minItems", 0),
-                        max_size=min(leaf.get("maxItems", 4), 4))
+        return st.lists(
+            from_leaf(leaf["items"]), min_size=leaf.get("minItems", 0), max_size=min(leaf.get("maxItems", 4), 4)
+        )
     if t == "string":
         if "pattern" in leaf:
             return st.from_regex(leaf["pattern"], fullmatch=True).filter(lambda s: len(s) <= leaf.get("maxLength", 64))
@@ -94,7 +154,8 @@ def from_leaf(leaf: dict) -> st.SearchStrategy:
 
 names = st.from_regex(r"[a-z0-9][a-z0-9-]{0,30}", fullmatch=True)
 hub_ids = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,12}/[A-Za-z0-9][A-Za-z0-9_.-]{0,12}", fullmatch=True).filter(
-    lambda s: not s.lower().endswith((".json", ".jsonl", ".csv", ".parquet")))
+    lambda s: not s.lower().endswith((".json", ".jsonl", ".csv", ".parquet"))
+)
 
 
 @st.composite
@@ -121,11 +182,19 @@ def overrides(draw) -> dict:
 
 
 FRAMEWORK_KEYS = {
-    "axolotl": {"max_grad_norm": st.floats(0.01, 10), "lora_r": st.integers(1, 256),
-                "special_tokens": st.fixed_dictionaries({"pad_token": st.sampled_from(HOSTILE) | st.text(max_size=8)}),
-                "hub_model_id": st.sampled_from(HOSTILE) | st.text(max_size=30), "strict": st.booleans()},
-    "llamafactory": {"max_grad_norm": st.floats(0.01, 10), "lora_rank": st.integers(1, 256),
-                     "run_name": st.sampled_from(HOSTILE) | st.text(max_size=30), "ddp_timeout": st.integers(1, 10**6)},
+    "axolotl": {
+        "max_grad_norm": st.floats(0.01, 10),
+        "lora_r": st.integers(1, 256),
+        "special_tokens": st.fixed_dictionaries({"pad_token": st.sampled_from(HOSTILE) | st.text(max_size=8)}),
+        "hub_model_id": st.sampled_from(HOSTILE) | st.text(max_size=30),
+        "strict": st.booleans(),
+    },
+    "llamafactory": {
+        "max_grad_norm": st.floats(0.01, 10),
+        "lora_rank": st.integers(1, 256),
+        "run_name": st.sampled_from(HOSTILE) | st.text(max_size=30),
+        "ddp_timeout": st.integers(1, 10**6),
+    },
 }
 
 
@@ -154,8 +223,12 @@ def valid_specs(draw) -> dict:
     data = spec["data"]
     if any(not Path(t["path"]).is_absolute() for t in data["train"]) or draw(st.booleans()):
         data["examples"] = draw(st.integers(1000, 2_000_000) | st.integers(1, 10**7))
-    for key, strat in (("avg_tokens", st.floats(1, 8192)), ("distribution_shift", st.sampled_from(["low", "medium", "high"])),
-                       ("multi_turn", st.booleans()), ("unique_domain", st.booleans())):
+    for key, strat in (
+        ("avg_tokens", st.floats(1, 8192)),
+        ("distribution_shift", st.sampled_from(["low", "medium", "high"])),
+        ("multi_turn", st.booleans()),
+        ("unique_domain", st.booleans()),
+    ):
         if draw(st.booleans()):
             data[key] = draw(strat)
     if draw(st.booleans()):
@@ -170,14 +243,20 @@ def valid_specs(draw) -> dict:
             hw["nodes"] = draw(st.integers(1, 4))
         spec["hardware"] = hw
     if draw(st.integers(0, 4)) == 0:
-        spec["budget"] = {k: draw(st.floats(0.1, 10**5)) for k in draw(st.lists(
-            st.sampled_from(["max_usd", "max_hours"]), max_size=2, unique=True))}
+        spec["budget"] = {
+            k: draw(st.floats(0.1, 10**5))
+            for k in draw(st.lists(st.sampled_from(["max_usd", "max_hours"]), max_size=2, unique=True))
+        }
     if draw(st.booleans()):
-        spec["goals"] = {"serve_many_adapters": draw(st.booleans()),
-                         "priority": draw(st.sampled_from(["cost", "balanced", "quality"]))}
+        spec["goals"] = {
+            "serve_many_adapters": draw(st.booleans()),
+            "priority": draw(st.sampled_from(["cost", "balanced", "quality"])),
+        }
     small_local = any(Path(t["path"]).is_absolute() for t in data["train"])  # a few hundred rows: below the 1K gate
-    for key, choices in (("framework", ["auto", "axolotl", "llamafactory", "both"]),
-                         ("method", ["auto", "qlora", "lora", "full"])):
+    for key, choices in (
+        ("framework", ["auto", "axolotl", "llamafactory", "both"]),
+        ("method", ["auto", "qlora", "lora", "full"]),
+    ):
         if draw(st.booleans()) or (key == "method" and small_local):
             spec[key] = draw(st.sampled_from(choices[1:] if key == "method" and small_local else choices))
     if draw(st.booleans()):
@@ -191,8 +270,13 @@ def valid_specs(draw) -> dict:
     if draw(st.integers(0, 3)) == 0:
         spec["framework_overrides"] = draw(framework_overrides())
     if task == "grpo":
-        spec["rl"] = {"reward_funcs": draw(st.lists(st.from_regex(r"[a-z_][a-z0-9_]{0,8}\.[a-z_][a-z0-9_]{0,8}",
-                                                                  fullmatch=True), min_size=1, max_size=3))}
+        spec["rl"] = {
+            "reward_funcs": draw(
+                st.lists(
+                    st.from_regex(r"[a-z_][a-z0-9_]{0,8}\.[a-z_][a-z0-9_]{0,8}", fullmatch=True), min_size=1, max_size=3
+                )
+            )
+        }
         if draw(st.booleans()):
             spec["rl"]["num_generations"] = draw(st.integers(2, 16))
     if draw(st.integers(0, 5)) == 0:
@@ -205,15 +289,27 @@ def valid_specs(draw) -> dict:
 # ------------------------------------------------------------------ invalid specs
 
 exotic_scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.integers(min_value=2**63 - 2, max_value=2**80), st.floats(),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.integers(min_value=2**63 - 2, max_value=2**80),
+    st.floats(),
     st.floats(allow_nan=True, allow_infinity=True).filter(lambda f: not math.isfinite(f)),
-    st.text(max_size=20), st.sampled_from(HOSTILE), st.binary(max_size=8), st.dates(),
-    st.datetimes(timezones=st.just(datetime.timezone.utc)), st.sampled_from(["\ud800", "a\udfffb"]),
+    st.text(max_size=20),
+    st.sampled_from(HOSTILE),
+    st.binary(max_size=8),
+    st.dates(),
+    st.datetimes(timezones=st.just(datetime.timezone.utc)),
+    st.sampled_from(["\ud800", "a\udfffb"]),
 )
-junk = st.recursive(exotic_scalars,
-                    lambda inner: st.lists(inner, max_size=4)
-                    | st.dictionaries(st.text(max_size=10) | st.integers(0, 5) | st.none(), inner, max_size=4),
-                    max_leaves=12)
+junk = st.recursive(
+    exotic_scalars,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(max_size=10) | st.integers(0, 5) | st.none(), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
 
 
 def _paths(value: Any, prefix: tuple = ()) -> list[tuple]:
@@ -277,7 +373,7 @@ def problem_faults(problems, data: Any) -> list[str]:
         try:
             p.render()
             json.dumps(p.to_dict())
-        except Exception as exc:  # noqa: BLE001 - a problem that cannot be shown is a fault
+        except Exception as exc:
             faults.append(f"problem cannot be rendered: {type(exc).__name__}: {exc}")
     return faults
 
@@ -289,7 +385,7 @@ def config_faults(build) -> list[str]:
     safe = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     faults = []
     for r in build.rendered:
-        if yaml.load(r.text, Loader=safe) != r.config:  # noqa: S506 - the safe loader
+        if yaml.load(r.text, Loader=safe) != r.config:
             faults.append(f"{r.framework}: text does not parse back to the config")
         for event in yaml.parse(r.text, Loader=safe):
             if getattr(event, "anchor", None) is not None:
@@ -319,7 +415,7 @@ def classify(data: Any, base_dir: Path, out_root: Path) -> tuple[str, list[str],
         build = compile_spec(spec, out_root)
     except FtgenError as exc:
         return "rejected", problem_faults(exc.problems, data), exc.problems
-    except Exception as exc:  # noqa: BLE001 - the point of the fuzzer
+    except Exception as exc:
         import traceback
 
         return "crashed", [f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=-4)}"], []

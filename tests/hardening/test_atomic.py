@@ -64,7 +64,7 @@ def test_concurrent_builds_in_threads_agree(tmp_path):
             for _ in range(3):
                 b = build_file(spec, out)
                 write_all(b.out_dir, b.files)
-        except BaseException as exc:  # noqa: BLE001 - reported by the assert below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=worker) for _ in range(6)]
@@ -100,8 +100,15 @@ def test_concurrent_builds_in_processes_agree_and_readers_never_see_a_torn_file(
     t = threading.Thread(target=reader)
     t.start()
     try:
-        procs = [subprocess.Popen([sys.executable, "-m", "generator.cli", "build", str(spec), "--out", str(out)],
-                                  cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(4)]
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "generator.cli", "build", str(spec), "--out", str(out)],
+                cwd=REPO,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
+            for _ in range(4)
+        ]
         results = [(p.wait(timeout=300), p.stdout.read().decode()) for p in procs]
     finally:
         stop.set()
@@ -115,8 +122,19 @@ def test_concurrent_builds_in_processes_agree_and_readers_never_see_a_torn_file(
 # ------------------------------------------------------------------ where files may go
 
 
-@pytest.mark.parametrize("name", ["../escape.yaml", "/tmp/ftgen-abs-escape.yaml", "a/../../escape.yaml", "", ".", "..",
-                                  "sub/../../escape.yaml", "x\0y"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../escape.yaml",
+        "/tmp/ftgen-abs-escape.yaml",
+        "a/../../escape.yaml",
+        "",
+        ".",
+        "..",
+        "sub/../../escape.yaml",
+        "x\0y",
+    ],
+)
 def test_write_all_refuses_names_outside_the_folder(tmp_path, name):
     out = tmp_path / "out"
     before = _tree(tmp_path)
@@ -203,11 +221,13 @@ def test_kill_9_mid_write_leaves_the_old_file(tmp_path):
     only a hidden temp file remains."""
     target = tmp_path / "axolotl.yaml"
     target.write_text("old: true\n")
-    code = ("import os, sys, time; sys.path.insert(0, sys.argv[2]); from pathlib import Path; "
-            "from generator.write import atomic_write\n"
-            "def hang(fd):\n    print('ready', flush=True); time.sleep(600)\n"
-            "os.fsync = hang\n"
-            "atomic_write(Path(sys.argv[1]), 'new: true\\n' * 100000)")
+    code = (
+        "import os, sys, time; sys.path.insert(0, sys.argv[2]); from pathlib import Path; "
+        "from generator.write import atomic_write\n"
+        "def hang(fd):\n    print('ready', flush=True); time.sleep(600)\n"
+        "os.fsync = hang\n"
+        "atomic_write(Path(sys.argv[1]), 'new: true\\n' * 100000)"
+    )
     proc = subprocess.Popen([sys.executable, "-c", code, str(target), str(REPO)], stdout=subprocess.PIPE)
     try:
         assert proc.stdout.readline().strip() == b"ready"
@@ -234,7 +254,9 @@ def committed_tree(tmp_path):
     shutil.copy(REPO / "examples" / "tiny-cpu.yaml", root / "examples")
     shutil.copytree(REPO / "examples" / "data", root / "examples" / "data")
     (root / "examples" / "models" / "tiny-llama").mkdir(parents=True)
-    shutil.copy(REPO / "examples" / "models" / "tiny-llama" / "config.json", root / "examples" / "models" / "tiny-llama")
+    shutil.copy(
+        REPO / "examples" / "models" / "tiny-llama" / "config.json", root / "examples" / "models" / "tiny-llama"
+    )
     b = build_file(root / "examples" / "tiny-cpu.yaml", root / "outputs")
     write_all(b.out_dir, b.files)
     return root
@@ -262,10 +284,12 @@ def test_check_never_writes_on_a_read_only_tree(committed_tree, cli, monkeypatch
     try:
         before = _tree(root)
         time.sleep(0.01)  # a write would show as a later mtime
-        results = [cli("build", "examples/tiny-cpu.yaml", "--check"),
-                   cli("build", "examples/tiny-cpu.yaml", "--check", "--diff"),
-                   cli("build", "examples/tiny-cpu.yaml", "--diff"),
-                   cli("check", "examples/tiny-cpu.yaml", "--diff")]
+        results = [
+            cli("build", "examples/tiny-cpu.yaml", "--check"),
+            cli("build", "examples/tiny-cpu.yaml", "--check", "--diff"),
+            cli("build", "examples/tiny-cpu.yaml", "--diff"),
+            cli("check", "examples/tiny-cpu.yaml", "--diff"),
+        ]
         after = _tree(root)
     finally:
         _writable(root)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import _hardening_strategies as S  # tests/hardening (on sys.path under pytest)
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
@@ -13,11 +14,12 @@ from hypothesis import strategies as st
 from generator.errors import FtgenError
 from generator.spec import load
 
-import _hardening_strategies as S  # tests/hardening (on sys.path under pytest)
-
-FUZZ = settings(max_examples=150, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                       HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=150,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
+)
 FEW = settings(FUZZ, max_examples=40)
 
 
@@ -78,10 +80,45 @@ def test_spec_files_through_load(data):
             assert all(p.file == str(path) for p in exc.problems if p.file.endswith(".yaml"))
 
 
-yaml_tokens = st.sampled_from(["name", "base_model", "data", "train", "path", "format", "- ", ": ", "\n", "  ", "{",
-                               "}", "[", "]", ",", "&a ", "*a", "!!python/object:os.system ", "!!str ", "? ", "|",
-                               ">", "'", '"', "#", "---\n", "...\n", "%TAG ! tag:x,2000:\n", "\t", "<<: ", "\\u00",
-                               "@", "`", "\x00", "\ufeff"]) | st.text(max_size=6)
+yaml_tokens = st.sampled_from(
+    [
+        "name",
+        "base_model",
+        "data",
+        "train",
+        "path",
+        "format",
+        "- ",
+        ": ",
+        "\n",
+        "  ",
+        "{",
+        "}",
+        "[",
+        "]",
+        ",",
+        "&a ",
+        "*a",
+        "!!python/object:os.system ",
+        "!!str ",
+        "? ",
+        "|",
+        ">",
+        "'",
+        '"',
+        "#",
+        "---\n",
+        "...\n",
+        "%TAG ! tag:x,2000:\n",
+        "\t",
+        "<<: ",
+        "\\u00",
+        "@",
+        "`",
+        "\x00",
+        "\ufeff",
+    ]
+) | st.text(max_size=6)
 
 
 @FUZZ

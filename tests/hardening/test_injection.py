@@ -9,16 +9,19 @@ from pathlib import Path
 
 import pytest
 import yaml
+from _hardening_strategies import DATA, HOSTILE, TINY_MODEL  # tests/hardening (on sys.path under pytest)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from generator.build import build_file
 from generator.errors import FtgenError
 
-from _hardening_strategies import DATA, HOSTILE, TINY_MODEL  # tests/hardening (on sys.path under pytest)
-
-ROUND_TRIP = settings(max_examples=60, deadline=None, database=None,
-                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+ROUND_TRIP = settings(
+    max_examples=60,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 # things a file or folder name can hold (no "/" or NUL; not "." or "..")
 FILE_NAMES = sorted({h.replace("/", "_").replace("\x00", "_") for h in HOSTILE} - {"", ".", ".."})
 
@@ -31,9 +34,13 @@ def _write_spec(folder: Path, spec: dict, name: str = "spec.yaml") -> Path:
 
 
 def _base(**extra) -> dict:
-    spec = {"name": "hostile", "base_model": "Qwen/Qwen2.5-0.5B-Instruct",
-            "data": {"train": [{"path": "org/ds", "format": "alpaca"}], "examples": 5000},
-            "hardware": {"gpu": "A100-80GB"}, "framework": "both"}
+    spec = {
+        "name": "hostile",
+        "base_model": "Qwen/Qwen2.5-0.5B-Instruct",
+        "data": {"train": [{"path": "org/ds", "format": "alpaca"}], "examples": 5000},
+        "hardware": {"gpu": "A100-80GB"},
+        "framework": "both",
+    }
     spec.update(extra)
     return spec
 
@@ -56,7 +63,7 @@ def _configs(build) -> dict[str, dict]:
         parsed = yaml.safe_load(r.text)
         assert parsed == r.config
         if r.framework == "llamafactory":
-            assert yaml.load(r.text, Loader=_OmegaConfLikeLoader) == parsed  # noqa: S506 - a SafeLoader subclass
+            assert yaml.load(r.text, Loader=_OmegaConfLikeLoader) == parsed
         out[r.framework] = parsed
     return out
 
@@ -68,15 +75,19 @@ def _lf_ok(value: str) -> bool:
 
 def _check_overrides(tmp: Path, value: str) -> None:
     key = value if value else "empty"
-    spec = _base(framework_overrides={
-        "axolotl": {"hub_model_id": value, "wandb_name": value, "model_config": {key: value, "nested": [value]}},
-        "llamafactory": {"run_name": value, "default_system": value},
-    })
+    spec = _base(
+        framework_overrides={
+            "axolotl": {"hub_model_id": value, "wandb_name": value, "model_config": {key: value, "nested": [value]}},
+            "llamafactory": {"run_name": value, "default_system": value},
+        }
+    )
     if not _lf_ok(value):
         with pytest.raises(FtgenError) as exc:
             build_file(_write_spec(tmp, spec), tmp / "outputs")
-        assert sorted(p.key for p in exc.value.problems) == ["framework_overrides.llamafactory.default_system",
-                                                             "framework_overrides.llamafactory.run_name"]
+        assert sorted(p.key for p in exc.value.problems) == [
+            "framework_overrides.llamafactory.default_system",
+            "framework_overrides.llamafactory.run_name",
+        ]
         spec["framework_overrides"]["llamafactory"] = {"run_name": "x", "default_system": "x"}
     b = build_file(_write_spec(tmp, spec), tmp / "outputs")
     cfg = _configs(b)
@@ -92,10 +103,15 @@ def _check_overrides(tmp: Path, value: str) -> None:
 def test_every_hostile_string_round_trips_as_keys_and_values(tmp_path):
     """All of HOSTILE in one build: as mapping keys, list items, and values of both frameworks' free-text keys."""
     mapping = {(h or "empty"): h for h in HOSTILE}
-    spec = _base(framework_overrides={
-        "axolotl": {"model_config": mapping, "tokens": list(HOSTILE), "hub_model_id": "\n".join(HOSTILE)},
-        "llamafactory": {"run_name": "\n".join(filter(_lf_ok, HOSTILE)), "default_system": "".join(filter(_lf_ok, HOSTILE))},
-    })
+    spec = _base(
+        framework_overrides={
+            "axolotl": {"model_config": mapping, "tokens": list(HOSTILE), "hub_model_id": "\n".join(HOSTILE)},
+            "llamafactory": {
+                "run_name": "\n".join(filter(_lf_ok, HOSTILE)),
+                "default_system": "".join(filter(_lf_ok, HOSTILE)),
+            },
+        }
+    )
     b = build_file(_write_spec(tmp_path, spec), tmp_path / "outputs")
     cfg = _configs(b)
     assert cfg["axolotl"]["model_config"] == mapping
@@ -105,9 +121,26 @@ def test_every_hostile_string_round_trips_as_keys_and_values(tmp_path):
     assert cfg["llamafactory"]["default_system"] == "".join(filter(_lf_ok, HOSTILE))
 
 
-@pytest.mark.parametrize("value", ["{{ 7*7 }}", "a: b\nc: d", "!!python/object:os.system", "&a", "\u2028", "\x85",
-                                   "1e3", "+1E-5", "1_000.5", "1:30.5", "0x1F", "${HOME}", "${oc.env:HF_TOKEN}", "${x"],
-                         ids=repr)
+@pytest.mark.parametrize(
+    "value",
+    [
+        "{{ 7*7 }}",
+        "a: b\nc: d",
+        "!!python/object:os.system",
+        "&a",
+        "\u2028",
+        "\x85",
+        "1e3",
+        "+1E-5",
+        "1_000.5",
+        "1:30.5",
+        "0x1F",
+        "${HOME}",
+        "${oc.env:HF_TOKEN}",
+        "${x",
+    ],
+    ids=repr,
+)
 def test_framework_override_values_round_trip(tmp_path, value):
     _check_overrides(tmp_path, value)
 
@@ -182,21 +215,33 @@ def test_llamafactory_itself_reads_what_was_meant(tmp_path):
     if env is None:
         pytest.skip("no llamafactory env (ftgen env install llamafactory)")
     values = [h for h in HOSTILE if _lf_ok(h)] + ["1e3", "+1E-5", "1:30.5", "0x1F", "1_000.5", "yes", "~"]
-    spec = _base(framework="llamafactory", framework_overrides={"llamafactory": {
-        "run_name": "\n".join(values), "default_system": values[0]}})
+    spec = _base(
+        framework="llamafactory",
+        framework_overrides={"llamafactory": {"run_name": "\n".join(values), "default_system": values[0]}},
+    )
     b = build_file(_write_spec(tmp_path, spec), tmp_path / "outputs")
     path = tmp_path / "llamafactory.yaml"
     path.write_text(b.files["llamafactory.yaml"], encoding="utf-8")
-    script = ("import json, sys; from omegaconf import OmegaConf; "
-              "c = OmegaConf.to_container(OmegaConf.merge(OmegaConf.load(sys.argv[1]), OmegaConf.from_cli([]))); "
-              "print(json.dumps(c))")
-    out = subprocess.run([str(env.python), "-c", script, str(path)], capture_output=True, text=True, timeout=120,
-                         check=True)
+    script = (
+        "import json, sys; from omegaconf import OmegaConf; "
+        "c = OmegaConf.to_container(OmegaConf.merge(OmegaConf.load(sys.argv[1]), OmegaConf.from_cli([]))); "
+        "print(json.dumps(c))"
+    )
+    out = subprocess.run(
+        [str(env.python), "-c", script, str(path)], capture_output=True, text=True, timeout=120, check=True
+    )
     assert json.loads(out.stdout) == json.loads(json.dumps(b.rendered[0].config))
 
 
-@pytest.mark.parametrize("funcs", [["yes", "no", "on", "off"], ["null", "true", "False", "y", "n"],
-                                   ["nan", "inf", "e1", "_1"], ["rewards.exact_match", "a.b.c"]])
+@pytest.mark.parametrize(
+    "funcs",
+    [
+        ["yes", "no", "on", "off"],
+        ["null", "true", "False", "y", "n"],
+        ["nan", "inf", "e1", "_1"],
+        ["rewards.exact_match", "a.b.c"],
+    ],
+)
 def test_reward_funcs_that_look_like_yaml_keywords(tmp_path, funcs):
     spec = _base(task="grpo", framework="axolotl", rl={"reward_funcs": funcs})
     b = build_file(_write_spec(tmp_path, spec), tmp_path / "outputs")
@@ -212,8 +257,26 @@ def test_hostile_spec_file_name_stays_in_a_comment(tmp_path):
     assert header.startswith("# ") and "evil base_model: hacked" in header
 
 
-@pytest.mark.parametrize("name", ["../evil", "..", "a/../../b", "/etc/cron.d/x", "x/y", "./x", "Evil", "-x", "x\n",
-                                  "x" * 65, "", "x:y", "x\\..\\y", ".hidden", "x y"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../evil",
+        "..",
+        "a/../../b",
+        "/etc/cron.d/x",
+        "x/y",
+        "./x",
+        "Evil",
+        "-x",
+        "x\n",
+        "x" * 65,
+        "",
+        "x:y",
+        "x\\..\\y",
+        ".hidden",
+        "x y",
+    ],
+)
 def test_names_that_could_leave_the_output_folder_are_refused(tmp_path, cli, name):
     spec = _write_spec(tmp_path, _base(name=name))
     with pytest.raises(FtgenError) as exc:
@@ -230,11 +293,19 @@ def test_whole_documents_dumped_for_rewrites_read_back_the_same():
     from generator.render._yamlsafe import yaml_document
     from generator.validate import _OmegaConfLikeLoader
 
-    data = {"run_name": "1e3", "other": "+1E-5", "sexagesimal": "1:30.5", "lf": "\u2028x\x85", "list": list(HOSTILE),
-            "nested": {h or "empty": [h] for h in HOSTILE}, "lr": 1e-5, "steps": 10}
+    data = {
+        "run_name": "1e3",
+        "other": "+1E-5",
+        "sexagesimal": "1:30.5",
+        "lf": "\u2028x\x85",
+        "list": list(HOSTILE),
+        "nested": {h or "empty": [h] for h in HOSTILE},
+        "lr": 1e-5,
+        "steps": 10,
+    }
     text = yaml_document(data)
     _clean_events(text)
     assert yaml.safe_load(text) == data
-    assert yaml.load(text, Loader=_OmegaConfLikeLoader) == data  # noqa: S506 - a SafeLoader subclass
+    assert yaml.load(text, Loader=_OmegaConfLikeLoader) == data
     assert yaml.safe_dump(data)  # PyYAML's own dump, for contrast: it writes 1e3 bare, which OmegaConf reads as 1000.0
-    assert yaml.load(yaml.safe_dump({"run_name": "1e3"}), Loader=_OmegaConfLikeLoader) == {"run_name": 1000.0}  # noqa: S506
+    assert yaml.load(yaml.safe_dump({"run_name": "1e3"}), Loader=_OmegaConfLikeLoader) == {"run_name": 1000.0}

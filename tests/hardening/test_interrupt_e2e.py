@@ -42,21 +42,36 @@ def tiny_model(lf_env, tmp_path_factory):
     if (shipped / "model.safetensors").is_file():
         return shipped
     out = tmp_path_factory.mktemp("tiny") / "tiny-llama"
-    envs.run_json(lf_env.python, "make_tiny_model.py",
-                  [str(out), "--data", str(DATA / "colours-train.jsonl"), str(DATA / "support-prefs.jsonl")],
-                  env=lf_env.subprocess_env(), timeout=600)
+    envs.run_json(
+        lf_env.python,
+        "make_tiny_model.py",
+        [str(out), "--data", str(DATA / "colours-train.jsonl"), str(DATA / "support-prefs.jsonl")],
+        env=lf_env.subprocess_env(),
+        timeout=600,
+    )
     return out
 
 
 @pytest.fixture
 def build(tiny_model, tmp_path, cli):
     spec = {
-        "name": "interrupt-me", "base_model": str(tiny_model), "method": "lora", "framework": "llamafactory",
-        "hardware": {"gpu": "CPU"}, "sequence_len": 128,
+        "name": "interrupt-me",
+        "base_model": str(tiny_model),
+        "method": "lora",
+        "framework": "llamafactory",
+        "hardware": {"gpu": "CPU"},
+        "sequence_len": 128,
         "data": {"train": [{"path": str(DATA / "colours-train.jsonl"), "format": "alpaca"}]},
-        "overrides": {"max_steps": MAX_STEPS, "save_steps": SAVE_STEPS, "eval_steps": MAX_STEPS, "logging_steps": 1,
-                      "learning_rate": 5.0e-3, "packing": False, "micro_batch_size": 4,
-                      "gradient_accumulation_steps": 1},
+        "overrides": {
+            "max_steps": MAX_STEPS,
+            "save_steps": SAVE_STEPS,
+            "eval_steps": MAX_STEPS,
+            "logging_steps": 1,
+            "learning_rate": 5.0e-3,
+            "packing": False,
+            "micro_batch_size": 4,
+            "gradient_accumulation_steps": 1,
+        },
     }
     path = tmp_path / "interrupt-me.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
@@ -76,10 +91,14 @@ def _env() -> dict:
 
 def _start_run(build: Path, log: Path) -> subprocess.Popen:
     """`ftgen run` as a user starts it, in its own session so that only the signals the test sends reach it."""
-    return subprocess.Popen(_ftgen("run", str(build), "--quiet", "--without-eval-set", "--no-eval",
-                                   "--skip-native-validation"),
-                            cwd=REPO, env=_env(), stdout=log.open("wb"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    return subprocess.Popen(
+        _ftgen("run", str(build), "--quiet", "--without-eval-set", "--no-eval", "--skip-native-validation"),
+        cwd=REPO,
+        env=_env(),
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def _run_dir(build: Path) -> Path:
@@ -169,9 +188,14 @@ def test_signal_stops_the_run_and_resume_finishes_it(lf_env, build, tmp_path, si
     assert not any(_alive(pid) or _group_alive(pid) for pid in trainers), "the framework (and its group) is gone"
     assert rec["metrics"].get("global_step", MAX_STEPS) < MAX_STEPS
 
-    resumed = subprocess.run(_ftgen("run", str(build), "--resume", rec["run_id"], "--quiet", "--no-eval",
-                                    "--skip-native-validation"),
-                             cwd=REPO, env=_env(), capture_output=True, text=True, timeout=600)
+    resumed = subprocess.run(
+        _ftgen("run", str(build), "--resume", rec["run_id"], "--quiet", "--no-eval", "--skip-native-validation"),
+        cwd=REPO,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     t_done = time.monotonic()
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:] + _tail(build, log)
     again = _record(build)
@@ -180,8 +204,10 @@ def test_signal_stops_the_run_and_resume_finishes_it(lf_env, build, tmp_path, si
     assert again["attempts"][0]["status"] == "interrupted" and again["attempts"][0]["signal"] == sig.name
     config = yaml.safe_load((_run_dir(build) / "config.yaml").read_text())
     assert config["resume_from_checkpoint"] == rec["last_checkpoint"]
-    print(f"\n[timing] {sig.name}: first checkpoint after {t_signal - t0:.0f} s, stopped {t_stopped - t_signal:.1f} s "
-          f"after the signal, resume to step {MAX_STEPS} took {t_done - t_stopped:.0f} s; total {t_done - t0:.0f} s")
+    print(
+        f"\n[timing] {sig.name}: first checkpoint after {t_signal - t0:.0f} s, stopped {t_stopped - t_signal:.1f} s "
+        f"after the signal, resume to step {MAX_STEPS} took {t_done - t_stopped:.0f} s; total {t_done - t0:.0f} s"
+    )
 
 
 def test_kill_9_of_ftgen_is_found_stale(lf_env, build, tmp_path):
@@ -210,8 +236,9 @@ def test_kill_9_of_ftgen_is_found_stale(lf_env, build, tmp_path):
         while any(_group_alive(p) for p in trainers) and time.monotonic() < deadline:
             time.sleep(0.1)
     assert not any(_group_alive(p) for p in trainers)
-    listing = subprocess.run(_ftgen("runs", str(build), "--json"), cwd=REPO, env=_env(), capture_output=True,
-                             text=True, timeout=120)
+    listing = subprocess.run(
+        _ftgen("runs", str(build), "--json"), cwd=REPO, env=_env(), capture_output=True, text=True, timeout=120
+    )
     assert listing.returncode == 0, listing.stderr
     [row] = json.loads(listing.stdout)
     assert row["status"] == "interrupted"

@@ -15,7 +15,9 @@ from generator.spec import MAX_SPEC_BYTES, load
 
 REPO = Path(__file__).resolve().parents[2]
 TIME_LIMIT = 5.0  # seconds; each case takes milliseconds on a laptop, this leaves room for a loaded CI machine
-VALID_HEAD = "name: x\nbase_model: Qwen/Qwen2.5-7B-Instruct\ndata: {train: [{path: a/b, format: alpaca}], examples: 5000}\n"
+VALID_HEAD = (
+    "name: x\nbase_model: Qwen/Qwen2.5-7B-Instruct\ndata: {train: [{path: a/b, format: alpaca}], examples: 5000}\n"
+)
 
 
 def _laughs(levels: int, width: int = 9, indent: str = "") -> str:
@@ -27,16 +29,22 @@ def _laughs(levels: int, width: int = 9, indent: str = "") -> str:
 CASES = {
     # billion laughs: few aliases (within the alias limit), 9**7 nodes once expanded
     "alias-bomb-top": (_laughs(8), "alias bomb"),
-    "alias-bomb-in-framework-overrides": (VALID_HEAD + "framework_overrides:\n  axolotl:\n" + _laughs(8, indent="    "),
-                                          "alias bomb"),
+    "alias-bomb-in-framework-overrides": (
+        VALID_HEAD + "framework_overrides:\n  axolotl:\n" + _laughs(8, indent="    "),
+        "alias bomb",
+    ),
     "alias-bomb-in-train": (
         "name: x\nbase_model: m\nt0: &t0 [{path: a/b, format: alpaca}]\n"
         + "".join(f"t{i}: &t{i} [" + ",".join([f"*t{i - 1}"] * 9) + "]\n" for i in range(1, 7))
-        + "data: {train: *t6}\n", "alias bomb"),
+        + "data: {train: *t6}\n",
+        "alias bomb",
+    ),
     "many-aliases": ("a: &a x\nb: [" + ",".join(["*a"] * 500) + "]\n", "aliases"),
     "recursive-alias": ("name: &a [1, *a]\n", "recursive"),
-    "recursive-alias-in-overrides": (VALID_HEAD + "framework_overrides: {axolotl: {model_config: &m {x: [*m]}}}\n",
-                                     "recursive"),
+    "recursive-alias-in-overrides": (
+        VALID_HEAD + "framework_overrides: {axolotl: {model_config: &m {x: [*m]}}}\n",
+        "recursive",
+    ),
     "deep-flow": ("name: " + "[" * 100_000 + "]" * 100_000 + "\n", "nesting deeper than"),
     "deep-block": ("".join("  " * i + f"k{i}:\n" for i in range(200)) + "  " * 200 + "x\n", "nesting deeper than"),
     "deep-mixed": ("a: " + "{b: [" * 40 + "1" + "]}" * 40 + "\n", "nesting deeper than"),
@@ -46,8 +54,10 @@ CASES = {
     "python-object": ("name: !!python/object/apply:os.system ['echo pwned']\n", "not valid YAML"),
     "python-name": ("name: !!python/name:os.system\n", "not valid YAML"),
     "python-module": ("name: !!python/module:os\n", "not valid YAML"),
-    "python-tag-in-overrides": (VALID_HEAD + "framework_overrides: {axolotl: {x: !!python/object:os.system {}}}\n",
-                                "not valid YAML"),
+    "python-tag-in-overrides": (
+        VALID_HEAD + "framework_overrides: {axolotl: {x: !!python/object:os.system {}}}\n",
+        "not valid YAML",
+    ),
     "local-tag": ("name: !evil x\n", "not valid YAML"),
     "tag-directive": ("%TAG !p! tag:yaml.org,2002:python/\n---\nname: !p!object:os.system {}\n", "not valid YAML"),
     "huge-integer": ("seed: " + "9" * 5000 + "\n", "not valid YAML"),
@@ -56,8 +66,10 @@ CASES = {
     "inf": (VALID_HEAD.replace("examples: 5000", "examples: 5000, avg_tokens: .inf"), "not finite"),
     "surrogate": ('name: "\\ud800"\n', "not valid Unicode"),
     "date-in-overrides": (VALID_HEAD + "framework_overrides: {axolotl: {x: 2024-01-01}}\n", "cannot be written"),
-    "binary-tag-in-overrides": (VALID_HEAD + "framework_overrides: {axolotl: {x: !!binary aGk=}}\n",
-                                "cannot be written"),
+    "binary-tag-in-overrides": (
+        VALID_HEAD + "framework_overrides: {axolotl: {x: !!binary aGk=}}\n",
+        "cannot be written",
+    ),
     "duplicate-key": ("name: a\nname: b\n", "duplicate key"),
     "complex-key": ("? [a, b]\n: 1\n", "unhashable"),
     "nul-character": ("name: x\x00\n", "not valid YAML"),
@@ -137,8 +149,10 @@ def test_config_loader_keeps_its_own_larger_limit(tmp_path):
 def test_shared_values_without_expansion_are_fine(tmp_path):
     """Aliases used sensibly (a value shared a few times) still load."""
     path = tmp_path / "spec.yaml"
-    path.write_text(VALID_HEAD + "framework: both\nframework_overrides:\n  axolotl: &o {max_grad_norm: 0.3}\n"
-                    "  llamafactory: *o\n", encoding="utf-8")
+    path.write_text(
+        VALID_HEAD + "framework: both\nframework_overrides:\n  axolotl: &o {max_grad_norm: 0.3}\n  llamafactory: *o\n",
+        encoding="utf-8",
+    )
     spec = load(path)
     assert spec.framework_overrides["axolotl"] == spec.framework_overrides["llamafactory"] == {"max_grad_norm": 0.3}
 
@@ -154,8 +168,13 @@ def test_generator_only_uses_safe_yaml_loaders():
             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "yaml":
                 if node.attr in bad_loaders or node.attr in unsafe - {"load", "load_all"}:
                     found.append(f"{path.relative_to(REPO)}:{node.lineno}: yaml.{node.attr}")
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("load", "load_all") \
-                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "yaml":
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("load", "load_all")
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "yaml"
+            ):
                 loader = next((k.value for k in node.keywords if k.arg == "Loader"), None)
                 text = ast.unparse(loader) if loader is not None else ""
                 if "Safe" not in text and text not in ("_FAST_SAFE", "loader"):

@@ -15,8 +15,11 @@ from generator.errors import FtgenError
 from generator.spec import from_dict
 
 REPO = Path(__file__).resolve().parents[2]
-SECRETS = {"HF_TOKEN": "hf_SeCrEt_0123456789abcdef", "WANDB_API_KEY": "wandb-SECRET-9876543210",
-           "HUGGING_FACE_HUB_TOKEN": "hfhub_Another_Secret_42"}
+SECRETS = {
+    "HF_TOKEN": "hf_SeCrEt_0123456789abcdef",
+    "WANDB_API_KEY": "wandb-SECRET-9876543210",
+    "HUGGING_FACE_HUB_TOKEN": "hfhub_Another_Secret_42",
+}
 
 
 def _fingerprint(value: str) -> str:
@@ -81,13 +84,24 @@ def test_build_outputs_never_hold_environment_secrets(tmp_path, secrets_set):
 
 # ------------------------------------------------------------------ secrets and remote code in the spec
 
-BASE = {"name": "x", "base_model": "Qwen/Qwen2.5-7B-Instruct",
-        "data": {"train": [{"path": "org/ds", "format": "alpaca"}], "examples": 5000}, "framework": "both"}
+BASE = {
+    "name": "x",
+    "base_model": "Qwen/Qwen2.5-7B-Instruct",
+    "data": {"train": [{"path": "org/ds", "format": "alpaca"}], "examples": 5000},
+    "framework": "both",
+}
 
 
-@pytest.mark.parametrize("framework,key", [("llamafactory", "hf_hub_token"), ("llamafactory", "hub_token"),
-                                           ("axolotl", "comet_api_key"), ("llamafactory", "swanlab_api_key"),
-                                           ("axolotl", "swanlab_lark_secret")])
+@pytest.mark.parametrize(
+    "framework,key",
+    [
+        ("llamafactory", "hf_hub_token"),
+        ("llamafactory", "hub_token"),
+        ("axolotl", "comet_api_key"),
+        ("llamafactory", "swanlab_api_key"),
+        ("axolotl", "swanlab_lark_secret"),
+    ],
+)
 def test_secrets_written_into_the_spec_are_refused(framework, key):
     data = {**BASE, "framework_overrides": {framework: {key: SECRETS["HF_TOKEN"]}}}
     with pytest.raises(FtgenError) as exc:
@@ -99,7 +113,9 @@ def test_secrets_written_into_the_spec_are_refused(framework, key):
 def test_environment_interpolation_is_refused_for_llamafactory(tmp_path):
     """OmegaConf would read ${oc.env:HF_TOKEN} as an interpolation; ftgen refuses rather than pass it on."""
     spec = tmp_path / "spec.yaml"
-    spec.write_text(yaml.safe_dump({**BASE, "framework_overrides": {"llamafactory": {"run_name": "${oc.env:HF_TOKEN}"}}}))
+    spec.write_text(
+        yaml.safe_dump({**BASE, "framework_overrides": {"llamafactory": {"run_name": "${oc.env:HF_TOKEN}"}}})
+    )
     with pytest.raises(FtgenError) as exc:
         build_file(spec, tmp_path / "out")
     assert [p.key for p in exc.value.problems] == ["framework_overrides.llamafactory.run_name"]
@@ -118,7 +134,9 @@ def test_remote_code_stays_off_without_the_flag(tmp_path):
 
 def test_a_model_that_needs_remote_code_is_refused_without_the_flag(tmp_path):
     spec = tmp_path / "spec.yaml"
-    spec.write_text(yaml.safe_dump({**BASE, "base_model": "internlm/internlm3-8b-instruct", "framework": "llamafactory"}))
+    spec.write_text(
+        yaml.safe_dump({**BASE, "base_model": "internlm/internlm3-8b-instruct", "framework": "llamafactory"})
+    )
     with pytest.raises(FtgenError) as exc:
         build_file(spec, tmp_path / "out")
     assert "trust_remote_code" in [p.key for p in exc.value.problems]
@@ -131,8 +149,9 @@ def test_a_local_model_with_auto_map_is_refused_without_the_flag(tmp_path):
     config["auto_map"] = {"AutoModelForCausalLM": "modeling_evil.EvilForCausalLM"}
     (model / "config.json").write_text(json.dumps(config))
     spec = tmp_path / "spec.yaml"
-    spec.write_text(yaml.safe_dump({**BASE, "base_model": "remote-model", "hardware": {"gpu": "CPU"},
-                                    "sequence_len": 128}))
+    spec.write_text(
+        yaml.safe_dump({**BASE, "base_model": "remote-model", "hardware": {"gpu": "CPU"}, "sequence_len": 128})
+    )
     with pytest.raises(FtgenError) as exc:
         build_file(spec, tmp_path / "out")
     assert "trust_remote_code" in [p.key for p in exc.value.problems]
@@ -140,8 +159,16 @@ def test_a_local_model_with_auto_map_is_refused_without_the_flag(tmp_path):
 
 def test_remote_code_with_the_flag_is_written_and_flagged_for_review(tmp_path):
     spec = tmp_path / "spec.yaml"
-    spec.write_text(yaml.safe_dump({**BASE, "base_model": "internlm/internlm3-8b-instruct", "framework": "llamafactory",
-                                    "trust_remote_code": True}))
+    spec.write_text(
+        yaml.safe_dump(
+            {
+                **BASE,
+                "base_model": "internlm/internlm3-8b-instruct",
+                "framework": "llamafactory",
+                "trust_remote_code": True,
+            }
+        )
+    )
     b = build_file(spec, tmp_path / "out")
     assert _configs(b)["llamafactory"]["trust_remote_code"] is True
     warnings = [f for f in b.plan.findings if f.key == "trust_remote_code" and f.severity == "warning"]
@@ -156,4 +183,3 @@ def test_remote_code_cannot_be_slipped_in_through_framework_overrides(tmp_path, 
     assert [p.key for p in exc.value.problems] == [f"framework_overrides.{framework}.trust_remote_code"]
     ok = from_dict({**data, "trust_remote_code": True}, "spec.yaml")
     assert ok.trust_remote_code
-

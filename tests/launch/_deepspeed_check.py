@@ -33,8 +33,15 @@ def check(file):
     out = {"ok": True, "stage": None, "cases": 0}
     with tempfile.TemporaryDirectory() as tmp:
         for mbs, gas, precision in ((1, 1, "bf16"), (4, 8, "bf16"), (2, 16, "fp16")):
-            args = TrainingArguments(output_dir=tmp, per_device_train_batch_size=mbs, gradient_accumulation_steps=gas,
-                                     max_grad_norm=1.0, report_to=[], use_cpu=True, **{precision: True})
+            args = TrainingArguments(
+                output_dir=tmp,
+                per_device_train_batch_size=mbs,
+                gradient_accumulation_steps=gas,
+                max_grad_norm=1.0,
+                report_to=[],
+                use_cpu=True,
+                **{precision: True},
+            )
             hf = HfTrainerDeepSpeedConfig(json.loads(json.dumps(raw)))
             hf.trainer_config_process(args)
             hf.trainer_config_finalize(args, _Model, num_training_steps=100)
@@ -43,14 +50,15 @@ def check(file):
                 return {"ok": False, "error": f"'auto' left unfilled at {left}"}
             try:
                 ds = DeepSpeedConfig(hf.config)
-            except Exception as exc:  # noqa: BLE001 - reported to the test
+            except Exception as exc:
                 return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
             if ds.train_micro_batch_size_per_gpu != mbs or ds.gradient_accumulation_steps != gas:
                 return {"ok": False, "error": "batch sizes not taken from the Trainer arguments"}
             out["stage"] = int(ds.zero_optimization_stage)
             out["offload_param"] = bool(ds.zero_config.offload_param) and str(ds.zero_config.offload_param.device)
-            out["offload_optimizer"] = bool(ds.zero_config.offload_optimizer) and \
-                str(ds.zero_config.offload_optimizer.device)
+            out["offload_optimizer"] = bool(ds.zero_config.offload_optimizer) and str(
+                ds.zero_config.offload_optimizer.device
+            )
             out["cases"] += 1
     return out
 

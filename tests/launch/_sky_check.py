@@ -13,11 +13,16 @@ import sky
 def check(file):
     try:
         task = sky.Task.from_yaml(file)
-    except Exception as exc:  # noqa: BLE001 - reported to the test
+    except Exception as exc:
         return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
     accelerators = [r.accelerators for r in task.resources]
-    return {"ok": True, "num_nodes": task.num_nodes, "accelerators": accelerators, "envs": dict(task.envs),
-            "version": sky.__version__}
+    return {
+        "ok": True,
+        "num_nodes": task.num_nodes,
+        "accelerators": accelerators,
+        "envs": dict(task.envs),
+        "version": sky.__version__,
+    }
 
 
 if __name__ == "__main__":

@@ -17,9 +17,25 @@ REPO = Path(__file__).resolve().parents[2]
 CASES = REPO / "tests" / "cases" / "good"
 
 # Environment variables the stubs record.
-RECORDED = ("FORCE_TORCHRUN", "NNODES", "NODE_RANK", "NPROC_PER_NODE", "MASTER_ADDR", "MASTER_PORT", "RDZV_ID",
-            "HF_TOKEN", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE", "DO_NOT_TRACK",
-            "AXOLOTL_DO_NOT_TRACK", "WANDB_MODE", "FTGEN_ENV_BIN", "PYTHONPATH", "PYTHONUNBUFFERED")
+RECORDED = (
+    "FORCE_TORCHRUN",
+    "NNODES",
+    "NODE_RANK",
+    "NPROC_PER_NODE",
+    "MASTER_ADDR",
+    "MASTER_PORT",
+    "RDZV_ID",
+    "HF_TOKEN",
+    "HF_HUB_OFFLINE",
+    "HF_DATASETS_OFFLINE",
+    "TRANSFORMERS_OFFLINE",
+    "DO_NOT_TRACK",
+    "AXOLOTL_DO_NOT_TRACK",
+    "WANDB_MODE",
+    "FTGEN_ENV_BIN",
+    "PYTHONPATH",
+    "PYTHONUNBUFFERED",
+)
 
 _STUB = """#!{python}
 import json, os, subprocess, sys
@@ -71,8 +87,11 @@ class Stubs:
 
     def env(self, *, on_path: bool = True, **extra: str) -> dict[str, str]:
         """A clean environment for a script: stubs first on PATH (or absent), no stray launch variables."""
-        base = {k: v for k, v in os.environ.items() if k not in RECORDED and not k.startswith(("SLURM_", "SKYPILOT_",
-                                                                                             "PET_", "FTGEN_"))}
+        base = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in RECORDED and not k.startswith(("SLURM_", "SKYPILOT_", "PET_", "FTGEN_"))
+        }
         base["PATH"] = (f"{self.bin}{os.pathsep}" if on_path else "") + "/usr/bin:/bin"
         base["STUB_LOG"] = str(self.log)
         base.update(extra)
@@ -118,8 +137,10 @@ def built(tmp_path_factory):
 
 TOOLS = {
     # name: (pip install steps, env vars for pip). Pinned: the checks say which versions accepted the files.
-    "deepspeed": ([["torch==2.13.0"], ["deepspeed==0.19.8", "transformers==5.6.0", "accelerate==1.11.0"]],
-                  {"DS_BUILD_OPS": "0"}),
+    "deepspeed": (
+        [["torch==2.13.0"], ["deepspeed==0.19.8", "transformers==5.6.0", "accelerate==1.11.0"]],
+        {"DS_BUILD_OPS": "0"},
+    ),
     "skypilot": ([["skypilot==0.14.1"]], {}),
 }
 
@@ -154,8 +175,13 @@ def tool_python(name: str) -> Path:
         env.pop("PYTHONPATH", None)
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         for reqs in steps:
-            proc = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--progress-bar", "off", *reqs],
-                                  check=False, env=env, capture_output=True, text=True)
+            proc = subprocess.run(
+                [str(python), "-m", "pip", "install", "--quiet", "--progress-bar", "off", *reqs],
+                check=False,
+                env=env,
+                capture_output=True,
+                text=True,
+            )
             if proc.returncode != 0:
                 shutil.rmtree(venv, ignore_errors=True)
                 tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
@@ -167,8 +193,14 @@ def tool_python(name: str) -> Path:
 def run_check(python: Path, script: str, files: list[Path]) -> dict:
     """Run tests/launch/<script> with a tool interpreter; return the JSON it prints last."""
     here = Path(__file__).parent
-    proc = subprocess.run([str(python), str(here / script), *map(str, files)], check=False, capture_output=True,
-                          text=True,                          timeout=600, env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    proc = subprocess.run(
+        [str(python), str(here / script), *map(str, files)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 

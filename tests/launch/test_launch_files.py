@@ -21,8 +21,13 @@ from generator.launch._files import sky_problems
 REPO = Path(__file__).resolve().parents[2]
 CASES = REPO / "tests" / "cases" / "good"
 EXPECTED = Path(__file__).parent / "expected"
-GOLDEN = ["ddp-lora-4xa100", "zero3-full-70b-4-nodes", "cpu-tiny-local-model", "full-forced-70b-8xa100-40",
-          "custom-vram-48gb"]
+GOLDEN = [
+    "ddp-lora-4xa100",
+    "zero3-full-70b-4-nodes",
+    "cpu-tiny-local-model",
+    "full-forced-70b-8xa100-40",
+    "custom-vram-48gb",
+]
 ALL = sorted(CASES.glob("*.yaml"))  # collected once; the good cases are the lead's (renames happen)
 UPDATE = os.environ.get("FTGEN_UPDATE_EXPECTED") == "1"
 
@@ -42,8 +47,9 @@ def test_launch_files_match_expected(name):
     assert folder.is_dir(), f"no expected files for {name}: run with FTGEN_UPDATE_EXPECTED=1"
     assert sorted(p.name for p in folder.iterdir()) == sorted(files), "expected/ holds a different set of files"
     for file, text in files.items():
-        assert (folder / file).read_text(encoding="utf-8") == text, \
+        assert (folder / file).read_text(encoding="utf-8") == text, (
             f"{name}/{file} differs from tests/launch/expected (FTGEN_UPDATE_EXPECTED=1 if intended)"
+        )
 
 
 @pytest.mark.parametrize("spec", ALL, ids=lambda p: p.stem)
@@ -102,8 +108,11 @@ def _scripts(out_dir: Path) -> list[Path]:
         sky = yaml.safe_load((out_dir / "sky.yaml").read_text())
         job = yaml.safe_load((out_dir / "pytorchjob.yaml").read_text())
         command = job["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["spec"]["containers"][0]["command"]
-        for name, body in (("sky-setup.sh", sky["setup"]), ("sky-run.sh", sky["run"]),
-                           ("pytorchjob-command.sh", command[2])):
+        for name, body in (
+            ("sky-setup.sh", sky["setup"]),
+            ("sky-run.sh", sky["run"]),
+            ("pytorchjob-command.sh", command[2]),
+        ):
             path = out_dir / name
             path.write_text("#!/bin/bash\n" + body)
             paths.append(path)
@@ -117,8 +126,9 @@ def test_shellcheck_passes_on_every_generated_script(tmp_path, write_build):
     paths = []
     for spec in ALL:
         paths += _scripts(write_build(spec, tmp_path))
-    proc = subprocess.run([exe, "--severity=style", "--format=gcc", *map(str, paths)], check=False,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [exe, "--severity=style", "--format=gcc", *map(str, paths)], check=False, capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr
 
 
@@ -134,14 +144,28 @@ def test_launch_sh_single_node_multi_gpu_axolotl_and_llamafactory(built, stubs, 
     assert r.returncode == 0, r.stderr
     [call] = stubs.calls("axolotl")
     assert call["cwd"] == str(out), "launch.sh works in its own folder"
-    assert call["argv"] == ["train", "axolotl.yaml", "--launcher", "torchrun", "--", "--nnodes", "1",
-                            "--nproc_per_node", "4", "--standalone"]
+    assert call["argv"] == [
+        "train",
+        "axolotl.yaml",
+        "--launcher",
+        "torchrun",
+        "--",
+        "--nnodes",
+        "1",
+        "--nproc_per_node",
+        "4",
+        "--standalone",
+    ]
     r = stubs.run([str(out / "launch.sh"), "llamafactory", "max_steps=3"], out, env)
     assert r.returncode == 0, r.stderr
     [call] = stubs.calls("llamafactory-cli")
     assert call["argv"] == ["train", "llamafactory.yaml", "max_steps=3"]
-    assert {k: call["env"][k] for k in ("FORCE_TORCHRUN", "NNODES", "NODE_RANK", "NPROC_PER_NODE")} == \
-        {"FORCE_TORCHRUN": "1", "NNODES": "1", "NODE_RANK": "0", "NPROC_PER_NODE": "4"}
+    assert {k: call["env"][k] for k in ("FORCE_TORCHRUN", "NNODES", "NODE_RANK", "NPROC_PER_NODE")} == {
+        "FORCE_TORCHRUN": "1",
+        "NNODES": "1",
+        "NODE_RANK": "0",
+        "NPROC_PER_NODE": "4",
+    }
     assert call["env"]["MASTER_PORT"] is None, "one node: LLaMA-Factory picks a free port itself"
 
 
@@ -152,13 +176,31 @@ def test_launch_sh_multi_node_needs_master_addr_and_uses_rendezvous(built, stubs
     env = stubs.env(FTGEN_ENV_BIN=str(stubs.bin), MASTER_ADDR="10.0.0.1", NODE_RANK="1")
     assert stubs.run(["bash", "launch.sh"], out, env).returncode == 0
     assert stubs.calls("axolotl")[0]["argv"][-10:] == [
-        "--nnodes", "4", "--nproc_per_node", "8", "--node_rank", "1", "--master_addr", "10.0.0.1",
-        "--master_port", "29500"]
+        "--nnodes",
+        "4",
+        "--nproc_per_node",
+        "8",
+        "--node_rank",
+        "1",
+        "--master_addr",
+        "10.0.0.1",
+        "--master_port",
+        "29500",
+    ]
     env["RDZV_ID"] = "77"
     assert stubs.run(["bash", "launch.sh"], out, env).returncode == 0
     assert stubs.calls("axolotl")[0]["argv"][-10:] == [
-        "--nnodes", "4", "--nproc_per_node", "8", "--rdzv_backend", "c10d", "--rdzv_endpoint", "10.0.0.1:29500",
-        "--rdzv_id", "77"]
+        "--nnodes",
+        "4",
+        "--nproc_per_node",
+        "8",
+        "--rdzv_backend",
+        "c10d",
+        "--rdzv_endpoint",
+        "10.0.0.1:29500",
+        "--rdzv_id",
+        "77",
+    ]
     assert stubs.run(["bash", "launch.sh", "llamafactory"], out, env).returncode == 0
     [call] = stubs.calls("llamafactory-cli")
     assert call["env"]["RDZV_ID"] == "77" and call["env"]["MASTER_ADDR"] == "10.0.0.1"
@@ -207,8 +249,10 @@ def test_launch_sh_finds_or_creates_the_env_through_ftgen(built, stubs):
     r = stubs.run(["bash", "launch.sh"], out, stubs.env(on_path=False))
     assert r.returncode == 2 and "ftgen is not on PATH" in r.stderr
     assert stubs.run(["bash", "launch.sh", "llamafactory"], out, stubs.env()).returncode == 0
-    assert [c["argv"] for c in stubs.calls("ftgen")] == [["env", "install", "llamafactory"],
-                                                         ["env", "bin", "llamafactory"]]
+    assert [c["argv"] for c in stubs.calls("ftgen")] == [
+        ["env", "install", "llamafactory"],
+        ["env", "bin", "llamafactory"],
+    ]
     r = stubs.run(["bash", "launch.sh"], out, stubs.env(NPROC_PER_NODE="two", FTGEN_ENV_BIN=str(stubs.bin)))
     assert r.returncode == 2 and "NPROC_PER_NODE must be a whole number" in r.stderr
 
@@ -218,15 +262,24 @@ def test_launch_sh_finds_or_creates_the_env_through_ftgen(built, stubs):
 
 def test_slurm_sbatch_runs_launch_sh_on_every_node_with_c10d_rendezvous(built, stubs):
     out = built("zero3-full-70b-4-nodes")
-    env = stubs.env(SLURM_SUBMIT_DIR=str(out), SLURM_JOB_NODELIST="gpu-node-[7-10]", SLURM_NNODES="4",
-                    SLURM_JOB_ID="4242")
+    env = stubs.env(
+        SLURM_SUBMIT_DIR=str(out), SLURM_JOB_NODELIST="gpu-node-[7-10]", SLURM_NNODES="4", SLURM_JOB_ID="4242"
+    )
     r = stubs.run(["bash", str(out / "slurm.sbatch"), "llamafactory"], out.parent, env)
     assert r.returncode == 0, r.stderr
-    assert [c["argv"] for c in stubs.calls("ftgen")] == [["env", "install", "llamafactory"],
-                                                         ["env", "bin", "llamafactory"]]
+    assert [c["argv"] for c in stubs.calls("ftgen")] == [
+        ["env", "install", "llamafactory"],
+        ["env", "bin", "llamafactory"],
+    ]
     [srun] = stubs.calls("srun")
-    assert srun["argv"] == ["--nodes=4", "--ntasks-per-node=1", "--kill-on-bad-exit=1", "bash", "launch.sh",
-                            "llamafactory"]
+    assert srun["argv"] == [
+        "--nodes=4",
+        "--ntasks-per-node=1",
+        "--kill-on-bad-exit=1",
+        "bash",
+        "launch.sh",
+        "llamafactory",
+    ]
     assert srun["env"]["MASTER_ADDR"] == "gpu-node-7" and srun["env"]["RDZV_ID"] == "4242"
     assert srun["env"]["FTGEN_ENV_BIN"] == str(stubs.bin)
     [call] = stubs.calls("llamafactory-cli")  # the stub srun ran launch.sh once
@@ -240,14 +293,30 @@ def test_sky_run_uses_skypilot_rank_and_first_ip(built, stubs, tmp_path):
     out = built("zero3-full-70b-4-nodes")
     sky = yaml.safe_load((out / "sky.yaml").read_text())
     assert sky["workdir"] == "." and sky["resources"]["accelerators"] == "H100:8"
-    env = stubs.env(FTGEN_ENV_BIN=str(stubs.bin), HOME=str(tmp_path), SKYPILOT_NODE_IPS="10.1.0.5\n10.1.0.6\n10.1.0.7\n10.1.0.8",
-                    SKYPILOT_NODE_RANK="1", SKYPILOT_NUM_NODES="4", SKYPILOT_NUM_GPUS_PER_NODE="8",
-                    **{k: str(v) for k, v in sky["envs"].items()})
+    env = stubs.env(
+        FTGEN_ENV_BIN=str(stubs.bin),
+        HOME=str(tmp_path),
+        SKYPILOT_NODE_IPS="10.1.0.5\n10.1.0.6\n10.1.0.7\n10.1.0.8",
+        SKYPILOT_NODE_RANK="1",
+        SKYPILOT_NUM_NODES="4",
+        SKYPILOT_NUM_GPUS_PER_NODE="8",
+        **{k: str(v) for k, v in sky["envs"].items()},
+    )
     r = stubs.run(["bash", "-c", sky["run"]], out, env)
     assert r.returncode == 0, r.stderr
     [call] = stubs.calls("axolotl")
-    assert call["argv"][-10:] == ["--nnodes", "4", "--nproc_per_node", "8", "--node_rank", "1", "--master_addr",
-                                  "10.1.0.5", "--master_port", "29500"]
+    assert call["argv"][-10:] == [
+        "--nnodes",
+        "4",
+        "--nproc_per_node",
+        "8",
+        "--node_rank",
+        "1",
+        "--master_addr",
+        "10.1.0.5",
+        "--master_port",
+        "29500",
+    ]
 
 
 def test_pytorchjob_command_uses_the_operator_variables(built, stubs):
@@ -256,14 +325,26 @@ def test_pytorchjob_command_uses_the_operator_variables(built, stubs):
     worker = job["spec"]["pytorchReplicaSpecs"]["Worker"]
     assert worker["replicas"] == 3 and job["spec"]["nprocPerNode"] == "8"
     container = worker["template"]["spec"]["containers"][0]
-    env = stubs.env(FTGEN_ENV_BIN=str(stubs.bin), MASTER_ADDR="ftgen-x-master-0", MASTER_PORT="23456",
-                    PET_NNODES="4", PET_NODE_RANK="1", PET_NPROC_PER_NODE="8",
-                    **{e["name"]: e["value"] for e in container["env"] if "value" in e})
+    env = stubs.env(
+        FTGEN_ENV_BIN=str(stubs.bin),
+        MASTER_ADDR="ftgen-x-master-0",
+        MASTER_PORT="23456",
+        PET_NNODES="4",
+        PET_NODE_RANK="1",
+        PET_NPROC_PER_NODE="8",
+        **{e["name"]: e["value"] for e in container["env"] if "value" in e},
+    )
     r = stubs.run(container["command"], out, env)
     assert r.returncode == 0, r.stderr
     assert stubs.calls("python")[0]["argv"] == ["-m", "pip", "install", "--quiet", "ftgen"]
-    assert stubs.calls("axolotl")[0]["argv"][-6:] == ["--node_rank", "1", "--master_addr", "ftgen-x-master-0",
-                                                      "--master_port", "23456"]
+    assert stubs.calls("axolotl")[0]["argv"][-6:] == [
+        "--node_rank",
+        "1",
+        "--master_addr",
+        "ftgen-x-master-0",
+        "--master_port",
+        "23456",
+    ]
 
 
 # ------------------------------------------------------------------ launch_command and submit
@@ -284,8 +365,9 @@ def test_launch_command_llamafactory(tmp_path):
     assert extra == {"FORCE_TORCHRUN": "0", "NPROC_PER_NODE": "1"}
     argv, extra = launch_command("llamafactory", "cfg.yaml", env, launcher="torchrun", nproc=2)
     assert extra == {"FORCE_TORCHRUN": "1", "NNODES": "1", "NODE_RANK": "0", "NPROC_PER_NODE": "2"}
-    _, extra = launch_command("llamafactory", "cfg.yaml", env, launcher="torchrun", nproc=8, nnodes=2, node_rank=1,
-                              master_addr="10.0.0.1")
+    _, extra = launch_command(
+        "llamafactory", "cfg.yaml", env, launcher="torchrun", nproc=8, nnodes=2, node_rank=1, master_addr="10.0.0.1"
+    )
     assert extra["MASTER_ADDR"] == "10.0.0.1" and extra["MASTER_PORT"] == "29500" and extra["NODE_RANK"] == "1"
     ds = tmp_path / "ds.yaml"
     ds.write_text("deepspeed: deepspeed_zero3.json\n")
@@ -298,8 +380,17 @@ def test_launch_command_axolotl(tmp_path):
     assert argv[1:] == ["train", "a.yaml", "--launcher", "python"] and extra == {}
     argv, _ = launch_command("axolotl", "a.yaml", env, launcher="local", nproc=4)
     assert argv[3:] == ["--launcher", "torchrun", "--", "--nnodes", "1", "--nproc_per_node", "4", "--standalone"]
-    argv, _ = launch_command("axolotl", "a.yaml", env, launcher="torchrun", nproc=8, nnodes=2, node_rank=1,
-                             master_addr="h0", master_port=1234)
+    argv, _ = launch_command(
+        "axolotl",
+        "a.yaml",
+        env,
+        launcher="torchrun",
+        nproc=8,
+        nnodes=2,
+        node_rank=1,
+        master_addr="h0",
+        master_port=1234,
+    )
     assert argv[-6:] == ["--node_rank", "1", "--master_addr", "h0", "--master_port", "1234"]
 
 

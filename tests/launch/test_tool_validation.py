@@ -70,8 +70,13 @@ def test_deepspeed_engine_starts_and_steps_on_cpu(stage, tmp_path, tool):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.run([str(python), str(Path(__file__).parent / "_deepspeed_step.py"), str(path), str(port)],
-                          check=False, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [str(python), str(Path(__file__).parent / "_deepspeed_step.py"), str(path), str(port)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["ok"], result["error"]
@@ -99,6 +104,11 @@ def test_skypilot_loads_every_sky_yaml(tmp_path, tool, check_with):
 
 def test_vendored_skypilot_schema_matches_the_pinned_skypilot(tool):
     python = tool("skypilot")
-    proc = subprocess.run([str(python), str(REPO / "scripts" / "gen_skypilot_schema.py"), "--check"],
-                          check=False, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [str(python), str(REPO / "scripts" / "gen_skypilot_schema.py"), "--check"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -31,8 +31,15 @@ def _spec(tmp: Path, model: Path | str, framework: str, gpus_per_node: int = 2) 
         "hardware": {"gpu": "CPU", "gpus_per_node": gpus_per_node},
         "framework": framework,
         "sequence_len": 128,
-        "overrides": {"max_steps": 6, "learning_rate": 5.0e-3, "packing": False, "micro_batch_size": 4,
-                      "logging_steps": 1, "save_steps": 6, "eval_steps": 6},
+        "overrides": {
+            "max_steps": 6,
+            "learning_rate": 5.0e-3,
+            "packing": False,
+            "micro_batch_size": 4,
+            "logging_steps": 1,
+            "save_steps": 6,
+            "eval_steps": 6,
+        },
     }
     path = tmp / f"{spec['name']}.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
@@ -68,8 +75,13 @@ def lf_env():
 @pytest.fixture(scope="module")
 def tiny_model(lf_env, tmp_path_factory):
     out = tmp_path_factory.mktemp("tiny") / "tiny-llama"
-    envs.run_json(lf_env.python, "make_tiny_model.py", [str(out), "--data", str(DATA / "colours-train.jsonl")],
-                  env=lf_env.subprocess_env(), timeout=600)
+    envs.run_json(
+        lf_env.python,
+        "make_tiny_model.py",
+        [str(out), "--data", str(DATA / "colours-train.jsonl")],
+        env=lf_env.subprocess_env(),
+        timeout=600,
+    )
     return out
 
 
@@ -94,8 +106,9 @@ def test_two_process_torchrun_on_cpu_via_ftgen_run(tmp_path, lf_env, tiny_model,
     out_dir = _build(tmp_path, tiny_model, write_build)
     argv, extra = launch_command("llamafactory", "llamafactory.yaml", lf_env, launcher="torchrun", nproc=2)
     assert extra["FORCE_TORCHRUN"] == "1" and extra["NPROC_PER_NODE"] == "2"
-    result = cli("run", str(out_dir), "--launcher", "torchrun", "--nproc", "2", "--without-eval-set", "--no-eval",
-                 "--quiet")
+    result = cli(
+        "run", str(out_dir), "--launcher", "torchrun", "--nproc", "2", "--without-eval-set", "--no-eval", "--quiet"
+    )
     run_dir = next(p for p in (out_dir / "runs").iterdir() if p.is_dir())
     log = (run_dir / "train.log").read_text(errors="replace")
     assert result.exit_code == 0, result.output[-2000:] + log[-6000:]
@@ -109,11 +122,15 @@ def test_two_process_torchrun_on_cpu_via_ftgen_run(tmp_path, lf_env, tiny_model,
 def test_two_process_torchrun_on_cpu_via_launch_sh(tmp_path, lf_env, tiny_model, write_build):
     """The generated launch.sh itself: the plan's 2 processes, the env's bin from FTGEN_ENV_BIN."""
     out_dir = _build(tmp_path, tiny_model, write_build)
-    env = {k: v for k, v in os.environ.items() if k not in ("NNODES", "NODE_RANK", "NPROC_PER_NODE", "MASTER_ADDR",
-                                                           "MASTER_PORT", "RDZV_ID", "FORCE_TORCHRUN")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("NNODES", "NODE_RANK", "NPROC_PER_NODE", "MASTER_ADDR", "MASTER_PORT", "RDZV_ID", "FORCE_TORCHRUN")
+    }
     env.update(FTGEN_ENV_BIN=str(lf_env.bin_dir), FTGEN_OFFLINE="1", FTGEN_NO_TELEMETRY="1")
-    proc = subprocess.run([str(out_dir / "launch.sh")], check=False, cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=900)
+    proc = subprocess.run(
+        [str(out_dir / "launch.sh")], check=False, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900
+    )
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-6000:]
     _assert_two_process_run(out_dir, log)

@@ -38,7 +38,8 @@ def test_expected_findings_per_file(results):
         for name, lines in files.items():
             assert lines == expected[fw][name], (
                 f"{fw}/{name}: findings changed (FTGEN_UPDATE_EXPECTED=1 to accept):\n"
-                f"expected {expected[fw][name]}\nactual   {lines}")
+                f"expected {expected[fw][name]}\nactual   {lines}"
+            )
 
 
 def test_the_corpus_has_both_frameworks_and_all_are_detected(results):
@@ -69,7 +70,8 @@ def test_verdicts_agree_with_the_frameworks_own_validators(results):
             compared += 1
             r = results[(fw, name)]
             assert r.refused_by_framework == (v["native"] == "invalid"), (
-                f"{fw}/{name}: native {v['native']} {v['messages'][:2]}; lint {_summary(r)}")
+                f"{fw}/{name}: native {v['native']} {v['messages'][:2]}; lint {_summary(r)}"
+            )
     assert compared >= 200
 
 
@@ -84,7 +86,8 @@ def test_no_error_on_configs_the_pinned_version_accepts(results):
             for f in results[(fw, name)].findings:
                 if f.severity == "error":
                     assert f.when in ("silent", "train") and f.rule in ("FTL001", "FTL003", "FTL006"), (
-                        f"{fw}/{name}: {f.render()}")
+                        f"{fw}/{name}: {f.render()}"
+                    )
 
 
 def test_other_version_findings_say_which_version(results):
@@ -118,5 +121,5 @@ def test_whole_corpus_lints_in_well_under_a_few_seconds():
     assert best < 3.0, f"{len(paths)} configs took {best:.2f} s"
 
 
-def test_corpus_path_is_the_shared_one():
+def test_corpus_is_committed_with_its_source():
     assert (CORPUS / "README.md").is_file()

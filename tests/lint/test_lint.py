@@ -25,12 +25,35 @@ from generator.lint._load import load_text
 from generator.lint._versions import _curated, _facts
 from generator.validate import validate_config
 
-AX = {"base_model": "meta-llama/Llama-3.1-8B", "datasets": [{"path": "tatsu-lab/alpaca", "type": "alpaca"}],
-      "adapter": "lora", "lora_r": 16, "lora_alpha": 32, "lora_target_linear": True, "learning_rate": 2e-4,
-      "micro_batch_size": 2, "num_epochs": 1, "sequence_len": 2048, "val_set_size": 0.02, "bf16": True}
-LF = {"model_name_or_path": "Qwen/Qwen3-8B", "stage": "sft", "do_train": True, "finetuning_type": "lora",
-      "lora_rank": 16, "lora_alpha": 32, "dataset": "alpaca_en_demo", "template": "qwen3", "cutoff_len": 2048,
-      "learning_rate": 1e-4, "per_device_train_batch_size": 2, "val_size": 0.05, "bf16": True}
+AX = {
+    "base_model": "meta-llama/Llama-3.1-8B",
+    "datasets": [{"path": "tatsu-lab/alpaca", "type": "alpaca"}],
+    "adapter": "lora",
+    "lora_r": 16,
+    "lora_alpha": 32,
+    "lora_target_linear": True,
+    "learning_rate": 2e-4,
+    "micro_batch_size": 2,
+    "num_epochs": 1,
+    "sequence_len": 2048,
+    "val_set_size": 0.02,
+    "bf16": True,
+}
+LF = {
+    "model_name_or_path": "Qwen/Qwen3-8B",
+    "stage": "sft",
+    "do_train": True,
+    "finetuning_type": "lora",
+    "lora_rank": 16,
+    "lora_alpha": 32,
+    "dataset": "alpaca_en_demo",
+    "template": "qwen3",
+    "cutoff_len": 2048,
+    "learning_rate": 1e-4,
+    "per_device_train_batch_size": 2,
+    "val_size": 0.05,
+    "bf16": True,
+}
 
 
 def rules_of(cfg, framework=None, hardware=None) -> dict[str, list]:
@@ -45,10 +68,17 @@ def test_clean_configs_have_no_findings():
     assert rules_of(LF) == {}
 
 
-@pytest.mark.parametrize("cfg,fw", [(AX, "axolotl"), (LF, "llamafactory"),
-                                    ({"model": "Qwen/Qwen3-4B", "train_dataset": "x", "dist_config": {}}, "llamafactory"),
-                                    ({"datasets": [], "micro_batch_size": 1, "sequence_len": 1}, "axolotl"),
-                                    ({"<|tok|>": "a token"}, None), ([1, 2], None)])
+@pytest.mark.parametrize(
+    "cfg,fw",
+    [
+        (AX, "axolotl"),
+        (LF, "llamafactory"),
+        ({"model": "Qwen/Qwen3-4B", "train_dataset": "x", "dist_config": {}}, "llamafactory"),
+        ({"datasets": [], "micro_batch_size": 1, "sequence_len": 1}, "axolotl"),
+        ({"<|tok|>": "a token"}, None),
+        ([1, 2], None),
+    ],
+)
 def test_detection(cfg, fw):
     assert detect(cfg)[0] == fw
 
@@ -73,12 +103,14 @@ def test_fast_yaml_matches_the_safe_loader_on_the_corpus():
         assert fast.data == slow.data and fast.lines == slow.lines, path.name
 
 
-@pytest.mark.parametrize("text", ["a: &x [1]\nb: *x\n", "a: 1\na: 2\n", "<<: {a: 1}\n", "a: !!python/name:os.system\n",
-                                  "[" * 100 + "]" * 100])
+@pytest.mark.parametrize(
+    "text",
+    ["a: &x [1]\nb: *x\n", "a: 1\na: 2\n", "<<: {a: 1}\n", "a: !!python/name:os.system\n", "[" * 100 + "]" * 100],
+)
 def test_fast_yaml_defers_to_the_safe_loader(text):
     try:
         expected = _yaml.load_text(text, "f")
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         with pytest.raises(type(exc)):
             load_text(text, "f")
         return
@@ -98,29 +130,56 @@ def test_memoised_validation_is_exactly_validate_config():
 
 def test_schema_findings_name_key_line_found_and_allowed(tmp_path):
     p = tmp_path / "c.yaml"
-    p.write_text("base_model: m\ndatasets:\n  - path: d\n    type: alpaca\nlearning_rate: 1e-4\n"
-                 "micro_batch_size: 2\nlr_scheduler: cosin\nlearnign_rate: 2\nwarmup_steps: 0.1\n")
+    p.write_text(
+        "base_model: m\ndatasets:\n  - path: d\n    type: alpaca\nlearning_rate: 1e-4\n"
+        "micro_batch_size: 2\nlr_scheduler: cosin\nlearnign_rate: 2\nwarmup_steps: 0.1\n"
+    )
     fs = {f.key: f for f in lint_file(p).findings}
-    assert fs["lr_scheduler"].rule == "FTL003" and fs["lr_scheduler"].line == 7 and "cosine" in fs["lr_scheduler"].allowed
+    assert (
+        fs["lr_scheduler"].rule == "FTL003" and fs["lr_scheduler"].line == 7 and "cosine" in fs["lr_scheduler"].allowed
+    )
     assert fs["learnign_rate"].rule == "FTL001" and "drops it silently" in fs["learnign_rate"].message
     assert "learning_rate" in fs["learnign_rate"].allowed
     assert fs["warmup_steps"].rule == "FTL002" and fs["warmup_steps"].found == 0.1
 
 
 def test_axolotl_accepts_any_dataset_models_key_in_dataset_entries():
-    cfg = {**AX, "rl": "dpo", "datasets": [{"path": "d", "type": "chat_template.default", "field_messages": "m",
-                                            "roles": {"user": ["user"]}, "message_property_mappings": {"role": "r"}}]}
+    cfg = {
+        **AX,
+        "rl": "dpo",
+        "datasets": [
+            {
+                "path": "d",
+                "type": "chat_template.default",
+                "field_messages": "m",
+                "roles": {"user": ["user"]},
+                "message_property_mappings": {"role": "r"},
+            }
+        ],
+    }
     assert "FTL001" not in rules_of(cfg)
 
 
 def test_deprecated_keys_and_values():
-    fs = rules_of({**AX, "flash_attention": True, "dpo_beta": 0.1, "max_packed_sequence_len": 2048,
-                   "fsdp_config": {"fsdp_offload_params": True}, "gradient_checkpointing": "offload",
-                   "datasets": [{"path": "d", "type": "sharegpt"}]})["FTL004"]
+    fs = rules_of(
+        {
+            **AX,
+            "flash_attention": True,
+            "dpo_beta": 0.1,
+            "max_packed_sequence_len": 2048,
+            "fsdp_config": {"fsdp_offload_params": True},
+            "gradient_checkpointing": "offload",
+            "datasets": [{"path": "d", "type": "sharegpt"}],
+        }
+    )["FTL004"]
     by_key = {f.key: f for f in fs}
-    assert by_key["flash_attention"].severity == "warning" and "attn_implementation" in by_key["flash_attention"].allowed
+    assert (
+        by_key["flash_attention"].severity == "warning" and "attn_implementation" in by_key["flash_attention"].allowed
+    )
     assert by_key["dpo_beta"].allowed == "rl_beta"
-    assert by_key["max_packed_sequence_len"].severity == "error" and by_key["max_packed_sequence_len"].when == "validate"
+    assert (
+        by_key["max_packed_sequence_len"].severity == "error" and by_key["max_packed_sequence_len"].when == "validate"
+    )
     assert by_key["fsdp_config.fsdp_offload_params"].allowed == "fsdp_config.offload_params"
     assert by_key["datasets[0].type"].severity == "error"
     assert "activation_offloading" in by_key["gradient_checkpointing"].message
@@ -143,8 +202,19 @@ def test_domain_rules():
     assert "FTL101" not in rules_of({**AX, "adapter": "qlora", "load_in_4bit": True})
     assert rules_of({**LF, "double_quantization": True})["FTL101"][0].severity == "warning"
     assert "above" in rules_of({**AX, "learning_rate": 0.05})["FTL102"][0].message
-    assert "below" in rules_of({**AX, "adapter": None, "learning_rate": 1e-7, "lora_r": None, "lora_alpha": None,
-                                "lora_target_linear": None})["FTL102"][0].message
+    assert (
+        "below"
+        in rules_of(
+            {
+                **AX,
+                "adapter": None,
+                "learning_rate": 1e-7,
+                "lora_r": None,
+                "lora_alpha": None,
+                "lora_target_linear": None,
+            }
+        )["FTL102"][0].message
+    )
     assert "FTL102" not in rules_of({**AX, "learning_rate": 0.02, "optimizer": "muon"})
     assert rules_of({**AX, "lora_alpha": 1024})["FTL103"][0].key == "lora_alpha"
     assert "FTL103" not in rules_of({**AX, "lora_alpha": 1024, "peft_use_rslora": True})
@@ -153,8 +223,19 @@ def test_domain_rules():
     assert "FTL107" not in rules_of({**LF, "do_train": False, "export_dir": "out"})
     assert rules_of({**AX, "trust_remote_code": True})["FTL108"][0].severity == "warning"
     assert rules_of({**AX, "trust_remote_code": True, "revision_of_model": "abc123"})["FTL108"][0].severity == "info"
-    assert rules_of({**AX, "adapter": None, "load_in_4bit": True, "lora_r": None, "lora_alpha": None,
-                     "lora_target_linear": None})["FTL109"][0].when == "validate"
+    assert (
+        rules_of(
+            {
+                **AX,
+                "adapter": None,
+                "load_in_4bit": True,
+                "lora_r": None,
+                "lora_alpha": None,
+                "lora_target_linear": None,
+            }
+        )["FTL109"][0].when
+        == "validate"
+    )
     assert rules_of({**LF, "finetuning_type": "full", "quantization_bit": 4})["FTL109"][0].key == "quantization_bit"
     assert rules_of({**AX, "fp16": True})["FTL110"][0].key == "fp16"
 
@@ -166,8 +247,9 @@ def test_hardware_rules():
     full = {k: v for k, v in AX.items() if not k.startswith("lora") and k != "adapter"}
     f = rules_of(full, hardware=Hardware(lookup_gpu("RTX4090", None, "t", "gpu")))["FTL106"][0]
     assert "needs ~" in f.message and f.severity == "error"
-    assert "FTL106" not in rules_of({**full, "deepspeed": "zero3.json"},
-                                    hardware=Hardware(lookup_gpu("H100-80GB", None, "t", "gpu"), 8))
+    assert "FTL106" not in rules_of(
+        {**full, "deepspeed": "zero3.json"}, hardware=Hardware(lookup_gpu("H100-80GB", None, "t", "gpu"), 8)
+    )
 
 
 def test_axolotl_validator_checks():
@@ -175,8 +257,9 @@ def test_axolotl_validator_checks():
     assert rules_of({**AX, "save_strategy": "epoch", "save_steps": 10})["FTL202"]
     assert rules_of({**AX, "val_set_size": 0, "eval_steps": 10})["FTL203"]
     assert rules_of({**AX, "early_stopping_patience": 3})["FTL204"]
-    assert rules_of({**AX, "fsdp_version": 2, "fsdp_config": {"offload_params": False},
-                     "optimizer": "adamw_bnb_8bit"})["FTL205"]
+    assert rules_of({**AX, "fsdp_version": 2, "fsdp_config": {"offload_params": False}, "optimizer": "adamw_bnb_8bit"})[
+        "FTL205"
+    ]
     assert rules_of({**AX, "attn_implementation": "sdpa", "flash_attention": True})["FTL206"]
     assert rules_of({k: v for k, v in AX.items() if k != "datasets"})["FTL207"]
 
@@ -208,7 +291,7 @@ def test_every_version_fact_names_its_source():
         for section in ("renamed", "values", "other_versions", "formats"):
             for key, entry in data.get(section, {}).items():
                 assert entry.get("source"), f"{fw}.{section}.{key}"
-        for key, vals in data.get("other_values", {}).items():
+        for vals in data.get("other_values", {}).values():
             assert all(v.get("source") for v in vals.values())
     facts = _facts()
     for fw in ("axolotl", "llamafactory"):

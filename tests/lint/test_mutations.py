@@ -17,15 +17,26 @@ from generator.validate import load_schema
 
 pytestmark = needs_corpus
 
-INT_KEYS = {"axolotl": ("micro_batch_size", "gradient_accumulation_steps", "sequence_len", "lora_r", "logging_steps"),
-            "llamafactory": ("per_device_train_batch_size", "gradient_accumulation_steps", "cutoff_len", "lora_rank",
-                             "logging_steps")}
+INT_KEYS = {
+    "axolotl": ("micro_batch_size", "gradient_accumulation_steps", "sequence_len", "lora_r", "logging_steps"),
+    "llamafactory": (
+        "per_device_train_batch_size",
+        "gradient_accumulation_steps",
+        "cutoff_len",
+        "lora_rank",
+        "logging_steps",
+    ),
+}
 ENUM_KEY = {"axolotl": "lr_scheduler", "llamafactory": "lr_scheduler_type"}
 # key -> (its predecessor, what lint must name as the replacement)
 RENAMES = {
-    "axolotl": [("eval_strategy", "evaluation_strategy"), ("rl_beta", "dpo_beta"),
-                ("neftune_noise_alpha", "noisy_embedding_alpha"), ("dataset_num_proc", "dataset_processes"),
-                ("context_parallel_size", "sequence_parallel_degree")],
+    "axolotl": [
+        ("eval_strategy", "evaluation_strategy"),
+        ("rl_beta", "dpo_beta"),
+        ("neftune_noise_alpha", "noisy_embedding_alpha"),
+        ("dataset_num_proc", "dataset_processes"),
+        ("context_parallel_size", "sequence_parallel_degree"),
+    ],
     "llamafactory": [],
 }
 
@@ -45,7 +56,7 @@ CONFIGS = _configs()
 def _typo(key: str) -> str:
     """learning_rate -> laerning_rate (two letters swapped)."""
     i = 1 if key[1] != key[2] else 2
-    return key[:i] + key[i + 1] + key[i] + key[i + 2:]
+    return key[:i] + key[i + 1] + key[i] + key[i + 2 :]
 
 
 def _write(tmp_path: Path, cfg: dict, name: str) -> Path:
@@ -106,8 +117,13 @@ def test_mutations_are_caught_at_their_key_path(fw, path, tmp_path):
         assert f.severity == "error" and "fsdp_config" in (f.allowed or "")
 
     # 5. a misspelt key inside the first dataset entry (Axolotl's nested key paths)
-    if fw == "axolotl" and isinstance(cfg.get("datasets"), list) and cfg["datasets"] \
-            and isinstance(cfg["datasets"][0], dict) and "path" in cfg["datasets"][0]:
+    if (
+        fw == "axolotl"
+        and isinstance(cfg.get("datasets"), list)
+        and cfg["datasets"]
+        and isinstance(cfg["datasets"][0], dict)
+        and "path" in cfg["datasets"][0]
+    ):
         nested = copy.deepcopy(cfg)
         entry = nested["datasets"][0]
         nested["datasets"][0] = {("pathh" if k == "path" else k): v for k, v in entry.items()}
@@ -117,9 +133,16 @@ def test_mutations_are_caught_at_their_key_path(fw, path, tmp_path):
 
 @pytest.mark.parametrize("fw", ["axolotl", "llamafactory"])
 def test_an_older_versions_key_is_named_with_its_version(fw, tmp_path):
-    base = {"axolotl": {"base_model": "m", "datasets": [{"path": "d", "type": "alpaca"}], "learning_rate": 1e-4,
-                        "micro_batch_size": 1, "relora_steps": 100},
-            "llamafactory": {"model_name_or_path": "m", "stage": "sft", "visual_inputs": True}}[fw]
+    base = {
+        "axolotl": {
+            "base_model": "m",
+            "datasets": [{"path": "d", "type": "alpaca"}],
+            "learning_rate": 1e-4,
+            "micro_batch_size": 1,
+            "relora_steps": 100,
+        },
+        "llamafactory": {"model_name_or_path": "m", "stage": "sft", "visual_inputs": True},
+    }[fw]
     key = "relora_steps" if fw == "axolotl" else "visual_inputs"
     f = _find(_write(tmp_path, base, "old.yaml"), key, ("FTL005",))
     version = "Axolotl 0.10.0" if fw == "axolotl" else "LLaMA-Factory 0.8.3"

@@ -33,6 +33,7 @@ def test_recorded_and_live_verdicts_agree(framework):
         verdict, messages = native_verdict(native[str(path.absolute())])
         if recorded:
             assert recorded[path.name]["native"] == verdict or "env" in (verdict, recorded[path.name]["native"]), (
-                f"{path.name}: recorded {recorded[path.name]}, live {verdict} {messages[:2]}")
+                f"{path.name}: recorded {recorded[path.name]}, live {verdict} {messages[:2]}"
+            )
         if verdict != "env":
             assert result.refused_by_framework == (verdict == "invalid"), f"{path.name}: native {messages[:2]}"

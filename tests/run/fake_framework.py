@@ -43,8 +43,9 @@ for step in range(start + 1, steps + 1):
         history.append({"eval_loss": loss + 0.1, "eval_runtime": 0.1, "step": step})
         ck = out / f"checkpoint-{step}"
         ck.mkdir(exist_ok=True)
-        (ck / "trainer_state.json").write_text(json.dumps({"global_step": step, "max_steps": steps,
-                                                            "log_history": history}))
+        (ck / "trainer_state.json").write_text(
+            json.dumps({"global_step": step, "max_steps": steps, "log_history": history})
+        )
     if fail_at and step == fail_at:
         print("RuntimeError: simulated failure", flush=True)
         sys.exit(1)

@@ -32,9 +32,13 @@ def tiny_model(tmp_path_factory):
     if env is None:
         pytest.skip("no framework env to build the tiny model")
     out = tmp_path_factory.mktemp("tiny") / "tiny-llama"
-    envs.run_json(env.python, "make_tiny_model.py",
-                  [str(out), "--data", str(DATA / "colours-train.jsonl"), str(DATA / "support-prefs.jsonl")],
-                  env=env.subprocess_env(), timeout=600)
+    envs.run_json(
+        env.python,
+        "make_tiny_model.py",
+        [str(out), "--data", str(DATA / "colours-train.jsonl"), str(DATA / "support-prefs.jsonl")],
+        env=env.subprocess_env(),
+        timeout=600,
+    )
     return out
 
 
@@ -50,17 +54,27 @@ def _spec(tmp: Path, model: Path, framework: str, method: str, task: str = "sft"
         "hardware": {"gpu": "CPU"},
         "framework": framework,
         "sequence_len": 128,
-        "overrides": {"max_steps": 24, "learning_rate": 1.0e-3 if method == "full" else 5.0e-3,
-                      "packing": False, "micro_batch_size": 4},
+        "overrides": {
+            "max_steps": 24,
+            "learning_rate": 1.0e-3 if method == "full" else 5.0e-3,
+            "packing": False,
+            "micro_batch_size": 4,
+        },
     }
     path = tmp / f"{spec['name']}.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return path
 
 
-CASES = [("axolotl", "lora", "sft"), ("axolotl", "qlora", "sft"), ("axolotl", "full", "sft"),
-         ("llamafactory", "lora", "sft"), ("llamafactory", "qlora", "sft"), ("llamafactory", "full", "sft"),
-         ("llamafactory", "lora", "dpo")]
+CASES = [
+    ("axolotl", "lora", "sft"),
+    ("axolotl", "qlora", "sft"),
+    ("axolotl", "full", "sft"),
+    ("llamafactory", "lora", "sft"),
+    ("llamafactory", "qlora", "sft"),
+    ("llamafactory", "full", "sft"),
+    ("llamafactory", "lora", "dpo"),
+]
 
 
 @pytest.mark.parametrize("framework,method,task", CASES, ids=["-".join(c) for c in CASES])

@@ -7,8 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -27,8 +25,21 @@ def test_run_records_everything(built, fake_env, monkeypatch):
     run_dir = Path(rec.path)
     assert run_dir.parent == (built / "runs").resolve()
     data = json.loads((run_dir / "run.json").read_text())
-    for key in ("status", "started_at", "finished_at", "exit_code", "framework", "versions", "env_python",
-                "config_sha256", "spec_sha256", "datasets", "checkpoints", "metrics", "history"):
+    for key in (
+        "status",
+        "started_at",
+        "finished_at",
+        "exit_code",
+        "framework",
+        "versions",
+        "env_python",
+        "config_sha256",
+        "spec_sha256",
+        "datasets",
+        "checkpoints",
+        "metrics",
+        "history",
+    ):
         assert data[key] not in (None, "", []), key
     assert [c["step"] for c in data["checkpoints"]] == [2, 4, 6]
     assert data["metrics"]["eval_loss"] == pytest.approx(round(5 / 6, 4) + 0.1)
