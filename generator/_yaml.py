@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from . import _io
 from .errors import FtgenError, Problem
 
 MAX_BYTES = 4 * 1024 * 1024  # a spec or config is a few KB; refuse anything absurd
@@ -258,29 +259,11 @@ def load_trusted(text: str):
 def read_text(
     path: Path | str, file: str | None = None, max_bytes: int = MAX_BYTES, kind: str = ""
 ) -> tuple[str, bytes]:
-    """Read a UTF-8 text file of at most max_bytes (never more, even from a pipe or device); FtgenError otherwise.
+    """Read a UTF-8 text file of at most max_bytes through the one safe reader (generator._io); FtgenError otherwise.
 
     Returns the text and the raw bytes (for hashing). `kind` words the errors ("spec " -> "spec file not found").
     """
-    path = Path(path)
-    file = file or str(path)
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read(max_bytes + 1)
-    except FileNotFoundError:
-        raise FtgenError([Problem(file, "", f"{kind}file not found")]) from None
-    except IsADirectoryError:
-        raise FtgenError([Problem(file, "", f"is a directory, expected a {kind}YAML file")]) from None
-    except OSError as exc:
-        raise FtgenError([Problem(file, "", f"cannot read: {exc.strerror or exc}")]) from None
-    if len(raw) > max_bytes:
-        raise FtgenError(
-            [Problem(file, "", f"file is larger than {_size(max_bytes)}", allowed=f"at most {max_bytes} bytes")]
-        )
-    try:
-        return raw.decode("utf-8"), raw
-    except UnicodeDecodeError as exc:
-        raise FtgenError([Problem(file, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})")]) from None
+    return _io.read_text(path, file, max_bytes, kind=kind)
 
 
 def load_file(

@@ -117,13 +117,16 @@ def test_binary_file_is_refused(tmp_path):
         load(path)
 
 
-def test_endless_device_is_read_only_up_to_the_limit(tmp_path):
-    """A spec path that never ends (/dev/zero, a pipe) is read only up to the size limit, then refused."""
+def test_endless_device_is_refused_before_reading(tmp_path):
+    """A spec path that never ends (/dev/zero, or a symlink to it) is refused without reading a byte."""
     if not Path("/dev/zero").exists():
         pytest.skip("no /dev/zero")
+    link = tmp_path / "spec.yaml"
+    link.symlink_to("/dev/zero")
     start = time.perf_counter()
-    with pytest.raises(FtgenError, match="larger than"):
-        load("/dev/zero")
+    for path in ("/dev/zero", link):
+        with pytest.raises(FtgenError, match="refusing to read a file under /dev"):
+            load(path)
     assert time.perf_counter() - start < TIME_LIMIT
 
 
@@ -132,7 +135,7 @@ def test_missing_and_folder_paths(tmp_path, what):
     path = tmp_path / "nope.yaml"
     if what == "folder":
         path.mkdir()
-    with pytest.raises(FtgenError, match="not found" if what == "missing" else "is a directory"):
+    with pytest.raises(FtgenError, match="not found" if what == "missing" else "is a folder"):
         load(path)
 
 
