@@ -33,7 +33,15 @@ def resolve(spec: Spec) -> Facts:
     hw = spec.hardware
     if hw.gpu is None and hw.vram_gb is None:
         notes.append(f"no hardware.gpu in the spec: planned for {DEFAULT_GPU}")
-    gpu = attempt(lookup_gpu, hw.gpu if (hw.gpu or hw.vram_gb) else DEFAULT_GPU, hw.vram_gb, spec.file, "hardware.gpu")
+    gpu = attempt(
+        lookup_gpu,
+        hw.gpu if (hw.gpu or hw.vram_gb) else DEFAULT_GPU,
+        hw.vram_gb,
+        spec.file,
+        "hardware.gpu" if hw.gpu or not hw.vram_gb else "hardware.vram_gb",
+        hw.custom,
+        hw.usd_per_hour,
+    )
 
     entries = [{"path": t.path, "format": t.format} for t in spec.data.train]
     data, data_problems = inspect_train(entries, spec.base_dir, spec.file)

@@ -38,6 +38,12 @@ def budget(ctx: Context) -> None:
     """
     tc = _time_cost(ctx)
     b = ctx.spec.budget
+    if b.max_usd is not None and tc.usd is None and not ctx.facts.gpu.is_cpu:
+        ctx.warn(
+            "budget.max_usd",
+            f"no price is known for {ctx.facts.gpu.name}: the plan's cost and max_usd are not checked",
+            allowed="hardware.usd_per_hour (what one GPU-hour costs you)",
+        )
     if b.max_usd is None and b.max_hours is None:
         ctx.extras["time_cost"] = tc
         return
