@@ -75,6 +75,8 @@ class DatasetStats:
     multi_turn_fraction: float = 0.0
     p95_tokens: int | None = None
     unique_examples: int | None = None  # rows left after dropping exact duplicates; None when not counted
+    # normalised eval prompts that a training row also has (facts.resolve turns them into EvalStats.in_train)
+    eval_prompts_seen: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)
