@@ -88,6 +88,7 @@ class _FileResult:
         self.objects = 0  # rows that are JSON objects (the ones a format check applies to)
         self.wrong = 0  # objects that fail the declared format
         self.looks_like: Counter[str] = Counter()  # formats those objects pass instead
+        self.first_wrong: tuple[int | None, str] | None = None  # where the first of them is
         self.sampled = False
         self.unreadable: list[Problem] = []  # the file could not be read (whole or in part)
 
@@ -139,11 +140,13 @@ class _FileResult:
         fmt, n = self.looks_like.most_common(1)[0]
         if n * 2 <= self.wrong:
             return None
+        line, prefix = self.first_wrong or (None, "")
         return Problem(
             self.display,
-            "",
+            prefix,
             f"rows look like `{fmt}`, not `{self.fmt}` ({n:,} of {self.objects:,} rows): did you mean format: {fmt}?",
             allowed=f"format: {fmt} in the spec's data.train entry, or rows in {self.fmt} format",
+            line=line,
         )
 
 
@@ -209,6 +212,7 @@ def _check_rows(result: _FileResult, rows, fmt: str, run: _Pass) -> None:
                 other = detect_format(row)
                 if other is not None:
                     result.looks_like[other] += 1
+                    result.first_wrong = result.first_wrong or (line, prefix)
             result.report(line, prefix, bad)
             continue
         result.tokens.append(tokens)
