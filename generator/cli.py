@@ -170,14 +170,25 @@ def models():
 
 
 @main.command()
-def gpus():
-    """List the GPU catalog."""
-    from .facts.gpus import load_gpus
+@click.option("--detect", is_flag=True, help="Print this machine's GPUs (nvidia-smi) by catalog name, for the spec.")
+def gpus(detect):
+    """List the GPU catalog (prices and their sources: generator/catalog/gpus.yaml)."""
+    if detect:
+        from .facts.detect import detect as find_local
+        from .facts.detect import report
 
-    grid = table("name", "GB", "bf16", "fp8", "flash-attn", "$/h")
+        out.print(report(*find_local()), markup=False, highlight=False)
+        return
+    from .facts.gpus import ambiguous_names, load_gpus
+
+    grid = table("name", "GB", "arch", "bf16", "fp8", "flash-attn", "$/h", "note")
     for g in load_gpus().values():
-        grid.add_row(g.name, f"{g.vram_gb:g}", str(g.bf16), str(g.fp8), str(g.flash_attention), f"{g.usd_per_hour:.2f}")
+        price = f"{g.usd_per_hour:.2f}" if g.usd_per_hour or g.is_cpu else "n/a"
+        note = "unsupported (see catalog)" if g.unsupported else g.note
+        grid.add_row(g.name, f"{g.vram_gb:g}", g.arch, str(g.bf16), str(g.fp8), str(g.flash_attention), price, note)
     out.print(grid)
+    names = ", ".join(f"{a.name} ({' / '.join(a.choices)})" for a in ambiguous_names().values())
+    out.print(f"Ambiguous, name the memory: {names}", markup=False, highlight=False)
 
 
 @main.command()

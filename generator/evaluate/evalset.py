@@ -6,8 +6,9 @@ import hashlib
 import json
 from pathlib import Path
 
+from .._io import read_bytes, read_text
 from ..errors import FtgenError, Problem
-from ..facts.datasets import inspect_eval
+from ..facts.datasets import EVAL_MAX_BYTES, inspect_eval
 
 
 def locate(build_dir: Path) -> tuple[dict, Path]:
@@ -41,10 +42,12 @@ def load(path: Path, plan_file: str = "plan.json") -> list[dict]:
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise FtgenError(errors)
+    text, _ = read_text(path, str(path), EVAL_MAX_BYTES, kind="eval ")
+    text = text.removeprefix("\ufeff")  # a .jsonl may start with a byte-order mark (inspect_eval allows it)
     if path.suffix.lower() == ".json":
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = json.loads(text)
     else:
-        raw = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        raw = [json.loads(line) for line in text.splitlines() if line.strip()]
     rows = []
     for i, row in enumerate(raw):
         answers = row["answers"] if "answers" in row and "answer" not in row else [row["answer"]]
@@ -58,4 +61,4 @@ def load(path: Path, plan_file: str = "plan.json") -> list[dict]:
 
 
 def sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return hashlib.sha256(read_bytes(path, str(path), EVAL_MAX_BYTES, kind="eval ")).hexdigest()
