@@ -258,7 +258,7 @@ def _build(tree: Path, spec_path: str, out_root: str) -> _Side:
 
     with _chdir(tree):
         try:
-            b = compile_spec(load(spec_path), Path(out_root))
+            b = compile_spec(load(spec_path), Path(out_root), frozen=True)  # hub models from the committed lock only
         except FtgenError as exc:
             return _Side(False, problems=exc.problems)
         return _Side(True, b.plan, build=b)
