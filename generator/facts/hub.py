@@ -9,27 +9,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .._io import read_text
+from .._offline import offline_reason
 from ..errors import FtgenError
 
 #: huggingface_hub's rule for repo ids (validate_repo_id): [org/]name, letters, digits, - _ . ; no -- or ..
 _REPO_ID = re.compile(r"^(?:[A-Za-z0-9][\w.\-]{0,95}/)?[A-Za-z0-9][\w.\-]{0,95}$")
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
-_TRUE = {"1", "ON", "YES", "TRUE"}  # huggingface_hub's _is_true
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
 
 
 def is_repo_id(ref: str) -> bool:
     """Whether `ref` is shaped like a hub model id (org/name or a legacy bare name)."""
     return bool(_REPO_ID.match(ref)) and "--" not in ref and ".." not in ref and not ref.endswith((".", "-"))
-
-
-def offline_reason(environ: dict | None = None) -> str | None:
-    """The variable that turns the hub off (HF_HUB_OFFLINE or FTGEN_OFFLINE set to 1/true/yes/on), or None."""
-    env = os.environ if environ is None else environ
-    for name in ("HF_HUB_OFFLINE", "FTGEN_OFFLINE"):
-        if env.get(name, "").strip().upper() in _TRUE:
-            return f"{name}={env[name]}"
-    return None
 
 
 def endpoint() -> str:
