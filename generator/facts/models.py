@@ -383,7 +383,61 @@ def _looks_instruct(name: str) -> bool:
     return any(tag in lowered for tag in ("instruct", "-it", "chat"))
 
 
+def config_model_problems(value, config_file: Path, key: str, planned: dict | None = None) -> list[Problem]:
+    """What is wrong with the model a framework config names (Axolotl base_model, LLaMA-Factory
+    model_name_or_path), as `ftgen validate` and `ftgen run` check it before anything starts.
+
+    Allowed: a local directory holding config.json (relative to the config's folder, as `ftgen run` resolves
+    it), or a hub id; never a catalog alias (the hub does not know ftgen's aliases: the download would fail),
+    and, in a build folder, the model plan.json was planned for (`planned`: plan.json's facts.model).
+    """
+    file = str(config_file)
+    if not isinstance(value, str) or not value.strip():
+        return [Problem(file, key, "no model named", value, "a hub id such as org/name, or a local directory")]
+    local = Path(value).expanduser()
+    local = local if local.is_absolute() else Path(config_file).parent / local
+    if local.is_dir():
+        if not (local / "config.json").is_file():
+            return [Problem(file, key, f"local model directory has no config.json: {local}", value)]
+        return []
+    canonical = canonical_id(value)
+    if canonical and canonical != value:
+        return [
+            Problem(
+                file,
+                key,
+                "an ftgen catalog alias, not a hub id: the framework's download would fail",
+                value,
+                canonical,
+            )
+        ]
+    if not hub.is_repo_id(value):
+        return [
+            Problem(
+                file,
+                key,
+                "neither a local directory (relative to the config's folder) nor a hub model id",
+                value,
+                "org/name as on the hub, or an existing directory holding config.json",
+            )
+        ]
+    planned = planned or {}
+    if planned.get("id") and planned.get("source") != "local" and value != planned["id"]:
+        return [
+            Problem(
+                file,
+                key,
+                "not the model this build was planned for (memory, batch size, templates and LoRA targets follow "
+                "plan.json's model)",
+                value,
+                f"{planned['id']}, or change base_model in the spec and run `ftgen build`",
+            )
+        ]
+    return []
+
+
 __all__ = [
+    "config_model_problems",
     "Resolved",
     "canonical_id",
     "catalog_aliases",
