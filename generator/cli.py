@@ -187,7 +187,8 @@ def explain(rule_id):
 
 @main.command()
 def models():
-    """List the model catalog."""
+    """List the model catalog. Any other hub model works too: ftgen reads its config.json from the Hugging Face
+    cache or the hub and locks it beside the spec (README: Base models)."""
     from .facts.models import load_catalog
 
     grid = table("id", "params (B)", "layers", "context", "axolotl template", "LLaMA-Factory template")

@@ -17,6 +17,19 @@ Errors carry the hub's X-Error-Code (RepoNotFound, RevisionNotFound, EntryNotFou
 huggingface_hub turns into RepositoryNotFoundError, RevisionNotFoundError, EntryNotFoundError, GatedRepoError.
 A gated repo answers 401 GatedRepo to requests without an `Authorization: Bearer <token>` header.
 
+Observed against the framework envs (Axolotl 0.19.0: huggingface_hub 1.17.0, transformers 5.16.1, datasets
+4.8.4; LLaMA-Factory 0.9.5: huggingface_hub 1.33.0, transformers 5.6.0, datasets 4.0.0), loading a model,
+its tokenizer and a hub dataset:
+    datasets: GET /api/datasets/<id>, /revision/<sha>, tree/<sha>?recursive=false and tree/<sha>/data
+              (404 EntryNotFound when absent), HEAD resolve/<sha>/{README.md,.huggingface.yaml,<name>.py,
+              dataset_infos.json} (404s), HEAD + GET resolve/<sha>/train.jsonl
+    transformers: HEAD resolve/main/{config.json,adapter_config.json,tokenizer_config.json,tokenizer.json,
+              special_tokens_map.json,added_tokens.json,tokenizer.model,chat_template.jinja,
+              generation_config.json}, GET of those present and of model.safetensors,
+              GET /api/models/<id>/tree/main?recursive=true and tree/main/additional_chat_templates (404)
+    huggingface_hub 1.33 also GETs /api/agent-harnesses (404 here).
+ftgen itself asks GET /api/models/<id> (the commit, the canonical id, gated) and config.json at that commit.
+
 Set HF_ENDPOINT to `server.url` before huggingface_hub is imported in a process that should use it (ftgen reads
 HF_ENDPOINT at call time; a framework subprocess gets it in its environment). Every request is recorded in
 `server.requests` as (method, path, status).

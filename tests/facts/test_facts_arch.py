@@ -164,3 +164,21 @@ def test_catalog_count_uses_the_same_layouts():
 
     qwen = load_catalog()["Qwen/Qwen2.5-7B"]
     assert params_from_shapes(qwen) * 1e9 == parse(MODELS["Qwen/Qwen2.5-7B"]["config"]).params
+
+
+def test_the_vision_tower_is_in_the_card_and_in_memory(tmp_path):
+    import json
+
+    from generator.facts.models import lookup_model
+    from generator.memory import TrainSetup, estimate, total_params
+
+    folder = tmp_path / "gemma-3-4b-it"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(MODELS["google/gemma-3-4b-it"]["config"]))
+    card = lookup_model(str(folder), tmp_path, "spec.yaml")
+    assert card.params_b == pytest.approx(4.30, rel=0.001) and card.vision_params_b == pytest.approx(0.42, rel=0.02)
+    assert total_params(card) == pytest.approx(4.30e9, rel=0.001)  # memory counts the tower with the weights
+    text_only = card.__class__(**{**card.__dict__, "params_b": card.params_b - card.vision_params_b})
+    setup = TrainSetup(method="lora", micro_batch_size=1, sequence_len=512)
+    weights = estimate(card, setup).components["weights"] - estimate(text_only, setup).components["weights"]
+    assert weights == pytest.approx(card.vision_params_b * 1e9 * 2 / 2**30, rel=0.01)  # bf16 tower
