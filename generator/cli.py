@@ -93,7 +93,19 @@ def build(specs, out_root, framework, as_json, check, diff, refresh=False):
         lock = b.facts.lock
         locked = lock is not None and not lock.current()
         if locked:
-            atomic_write(lock.path, lock.text)
+            try:
+                atomic_write(lock.path, lock.text)
+            except OSError as exc:
+                raise FtgenError(
+                    [
+                        Problem(
+                            str(lock.path),
+                            "",
+                            f"cannot write the lock: {exc.strerror or exc}",
+                            allowed="a writable spec folder",
+                        )
+                    ]
+                ) from None
         written = write_all(b.out_dir, b.files, executable=EXECUTABLE)
         summaries.append(_summary(b, [lock.path, *written] if locked else written))
     if as_json:

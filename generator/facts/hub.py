@@ -103,6 +103,8 @@ def from_hub(repo_id: str) -> Found:
     try:
         info = HfApi(endpoint=url).model_info(repo_id)
         canonical, commit = info.id or repo_id, info.sha
+        if not is_repo_id(canonical):
+            raise Miss(f"the hub at {url} answered an id that is not a model id: {canonical!r}")
         if not commit or not _COMMIT.match(commit):
             raise Miss(f"the hub at {url} gave no commit hash for {repo_id}")
         path = hf_hub_download(

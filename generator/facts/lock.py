@@ -15,6 +15,7 @@ from pathlib import Path
 from .._io import read_text
 from ..errors import FtgenError, Problem
 from ._arch import ArchError, lock_subset, parse
+from .hub import is_repo_id
 
 LOCK_VERSION = 1
 SUFFIX = ".lock.json"
@@ -110,8 +111,10 @@ def read(path: Path) -> dict[str, LockEntry] | None:
         revision, config = raw.get("revision"), raw.get("config")
         if not isinstance(revision, str) or not _COMMIT.match(revision):
             problems.append(Problem(file, f"{key}.revision", "not a commit hash", revision, "40 hex digits"))
-        if not isinstance(raw.get("id"), str) or not raw["id"]:
-            problems.append(Problem(file, f"{key}.id", "missing model id", raw.get("id"), "the hub id"))
+        if not isinstance(raw.get("id"), str) or not is_repo_id(raw["id"]):
+            problems.append(Problem(file, f"{key}.id", "not a hub model id", raw.get("id"), "org/name"))
+        if not is_repo_id(requested):
+            problems.append(Problem(file, key, "not a hub model id", requested, "org/name as base_model names it"))
         if raw.get("resolved_from") not in ("cache", "hub"):
             problems.append(
                 Problem(file, f"{key}.resolved_from", "unknown source", raw.get("resolved_from"), "cache, hub")

@@ -98,6 +98,7 @@ def test_a_new_base_model_replaces_the_lock_entry(cli, cache, tmp_path):
         (lambda d: {**d, "lock_version": 7}, "lock_version", "not an ftgen lock of a known version"),
         (lambda d: _entry(d, revision="main"), f"models.{MISTRAL}.revision", "not a commit hash"),
         (lambda d: _entry(d, resolved_from="laptop"), f"models.{MISTRAL}.resolved_from", "unknown source"),
+        (lambda d: _entry(d, id="../../etc/passwd"), f"models.{MISTRAL}.id", "not a hub model id"),
         (
             lambda d: _entry(d, config={**d["models"][MISTRAL]["config"], "hidden_size": -1}),
             f"models.{MISTRAL}.config.hidden_size",
