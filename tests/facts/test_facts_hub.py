@@ -251,3 +251,15 @@ def test_huggingface_hub_is_imported_only_when_the_hub_is_asked():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_an_architecture_without_a_row_is_built_with_a_warning(tmp_path):
+    folder = tmp_path / "specs" / "models" / "odd"
+    folder.mkdir(parents=True)
+    config = {**MODELS["mistralai/Mistral-7B-v0.1"]["config"], "model_type": "starcoder2x"}
+    config["architectures"] = ["Starcoder2xForCausalLM"]
+    (folder / "config.json").write_text(json.dumps(config))
+    b = build_file(write_spec(tmp_path / "specs", "odd", "models/odd"), tmp_path / "out")
+    [finding] = [f for f in b.plan.findings if f.rule == "FT173"]
+    assert finding.severity == "warning" and "sized as a Llama-style decoder" in finding.message
+    assert json.loads(b.files["plan.json"])["facts"]["model"]["notes"] == [finding.message]
