@@ -54,6 +54,7 @@ def plan_markdown(b: Build, file_names: list[str]) -> str:
         facts=b.facts,
         version=__version__,
         spec_name=Path(b.spec.file).name,
+        spec_model_config=b.spec.model_config,
         hardware=hardware,
         files=file_names,
     )
@@ -106,11 +107,22 @@ def _override_problems(problems: list[Problem], spec: Spec, framework: str) -> l
     return out
 
 
-def compile_spec(spec: Spec, out_root: Path = Path("outputs"), framework: str | None = None) -> Build:
-    """Compile a loaded spec in memory; nothing is written. Raises FtgenError listing every problem."""
+def compile_spec(
+    spec: Spec,
+    out_root: Path = Path("outputs"),
+    framework: str | None = None,
+    *,
+    frozen: bool = False,
+    refresh: bool = False,
+) -> Build:
+    """Compile a loaded spec in memory; nothing is written. Raises FtgenError listing every problem.
+
+    frozen: a hub model only from the spec's lock (check, review); refresh: resolve it again, ignoring the lock.
+    The lock file the build implies is `build.facts.lock` (facts.lock.LockWrite); `ftgen build` writes it.
+    """
     if framework:
         spec = _with_framework(spec, framework)
-    facts = facts_mod.resolve(spec)
+    facts = facts_mod.resolve(spec, frozen=frozen, refresh=refresh)
     plan = rules.decide(spec, facts)
     out_dir = Path(out_root) / spec.name
     rendered = []
@@ -145,6 +157,13 @@ def _with_framework(spec: Spec, framework: str) -> Spec:
     return replace(spec, framework=framework)
 
 
-def build_file(path: Path | str, out_root: Path = Path("outputs"), framework: str | None = None) -> Build:
+def build_file(
+    path: Path | str,
+    out_root: Path = Path("outputs"),
+    framework: str | None = None,
+    *,
+    frozen: bool = False,
+    refresh: bool = False,
+) -> Build:
     """Load and compile a spec file."""
-    return compile_spec(spec_mod.load(path), out_root, framework)
+    return compile_spec(spec_mod.load(path), out_root, framework, frozen=frozen, refresh=refresh)

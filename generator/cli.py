@@ -42,19 +42,34 @@ def main() -> None:
 @click.option(
     "--diff", is_flag=True, help="With --check, or alone: print a unified diff of what would change; never writes."
 )
+@click.option(
+    "--refresh",
+    is_flag=True,
+    help="Resolve a hub base model again (HF cache, then the hub) instead of reading the spec's lock file, "
+    "and rewrite the lock.",
+)
 @handle_errors
-def build(specs, out_root, framework, as_json, check, diff):
-    """Compile SPEC files into outputs/<name>/ (configs, plan.json, PLAN.md)."""
+def build(specs, out_root, framework, as_json, check, diff, refresh=False):
+    """Compile SPEC files into outputs/<name>/ (configs, plan.json, PLAN.md).
+
+    A base model outside the catalog is read from the spec's lock file (<spec>.lock.json), else from the
+    Hugging Face cache or the hub, and the lock is written: commit it. --check and --diff read only the lock.
+    """
     from .build import build_file
     from .check import compare
     from .launch import EXECUTABLE
-    from .write import write_all
+    from .write import atomic_write, write_all
 
+    readonly = check or diff
+    if readonly and refresh:
+        raise FtgenError(
+            [Problem("<command line>", "--refresh", "--check and --diff never write", allowed="drop --refresh")]
+        )
     problems: list[Problem] = []
     builds = []
     for path in specs:
         try:
-            builds.append(build_file(path, out_root, framework))
+            builds.append(build_file(path, out_root, framework, frozen=readonly, refresh=refresh))
         except FtgenError as exc:
             problems.extend(exc.problems)
     if problems:
@@ -75,12 +90,36 @@ def build(specs, out_root, framework, as_json, check, diff):
         sys.exit(int(Exit.FINDINGS) if dirty else 0)
     summaries = []
     for b in builds:
+        lock = b.facts.lock
+        locked = lock is not None and not lock.current()
+        if locked:
+            try:
+                atomic_write(lock.path, lock.text)
+            except OSError as exc:
+                raise FtgenError(
+                    [
+                        Problem(
+                            str(lock.path),
+                            "",
+                            f"cannot write the lock: {exc.strerror or exc}",
+                            allowed="a writable spec folder",
+                        )
+                    ]
+                ) from None
         written = write_all(b.out_dir, b.files, executable=EXECUTABLE)
-        summaries.append(_summary(b, written))
+        summaries.append(_summary(b, [lock.path, *written] if locked else written))
     if as_json:
         click.echo(json.dumps(summaries if len(summaries) > 1 else summaries[0], indent=2))
         return
     for s, b in zip(summaries, builds):
+        lock = b.facts.lock
+        if lock is not None and str(lock.path) in s["files"]:
+            e = lock.entry
+            where = "the Hugging Face cache" if e.resolved_from == "cache" else "the hub"
+            out.print(
+                f"[bold green]locked[/] {escape(e.id)} at {e.revision[:12]} (from {where}) in "
+                f"{escape(str(lock.path))}: commit it with the spec"
+            )
         out.print(
             f"[bold green]built[/] {s['name']}: {s['task']} / [bold]{s['method']}[/] -> "
             f"{', '.join(s['framework'])}  ({b.out_dir})"
@@ -112,13 +151,20 @@ def _summary(b, written) -> dict:
 @click.option("--diff", is_flag=True, help="Print a unified diff of what would change.")
 @click.pass_context
 def check(ctx, specs, out_root, diff):
-    """Rebuild SPECs in memory and compare with what is committed (same as build --check). Never writes."""
+    """Rebuild SPECs in memory and compare with what is committed (same as build --check). Never writes.
+
+    A hub base model is read from the spec's committed lock file only (never this machine's HF cache or the
+    hub), so the answer is the same on a laptop, a GPU box and CI; without a lock entry it is an error that
+    says to run `ftgen build SPEC` and commit the lock.
+    """
     if not specs:
         specs = tuple(sorted(Path(".").glob("examples/*.yaml")) + sorted(Path(".").glob("specs/*.yaml")))
         if not specs:
             err.print("no specs given and none found in examples/ or specs/")
             sys.exit(int(Exit.INVALID))
-    ctx.invoke(build, specs=specs, out_root=out_root, framework=None, as_json=False, check=True, diff=diff)
+    ctx.invoke(
+        build, specs=specs, out_root=out_root, framework=None, as_json=False, check=True, diff=diff, refresh=False
+    )
 
 
 @main.command("rules")
@@ -153,7 +199,8 @@ def explain(rule_id):
 
 @main.command()
 def models():
-    """List the model catalog."""
+    """List the model catalog. Any other hub model works too: ftgen reads its config.json from the Hugging Face
+    cache or the hub and locks it beside the spec (README: Base models)."""
     from .facts.models import load_catalog
 
     grid = table("id", "params (B)", "layers", "context", "axolotl template", "LLaMA-Factory template")

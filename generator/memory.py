@@ -188,6 +188,7 @@ class Shapes:
     experts: int  # 0 for dense
     top_k: int
     moe_i: int
+    mlp_mats: int = 3  # gated MLP (gate, up, down); 2 for a plain one (fc1/fc2: phi, falcon, gpt_neox)
 
     @property
     def attn_params(self) -> int:
@@ -196,15 +197,15 @@ class Shapes:
 
     @property
     def mlp_params(self) -> int:
-        # gated MLP (SwiGLU / GeGLU): gate and up (h x i), down (i x h); MoE: per expert + router
+        # gated MLP (SwiGLU / GeGLU): gate and up (h x i), down (i x h); plain: up, down; MoE: per expert + router
         if self.experts:
-            return self.experts * 3 * self.h * self.moe_i + self.h * self.experts
-        return 3 * self.h * self.i
+            return self.experts * self.mlp_mats * self.h * self.moe_i + self.h * self.experts
+        return self.mlp_mats * self.h * self.i
 
     @property
     def active_mlp_params(self) -> int:
         if self.experts:
-            return self.top_k * 3 * self.h * self.moe_i + self.h * self.experts
+            return self.top_k * self.mlp_mats * self.h * self.moe_i + self.h * self.experts
         return self.mlp_params
 
     @property
@@ -234,6 +235,7 @@ def shapes(model: ModelCard) -> Shapes:
         experts=int(model.num_experts or 0) if moe else 0,
         top_k=int(model.experts_per_token or 1) if moe else 0,
         moe_i=int(model.moe_intermediate or model.intermediate) if moe else 0,
+        mlp_mats=3 if model.mlp_gated else 2,
     )
 
 
@@ -279,11 +281,18 @@ def _target_dims(name: str, sh: Shapes) -> tuple[int, int, int] | None:
         "w3": (sh.h, mlp_i, mult),
         "w2": (mlp_i, sh.h, mult),
         "gate_up_proj": (sh.h, 2 * mlp_i, mult),  # phi3 fused
+        "dense": (sh.hq, sh.h, 1),  # attention output: phi, falcon, gpt_neox
+        "fc1": (sh.h, mlp_i, mult),  # phi (plain MLP)
+        "fc2": (mlp_i, sh.h, mult),
+        "query_key_value": (sh.h, sh.hq + 2 * sh.hkv, 1),  # falcon / gpt_neox fused
+        "dense_h_to_4h": (sh.h, mlp_i, mult),
+        "dense_4h_to_h": (mlp_i, sh.h, mult),
     }
     return table.get(name)
 
 
 _ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+_ALL_LINEAR_PLAIN = ("q_proj", "k_proj", "v_proj", "o_proj", "up_proj", "down_proj")  # same sizes, two-matrix MLP
 _ONCE_TARGETS = ("lm_head", "embed_tokens")
 
 
@@ -296,14 +305,16 @@ def lora_trainable_params(model: ModelCard, rank: int, targets: tuple[str, ...])
     """
     sh = shapes(model)
     names: list[str] = []
+    every = _ALL_LINEAR if sh.mlp_mats == 3 else _ALL_LINEAR_PLAIN
     for t in targets:
-        names.extend(_ALL_LINEAR if t in ("all-linear", "all_linear", "all") else (t,))
+        names.extend(every if t in ("all-linear", "all_linear", "all") else (t,))
     unknown = [n for n in names if n not in _ONCE_TARGETS and _target_dims(n, sh) is None]
     if unknown:
         raise ValueError(
             f"lora_targets: unknown module(s) {sorted(set(unknown))}; allowed: "
             "q_proj k_proj v_proj o_proj gate_proj up_proj down_proj (HF), output_proj w1 w2 w3 "
-            "(torchtune/Mixtral), qkv_proj gate_up_proj (Phi-3), lm_head, embed_tokens, all-linear"
+            "(torchtune/Mixtral), qkv_proj gate_up_proj (Phi-3), dense fc1 fc2 (Phi), "
+            "query_key_value dense_h_to_4h dense_4h_to_h (Falcon, GPT-NeoX), lm_head, embed_tokens, all-linear"
         )
     per_layer = 0
     once = 0
@@ -329,7 +340,8 @@ def layer_activation_bytes(model: ModelCard, seq: int, batch: int, act_bytes: in
     Adapted here to LLaMA-style layers, element by element (x 2 bytes in 16-bit):
       norms      2h            the two RMSNorm inputs
       attention  h + 2hq + 2hkv  QKV input, Q, K, V (GQA: hkv = kv_heads*head_dim), attention output
-      MLP        h + 4i        gated MLP: input, gate out, act(gate), up out, product (SwiGLU/GeGLU)
+      MLP        h + 4i        gated MLP: input, gate out, act(gate), up out, product (SwiGLU/GeGLU);
+                 h + 2i        a plain MLP (phi, falcon, gpt_neox): input, fc1 out, act(fc1 out)
       MoE MLP    h + E + k(2h + 4i_e)  router logits, per chosen expert its input, 4 intermediates, output
     no dropout masks (fine-tuning runs with dropout 0). Without flash attention the a x s x s
     scores are materialised. Korthikanti counts 5 bytes per score element in 16-bit (softmax output,
@@ -340,10 +352,11 @@ def layer_activation_bytes(model: ModelCard, seq: int, batch: int, act_bytes: in
     """
     sh = shapes(model)
     elems = 2 * sh.h + (sh.h + 2 * sh.hq + 2 * sh.hkv)
+    mlp_inner = 4 if sh.mlp_mats == 3 else 2  # gated: gate, act(gate), up, product; plain: fc1 out, act(fc1)
     if sh.experts:
-        elems += sh.h + sh.experts + sh.top_k * (2 * sh.h + 4 * sh.moe_i)
+        elems += sh.h + sh.experts + sh.top_k * (2 * sh.h + mlp_inner * sh.moe_i)
     else:
-        elems += sh.h + 4 * sh.i
+        elems += sh.h + mlp_inner * sh.i
     total = float(seq) * batch * elems * act_bytes
     if not flash:
         total += float(model.heads) * seq * seq * batch * (4 + (act_bytes if act_bytes < 4 else 0))

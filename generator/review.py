@@ -156,7 +156,7 @@ class ConfigState:
 class SpecReview:
     spec: str  # repo-relative path
     name: str
-    status: str  # added | removed | changed | outputs changed | data changed
+    status: str  # added | removed | changed | outputs changed | data changed | lock changed
     base_ok: bool | None = None
     head_ok: bool | None = None
     method: tuple[str | None, str | None] = (None, None)
@@ -258,7 +258,7 @@ def _build(tree: Path, spec_path: str, out_root: str) -> _Side:
 
     with _chdir(tree):
         try:
-            b = compile_spec(load(spec_path), Path(out_root))
+            b = compile_spec(load(spec_path), Path(out_root), frozen=True)  # hub models from the committed lock only
         except FtgenError as exc:
             return _Side(False, problems=exc.problems)
         return _Side(True, b.plan, build=b)
@@ -335,6 +335,13 @@ def _spec_paths(repo: Path, ref: str | None, paths: list[str]) -> dict[str, dict
     return out
 
 
+def _lock_of(spec_path: str) -> str:
+    """The repo-relative path of a spec's lock file (facts.lock: a hub model's commit and config facts)."""
+    from .facts.lock import lock_path
+
+    return lock_path(spec_path).as_posix()
+
+
 def review(repo: Path | str, base: str, head: str | None = None, out_root: str = "outputs") -> Review:
     """Compare specs and configs between `base` and `head` (None: the working tree); nothing is written."""
     repo = repo_root(repo)
@@ -364,6 +371,8 @@ def review(repo: Path | str, base: str, head: str | None = None, out_root: str =
             selected[path] = "outputs changed"
         elif data_paths & {os.path.normpath(c) for c in changed}:
             selected[path] = "data changed"
+        elif _lock_of(path) in changed_set:
+            selected[path] = "lock changed"
     generated: set[str] = set()
     with checkout(repo, base) as base_tree, checkout(repo, head) as head_tree:
         for path, status in selected.items():

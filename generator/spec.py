@@ -85,6 +85,7 @@ class Spec:
     name: str
     base_model: str
     data: DataSpec
+    model_config: str | None = None  # a local config.json standing in for base_model's on the hub
     task: str = "sft"
     eval: EvalSpec | None = None
     hardware: Hardware = field(default_factory=Hardware)
@@ -405,6 +406,7 @@ def from_dict(
     return Spec(
         name=data["name"],
         base_model=data["base_model"],
+        model_config=data.get("model_config"),
         task=data.get("task", "sft"),
         data=DataSpec(
             train=tuple(TrainData(t["path"], t["format"], t.get("split", "train")) for t in d["train"]),

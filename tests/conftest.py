@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -10,6 +11,25 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+
+# The hub, as the tests see it: an empty Hugging Face cache and no network, whatever this machine holds, so a
+# result never depends on a developer's cache. Tests of the cache and hub paths set their own (tests/facts/...).
+_HUB_VARS = ("HF_HOME", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_ENDPOINT", "HF_HUB_OFFLINE", "FTGEN_OFFLINE")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_hub(tmp_path_factory):
+    saved = {k: os.environ.get(k) for k in _HUB_VARS}
+    for k in _HUB_VARS:
+        os.environ.pop(k, None)
+    os.environ["HF_HOME"] = str(tmp_path_factory.mktemp("hf-home"))
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    yield
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
 
 
 @pytest.fixture

@@ -315,9 +315,6 @@ def test_subprocess_env_wiring(tmp_path):
     assert out["PATH"].endswith("/usr/bin")
     assert out["VIRTUAL_ENV"] == str(tmp_path)
     for key in (
-        "HF_HUB_OFFLINE",
-        "HF_DATASETS_OFFLINE",
-        "TRANSFORMERS_OFFLINE",
         "AXOLOTL_DO_NOT_TRACK",
         "DO_NOT_TRACK",
         "DISABLE_VERSION_CHECK",
@@ -331,6 +328,32 @@ def test_subprocess_env_wiring(tmp_path):
     assert "PYTHONPATH" not in out
     shown = envs.redact(out)
     assert shown["HF_TOKEN"] == "***" and shown["WANDB_API_KEY"] == "***" and shown["HOME"] == "/h"
+    # a user with network keeps it: nothing turns the hub off
+    assert not {"HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"} & set(out)
+
+
+OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+
+
+@pytest.mark.parametrize(
+    ("user", "offline"),
+    [
+        ({}, False),
+        ({"HF_HUB_OFFLINE": "1"}, True),
+        ({"HF_HUB_OFFLINE": "true"}, True),
+        ({"HF_HUB_OFFLINE": "0"}, False),
+        ({"FTGEN_OFFLINE": "yes"}, True),  # what `ftgen run --offline` sets
+        ({"FTGEN_OFFLINE": "0", "HF_ENDPOINT": "http://mirror"}, False),
+    ],
+)
+def test_subprocess_env_is_offline_only_when_the_user_says_so(user, offline, tmp_path):
+    env = envs.Env("axolotl", "0.19.0", tmp_path, tmp_path / "bin" / "python", tmp_path / "bin")
+    out = env.subprocess_env(base={"PATH": "", **user})
+    got = {k: out[k] for k in OFFLINE if k in out}
+    assert got == (OFFLINE if offline else {k: v for k, v in user.items() if k in OFFLINE})
+    assert out["WANDB_MODE"] == "disabled" and out["DO_NOT_TRACK"] == "1"  # telemetry stays off either way
+    if "HF_ENDPOINT" in user:
+        assert out["HF_ENDPOINT"] == "http://mirror"  # a mirror or a test hub reaches the framework
 
 
 def test_subprocess_env_of_plain_interpreter_has_no_virtual_env(tmp_path):

@@ -429,3 +429,30 @@ def test_gradient_phases_stay_additive_with_persistent_gradient_buffers():
         one = estimate(LLAMA_8B, multi)
         acc = estimate(LLAMA_8B, replace(multi, gradient_accumulation_steps=None))
         assert one.total_gb == pytest.approx(acc.total_gb)
+
+
+# ------------------------------------------------------------------ architectures beyond gated q/k/v/o
+
+
+def test_plain_mlp_and_fused_module_names():
+    # the tiny model with a two-matrix MLP (phi, falcon, gpt_neox): 2*64*128 = 16384 per layer instead of 24576
+    plain = replace(TINY, mlp_gated=False, params_b=(86848 - 2 * 8192) * 1e-9)
+    quantizable, _ = param_split(plain)
+    assert quantizable == 2 * (12288 + 16384)
+    r = 8
+    # phi's names: q/k/v, dense (attention out), fc1, fc2; falcon / gpt_neox: query_key_value, dense, dense_h_to_4h/4h_to_h
+    phi = lora_trainable_params(plain, r, ("q_proj", "k_proj", "v_proj", "dense", "fc1", "fc2"))
+    neox = lora_trainable_params(plain, r, ("query_key_value", "dense", "dense_h_to_4h", "dense_4h_to_h"))
+    per_layer = r * ((64 + 64) + 2 * (64 + 32) + (64 + 64) + (64 + 128) + (128 + 64))
+    assert phi == 2 * per_layer
+    assert neox == 2 * r * ((64 + 128) + (64 + 64) + (64 + 128) + (128 + 64))
+    # all-linear on a plain MLP adapts two MLP matrices, not three
+    assert lora_trainable_params(plain, r, ("all-linear",)) == 2 * r * (
+        (64 + 64) + 2 * (64 + 32) + (64 + 64) + (64 + 128) + (128 + 64)
+    )
+
+
+def test_plain_mlp_saves_fewer_activations():
+    gated = layer_activation_bytes(TINY, 16, 1, 2, True)
+    plain = layer_activation_bytes(replace(TINY, mlp_gated=False), 16, 1, 2, True)
+    assert gated - plain == 16 * 2 * 128 * 2  # two fewer intermediate-wide tensors per token

@@ -64,6 +64,13 @@ def _print_summary(record) -> None:
 )
 @click.option("--quiet", is_flag=True, help="Do not echo the framework's output (it is still in train.log).")
 @click.option("--json", "as_json", is_flag=True, help="Print run.json at the end.")
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="No downloads: the model and hub datasets must be in the Hugging Face cache (sets FTGEN_OFFLINE=1; "
+    "HF_HUB_OFFLINE=1 or FTGEN_OFFLINE=1 in the environment does the same). Without it the run downloads "
+    "what it needs.",
+)
 @handle_errors
 def run(
     build_dir,
@@ -77,10 +84,20 @@ def run(
     nproc,
     quiet,
     as_json,
+    offline=False,
 ):
-    """Train BUILD_DIR (outputs/<name>) with its framework; record everything in runs/<run-id>/."""
+    """Train BUILD_DIR (outputs/<name>) with its framework; record everything in runs/<run-id>/.
+
+    The framework downloads the base model and hub datasets unless the environment says offline
+    (HF_HUB_OFFLINE or FTGEN_OFFLINE) or --offline is given; telemetry is always off.
+    """
+    import os
+
     from .. import run as runner
     from ..run.runner import console_printer
+
+    if offline:  # every framework process this command starts (training, eval) inherits it
+        os.environ["FTGEN_OFFLINE"] = "1"
 
     if launcher in ("slurm", "skypilot"):
         from ..launch.run import submit

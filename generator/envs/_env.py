@@ -7,13 +7,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .._offline import OFFLINE_VARS, offline_reason
+
 MANIFEST = "ftgen-env.json"
 
-# Set for every framework subprocess: offline hubs, no telemetry, no update checks.
+# Set for every framework subprocess: no telemetry, no update checks. The hub stays reachable (a run downloads
+# the model and hub datasets it names) unless the user's environment says offline: see subprocess_env.
 FIXED_VARS = {
-    "HF_HUB_OFFLINE": "1",
-    "HF_DATASETS_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
     "AXOLOTL_DO_NOT_TRACK": "1",
     "WANDB_MODE": "disabled",
     "WANDB_DISABLED": "true",
@@ -65,8 +65,10 @@ class Env:
         """Environment variables for a framework subprocess.
 
         Starts from `base` (default: this process's environment, so secrets such as
-        HF_TOKEN or WANDB_API_KEY pass through), puts the env's bin first on PATH,
-        sets VIRTUAL_ENV and the offline/no-telemetry variables, then `extra`.
+        HF_TOKEN or WANDB_API_KEY, and HF_ENDPOINT, pass through), puts the env's bin first on PATH,
+        sets VIRTUAL_ENV and the no-telemetry variables, then `extra`. The network stays on unless
+        the environment says offline (HF_HUB_OFFLINE or FTGEN_OFFLINE true, which `ftgen run --offline`
+        sets): then HF_HUB_OFFLINE, HF_DATASETS_OFFLINE and TRANSFORMERS_OFFLINE are all set.
         Log it only through `redact`.
         """
         out = dict(os.environ if base is None else base)
@@ -81,6 +83,8 @@ class Env:
         out.update(FIXED_VARS)
         if extra:
             out.update({k: str(v) for k, v in extra.items()})
+        if offline_reason(out):
+            out.update(OFFLINE_VARS)
         return out
 
 

@@ -8,7 +8,9 @@ from ..errors import FtgenError, Problem
 from ..spec import Spec
 from .datasets import inspect_eval, inspect_train
 from .gpus import lookup_gpu
-from .models import lookup_model
+from .lock import LockWrite, lock_path
+from .lock import render as render_lock
+from .models import resolve_model
 from .types import GPU, DatasetStats, EvalStats, Facts, ModelCard
 
 __all__ = ["resolve", "Facts", "ModelCard", "GPU", "DatasetStats", "EvalStats"]
@@ -17,19 +19,39 @@ DEFAULT_GPU = "A100-80GB"
 DEFAULT_AVG_TOKENS = 512.0
 
 
-def resolve(spec: Spec) -> Facts:
-    """Look everything up; raise FtgenError listing every problem at once."""
+def resolve(spec: Spec, *, frozen: bool = False, refresh: bool = False) -> Facts:
+    """Look everything up; raise FtgenError listing every problem at once.
+
+    frozen (check, review): a hub model comes from the spec's lock only, never this machine's cache or the hub.
+    refresh (build --refresh): ignore the lock and resolve the model again.
+    """
     problems: list[Problem] = []
     notes: list[str] = []
 
-    def attempt(fn, *args):
+    def attempt(fn, *args, **kw):
         try:
-            return fn(*args)
+            return fn(*args, **kw)
         except FtgenError as exc:
             problems.extend(exc.problems)
             return None
 
-    model = attempt(lookup_model, spec.base_model, spec.base_dir, spec.file, "base_model")
+    lock_file = lock_path(spec.file) if spec.file and not spec.file.startswith("<") else None
+    resolved = attempt(
+        resolve_model,
+        spec.base_model,
+        spec.base_dir,
+        spec.file,
+        "base_model",
+        model_config=spec.model_config,
+        lock=lock_file,
+        frozen=frozen,
+        refresh=refresh,
+        line=spec.line_of("base_model"),
+    )
+    model = resolved.card if resolved else None
+    lock = None
+    if resolved is not None and resolved.entry is not None and lock_file is not None:
+        lock = LockWrite(lock_file, render_lock([resolved.entry]), resolved.entry, resolved.fresh)
     hw = spec.hardware
     if hw.gpu is None and hw.vram_gb is None:
         notes.append(f"no hardware.gpu in the spec: planned for {DEFAULT_GPU}")
@@ -58,7 +80,7 @@ def resolve(spec: Spec) -> Facts:
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise FtgenError(errors)
-    return Facts(model=model, gpu=gpu, data=data, eval=ev, notes=tuple(notes))
+    return Facts(model=model, gpu=gpu, data=data, eval=ev, notes=tuple(notes), lock=lock)
 
 
 def _overlap(ev: EvalStats, data: DatasetStats) -> EvalStats:

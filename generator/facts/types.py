@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,15 @@ class ModelCard:
     trust_remote_code: bool = False
     gated: bool = False
     local_dir: str | None = None  # set when read from a local config.json
-    source: str = "catalog"  # catalog | local
+    # where the facts came from: catalog | local (a model directory) | model_config (the spec's stand-in
+    # config.json for a hub id) | lock (the spec's lock file, first filled from the HF cache or the hub)
+    source: str = "catalog"
+    mlp_gated: bool = True  # False: a two-matrix MLP (up, down) as in phi, falcon, gpt_neox
+    vision_params_b: float = 0.0  # an image-text checkpoint's vision tower and projector, included in params_b
+    revision: str | None = None  # the hub commit the facts were read at (source lock)
+    lock_file: str | None = None  # the lock file's name, beside the spec (source lock)
+    locked_from: str | None = None  # where the lock's entry was first read: cache | hub (source lock)
+    notes: tuple[str, ...] = ()  # caveats about the facts (e.g. an architecture ftgen has no row for)
 
     @property
     def dim_head(self) -> int:
@@ -103,3 +112,4 @@ class Facts:
     data: DatasetStats
     eval: EvalStats | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    lock: Any = None  # facts.lock.LockWrite: the spec's lock file as a build leaves it (hub models only)

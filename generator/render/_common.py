@@ -35,7 +35,9 @@ class Inputs:
         return Path(os.path.relpath(p.resolve(), self.out_dir.resolve())).as_posix()
 
     def model_ref(self) -> str:
-        return self.rel(self.spec.base_model) if self.facts.model.source == "local" else self.spec.base_model
+        """The model as the config names it: a local directory relative to the output folder, else the hub id
+        (a catalog alias or a lock's requested spelling resolved to the hub's id, never written verbatim)."""
+        return self.rel(self.spec.base_model) if self.facts.model.source == "local" else self.facts.model.id
 
     def is_hub(self, entry: TrainData) -> bool:
         return self.local_path(entry.path) is None

@@ -26,6 +26,7 @@ def _facts_summary(facts: Facts) -> dict:
             "vocab": m.vocab,
             "max_context": m.max_context,
             "source": m.source,
+            **_model_provenance(m),
         },
         "gpu": {"name": g.name, "vram_gb": g.vram_gb, "bf16": g.bf16, "usd_per_hour": g.usd_per_hour},
         "data": {
@@ -45,6 +46,18 @@ def _facts_summary(facts: Facts) -> dict:
         if facts.eval
         else None,
     }
+
+
+def _model_provenance(m) -> dict:
+    """Where the model's facts came from, beyond `source`: the lock, its commit, what filled it; caveats."""
+    out: dict = {}
+    if m.source == "lock":
+        out.update(lock=m.lock_file, revision=m.revision, locked_from=m.locked_from)
+    if m.vision_params_b:
+        out["vision_params_b"] = round(m.vision_params_b, 3)
+    if m.notes:
+        out["notes"] = list(m.notes)
+    return out
 
 
 def decide(spec: Spec, facts: Facts) -> Plan:

@@ -132,13 +132,14 @@ def trust_remote_code(ctx: Context) -> None:
 def gated_model(ctx: Context) -> None:
     """Note when the base model is gated on the hub.
 
-    What: an info finding for gated catalog models (Llama, Gemma): the run needs an HF token with access.
+    What: an info finding for gated models (catalog entries such as Llama and Gemma, and hub models whose lock
+    entry the hub marked gated): the run needs an HF token with access.
     Why: a gated download fails at the start of the run, after the environment and data are ready.
     Example: meta-llama/Llama-3.1-8B -> "gated: set HF_TOKEN for an account that accepted the license".
     References: Hugging Face docs, gated models.
     """
     model = ctx.facts.model
-    if model.gated and model.source == "catalog":
+    if model.gated:
         ctx.info(
             "base_model",
             f"{model.id} is gated on the hub: the run needs HF_TOKEN for an account that accepted its license",
@@ -207,3 +208,18 @@ def duplicate_examples(ctx: Context) -> None:
         ctx.warn("data.train", message, found=dups, allowed="deduplicated training files")
     else:
         ctx.info("data.train", message)
+
+
+@rule("FT190", "model-facts", order=225)
+def model_facts(ctx: Context) -> None:
+    """Say when the model's shapes were read with less certainty than usual.
+
+    What: a warning for each caveat the model card carries, e.g. a config.json model_type without a row in
+    ftgen's architecture table (generator/facts/_arch.py), sized as a Llama-style decoder.
+    Why: the memory estimate, the LoRA targets and the micro batch all follow from those shapes; a wrong guess
+    shows up as an out-of-memory error or a module PEFT cannot find, late in the run.
+    Example: model_type starcoder2 -> "sized as a Llama-style decoder (separate q/k/v, gated MLP, ...)".
+    References: the architecture table's sources (transformers configuration_<type>.py defaults).
+    """
+    for note in ctx.facts.model.notes:
+        ctx.warn("base_model", note)

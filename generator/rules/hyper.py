@@ -55,10 +55,10 @@ def lora_shape(ctx: Context) -> None:
             allowed=str(exc).split("allowed: ", 1)[-1],
         )
         return
-    if unknown and ctx.facts.model.source == "catalog":
+    if unknown and ctx.facts.model.source != "local":
         ctx.warn(
             "overrides.lora_target_modules",
-            f"not linear modules of {ctx.facts.model.family} in the catalog",
+            f"not linear modules of {ctx.facts.model.family} blocks",
             found=unknown,
             allowed=", ".join(ctx.facts.model.lora_targets) + ", all-linear",
         )

@@ -78,6 +78,12 @@ def prepare(out_dir: Path, framework: str | None = None) -> Prepared:
 
     config = load_file(config_path).data
     problems = validate_config(framework, config, str(config_path))
+    if isinstance(config, dict):  # the model the framework will download or load: never an alias
+        from ..facts.models import config_model_problems
+
+        key = "base_model" if framework == "axolotl" else "model_name_or_path"
+        planned = (plan.get("facts") or {}).get("model") if isinstance(plan, dict) else None
+        problems += config_model_problems(config.get(key), config_path, key, planned)
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise FtgenError(errors)

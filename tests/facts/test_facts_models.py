@@ -130,15 +130,13 @@ def test_unknown_model_lists_close_names(tmp_path):
     with pytest.raises(FtgenError) as err:
         lookup_model("Qwen/Qwen2.5-8B-Instruct", tmp_path, "spec.yaml", "model.base")
     (problem,) = err.value.problems
-    assert (problem.file, problem.key, problem.message, problem.found) == (
-        "spec.yaml",
-        "model.base",
-        "unknown model",
-        "Qwen/Qwen2.5-8B-Instruct",
-    )
+    assert (problem.file, problem.key, problem.found) == ("spec.yaml", "model.base", "Qwen/Qwen2.5-8B-Instruct")
+    # every place that was asked says why it did not answer
+    assert problem.message.startswith("unknown model: not in the catalog; not in the Hugging Face cache (")
+    assert problem.message.endswith("not asked: HF_HUB_OFFLINE=1 turns the hub off")
     assert problem.allowed.startswith("a catalog id (closest: ")
     assert "Qwen/Qwen2.5-7B-Instruct" in problem.allowed
-    assert problem.allowed.endswith("or a local directory with config.json")
+    assert "a local directory with config.json" in problem.allowed
 
 
 # ------------------------------------------------------------------ local config.json
@@ -223,13 +221,23 @@ def test_local_directory_without_config(tmp_path):
 
 
 def test_local_config_missing_fields_lists_each(tmp_path):
-    config = {k: v for k, v in TINY_LLAMA.items() if k not in ("hidden_size", "vocab_size")}
+    # a model type ftgen has no row for: no transformers defaults stand in for missing keys
+    config = {k: v for k, v in TINY_LLAMA.items() if k not in ("hidden_size", "vocab_size")} | {"model_type": "x"}
     _model_dir(tmp_path, "partial", config)
     with pytest.raises(FtgenError) as err:
         lookup_model("partial", tmp_path, "spec.yaml", "model.base")
     problems = err.value.problems
     assert [p.key for p in problems] == ["model.base", "model.base"]
     assert [p.allowed.split(" or ")[0] for p in problems] == ["hidden_size", "vocab_size"]
+    assert all("config.json: " in p.message and "a required field is missing" in p.message for p in problems)
+
+
+def test_local_llama_config_missing_fields_take_transformers_defaults(tmp_path):
+    # transformers' LlamaConfig fills what config.json leaves out; ftgen sizes the model it would load
+    config = {k: v for k, v in TINY_LLAMA.items() if k not in ("intermediate_size", "vocab_size")}
+    _model_dir(tmp_path, "partial", config)
+    card = lookup_model("partial", tmp_path, "spec.yaml")
+    assert (card.intermediate, card.vocab) == (11008, 32000)
 
 
 @pytest.mark.parametrize("text", ["{not json", "[1, 2]"])

@@ -230,18 +230,56 @@ def test_launch_sh_on_cpu_refuses_axolotl_with_several_processes(built, stubs):
     assert call["env"]["FORCE_TORCHRUN"] == "1" and call["env"]["NPROC_PER_NODE"] == "2"
 
 
-def test_launch_sh_offline_and_telemetry_only_when_asked_and_token_passes(built, stubs):
+OFFLINE = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
+
+
+def test_launch_sh_network_unless_offline_telemetry_always_off_token_passes(built, stubs):
+    from generator.envs import FIXED_VARS
+
     out = built("cpu-tiny-local-model")
-    env = stubs.env(FTGEN_ENV_BIN=str(stubs.bin), HF_TOKEN="hf_secret", PYTHONPATH="/stray")
+    env = stubs.env(FTGEN_ENV_BIN=str(stubs.bin), HF_TOKEN="hf_secret", PYTHONPATH="/stray", HF_ENDPOINT="http://m")
     assert stubs.run(["bash", "launch.sh", "llamafactory"], out, env).returncode == 0
     seen = stubs.calls("llamafactory-cli")[0]["env"]
     assert seen["HF_TOKEN"] == "hf_secret" and seen["PYTHONPATH"] is None and seen["PYTHONUNBUFFERED"] == "1"
-    assert seen["HF_HUB_OFFLINE"] is None and seen["DO_NOT_TRACK"] is None
-    env.update(FTGEN_OFFLINE="1", FTGEN_NO_TELEMETRY="1")
+    assert seen["HF_ENDPOINT"] == "http://m"
+    assert all(seen[k] is None for k in OFFLINE)  # a user with network keeps it
+    # telemetry: the same variables `ftgen run` sets, always
+    assert {k: seen[k] for k in FIXED_VARS if k in seen} == {k: v for k, v in FIXED_VARS.items() if k in seen}
+    assert {"DO_NOT_TRACK", "AXOLOTL_DO_NOT_TRACK", "WANDB_MODE", "WANDB_DISABLED"} <= {
+        k for k in FIXED_VARS if k in seen
+    }
+
+
+@pytest.mark.parametrize(
+    ("user", "offline"),
+    [
+        ({"FTGEN_OFFLINE": "1"}, True),
+        ({"HF_HUB_OFFLINE": "1"}, True),
+        ({"HF_HUB_OFFLINE": "True"}, True),
+        ({"HF_HUB_OFFLINE": "on"}, True),
+        ({"HF_HUB_OFFLINE": "0"}, False),
+        ({"FTGEN_OFFLINE": "no"}, False),
+    ],
+)
+def test_launch_sh_and_slurm_sbatch_go_offline_by_the_rule_of_ftgen_run(user, offline, built, stubs, tmp_path):
+    from generator.envs import Env
+
+    out = built("cpu-tiny-local-model")
+    env = stubs.env(FTGEN_ENV_BIN=str(stubs.bin), **user)
     assert stubs.run(["bash", "launch.sh", "llamafactory"], out, env).returncode == 0
     seen = stubs.calls("llamafactory-cli")[0]["env"]
-    assert seen["HF_HUB_OFFLINE"] == seen["HF_DATASETS_OFFLINE"] == seen["TRANSFORMERS_OFFLINE"] == "1"
-    assert seen["DO_NOT_TRACK"] == seen["AXOLOTL_DO_NOT_TRACK"] == "1" and seen["WANDB_MODE"] == "disabled"
+    assert all(seen[k] == "1" for k in OFFLINE) if offline else all(seen[k] in (None, "0") for k in OFFLINE)
+    py = Env("llamafactory", "x", tmp_path, tmp_path / "python", tmp_path).subprocess_env(base={"PATH": "", **user})
+    assert all(k in py for k in OFFLINE) == offline  # ftgen run decides the same way
+    # slurm.sbatch decides once for the allocation and srun hands it to every node's launch.sh
+    out = built("zero3-full-70b-4-nodes")
+    slurm = dict(SLURM_SUBMIT_DIR=str(out), SLURM_JOB_NODELIST="gpu-node-[7-10]", SLURM_NNODES="4", SLURM_JOB_ID="1")
+    r = stubs.run(["bash", str(out / "slurm.sbatch"), "llamafactory"], out.parent, stubs.env(**slurm, **user))
+    assert r.returncode == 0, r.stderr
+    [srun] = stubs.calls("srun")
+    assert (
+        all(srun["env"][k] == "1" for k in OFFLINE) if offline else all(srun["env"][k] in (None, "0") for k in OFFLINE)
+    )
 
 
 def test_launch_sh_finds_or_creates_the_env_through_ftgen(built, stubs):

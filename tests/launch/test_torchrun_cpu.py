@@ -127,7 +127,7 @@ def test_two_process_torchrun_on_cpu_via_launch_sh(tmp_path, lf_env, tiny_model,
         for k, v in os.environ.items()
         if k not in ("NNODES", "NODE_RANK", "NPROC_PER_NODE", "MASTER_ADDR", "MASTER_PORT", "RDZV_ID", "FORCE_TORCHRUN")
     }
-    env.update(FTGEN_ENV_BIN=str(lf_env.bin_dir), FTGEN_OFFLINE="1", FTGEN_NO_TELEMETRY="1")
+    env.update(FTGEN_ENV_BIN=str(lf_env.bin_dir), FTGEN_OFFLINE="1")
     proc = subprocess.run(
         [str(out_dir / "launch.sh")], check=False, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900
     )

@@ -11,9 +11,10 @@
 #   MASTER_ADDR, MASTER_PORT            rank 0's address and port; required with NNODES > 1
 #   RDZV_ID                             use torchrun's c10d rendezvous (ranks assigned by torchrun, NODE_RANK unused)
 #   FTGEN_ENV_BIN                       bin folder of a ready framework env (skips `ftgen env install`)
-#   FTGEN_OFFLINE=1                     no hub downloads (HF_HUB_OFFLINE, HF_DATASETS_OFFLINE, TRANSFORMERS_OFFLINE)
-#   FTGEN_NO_TELEMETRY=1                telemetry and update checks off (DO_NOT_TRACK, WANDB_MODE=disabled, ...)
-#   HF_TOKEN                            passed through for gated models
+#   FTGEN_OFFLINE=1 or HF_HUB_OFFLINE=1 no hub downloads (HF_HUB_OFFLINE, HF_DATASETS_OFFLINE, TRANSFORMERS_OFFLINE);
+#                                       without either the framework downloads the model and hub datasets it needs
+#   HF_TOKEN, HF_ENDPOINT               passed through (gated models; a hub mirror)
+# Telemetry and update checks are always off (DO_NOT_TRACK, WANDB_MODE=disabled, ...), as under `ftgen run`.
 set -euo pipefail
 cd -- "$(dirname -- "${BASH_SOURCE[0]}")"
 
@@ -61,13 +62,14 @@ fi
 export PATH="$FTGEN_ENV_BIN:$PATH"
 unset PYTHONHOME PYTHONPATH PYTHONSTARTUP
 export PYTHONUNBUFFERED=1
-if [ "${FTGEN_OFFLINE:-0}" = 1 ]; then
+# Hub downloads stay on (the framework fetches the model and hub datasets it names) unless the environment says
+# offline: FTGEN_OFFLINE or HF_HUB_OFFLINE set to 1, true, yes or on - the rule `ftgen run` follows.
+ftgen_true() { case "$(printf '%s' "${1:-}" | tr '[:lower:]' '[:upper:]')" in 1 | ON | YES | TRUE) return 0 ;; *) return 1 ;; esac; }
+if ftgen_true "${FTGEN_OFFLINE:-}" || ftgen_true "${HF_HUB_OFFLINE:-}"; then
   export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 fi
-if [ "${FTGEN_NO_TELEMETRY:-0}" = 1 ]; then
-  export DO_NOT_TRACK=1 AXOLOTL_DO_NOT_TRACK=1 WANDB_MODE=disabled WANDB_DISABLED=true \
-         DISABLE_VERSION_CHECK=1 GRADIO_ANALYTICS_ENABLED=False
-fi
+export DO_NOT_TRACK=1 AXOLOTL_DO_NOT_TRACK=1 WANDB_MODE=disabled WANDB_DISABLED=true \
+       DISABLE_VERSION_CHECK=1 GRADIO_ANALYTICS_ENABLED=False
 
 case "$framework" in
   axolotl)
