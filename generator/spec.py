@@ -16,6 +16,7 @@ from jsonschema import Draft202012Validator, ValidationError, validators
 
 from ._resources import schemas_dir
 from ._schema_errors import schema_problems
+from ._secrets import is_secret_name
 from ._yaml import join_key, line_of, load_text, read_text
 from .errors import FtgenError, Problem
 
@@ -108,8 +109,6 @@ class Spec:
 MAX_SPEC_BYTES = 1024 * 1024
 MAX_SPEC_NODES = 20_000
 _INT_LIMIT = 2**63  # integers a framework's own parser (and JSON) can hold
-# framework keys that hold credentials (hf_hub_token, hub_token, swanlab_api_key, comet_api_key, *_secret)
-_SECRET_KEY = re.compile(r"(^|_)(hub_token|api_key|secret|password)$", re.IGNORECASE)
 
 
 def _pattern(validator, pattern: str, instance: Any, schema: dict):
@@ -187,7 +186,8 @@ def _semantic_problems(data: dict, file: str, line_of) -> list[Problem]:
                         line=line_of(key),
                     )
                 )
-            if _SECRET_KEY.search(k) and v not in (None, ""):
+            # keys that hold credentials (hf_hub_token, hub_token, swanlab_api_key, *_secret): generator._secrets
+            if is_secret_name(k) and isinstance(v, (str, int, float)) and not isinstance(v, bool) and v != "":
                 out.append(
                     Problem(
                         file,

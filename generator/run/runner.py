@@ -155,21 +155,11 @@ def _die_with_parent() -> None:
 
 
 def redactor(env: dict) -> Callable[[bytes], bytes]:
-    """Mask the values of secret-looking variables (HF_TOKEN, WANDB_API_KEY, ...) in what ftgen writes."""
-    from ..envs import redact
+    """Mask the values of secret-looking variables (HF_TOKEN, WANDB_API_KEY, ...) and credential-shaped values
+    (hf_..., ghp_...) in what ftgen writes and shows."""
+    from .._secrets import value_masker
 
-    masked = redact(env)
-    secrets = sorted(
-        {v.encode() for k, v in env.items() if masked.get(k) == "***" and len(v) >= 6}, key=len, reverse=True
-    )
-
-    def apply(data: bytes) -> bytes:
-        for s in secrets:
-            if s in data:
-                data = data.replace(s, b"***")
-        return data
-
-    return apply
+    return value_masker(env)
 
 
 def _split(buf: bytes) -> list[bytes]:
