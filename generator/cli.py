@@ -10,7 +10,7 @@ import click
 from rich.markup import escape
 
 from . import __version__
-from ._cli_common import EXIT_CODES, err, handle_errors, out, table
+from ._cli_common import EXIT_CODES, Column, err, handle_errors, listing, out
 from .errors import Exit, FtgenError, Problem
 
 
@@ -122,14 +122,13 @@ def check(ctx, specs, out_root, diff):
 
 
 @main.command("rules")
-def list_rules():
+@click.option("--json", "as_json", is_flag=True, help="Print the rules as JSON.")
+def list_rules(as_json):
     """List every rule: ID, name and what it decides."""
     from . import rules
 
-    grid = table("ID", "Name", "What it decides")
-    for r in rules.all_rules():
-        grid.add_row(r.id, r.name, r.summary)
-    out.print(grid)
+    columns = [Column("id", "ID"), Column("name", "Name"), Column("summary", "What it decides")]
+    listing(columns, ({"id": r.id, "name": r.name, "summary": r.summary} for r in rules.all_rules()), as_json=as_json)
 
 
 @main.command()
@@ -152,43 +151,69 @@ def explain(rule_id):
 
 
 @main.command()
-def models():
+@click.option("--json", "as_json", is_flag=True, help="Print the catalog as JSON.")
+def models(as_json):
     """List the model catalog."""
     from .facts.models import load_catalog
 
-    grid = table("id", "params (B)", "layers", "context", "axolotl template", "LLaMA-Factory template")
-    for m in load_catalog().values():
-        grid.add_row(
-            m.id,
-            f"{m.params_b:.2f}",
-            str(m.layers),
-            str(m.max_context),
-            m.axolotl_chat_template,
-            m.llamafactory_template,
-        )
-    out.print(grid)
+    columns = [
+        Column("id", "id"),
+        Column("params_b", "params (B)", lambda v: f"{v:.2f}"),
+        Column("layers", "layers"),
+        Column("max_context", "context"),
+        Column("axolotl_chat_template", "axolotl template"),
+        Column("llamafactory_template", "LLaMA-Factory template"),
+    ]
+    rows = (
+        {
+            "id": m.id,
+            "params_b": m.params_b,
+            "layers": m.layers,
+            "max_context": m.max_context,
+            "axolotl_chat_template": m.axolotl_chat_template,
+            "llamafactory_template": m.llamafactory_template,
+        }
+        for m in load_catalog().values()
+    )
+    listing(columns, rows, as_json=as_json)
 
 
 @main.command()
-def gpus():
+@click.option("--json", "as_json", is_flag=True, help="Print the catalog as JSON.")
+def gpus(as_json):
     """List the GPU catalog."""
     from .facts.gpus import load_gpus
 
-    grid = table("name", "GB", "bf16", "fp8", "flash-attn", "$/h")
-    for g in load_gpus().values():
-        grid.add_row(g.name, f"{g.vram_gb:g}", str(g.bf16), str(g.fp8), str(g.flash_attention), f"{g.usd_per_hour:.2f}")
-    out.print(grid)
+    columns = [
+        Column("name", "name"),
+        Column("vram_gb", "GB", lambda v: f"{v:g}"),
+        Column("bf16", "bf16"),
+        Column("fp8", "fp8"),
+        Column("flash_attention", "flash-attn"),
+        Column("usd_per_hour", "$/h", lambda v: f"{v:.2f}"),
+    ]
+    rows = (
+        {
+            "name": g.name,
+            "vram_gb": g.vram_gb,
+            "bf16": g.bf16,
+            "fp8": g.fp8,
+            "flash_attention": g.flash_attention,
+            "usd_per_hour": g.usd_per_hour,
+        }
+        for g in load_gpus().values()
+    )
+    listing(columns, rows, as_json=as_json)
 
 
 @main.command()
-def targets():
+@click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
+def targets(as_json):
     """Print the supported targets table (framework x task x methods)."""
     from .targets import table as target_rows
 
-    grid = table("framework", "task", "methods")
-    for row in target_rows():
-        grid.add_row(*row)
-    out.print(grid)
+    columns = [Column("framework", "framework"), Column("task", "task"), Column("methods", "methods")]
+    listing(columns, (dict(zip(("framework", "task", "methods"), row)) for row in target_rows()), as_json=as_json)
 
 
 def _register_commands() -> None:
