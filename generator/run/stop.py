@@ -143,9 +143,7 @@ def stop_local(record: RunRecord, orphans: bool = False) -> StopResult:
     """A run on this machine: SIGTERM to its ftgen process (which stops the trainer and records 'interrupted');
     with --orphans, SIGTERM to the process group of a trainer whose ftgen is gone."""
     derived = derive_status(record)
-    if record.status != "running":
-        return StopResult(f"run {record.run_id} is not running (status {record.status}): nothing to stop")
-    if not derived.stale:
+    if record.status == "running" and not derived.stale:
         if record.pid == os.getpid():
             raise _refused(record, "pid", "refusing to stop the ftgen process that runs `ftgen stop`", record.pid)
         why = _signal(
@@ -167,23 +165,22 @@ def stop_local(record: RunRecord, orphans: bool = False) -> StopResult:
             "the run as interrupted",
             [("ftgen", record.pid, "SIGTERM")],
         )
-    # ftgen is gone: the record is stale; the trainer may have outlived it
-    trainer_alive = (
-        _procs.alive(record.child_pid) if isinstance(record.child_pid, int) and record.child_pid > 1 else False
+    # ftgen is gone (the record is stale, or says it ended); its trainer may have outlived it
+    changed = refresh(record)
+    said = (
+        f"run {record.run_id} was not running any more ({derived.note.removeprefix('stale: ')}); recorded it as "
+        "interrupted"
+        if changed
+        else f"run {record.run_id} is not running (status {record.status})"
     )
-    refresh(record)
+    trainer_alive = isinstance(record.child_pid, int) and record.child_pid > 1 and _procs.alive(record.child_pid)
     if not trainer_alive:
-        return StopResult(
-            f"run {record.run_id} was not running any more ({derived.note.removeprefix('stale: ')}); "
-            "recorded it as interrupted",
-            changed=True,
-        )
+        return StopResult(said + ": nothing to stop", changed=changed)
     if not orphans:
         return StopResult(
-            f"run {record.run_id}: its ftgen process is gone; recorded it as interrupted. A process with its "
-            f"trainer's pid ({record.child_pid}) is running: `ftgen stop {record.run_id} --orphans` stops it if it "
-            "is provably that trainer",
-            changed=True,
+            f"{said}. A process with its trainer's pid ({record.child_pid}) is running: "
+            f"`ftgen stop {record.run_id} --orphans` stops it if it is provably that trainer",
+            changed=changed,
         )
 
     def prove_trainer() -> tuple[str | None, _procs.ProcInfo | None]:
