@@ -37,18 +37,23 @@ def main() -> None:
     default=None,
     help="Override the spec's framework choice.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the plan summaries as JSON for machines.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the plan summaries as JSON for machines (an invalid spec: {ok: false, problems: [...]}, exit 2).",
+)
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if the committed outputs differ (would regenerate).")
 @click.option(
     "--diff", is_flag=True, help="With --check, or alone: print a unified diff of what would change; never writes."
 )
 @handle_errors
 def build(specs, out_root, framework, as_json, check, diff):
-    """Compile SPEC files into outputs/<name>/ (configs, plan.json, PLAN.md)."""
-    from .build import build_file
+    """Compile SPEC files into outputs/<name>/ (configs, plan.json, PLAN.md). Files a previous build of the same
+    spec wrote and this one does not (listed in its plan.json) are removed."""
+    from .build import build_file, duplicate_names, write_build
     from .check import compare
     from .launch import EXECUTABLE
-    from .write import write_all
 
     problems: list[Problem] = []
     builds = []
@@ -57,7 +62,10 @@ def build(specs, out_root, framework, as_json, check, diff):
             builds.append(build_file(path, out_root, framework))
         except FtgenError as exc:
             problems.extend(exc.problems)
+    problems.extend(duplicate_names(builds))
     if problems:
+        if as_json:
+            click.echo(json.dumps({"ok": False, "problems": [p.to_dict() for p in problems]}, indent=2))
         raise FtgenError(problems)
     if check or diff:
         drift = [compare(b) for b in builds]
@@ -75,22 +83,24 @@ def build(specs, out_root, framework, as_json, check, diff):
         sys.exit(int(Exit.FINDINGS) if dirty else 0)
     summaries = []
     for b in builds:
-        written = write_all(b.out_dir, b.files, executable=EXECUTABLE)
-        summaries.append(_summary(b, written))
+        written, removed = write_build(b, executable=EXECUTABLE)
+        summaries.append(_summary(b, written, removed))
     if as_json:
         click.echo(json.dumps(summaries if len(summaries) > 1 else summaries[0], indent=2))
         return
     for s, b in zip(summaries, builds):
         out.print(
-            f"[bold green]built[/] {s['name']}: {s['task']} / [bold]{s['method']}[/] -> "
-            f"{', '.join(s['framework'])}  ({b.out_dir})"
+            f"[bold green]built[/] {escape(s['name'])}: {s['task']} / [bold]{s['method']}[/] -> "
+            f"{', '.join(s['framework'])}  ({escape(str(b.out_dir))})"
         )
+        for r in s["removed"]:
+            out.print(f"  [cyan]removed[/] {escape(r)} (a previous build wrote it; this one does not)")
         for f in b.plan.findings:
             colour = {"warning": "yellow", "info": "cyan"}.get(f.severity, "white")
             out.print(f"  [{colour}]{f.severity}[/] {escape(f'[{f.rule}] {f.key}: {f.message}')}")
 
 
-def _summary(b, written) -> dict:
+def _summary(b, written, removed=()) -> dict:
     p = b.plan
     return {
         "name": p.name,
@@ -99,6 +109,7 @@ def _summary(b, written) -> dict:
         "framework": list(p.frameworks),
         "out_dir": str(b.out_dir),
         "files": [str(w) for w in written],
+        "removed": [str(r) for r in removed],
         "memory_gb": p.memory.get("total_gb"),
         "hours": p.time_cost.get("hours"),
         "usd": p.time_cost.get("usd"),
