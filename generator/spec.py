@@ -93,6 +93,7 @@ class Spec:
     sequence_len: int | None = None
     seed: int = 42
     trust_remote_code: bool = False
+    allow_imports: tuple[str, ...] = ()  # module prefixes framework_overrides may make the framework import
     overrides: Mapping[str, Any] = field(default_factory=dict)
     framework_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     rl: RLSpec | None = None
@@ -377,7 +378,11 @@ def from_dict(
     else:
         problems = schema_problems(_validator(), data, file, where)
     if not problems:
+        from ._imports import override_problems, reward_problems
+
         problems = _semantic_problems(data, file, where)
+        problems += override_problems(data, file, where)
+        problems += reward_problems(data, file, where, Path(base_dir))
     if problems:
         raise FtgenError(problems)
     d = data.get("data", {})
@@ -405,6 +410,7 @@ def from_dict(
         sequence_len=data.get("sequence_len"),
         seed=data.get("seed", 42),
         trust_remote_code=data.get("trust_remote_code", False),
+        allow_imports=tuple(data.get("allow_imports") or ()),
         overrides=dict(data.get("overrides") or {}),
         framework_overrides={k: dict(v) for k, v in (data.get("framework_overrides") or {}).items()},
         rl=RLSpec(_tuple(rl.get("reward_funcs")), rl.get("num_generations", 8), rl.get("max_completion_length", 256))

@@ -223,3 +223,30 @@ def test_base_model_gpu_and_data_changes_come_first(repo):
     assert first < text.index("| Method |") and first < text.index("Decisions that changed")
     assert "`Qwen/Qwen2.5-7B-Instruct` → `Qwen/Qwen2.5-14B-Instruct`" in text
     assert "`RTX4090` → `A100-80GB`" in text
+
+
+def test_every_change_to_allow_imports_and_overrides_is_its_own_line(repo):
+    (repo / "specs" / "bot.yaml").write_text(
+        SPEC
+        + "allow_imports: [team_plugins, scoring]\n"
+        + "framework_overrides:\n  axolotl:\n    plugins: [team_plugins.Extra]\n"
+        + "    trl: {reward_funcs: [scoring.exact]}\n    learning_rate: 0.0003\n"
+    )
+    _commit(repo)
+    r = rv.review(repo, "base", "HEAD")
+    [s] = r.specs
+    lines = [(c.key, c.before, c.after) for c in s.imports]
+    assert ("allow_imports", None, "team_plugins") in lines and ("allow_imports", None, "scoring") in lines
+    assert ("framework_overrides.axolotl.plugins", None, ["team_plugins.Extra"]) in lines
+    assert ("framework_overrides.axolotl.trl.reward_funcs", None, ["scoring.exact"]) in lines
+    assert ("framework_overrides.axolotl.learning_rate", None, 0.0003) in lines
+    text = rv.markdown(r)
+    assert "allows imports of `team_plugins`" in text and "allows imports of `scoring`" in text
+    assert "- `framework_overrides.axolotl.plugins`: — → `[team_plugins.Extra]`" in text
+    assert text.index("Code the framework may run") < text.index("| Method |")
+    # and taking the opt-in away is a line too
+    (repo / "specs" / "bot.yaml").write_text(SPEC + "allow_imports: [scoring]\n")
+    _commit(repo, "narrow")
+    r2 = rv.review(repo, "HEAD~1", "HEAD")
+    assert ("allow_imports", "team_plugins", None) in [(c.key, c.before, c.after) for c in r2.specs[0].imports]
+    assert "no longer allows imports of `team_plugins`" in rv.markdown(r2)
