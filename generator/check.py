@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +27,7 @@ def _committed(path: Path) -> str | None:
     from . import _io
     from .errors import FtgenError
 
-    if not path.is_file() and not path.is_symlink():
+    if not os.path.lexists(path):
         return None
     try:
         return _io.read_text(path, str(path), 64 * 1024 * 1024)[0]

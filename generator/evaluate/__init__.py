@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .. import envs
+from .. import _io, envs
 from .._yaml import load_file
 from ..errors import Exit, FtgenError, Problem
 from ..run.record import RunRecord, now
@@ -85,8 +85,7 @@ def _generate(
             exit_code=Exit.RUN_FAILED,
         ) from None
     for name, path in result.get("outputs", {}).items():
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-        result[name] = [json.loads(line) for line in lines if line.strip()]
+        result[name] = _io.read_jsonl(path)
     return result
 
 

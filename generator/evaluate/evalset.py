@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
+from .. import _io
 from ..errors import FtgenError, Problem
 from ..facts.datasets import inspect_eval
+
+MAX_EVAL_BYTES = 256 * 1024 * 1024
 
 
 def locate(build_dir: Path) -> tuple[dict, Path]:
     """(plan.json's `eval_set`, the eval file's absolute path); an error when the build has none."""
     plan_path = Path(build_dir) / "plan.json"
-    try:
-        plan = json.loads(plan_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise FtgenError([Problem(str(plan_path), "", f"cannot read the build's plan: {exc}")]) from None
-    spec = plan.get("eval_set")
+    plan = _io.read_json(plan_path)
+    spec = plan.get("eval_set") if isinstance(plan, dict) else None
     if not spec:
         raise FtgenError(
             [
@@ -41,10 +40,11 @@ def load(path: Path, plan_file: str = "plan.json") -> list[dict]:
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise FtgenError(errors)
-    if path.suffix.lower() == ".json":
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    else:
-        raw = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    raw = (
+        _io.read_json(path, max_bytes=MAX_EVAL_BYTES)
+        if path.suffix.lower() == ".json"
+        else _io.read_jsonl(path, max_bytes=MAX_EVAL_BYTES)
+    )
     rows = []
     for i, row in enumerate(raw):
         answers = row["answers"] if "answers" in row and "answer" not in row else [row["answer"]]

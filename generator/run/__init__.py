@@ -42,20 +42,7 @@ def _problem(out_dir: Path, key: str, message: str, found=None, allowed=None) ->
 
 def read_json(path: Path, what: str, max_bytes: int = 16 * 1024 * 1024):
     """A JSON file of a build or run folder, through the one safe reader; FtgenError (exit 2) when it is not."""
-    text, _ = _io.read_text(path, str(path), max_bytes)
-    try:
-        return json.loads(text)
-    except ValueError as exc:
-        raise FtgenError(
-            [
-                Problem(
-                    str(path),
-                    "",
-                    f"{what} is not valid JSON: {getattr(exc, 'msg', exc)}",
-                    line=getattr(exc, "lineno", None),
-                )
-            ]
-        ) from None
+    return _io.read_json(path, str(path), max_bytes)
 
 
 def prepare(out_dir: Path, framework: str | None = None) -> Prepared:

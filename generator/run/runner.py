@@ -23,8 +23,10 @@ class Outcome:
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    from .. import _io
+
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with _io.open_regular(path) as fh:
         while True:
             block = fh.read(chunk)
             if not block:
