@@ -224,6 +224,7 @@ class ConsolePrinter:
 
     def _ensure_bar(self):
         if self._bar is None and self.tty:
+            from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
             from rich.progress import Progress as Bar
 
@@ -234,6 +235,7 @@ class ConsolePrinter:
                 TextColumn("{task.fields[info]}"),
                 TimeRemainingColumn(),
                 transient=False,
+                console=Console(emoji=False, highlight=False),  # a trainer's `:x:` is text, not an emoji
             )
             self._bar.start()
             self._task = self._bar.add_task("train", total=self.state.total or None, info="")
