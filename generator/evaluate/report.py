@@ -42,6 +42,8 @@ def _env(html: bool) -> jinja2.Environment:
 
 
 def _read_jsonl(path) -> list[dict]:
+    if not path:
+        return []
     try:
         return _io.read_jsonl(path)
     except FtgenError:
