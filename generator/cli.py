@@ -190,31 +190,45 @@ def models(as_json):
 
 
 @main.command()
+@click.option("--detect", is_flag=True, help="Print this machine's GPUs (nvidia-smi) by catalog name, for the spec.")
 @click.option("--json", "as_json", is_flag=True, help="Print the catalog as JSON.")
-def gpus(as_json):
-    """List the GPU catalog."""
-    from .facts.gpus import load_gpus
+def gpus(detect, as_json):
+    """List the GPU catalog (prices and their sources: generator/catalog/gpus.yaml)."""
+    if detect:
+        from .facts.detect import detect as find_local
+        from .facts.detect import report
+
+        out.print(report(*find_local()), markup=False, highlight=False)
+        return
+    from .facts.gpus import ambiguous_names, load_gpus
 
     columns = [
         Column("name", "name"),
         Column("vram_gb", "GB", lambda v: f"{v:g}"),
+        Column("arch", "arch"),
         Column("bf16", "bf16"),
         Column("fp8", "fp8"),
         Column("flash_attention", "flash-attn"),
-        Column("usd_per_hour", "$/h", lambda v: f"{v:.2f}"),
+        Column("usd_per_hour", "$/h", lambda v: "n/a" if v is None else f"{v:.2f}"),
+        Column("note", "note"),
     ]
-    rows = (
+    rows = [
         {
             "name": g.name,
             "vram_gb": g.vram_gb,
+            "arch": g.arch,
             "bf16": g.bf16,
             "fp8": g.fp8,
             "flash_attention": g.flash_attention,
-            "usd_per_hour": g.usd_per_hour,
+            "usd_per_hour": g.usd_per_hour if g.usd_per_hour or g.is_cpu else None,
+            "note": "unsupported (see catalog)" if g.unsupported else g.note,
         }
         for g in load_gpus().values()
-    )
+    ]
     listing(columns, rows, as_json=as_json)
+    if not as_json:  # prose after the table: on the terminal, or on stderr so a pipe gets only the table
+        names = ", ".join(f"{a.name} ({' / '.join(a.choices)})" for a in ambiguous_names().values())
+        (out if out.is_terminal else err).print(f"Ambiguous, name the memory: {names}", markup=False, highlight=False)
 
 
 @main.command()

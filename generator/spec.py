@@ -51,6 +51,9 @@ class Hardware:
     vram_gb: float | None = None
     gpus_per_node: int = 1
     nodes: int = 1
+    # a custom card's capabilities (with vram_gb): bf16, fp8, flash_attention, tflops_bf16; absent keys are assumed
+    custom: dict = field(default_factory=dict)
+    usd_per_hour: float | None = None
 
     @property
     def world_size(self) -> int:
@@ -108,6 +111,8 @@ class Spec:
 
 # A spec is a few KB; anything near these limits is a mistake or an attack, refused before parsing it.
 MAX_SPEC_BYTES = 1024 * 1024
+#: hardware keys that state a custom card's capabilities (facts.gpus.CUSTOM_KEYS; only with hardware.vram_gb)
+CUSTOM_GPU_KEYS = ("bf16", "fp8", "flash_attention", "tflops_bf16")
 MAX_SPEC_NODES = 20_000
 _INT_LIMIT = 2**63  # integers a framework's own parser (and JSON) can hold
 
@@ -151,6 +156,19 @@ def _semantic_problems(data: dict, file: str, line_of) -> list[Problem]:
                 line=line_of("hardware.vram_gb"),
             )
         )
+    for name in CUSTOM_GPU_KEYS:
+        if name in hw and "vram_gb" not in hw:
+            out.append(
+                Problem(
+                    file,
+                    f"hardware.{name}",
+                    "describes a GPU that is not in the catalog: give it with hardware.vram_gb"
+                    + (" (the catalog knows the capabilities of hardware.gpu)" if "gpu" in hw else ""),
+                    found=hw[name],
+                    allowed="remove it, or replace hardware.gpu by hardware.vram_gb",
+                    line=line_of(f"hardware.{name}"),
+                )
+            )
     task = data.get("task", "sft")
     if task == "grpo" and not (data.get("rl") or {}).get("reward_funcs"):
         out.append(
@@ -402,7 +420,14 @@ def from_dict(
             unique_domain=d.get("unique_domain", False),
         ),
         eval=EvalSpec(ev["path"], ev.get("max_new_tokens", 128), _tuple(ev.get("harness_tasks"))) if ev else None,
-        hardware=Hardware(hw.get("gpu"), hw.get("vram_gb"), hw.get("gpus_per_node", 1), hw.get("nodes", 1)),
+        hardware=Hardware(
+            hw.get("gpu"),
+            hw.get("vram_gb"),
+            hw.get("gpus_per_node", 1),
+            hw.get("nodes", 1),
+            {k: hw[k] for k in CUSTOM_GPU_KEYS if k in hw},
+            hw.get("usd_per_hour"),
+        ),
         budget=Budget(**(data.get("budget") or {})),
         goals=Goals(**(data.get("goals") or {})),
         framework=data.get("framework", "auto"),

@@ -112,7 +112,12 @@ def gpu_class(gpu: GPU) -> str:
         key = cls.lower()
         if any(key in n or (cls.startswith("RTX") and key[3:] in n) for n in names):
             return cls
-    return "default"
+    return _ARCH_CLASS.get(gpu.arch, "default")
+
+
+#: The THROUGHPUT row of a catalog card no row names, by its architecture (Quadro RTX 8000 -> the T4 row,
+#: RTX A6000 -> the A10 row: Ampere below the A100's HBM bandwidth).
+_ARCH_CLASS = {"volta": "V100", "turing": "T4", "ampere": "A10", "ada": "L40S", "hopper": "H100", "blackwell": "B200"}
 
 
 def flops_per_token(model: ModelCard, setup: TrainSetup, attn_len: float) -> float:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 from .. import _io
+from .._io import read_bytes
 from ..errors import FtgenError, Problem
-from ..facts.datasets import inspect_eval
-
-MAX_EVAL_BYTES = 256 * 1024 * 1024
+from ..facts.datasets import EVAL_MAX_BYTES, inspect_eval
 
 
 def locate(build_dir: Path) -> tuple[dict, Path]:
@@ -40,11 +40,15 @@ def load(path: Path, plan_file: str = "plan.json") -> list[dict]:
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise FtgenError(errors)
-    raw = (
-        _io.read_json(path, max_bytes=MAX_EVAL_BYTES)
-        if path.suffix.lower() == ".json"
-        else _io.read_jsonl(path, max_bytes=MAX_EVAL_BYTES)
-    )
+    text, _ = _io.read_text(path, str(path), EVAL_MAX_BYTES, kind="eval ")
+    text = text.removeprefix("\ufeff")  # a .jsonl may start with a byte-order mark (inspect_eval allows it)
+    try:
+        if path.suffix.lower() == ".json":
+            raw = json.loads(text)
+        else:
+            raw = [json.loads(line) for line in text.splitlines() if line.strip()]
+    except ValueError as exc:
+        raise FtgenError([Problem(str(path), "", f"not valid JSON: {getattr(exc, 'msg', exc)}")]) from None
     rows = []
     for i, row in enumerate(raw):
         answers = row["answers"] if "answers" in row and "answer" not in row else [row["answer"]]
@@ -58,4 +62,4 @@ def load(path: Path, plan_file: str = "plan.json") -> list[dict]:
 
 
 def sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return hashlib.sha256(read_bytes(path, str(path), EVAL_MAX_BYTES, kind="eval ")).hexdigest()

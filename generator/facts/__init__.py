@@ -33,22 +33,38 @@ def resolve(spec: Spec) -> Facts:
     hw = spec.hardware
     if hw.gpu is None and hw.vram_gb is None:
         notes.append(f"no hardware.gpu in the spec: planned for {DEFAULT_GPU}")
-    gpu = attempt(lookup_gpu, hw.gpu if (hw.gpu or hw.vram_gb) else DEFAULT_GPU, hw.vram_gb, spec.file, "hardware.gpu")
+    gpu = attempt(
+        lookup_gpu,
+        hw.gpu if (hw.gpu or hw.vram_gb) else DEFAULT_GPU,
+        hw.vram_gb,
+        spec.file,
+        "hardware.gpu" if hw.gpu or not hw.vram_gb else "hardware.vram_gb",
+        hw.custom,
+        hw.usd_per_hour,
+    )
+
+    ev, eval_problems = None, []
+    if spec.eval is not None:  # first: the training pass looks for its prompts
+        ev, eval_problems = inspect_eval(spec.eval.path, spec.base_dir, spec.file, "eval.path")
 
     entries = [{"path": t.path, "format": t.format} for t in spec.data.train]
-    data, data_problems = inspect_train(entries, spec.base_dir, spec.file)
+    data, data_problems = inspect_train(entries, spec.base_dir, spec.file, eval_prompts=ev.prompts if ev else None)
     problems.extend(data_problems)
+    problems.extend(eval_problems)
+    if ev is not None and data is not None:
+        ev = _overlap(ev, data)
     data = _merge_data(spec, data, problems)
-
-    ev = None
-    if spec.eval is not None:
-        ev, eval_problems = inspect_eval(spec.eval.path, spec.base_dir, spec.file, "eval.path")
-        problems.extend(eval_problems)
 
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise FtgenError(errors)
     return Facts(model=model, gpu=gpu, data=data, eval=ev, notes=tuple(notes))
+
+
+def _overlap(ev: EvalStats, data: DatasetStats) -> EvalStats:
+    """Count the eval rows whose prompt a (local) training row also has."""
+    rows = [label for key in ev.prompts if key in data.eval_prompts_seen for label in ev.prompts[key]]
+    return replace(ev, in_train=len(rows), in_train_rows=tuple(rows[:5]))
 
 
 def _merge_data(spec: Spec, measured: DatasetStats | None, problems: list[Problem]) -> DatasetStats | None:

@@ -43,17 +43,23 @@ class ModelCard:
 
 @dataclass(frozen=True)
 class GPU:
-    """One accelerator kind from the GPU catalog."""
+    """One accelerator kind from the GPU catalog (or a custom one known by its memory)."""
 
     name: str
     vram_gb: float
     bf16: bool
     fp8: bool
     flash_attention: bool
-    usd_per_hour: float
+    usd_per_hour: float  # 0 when no price is known (then no cost is estimated)
     tflops_bf16: float  # dense bf16/fp16 tensor TFLOP/s (fp32 for CPU)
     aliases: tuple[str, ...] = ()
     is_cpu: bool = False
+    arch: str = ""  # volta, turing, ampere, ada, hopper, blackwell, cdna2, cdna3, cpu; "" when not known
+    price_source: str = ""  # who stated usd_per_hour, for which product
+    price_date: str = ""  # when that source stated it
+    note: str = ""
+    unsupported: str = ""  # why ftgen cannot plan for this card; "" when it can
+    assumed: tuple[str, ...] = ()  # capabilities of a custom GPU that were defaulted, not stated in the spec
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,9 @@ class DatasetStats:
     measured: bool = False  # True when counted from local files
     multi_turn_fraction: float = 0.0
     p95_tokens: int | None = None
+    unique_examples: int | None = None  # rows left after dropping exact duplicates; None when not counted
+    # normalised eval prompts that a training row also has (facts.resolve turns them into EvalStats.in_train)
+    eval_prompts_seen: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,12 @@ class EvalStats:
     path: str
     rows: int
     sha256: str
+    # eval rows whose prompt (normalised: Unicode NFKC, case, whitespace) is also a prompt in the training
+    # data; None when the training data could not be read (a hub dataset)
+    in_train: int | None = None
+    in_train_rows: tuple[str, ...] = ()  # where the first of them are ("line 4", "id q17")
+    # normalised prompt -> where it is in the eval set; only used to count in_train
+    prompts: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

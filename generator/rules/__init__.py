@@ -34,8 +34,16 @@ def _facts_summary(facts: Facts) -> dict:
             "p95_tokens": d.p95_tokens,
             "measured": d.measured,
             "formats": list(d.formats),
+            "unique_examples": d.unique_examples,
         },
-        "eval": {"path": facts.eval.path, "rows": facts.eval.rows, "sha256": facts.eval.sha256} if facts.eval else None,
+        "eval": {
+            "path": facts.eval.path,
+            "rows": facts.eval.rows,
+            "sha256": facts.eval.sha256,
+            "in_train": facts.eval.in_train,
+        }
+        if facts.eval
+        else None,
     }
 
 

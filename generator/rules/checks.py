@@ -38,6 +38,12 @@ def budget(ctx: Context) -> None:
     """
     tc = _time_cost(ctx)
     b = ctx.spec.budget
+    if b.max_usd is not None and tc.usd is None and not ctx.facts.gpu.is_cpu:
+        ctx.warn(
+            "budget.max_usd",
+            f"no price is known for {ctx.facts.gpu.name}: the plan's cost and max_usd are not checked",
+            allowed="hardware.usd_per_hour (what one GPU-hour costs you)",
+        )
     if b.max_usd is None and b.max_hours is None:
         ctx.extras["time_cost"] = tc
         return
@@ -137,3 +143,67 @@ def gated_model(ctx: Context) -> None:
             "base_model",
             f"{model.id} is gated on the hub: the run needs HF_TOKEN for an account that accepted its license",
         )
+
+
+@rule("FT173", "eval-train-overlap", order=205)
+def eval_train_overlap(ctx: Context) -> None:
+    """Warn when eval prompts also appear in the training data.
+
+    What: counts the eval rows whose prompt is also a prompt of a local training row (compared after Unicode
+    NFKC normalisation, case folding and collapsing whitespace; the user turns of chat rows, instruction +
+    input of alpaca rows, `prompt` of preference and kto rows) and warns when there are any, naming the
+    first; an info note when the training data is on the hub, where it cannot be checked.
+    Why: a fine-tuned model has seen those prompts with their answers: its score on them measures recall of
+    the training set, not how it does on new questions, and makes the fine-tune look better than it is.
+    Example: 221 of 240 eval prompts are training prompts -> warning "221 of 240 eval prompts also appear in
+    the training data".
+    References: the seed ("an eval set of 200-500 prompts with ground truth"); Magar & Schwartz 2022,
+    "Data Contamination: From Memorization to Exploitation" (arXiv:2203.08242).
+    """
+    ev, data = ctx.facts.eval, ctx.facts.data
+    if ev is None:
+        return
+    if ev.in_train is None:
+        ctx.info("eval.path", "overlap with the training data not checked: the training data is not a local file")
+        return
+    if not ev.in_train:
+        return
+    scope = "the training data" if data.measured else "the local training files"
+    ctx.warn(
+        "eval.path",
+        f"{ev.in_train:,} of {ev.rows:,} eval prompts also appear in {scope} (e.g. {', '.join(ev.in_train_rows)}):"
+        " scores on them measure recall of training examples, not generalisation",
+        found=ev.in_train,
+        allowed="eval prompts that are not in the training data (remove them from one of the two)",
+    )
+
+
+#: Duplicates at or above this share of the training rows are a warning; fewer are an info note.
+DUPLICATE_WARN_SHARE = 0.01
+
+
+@rule("FT174", "duplicate-examples", order=206)
+def duplicate_examples(ctx: Context) -> None:
+    """Count exact duplicate training rows.
+
+    What: rows identical to an earlier row (same JSON content; key order ignored) across all local training
+    files; a warning when they are at least 1% of the rows, an info note below that. The plan shows the
+    unique count beside the row count.
+    Why: a duplicated example is trained on several times per epoch: it is weighted up, the model memorises
+    it sooner, and the data looks bigger than it is (the decision tree's size thresholds count examples).
+    Example: 1,500 rows, 531 unique -> warning "969 of 1,500 training rows are exact duplicates".
+    References: Lee et al. 2022, "Deduplicating Training Data Makes Language Models Better"
+    (arXiv:2107.06499); the seed decision tree (example counts).
+    """
+    data = ctx.facts.data
+    if data.unique_examples is None or data.unique_examples >= data.examples:
+        return
+    dups = data.examples - data.unique_examples
+    message = (
+        f"{dups:,} of {data.examples:,} training rows are exact duplicates ({data.unique_examples:,} unique): "
+        "each copy is trained on again every epoch"
+    )
+    if dups >= DUPLICATE_WARN_SHARE * data.examples:
+        ctx.warn("data.train", message, found=dups, allowed="deduplicated training files")
+    else:
+        ctx.info("data.train", message)

@@ -14,13 +14,26 @@ def precision(ctx: Context) -> None:
     """Pick the training precision from the GPU.
 
     What: bf16 where the GPU supports it (Ampere and newer), else fp16 with loss scaling; fp32 on CPU.
+    A GPU given only by `hardware.vram_gb` gets a warning that lists each capability the spec did not state
+    and ftgen assumed (bf16, FlashAttention-2, no fp8, 100 TFLOP/s: an Ampere-class card).
     Why: bf16 has fp32's exponent range, so it trains without loss scaling and rarely overflows; fp16 on
     pre-Ampere GPUs needs dynamic loss scaling; CPUs run fp32 (both frameworks crash on CPU with fp16 on).
-    Example: A100-80GB -> bf16; T4 -> fp16; CPU -> fp32.
+    An assumed bf16 on a pre-Ampere card fails at the start of training, so the plan says what it assumed.
+    Example: A100-80GB -> bf16; T4 -> fp16; CPU -> fp32; `vram_gb: 32` -> bf16, with a warning.
     References: Kalamkar et al. 2019, bfloat16 (arXiv:1905.12322); NVIDIA mixed-precision guide;
     shared/frameworks.md (CPU needs bf16 false and fp16 false).
     """
     gpu = ctx.facts.gpu
+    if gpu.assumed:
+        from ..facts.gpus import describe_assumed
+
+        ctx.warn(
+            "hardware.vram_gb",
+            f"{gpu.name} is not in the catalog: assumed {describe_assumed(gpu)} (an Ampere-class card)",
+            allowed="state the card's capabilities (hardware."
+            + " / ".join(gpu.assumed)
+            + "), or name a catalog GPU (`ftgen gpus`)",
+        )
     if gpu.is_cpu:
         value, why = "fp32", "training on CPU: fp32 (half precision is not supported by either framework on CPU)"
     elif gpu.bf16:

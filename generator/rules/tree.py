@@ -44,10 +44,12 @@ def too_few_examples(ctx: Context) -> None:
     """
     n = ctx.facts.data.examples
     key = "data.examples"
+    unique = ctx.facts.data.unique_examples
     ctx.decide(
         "examples",
         n,
-        "counted from the local training files" if ctx.facts.data.measured else "given in the spec (data.examples)",
+        ("counted from the local training files" if ctx.facts.data.measured else "given in the spec (data.examples)")
+        + (f"; {unique:,} of them unique (FT174)" if unique is not None and unique < n else ""),
     )
     if n >= SMALL:
         return

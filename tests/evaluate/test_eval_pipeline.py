@@ -263,3 +263,20 @@ def test_cli_run_no_eval_passes_the_flag(monkeypatch, cli, tmp_path):
     assert seen["evaluate"] is False
     cli("run", str(tmp_path))
     assert seen["evaluate"] is True
+
+
+def test_eval_set_with_a_byte_order_mark_loads(tmp_path):
+    """A .jsonl saved by an editor that writes a BOM passes the build's check and loads for scoring."""
+    path = tmp_path / "eval.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"id": "a", "prompt": "2+2?", "answer": "4"}\n')
+    rows = evalset.load(path)
+    assert [(r["id"], r["prompt"]) for r in rows] == [("a", "2+2?")]
+    assert evalset.sha256(path) == __import__("hashlib").sha256(path.read_bytes()).hexdigest()
+
+
+def test_eval_set_under_proc_is_refused(tmp_path):
+    link = tmp_path / "eval.jsonl"
+    link.symlink_to("/proc/self/environ")
+    with pytest.raises(FtgenError) as err:
+        evalset.load(link)
+    assert "refusing to read a file under /proc" in err.value.render()

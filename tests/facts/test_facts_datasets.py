@@ -50,14 +50,46 @@ def test_problems_carry_line_numbers_for_jsonl_and_index_for_json():
     assert [p.key for p in problems] == ["[1].messages[1].content", "[2].messages", "[3]"]
 
 
-def test_problem_listing_stops_after_twenty_per_file(tmp_path):
-    rows = [{"instruction": "q", "output": "a"}] + [{"instruction": i} for i in range(25)]
+def test_identical_problems_are_one_problem_with_a_count(tmp_path):
+    """25 rows missing the same key are one problem that counts them, not 25 problems (nor 20 and a tail)."""
+    rows = [{"instruction": "q", "output": "a"}] + [{"instruction": f"q{i}"} for i in range(25)]
     (tmp_path / "many.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     stats, problems = _train("many.jsonl", "alpaca", tmp_path)
-    assert len(problems) == 21
-    assert problems[19].line == 21
-    assert problems[-1].message == "and 5 more malformed rows"
+    (problem,) = problems
+    assert problem.line == 2 and problem.key == "output"
+    assert problem.message == "missing 'output' (in 25 rows: lines 2, 3, 4, 5, 6 and 20 more)"
     assert stats.examples == 26
+
+
+def test_identical_problems_in_a_json_array_name_the_rows(tmp_path):
+    rows = [{"text": 1}, {"text": "ok"}, {"text": 2}]
+    (tmp_path / "t.json").write_text(json.dumps(rows))
+    _, problems = _train("t.json", "text", tmp_path)
+    (problem,) = problems
+    assert problem.key == "[0].text" and problem.message.endswith("(in 2 rows: [0], [2])")
+
+
+def test_problem_listing_stops_after_the_cap(monkeypatch):
+    monkeypatch.setattr(datasets, "MAX_PROBLEMS_PER_FILE", 2)
+    _, problems = _train("bad/alpaca__rows.jsonl", "alpaca")
+    assert [p.line for p in problems[:2]] == [3, 4]
+    assert problems[-1].message == "and 4 more malformed rows"
+
+
+def test_wrong_format_is_one_problem_and_names_the_format():
+    """The issue's case: messages rows declared alpaca give one summary, not 20 identical row errors."""
+    _, problems = _train("bad/alpaca__messages_rows.jsonl", "alpaca")
+    (problem,) = problems
+    assert "rows look like `messages`" in problem.message and "did you mean format: messages?" in problem.message
+
+
+def test_a_few_rows_of_another_format_are_still_listed_row_by_row(tmp_path):
+    rows = [{"instruction": f"q{i}", "output": "a"} for i in range(9)] + [
+        {"messages": [{"role": "user", "content": "x"}]}
+    ]
+    (tmp_path / "mixed.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    _, problems = _train("mixed.jsonl", "alpaca", tmp_path)
+    assert [(p.line, p.key) for p in problems] == [(10, "instruction")]
 
 
 # ------------------------------------------------------------------ counting good files
@@ -228,3 +260,183 @@ def test_eval_set_missing_or_wrong_kind(path, message):
     stats, problems = inspect_eval(path, DATA, "spec.yaml", "eval.path")
     assert stats is None
     assert [(p.file, p.key, p.message) for p in problems] == [("spec.yaml", "eval.path", message)]
+
+
+# ------------------------------------------------------------------ unreadable files: clean problems, exit 2
+
+
+def _unreadable_cases(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    """Data paths a careless or hostile spec can name -> the message they must give."""
+    fifo = tmp_path / "fifo.jsonl"
+    os.mkfifo(fifo)
+    environ = tmp_path / "environ.jsonl"
+    environ.symlink_to("/proc/self/environ")
+    zero = tmp_path / "zero.jsonl"
+    zero.symlink_to("/dev/zero")
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    (folder / "a.jsonl").write_text('{"text": "x"}\n')
+    os.mkfifo(folder / "b.jsonl")
+    return {
+        "fifo": (fifo, "not a regular file"),
+        "proc-environ": (environ, "refusing to read a file under /proc"),
+        "dev-zero": (zero, "refusing to read a file under /dev"),
+        "dev-zero-direct": (Path("/dev/zero"), "refusing to read a file under /dev"),
+        "fifo-in-folder": (folder, "not a regular file"),
+    }
+
+
+@pytest.mark.parametrize("case", ["fifo", "proc-environ", "dev-zero", "dev-zero-direct", "fifo-in-folder"])
+def test_unreadable_training_file_is_a_problem(tmp_path, case):
+    path, message = _unreadable_cases(tmp_path)[case]
+    start = time.perf_counter()
+    _, problems = _train(str(path), "text", tmp_path)
+    assert time.perf_counter() - start < 5  # never reads forever
+    assert any(message in p.message and p.severity == "error" for p in problems), problems
+    assert not any("PATH=" in p.render() for p in problems)  # nothing of the environment is shown
+
+
+def test_permission_denied_is_a_problem(tmp_path, monkeypatch):
+    path = tmp_path / "secret.jsonl"
+    path.write_text('{"text": "x"}\n')
+    path.chmod(0)
+    if os.geteuid() == 0:  # root reads anything: make the open fail as it would for a user
+        import generator._io as io_mod
+
+        real = io_mod.os.open
+
+        def denied(p, *a, **k):
+            if str(p) == str(path):
+                raise PermissionError(13, "Permission denied", str(p))
+            return real(p, *a, **k)
+
+        monkeypatch.setattr(io_mod.os, "open", denied)
+    _, problems = _train(str(path), "text", tmp_path)
+    assert [p.message for p in problems] == ["cannot read: Permission denied"]
+
+
+def test_unreadable_eval_set_is_a_problem(tmp_path):
+    link = tmp_path / "eval.jsonl"
+    link.symlink_to("/proc/self/environ")
+    stats, problems = inspect_eval("eval.jsonl", tmp_path, "spec.yaml", "eval.path")
+    assert stats is None and "refusing to read a file under /proc" in problems[0].message
+
+
+@pytest.mark.parametrize("case", ["fifo", "proc-environ", "dev-zero", "fifo-in-folder"])
+def test_build_with_an_unreadable_data_file_exits_2(tmp_path, case, cli):
+    path, message = _unreadable_cases(tmp_path)[case]
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        json.dumps(
+            {
+                "name": "unreadable",
+                "base_model": "Qwen/Qwen2.5-0.5B",
+                "task": "pretrain",
+                "data": {"train": [{"path": str(path), "format": "text"}]},
+                "hardware": {"gpu": "A10G"},
+            }
+        )
+    )
+    result = cli("build", str(spec), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------------ encodings
+
+
+def test_byte_order_mark_is_fine_in_jsonl_and_csv(tmp_path):
+    """datasets 4.0.0 and 4.8.4 (the frameworks' loaders) read a BOM at the start of .jsonl and .csv."""
+    (tmp_path / "b.jsonl").write_bytes(b'\xef\xbb\xbf{"instruction": "a", "output": "b"}\n')
+    (tmp_path / "b.csv").write_bytes(b"\xef\xbb\xbfinstruction,output\na,b\n")
+    for name in ("b.jsonl", "b.csv"):
+        stats, problems = _train(name, "alpaca", tmp_path)
+        assert problems == [] and stats.examples == 1
+
+
+def test_not_utf8_is_never_replaced_silently(tmp_path):
+    (tmp_path / "w.jsonl").write_bytes('{"text": "caf\u00e9"}\n'.encode("cp1252"))
+    _, problems = _train("w.jsonl", "text", tmp_path)
+    assert [(p.line, p.message) for p in problems] == [(1, "not UTF-8 text")]
+    assert "0xe9" in problems[0].allowed
+
+
+# ------------------------------------------------------------------ duplicates and eval overlap
+
+
+def test_unique_examples_counts_exact_duplicates_across_files(tmp_path):
+    rows = [
+        {"instruction": "q", "output": "a"},
+        {"output": "a", "instruction": "q"},
+        {"instruction": "r", "output": "b"},
+    ]
+    (tmp_path / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "b.json").write_text(
+        json.dumps([{"instruction": "r", "output": "b"}, {"instruction": "s", "output": "c"}])
+    )
+    entries = [{"path": "a.jsonl", "format": "alpaca"}, {"path": "b.json", "format": "alpaca"}]
+    stats, problems = inspect_train(entries, tmp_path, "spec.yaml")
+    assert problems == [] and (stats.examples, stats.unique_examples) == (5, 3)  # key order does not matter
+
+
+def test_unique_examples_unknown_when_the_file_is_sampled(tmp_path, monkeypatch):
+    (tmp_path / "big.jsonl").write_text("".join(json.dumps({"text": str(i % 3)}) + "\n" for i in range(100)))
+    monkeypatch.setattr(datasets, "SAMPLE_ABOVE_BYTES", 10)
+    monkeypatch.setattr(datasets, "SAMPLE_ROWS", 10)
+    stats, _ = _train("big.jsonl", "text", tmp_path)
+    assert stats.examples == 100 and stats.unique_examples is None
+
+
+@pytest.mark.parametrize(
+    ("fmt", "row"),
+    [
+        ("alpaca", {"instruction": "Capital  of FRANCE?", "output": "Paris"}),
+        ("alpaca", {"instruction": "Capital of", "input": "France?", "output": "Paris"}),
+        (
+            "messages",
+            {"messages": [{"role": "user", "content": "capital of france?"}, {"role": "assistant", "content": "P"}]},
+        ),
+        (
+            "sharegpt",
+            {"conversations": [{"from": "human", "value": "Capital of France?"}, {"from": "gpt", "value": "P"}]},
+        ),
+        ("preference", {"prompt": "Capital of France?", "chosen": "Paris", "rejected": "Rome"}),
+        ("kto", {"prompt": "Capital of France?", "completion": "Paris", "label": True}),
+        ("text", {"text": "Capital of France?"}),
+    ],
+)
+def test_eval_prompts_found_in_training_rows_of_every_format(tmp_path, fmt, row):
+    ev, _ = inspect_eval("good/eval.jsonl", DATA, "spec.yaml", "eval.path")
+    (tmp_path / "t.jsonl").write_text(json.dumps(row) + "\n")
+    stats, problems = inspect_train([{"path": "t.jsonl", "format": fmt}], tmp_path, "s", eval_prompts=ev.prompts)
+    assert problems == [] and stats.eval_prompts_seen == {"capital of france?"}
+
+
+def test_eval_overlap_reaches_the_plan(tmp_path, cli):
+    """Eval prompts copied into the training data: counted, warned (FT173) and shown in PLAN.md."""
+    rows = [{"instruction": f"Question number {i}?", "output": f"Answer {i}."} for i in range(1200)]
+    rows += [{"instruction": "Capital of France?", "output": "Paris"}] * 3  # also 2 duplicates
+    (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "eval.jsonl").write_text((DATA / "good" / "eval.jsonl").read_text())
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        json.dumps(
+            {
+                "name": "overlap",
+                "base_model": "Qwen/Qwen2.5-0.5B",
+                "data": {"train": [{"path": "train.jsonl", "format": "alpaca"}]},
+                "eval": {"path": "eval.jsonl"},
+                "hardware": {"gpu": "A10G"},
+            }
+        )
+    )
+    result = cli("build", str(spec), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    assert "[FT173] eval.path: 1 of 3 eval prompts also appear in the training data (e.g. id q1)" in result.output
+    assert "[FT174] data.train: 2 of 1,203 training rows are exact duplicates (1,201 unique)" in result.output
+    plan = (tmp_path / "out" / "overlap" / "PLAN.md").read_text()
+    assert "| Eval set | eval.jsonl (3 rows; 1 prompts also in the training data) |" in plan
+    assert "1,203 examples (1,201 unique)" in plan
+    summary = json.loads((tmp_path / "out" / "overlap" / "plan.json").read_text())["facts"]
+    assert summary["data"]["unique_examples"] == 1201 and summary["eval"]["in_train"] == 1

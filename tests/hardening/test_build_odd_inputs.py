@@ -123,9 +123,9 @@ def test_build_json_on_an_invalid_spec_prints_the_problems_as_json(tmp_path, cli
 def test_catalog_tables_never_wrap_mid_value_in_a_pipe_and_have_json(cli, command):
     plain = cli(command)
     assert plain.exit_code == 0, plain.output
-    lines = plain.output.rstrip("\n").splitlines()
+    lines = plain.stdout.rstrip("\n").splitlines()  # a note after the table goes to stderr in a pipe
     as_json = cli(command, "--json")
-    rows = json.loads(as_json.output)
+    rows = json.loads(as_json.stdout)
     assert len(lines) == len(rows) + 1, "one line per row plus the header: nothing wrapped"
     first_key = next(iter(rows[0]))
     for line, row in zip(lines[1:], rows):
