@@ -353,7 +353,8 @@ def load_run(ref: str, root: Path = Path("outputs")) -> RunRecord:
     p = Path(ref)
     if (p / "run.json").is_file():
         return RunRecord.load(p)
-    matches = [d for d in find_runs(root) if d.name == ref or d.name.startswith(ref)]
+    found = find_runs(root)
+    matches = [d for d in found if d.name == ref] or [d for d in found if d.name.startswith(ref)]
     if len(matches) == 1:
         return RunRecord.load(matches[0])
     raise FtgenError(

@@ -57,6 +57,7 @@ class ProcInfo:
     start_ticks: int  # clock ticks after boot
     state: str
     cmdline: tuple[str, ...]
+    cwd: str | None = None  # its working folder (None when /proc does not say)
 
 
 def info(pid: int) -> ProcInfo | None:
@@ -79,7 +80,11 @@ def info(pid: int) -> ProcInfo | None:
     args = tuple(a.decode("utf-8", "replace") for a in cmd.split(b"\0")[:-1]) if cmd.endswith(b"\0") else ()
     if not args and cmd:
         args = tuple(a.decode("utf-8", "replace") for a in cmd.split(b"\0"))
-    return ProcInfo(pid, pgid, sid, start, state, args)
+    try:
+        cwd = os.readlink(f"{_PROC}/{pid}/cwd")
+    except OSError:
+        cwd = None
+    return ProcInfo(pid, pgid, sid, start, state, args, cwd)
 
 
 def alive(pid: int | None) -> bool:

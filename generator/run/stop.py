@@ -73,22 +73,49 @@ def _refused(record: RunRecord, key: str, message: str, found=None, allowed: str
 # ---------------------------------------------------------------------------------------------- proof
 
 
+def _same_machine(record: RunRecord) -> str | None:
+    """Why the record's process ids cannot name processes here (another host, another boot), or None."""
+    if record.host != socket.gethostname():
+        return f"the run was started on host {record.host!r}, this is {socket.gethostname()!r}"
+    boot = _procs.boot_id()
+    if not record.boot_id or not boot:
+        return "the record has no boot id (written by an older ftgen, or no /proc here): nothing proves the process"
+    if record.boot_id != boot:
+        return "the machine has rebooted since the run started: its process ids mean nothing now"
+    return None
+
+
+def _in_run_folder(record: RunRecord, proc: _procs.ProcInfo) -> bool:
+    try:
+        return proc.cwd is not None and os.path.realpath(proc.cwd) == os.path.realpath(record.path)
+    except (OSError, ValueError):
+        return False
+
+
+def _runs_the_trainer_command(record: RunRecord, proc: _procs.ProcInfo) -> bool:
+    """The command line ftgen recorded when it spawned the trainer; or, once the framework's launcher has exec'd
+    (axolotl train -> accelerate launch), a command naming the run's config, run from the run's own folder."""
+    live = mask_argv(list(proc.cmdline))
+    if record.child_cmdline and live == list(record.child_cmdline):
+        return True
+    config = str(record.config_copy or "config.yaml")
+    names_config = any(arg == config or arg.endswith("/" + config) for arg in live)
+    return names_config and _in_run_folder(record, proc)
+
+
 def _proof_problem(
     record: RunRecord, pid: object, start_ticks: object, cmdline: object, what: str
 ) -> tuple[str | None, _procs.ProcInfo | None]:
-    """(None, the process) when the live process `pid` is provably the one the record names; else (why not, None)."""
+    """(None, the process) when the live process `pid` is provably the one the record names; else (why not, None).
+
+    Proof: pid > 1, this host and boot, the exact start time recorded (pid + start time name one process per
+    boot, across exec), and the command line: the one recorded (ftgen), or the trainer's (see above).
+    """
     if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 1:
         return f"the recorded {what} id {pid!r} is not a process ftgen started (it must be > 1)", None
-    if record.host != socket.gethostname():
-        return f"the run was started on host {record.host!r}, this is {socket.gethostname()!r}", None
-    boot = _procs.boot_id()
-    if not record.boot_id or not boot:
-        return (
-            "the record has no boot id (written by an older ftgen, or no /proc here): nothing proves the process",
-            None,
-        )
-    if record.boot_id != boot:
-        return "the machine has rebooted since the run started: its process ids mean nothing now", None
+    why = _same_machine(record)
+    if why is not None:
+        return why, None
     proc = _procs.info(pid)
     if proc is None:
         return f"no {what} process {pid} is running", None
@@ -96,9 +123,49 @@ def _proof_problem(
         return f"process {pid} started at another time than the {what} the record names: the pid was reused", None
     if isinstance(record.started_ticks, int) and what == "trainer" and proc.start_ticks < record.started_ticks:
         return f"process {pid} started before the run did", None
-    if not cmdline or list(mask_argv(list(proc.cmdline))) != list(cmdline):
+    if what == "trainer":
+        if not _runs_the_trainer_command(record, proc):
+            return f"process {pid} runs another command than the trainer the record names", None
+    elif not cmdline or list(mask_argv(list(proc.cmdline))) != list(cmdline):
         return f"process {pid} runs another command than the {what} the record names", None
     return None, proc
+
+
+def _orphaned_group(record: RunRecord) -> tuple[str | None, list[_procs.ProcInfo]]:
+    """The trainer's process group when its leader has exited but processes it started live on (accelerate, its
+    workers): (None, those processes) with proof, else (why not, []).
+
+    While any process has session id X, the kernel keeps pid X from being reused, so processes whose session
+    and group are the trainer's pid descend from the trainer ftgen started (setsid at spawn). They must also
+    have started after it, run from the run's folder and name the run's config.
+    """
+    pgid = record.child_pid
+    if not isinstance(pgid, int) or isinstance(pgid, bool) or pgid <= 1:
+        return f"the recorded trainer id {pgid!r} is not a process ftgen started (it must be > 1)", []
+    why = _same_machine(record)
+    if why is not None:
+        return why, []
+    if _procs.info(pgid) is not None:
+        return f"process {pgid} is not the trainer the record names (it started at another time)", []
+    members = _procs.group_members(pgid)
+    if not members:
+        return f"no process of the trainer's group {pgid} is running", []
+    if not isinstance(record.child_start_ticks, int):
+        return "the record has no start time for the trainer: nothing proves its group", []
+    for p in members:
+        if p.sid != pgid:
+            return f"process {p.pid} joined group {pgid} from another session", []
+        if p.start_ticks < record.child_start_ticks:
+            return f"process {p.pid} in group {pgid} started before the trainer", []
+    if not any(_runs_the_trainer_command(record, p) for p in members):
+        return f"no process in group {pgid} runs the run's config from the run's folder", []
+    return None, members
+
+
+def _send_group(pgid: int, sig: signal.Signals) -> None:
+    if not isinstance(pgid, int) or pgid <= 1:  # belt and braces: killpg(1) / killpg(0) reach every process
+        raise ValueError(f"refusing to signal process group {pgid!r}")
+    os.killpg(pgid, sig)
 
 
 def _signal(
@@ -124,7 +191,7 @@ def _signal(
         if why is not None:
             return why
         if group:
-            os.killpg(proc.pgid, sig)
+            _send_group(proc.pgid, sig)
         elif fd is not None and hasattr(signal, "pidfd_send_signal"):
             signal.pidfd_send_signal(fd, sig)
         else:
@@ -173,13 +240,15 @@ def stop_local(record: RunRecord, orphans: bool = False) -> StopResult:
         if changed
         else f"run {record.run_id} is not running (status {record.status})"
     )
-    trainer_alive = isinstance(record.child_pid, int) and record.child_pid > 1 and _procs.alive(record.child_pid)
-    if not trainer_alive:
+    valid_id = isinstance(record.child_pid, int) and record.child_pid > 1
+    trainer_alive = valid_id and _procs.alive(record.child_pid)
+    group_left = valid_id and not trainer_alive and bool(_procs.group_members(record.child_pid))
+    if not trainer_alive and not group_left:
         return StopResult(said + ": nothing to stop", changed=changed)
     if not orphans:
         return StopResult(
-            f"{said}. A process with its trainer's pid ({record.child_pid}) is running: "
-            f"`ftgen stop {record.run_id} --orphans` stops it if it is provably that trainer",
+            f"{said}. Processes of its trainer's group ({record.child_pid}) are running: "
+            f"`ftgen stop {record.run_id} --orphans` stops them if they are provably that trainer's",
             changed=changed,
         )
 
@@ -189,7 +258,15 @@ def stop_local(record: RunRecord, orphans: bool = False) -> StopResult:
             return f"process {proc.pid} no longer leads its own process group", None
         return why, proc
 
-    why = _signal(record.child_pid, signal.SIGTERM, prove_trainer, group=True)
+    if trainer_alive:
+        why = _signal(record.child_pid, signal.SIGTERM, prove_trainer, group=True)
+    else:  # the leader is gone, processes it started are left
+        why, _members = _orphaned_group(record)
+        if why is None:
+            try:
+                _send_group(record.child_pid, signal.SIGTERM)
+            except ProcessLookupError:
+                why = f"the processes of group {record.child_pid} ended before they could be signalled"
     if why is not None:
         raise _refused(
             record,

@@ -58,10 +58,42 @@ def dead_pid() -> int:
     return p.pid
 
 
+def _run_dir(root: Path, name: str) -> Path:
+    return root / name / "runs" / f"20260101-000000-ax-{name}"
+
+
+# A trainer whose launcher exits and leaves its own child running (axolotl train -> accelerate): the leader
+# waits for a line on stdin, then starts the child (in its session and group) and exits.
+LEAVER = """
+import os, subprocess, sys
+sys.stdin.readline()
+if sys.argv[1] == "elsewhere":
+    os.chdir("/")
+    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+else:
+    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", "config.yaml"])
+"""
+
+
+def _leave_orphans(run_dir: Path, where: str) -> tuple[int, int, list]:
+    """(the exited leader's pid, its start ticks, its command line); its child lives on in its group."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    leader = subprocess.Popen(
+        [sys.executable, "-c", LEAVER, where], cwd=run_dir, stdin=subprocess.PIPE, start_new_session=True
+    )
+    time.sleep(0.2)
+    info = _procs.info(leader.pid)
+    leader.communicate(b"go\n", timeout=30)  # the leader starts its child and exits; we reap it
+    deadline = time.monotonic() + 10
+    while not [p for p in _procs.group_members(leader.pid) if p.pid != leader.pid] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return leader.pid, info.start_ticks, list(info.cmdline)
+
+
 def _record(root: Path, name: str, **fields) -> str:
-    run_id = f"20260101-000000-ax-{name}"
-    run_dir = root / name / "runs" / run_id
-    run_dir.mkdir(parents=True)
+    run_dir = _run_dir(root, name)
+    run_id = run_dir.name
+    run_dir.mkdir(parents=True, exist_ok=True)
     data = {
         "schema_version": 1,
         "run_id": run_id,
@@ -174,7 +206,18 @@ def plant(root: Path, foreign: subprocess.Popen, victims: dict) -> dict[str, str
     out["true-live"] = _record(
         root, "true-live", pid=live.pid, pid_start_ticks=lp.start_ticks, pid_cmdline=list(lp.cmdline)
     )
-    victims.update({"true-orphan": orphan, "true-live": live})
+    # a trainer whose leader exited, leaving a child that runs elsewhere with another command: not provably ours
+    pgid, ticks, cmd = _leave_orphans(_run_dir(root, "members-elsewhere"), "elsewhere")
+    out["members-elsewhere"] = _record(
+        root, "members-elsewhere", pid=gone, child_pid=pgid, child_start_ticks=ticks, child_cmdline=cmd
+    )
+    victims["members-elsewhere-pgid"] = pgid
+    # positive control: the leader exited (as axolotl train does), its child runs the config in the run folder
+    pgid, ticks, cmd = _leave_orphans(_run_dir(root, "true-orphan-group"), "run")
+    out["true-orphan-group"] = _record(
+        root, "true-orphan-group", pid=gone, child_pid=pgid, child_start_ticks=ticks, child_cmdline=cmd
+    )
+    victims.update({"true-orphan": orphan, "true-live": live, "true-orphan-group-pgid": pgid})
     return out
 
 
@@ -190,6 +233,7 @@ HOSTILE = (
     "negative-pid",
     "zero-pid",
     "string-pid",
+    "members-elsewhere",
 )
 
 
@@ -247,6 +291,7 @@ def main(root: Path) -> dict:
         "orphan_without_flag": _cli(["stop", ids["true-orphan"], "--root", str(root)]),
         "orphan": _cli(["stop", ids["true-orphan"], "--root", str(root), "--orphans"]),
         "live": _cli(["stop", ids["true-live"], "--root", str(root)]),
+        "orphan_group": _cli(["stop", ids["true-orphan-group"], "--root", str(root), "--orphans"]),
     }
     time.sleep(0.5)
     result = {
@@ -259,13 +304,21 @@ def main(root: Path) -> dict:
         "foreign_alive": foreign.poll() is None,
         "foreign_signals": log.read_text().split() if log.exists() else [],
         "init_signals": received,
-        "victims_dead": {k: v.poll() is not None for k, v in victims.items()},
+        "victims_dead": {k: v.poll() is not None for k, v in victims.items() if not isinstance(v, int)},
+        "groups_alive": {k: bool(_procs.group_members(v)) for k, v in victims.items() if isinstance(v, int)},
     }
-    for p in [foreign, *victims.values()]:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+    cleanup(foreign, victims)
     return result
+
+
+def cleanup(foreign: subprocess.Popen, victims: dict, kill=os.kill) -> None:
+    for p in [foreign, *victims.values()]:
+        if isinstance(p, int):
+            for member in _procs.group_members(p):
+                kill(member.pid, signal.SIGKILL)
+        elif p.poll() is None:
+            kill(p.pid, signal.SIGKILL)
+            p.wait()
 
 
 if __name__ == "__main__":

@@ -75,7 +75,9 @@ def test_records_naming_foreign_processes_signal_nothing_in_a_private_pid_namesp
     assert "--orphans" in result["controls"]["orphan_without_flag"]["out"]
     assert "sent SIGTERM" in result["controls"]["orphan"]["out"]
     assert "sent SIGTERM" in result["controls"]["live"]["out"]
+    assert "sent SIGTERM" in result["controls"]["orphan_group"]["out"], "a leader that exited leaves its group"
     assert result["victims_dead"] == {"true-orphan": True, "true-live": True}
+    assert result["groups_alive"] == {"members-elsewhere-pgid": True, "true-orphan-group-pgid": False}
 
 
 def test_records_naming_foreign_processes_signal_nothing_with_kill_patched(tmp_path, monkeypatch):
@@ -108,18 +110,18 @@ def test_records_naming_foreign_processes_signal_nothing_with_kill_patched(tmp_p
         orphan = victims["true-orphan"].pid
         assert "sent SIGTERM" in ks._cli(["stop", ids["true-live"], "--root", str(root)])["out"]
         assert "sent SIGTERM" in ks._cli(["stop", ids["true-orphan"], "--root", str(root), "--orphans"])["out"]
+        group = ks._cli(["stop", ids["true-orphan-group"], "--root", str(root), "--orphans"])
+        assert "sent SIGTERM" in group["out"], group
         kinds = [(k, s) for k, _, s in sent]
         assert kinds in (
-            [("pidfd", signal.SIGTERM), ("killpg", signal.SIGTERM)],
-            [("kill", signal.SIGTERM), ("killpg", signal.SIGTERM)],
+            [("pidfd", signal.SIGTERM), ("killpg", signal.SIGTERM), ("killpg", signal.SIGTERM)],
+            [("kill", signal.SIGTERM), ("killpg", signal.SIGTERM), ("killpg", signal.SIGTERM)],
         ), sent
-        assert sent[-1][1] == orphan and (sent[0][0] == "pidfd" or sent[0][1] == live)
+        assert sent[1][1] == orphan and (sent[0][0] == "pidfd" or sent[0][1] == live)
+        assert sent[2][1] == victims["true-orphan-group-pgid"]
         assert not log.exists() or log.read_text() == "", "the foreign process got a signal"
     finally:
-        for p in [foreign, *victims.values()]:
-            if p.poll() is None:
-                real_kill(p.pid, signal.SIGKILL)
-            p.wait()
+        ks.cleanup(foreign, victims, kill=real_kill)
 
 
 def test_old_kill_minus_one_is_impossible_even_for_a_perfect_record(monkeypatch):

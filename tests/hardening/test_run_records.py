@@ -190,3 +190,14 @@ def test_a_missing_record_is_a_clean_error(tmp_path):
     with pytest.raises(FtgenError, match="run record file not found"):
         RunRecord.load(tmp_path / "r")
     assert find_runs(tmp_path) == []
+
+
+def test_a_full_run_id_is_never_ambiguous_with_a_longer_one(tmp_path, cli):
+    root = tmp_path / "outputs"
+    for run_id in ("20250101-000000-ll-ab12", "20250101-000000-ll-ab12x"):
+        d = root / "job" / "runs" / run_id
+        d.mkdir(parents=True)
+        (d / "run.json").write_text(json.dumps({**OLD_RECORD, "run_id": run_id, "path": str(d)}))
+    shown = cli("show", "20250101-000000-ll-ab12", "--root", str(root))
+    assert shown.exit_code == 0 and "20250101-000000-ll-ab12x" not in shown.output, shown.output
+    assert cli("show", "20250101-000000-ll-ab", "--root", str(root)).exit_code == 2  # a real prefix stays ambiguous
