@@ -201,3 +201,26 @@ def test_a_full_run_id_is_never_ambiguous_with_a_longer_one(tmp_path, cli):
     shown = cli("show", "20250101-000000-ll-ab12", "--root", str(root))
     assert shown.exit_code == 0 and "20250101-000000-ll-ab12x" not in shown.output, shown.output
     assert cli("show", "20250101-000000-ll-ab", "--root", str(root)).exit_code == 2  # a real prefix stays ambiguous
+
+
+def test_runs_is_read_only_and_refresh_saves_the_derived_status(tmp_path, cli):
+    import subprocess
+    import sys
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    d = tmp_path / "outputs" / "job" / "runs" / "20250101-000000-ll-ab12"
+    d.mkdir(parents=True)
+    record = {**OLD_RECORD, "path": str(d), "status": "running", "host": socket.gethostname(), "pid": gone.pid}
+    (d / "run.json").write_text(json.dumps(record))
+    before = (d / "run.json").read_bytes()
+    listed = cli("runs", str(tmp_path / "outputs"), "--json")
+    [row] = json.loads(listed.output)
+    assert row["status"] == "interrupted" and row["stale"] and "stale" in row["note"]
+    assert cli("show", str(d)).exit_code == 0
+    assert (d / "run.json").read_bytes() == before, "runs and show never write"
+    refreshed = cli("runs", str(tmp_path / "outputs"), "--refresh")
+    assert refreshed.exit_code == 0
+    saved = json.loads((d / "run.json").read_text())
+    assert saved["status"] == "interrupted" and "stale" in saved["note"] and saved["finished_at"]
+    assert saved["schema_version"] == record_mod.SCHEMA_VERSION
