@@ -80,3 +80,25 @@ def test_stop_ends_a_live_run_which_records_itself_interrupted(built_tiny, tmp_p
     assert final["status"] == "interrupted" and final["signal"] == "SIGTERM", final
     again = cli("stop", record["run_id"], "--root", str(built_tiny))
     assert again.exit_code == 0 and "not running" in again.output
+
+
+def test_another_launcher_plugs_in_its_own_stop(tmp_path, cli, monkeypatch):
+    """The Slurm path (scancel) registers itself for records whose launcher is slurm; the local path never
+    sees them, and a launcher nobody registered is a clean refusal."""
+    from generator.run import RunRecord, stop
+
+    calls = []
+
+    def fake_scancel(record, orphans):
+        calls.append((record.run_id, orphans))
+        return stop.StopResult(f"scancel {record.run_id}")
+
+    monkeypatch.setitem(stop.STOPPERS, "slurm", fake_scancel)
+    for run_id, launcher in (("r-slurm", "slurm"), ("r-sky", "skypilot x2")):
+        d = tmp_path / "outputs" / "job" / "runs" / run_id
+        d.mkdir(parents=True)
+        RunRecord(run_id=run_id, name="job", framework="axolotl", path=str(d), launcher=launcher).save()
+    res = cli("stop", "r-slurm", "--root", str(tmp_path / "outputs"), "--orphans")
+    assert res.exit_code == 0 and "scancel r-slurm" in res.output and calls == [("r-slurm", True)]
+    res = cli("stop", "r-sky", "--root", str(tmp_path / "outputs"))
+    assert res.exit_code == 2 and "cannot stop runs launched with 'skypilot'" in res.output
