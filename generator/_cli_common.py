@@ -84,8 +84,8 @@ class Column:
 def listing(
     columns: Sequence[Column], rows: Iterable[dict], *, as_json: bool = False, console: Console | None = None
 ) -> None:
-    """Print rows as JSON (`--json`: a list of objects, values typed), as a table on a terminal, or as plain
-    columns when stdout is a pipe or a file (one row per line, values never wrapped or cut)."""
+    """Print rows as JSON (`--json`: a list of objects, values typed), as a table on a terminal wide enough for
+    it, or as plain columns (a pipe, a file, a narrow terminal): one row per line, values never folded or cut."""
     console = console or out
     rows = list(rows)
     if as_json:
@@ -93,7 +93,7 @@ def listing(
         console.file.flush()
         return
     cells = [[cell_text(c.fmt(r.get(c.key))) for c in columns] for r in rows]
-    if console.is_terminal:
+    if console.is_terminal and _fits(columns, cells, console.width):
         grid = table(*(c.header for c in columns))
         for r, row in zip(rows, cells):
             styled = []
@@ -105,6 +105,15 @@ def listing(
         return
     console.file.write(plain_columns([c.header for c in columns], cells))
     console.file.flush()
+
+
+def _fits(columns: Sequence[Column], cells: list[list[str]], width: int) -> bool:
+    """Whether the table fits the terminal without folding a value (else: plain columns the terminal may wrap,
+    each value still in one piece)."""
+    from rich.cells import cell_len
+
+    widths = [max([cell_len(c.header)] + [cell_len(row[i]) for row in cells]) for i, c in enumerate(columns)]
+    return sum(widths) + 2 * (len(widths) - 1) <= width
 
 
 def plain_columns(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

@@ -154,3 +154,20 @@ def test_runs_table_in_a_pipe_is_one_line_per_run(tmp_path, cli):
     result = cli("runs", str(root))
     lines = result.output.rstrip("\n").splitlines()
     assert len(lines) == 4 and all("job-with-a-long-name-that-would-wrap" in line for line in lines[1:])
+
+
+@pytest.mark.parametrize("width", [40, 200])
+def test_a_terminal_table_never_folds_a_value(width):
+    import io
+
+    from rich.console import Console
+
+    from generator._cli_common import Column, listing
+
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=True, width=width, emoji=False, color_system=None)
+    rows = [{"id": "20250101-000000-ll-a-long-run-identifier", "status": ":x: [bold]broken"}]
+    listing([Column("id", "run"), Column("status", "status")], rows, console=console)
+    text = buf.getvalue()
+    assert "20250101-000000-ll-a-long-run-identifier" in text, text  # in one piece, whatever the width
+    assert ":x: [bold]broken" in text
