@@ -129,3 +129,53 @@ def read_text(
                 )
             ]
         ) from None
+
+
+def read_json(
+    path: Path | str, file: str | None = None, max_bytes: int = 16 * 1024 * 1024, key: str = "", kind: str = ""
+):
+    """A regular JSON file of at most max_bytes, parsed; FtgenError naming the line of a syntax error otherwise."""
+    import json
+
+    file = file if file is not None else str(path)
+    text, _ = read_text(path, file, max_bytes, key, kind)
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise FtgenError(
+            [
+                Problem(
+                    file,
+                    key,
+                    f"not valid JSON: {getattr(exc, 'msg', exc)}",
+                    allowed="a JSON document",
+                    line=getattr(exc, "lineno", None),
+                )
+            ]
+        ) from None
+
+
+def read_jsonl(path: Path | str, file: str | None = None, max_bytes: int = 256 * 1024 * 1024, key: str = "") -> list:
+    """A regular JSON-lines file of at most max_bytes, one value per non-blank line; FtgenError naming the line."""
+    import json
+
+    file = file if file is not None else str(path)
+    text, _ = read_text(path, file, max_bytes, key)
+    rows = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except ValueError as exc:
+                raise FtgenError(
+                    [
+                        Problem(
+                            file,
+                            key,
+                            f"not valid JSON: {getattr(exc, 'msg', exc)}",
+                            allowed="one JSON value per line",
+                            line=n,
+                        )
+                    ]
+                ) from None
+    return rows

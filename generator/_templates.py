@@ -1,8 +1,17 @@
-"""The one way ftgen builds jinja2 environments: templates/ loader, StrictUndefined, on-disk bytecode cache."""
+"""The one way ftgen builds jinja2 environments: templates/ loader, StrictUndefined, a private bytecode cache.
+
+jinja2's bytecode cache unpickles what it finds in its folder, so whoever can write there runs code as the user.
+The cache therefore lives only in a folder that the user owns, that nobody else can enter (mode 0700) and that is
+not a symlink, checked before every read and write (a folder swapped or loosened later is caught); cache files
+are opened without following symlinks and must be the user's own. Anything else: no cache (compiling the
+templates costs ~0.1 s, nothing breaks).
+"""
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import tempfile
 from collections.abc import Callable
 from functools import cache
@@ -12,17 +21,104 @@ import jinja2
 from ._resources import templates_dir
 
 
+def _private_dir(folder: str) -> bool:
+    """Whether `folder` is a real directory (not a symlink) owned by this user with no group/other access."""
+    try:
+        st = os.lstat(folder)
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and stat.S_IMODE(st.st_mode) & 0o077 == 0
+
+
+def _make_private_dir(folder: str) -> bool:
+    """Create `folder` (mode 0700, parents as needed) unless it exists; True when it is private afterwards.
+
+    A folder of ours that only lets others read (0755, as older ftgen made it) is tightened to 0700: nobody else
+    could have written into it. One that others can write to, or that is not ours, is left alone and not used.
+    """
+    try:
+        os.makedirs(os.path.dirname(folder), exist_ok=True)
+        os.mkdir(folder, 0o700)
+    except FileExistsError:
+        _tighten(folder)
+    except OSError:
+        return False
+    return _private_dir(folder)
+
+
+def _tighten(folder: str) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return
+    try:
+        st = os.fstat(fd)
+        mode = stat.S_IMODE(st.st_mode)
+        if stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and mode & 0o077 and not mode & 0o022:
+            os.fchmod(fd, 0o700)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class PrivateBytecodeCache(jinja2.FileSystemBytecodeCache):
+    """FileSystemBytecodeCache that re-checks its folder before every use and never follows a symlink."""
+
+    def _usable(self) -> bool:
+        return _private_dir(self.directory)
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        if not self._usable():
+            return
+        path = self._get_cache_filename(bucket)
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+        except OSError:
+            return
+        with os.fdopen(fd, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or stat.S_IMODE(st.st_mode) & 0o022:
+                return
+            bucket.load_bytecode(fh)
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        if not self._usable():
+            return
+        path = self._get_cache_filename(bucket)
+        fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=self.directory)  # mode 0600
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                bucket.write_bytecode(fh)
+            os.replace(tmp, path)
+        except OSError as exc:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            if exc.errno not in (errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EROFS, errno.EISDIR):
+                raise
+
+    def clear(self) -> None:
+        if self._usable():
+            super().clear()
+
+
+def cache_dirs() -> list[str]:
+    """Where the cache may live, in order: $FTGEN_HOME/jinja (or ~/.cache/ftgen/jinja), then a per-user temp folder."""
+    base = os.environ.get("FTGEN_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "ftgen")
+    return [os.path.join(base, "jinja"), os.path.join(tempfile.gettempdir(), f"ftgen-jinja-{os.getuid()}")]
+
+
 @cache
 def bytecode_cache() -> jinja2.BytecodeCache | None:
-    """Compiled templates cached on disk (keyed by source), so a cold `ftgen build` skips compiling them."""
-    base = os.environ.get("FTGEN_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "ftgen")
-    for folder in (os.path.join(base, "jinja"), os.path.join(tempfile.gettempdir(), f"ftgen-jinja-{os.getuid()}")):
-        try:
-            os.makedirs(folder, exist_ok=True)
-            if os.access(folder, os.W_OK):
-                return jinja2.FileSystemBytecodeCache(folder)
-        except OSError:
-            continue
+    """Compiled templates cached on disk (keyed by source), so a cold `ftgen build` skips compiling them; None when
+    no private folder can be had (one that exists with the wrong owner or mode is never used, nor repaired)."""
+    if not hasattr(os, "getuid"):
+        return None
+    for folder in cache_dirs():
+        if _make_private_dir(folder):
+            return PrivateBytecodeCache(folder)
     return None
 
 

@@ -1,7 +1,14 @@
-"""Safe YAML loading with size, depth and alias limits, duplicate-key errors and key line numbers."""
+"""The one YAML module: safe loading with size, depth, node and alias limits, duplicate-key errors, key lines.
+
+Everything ftgen parses goes through here: a user's file or text (specs, configs, pull-request files) through
+load_file / load_text (limits, errors naming file and line, never a traceback), YAML that ships with ftgen or that
+ftgen rendered through load_trusted. Two dialects: "yaml" (YAML 1.1 as PyYAML's safe loader and Axolotl read it)
+and "omegaconf" (LLaMA-Factory's CLI reads its config through OmegaConf: `1e-4` is a float, no timestamps).
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,6 +106,43 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = Fal
 
 
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+# OmegaConf's float resolver (omegaconf/_yaml.py): LLaMA-Factory's CLI reads YAML with it, so an
+# unquoted 1e-4 is a float there while PyYAML (YAML 1.1) reads a string.
+OMEGACONF_FLOAT = re.compile(
+    r"""^(?:
+     [-+]?[0-9]+(?:_[0-9]+)*\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?[0-9]+(?:_[0-9]+)*(?:[eE][-+]?[0-9]+)
+    |\.[0-9]+(?:_[0-9]+)*(?:[eE][-+][0-9]+)?
+    |[-+]?[0-9]+(?:_[0-9]+)*(?::[0-5]?[0-9])+\.[0-9_]*
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""",
+    re.X,
+)
+
+
+def _omegaconf_resolvers(cls: type) -> None:
+    """Give a loader class OmegaConf's float resolver and drop timestamps (as LLaMA-Factory's CLI reads YAML)."""
+    cls.add_implicit_resolver("tag:yaml.org,2002:float", OMEGACONF_FLOAT, list("-+0123456789."))
+    cls.yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in cls.yaml_implicit_resolvers.items()
+    }
+
+
+class OmegaConfLoader(yaml.SafeLoader):
+    """PyYAML's safe loader reading scalars as OmegaConf does (no limits: use load_text(dialect="omegaconf"))."""
+
+
+_omegaconf_resolvers(OmegaConfLoader)
+
+
+class _OmegaConfLimitLoader(_Loader):
+    """_Loader (limits, duplicate keys) reading scalars as OmegaConf does."""
+
+
+_omegaconf_resolvers(_OmegaConfLimitLoader)
+DIALECTS = ("yaml", "omegaconf")
 
 
 def _collect_lines(node: yaml.Node, path: str, out: dict[str, int], seen: set[int]) -> None:
@@ -204,24 +248,108 @@ def _check_expansion(root: yaml.Node, max_nodes: int) -> None:
         stack.extend((c, False) for c in children)
 
 
-def load_text(text: str, file: str, *, max_bytes: int = MAX_BYTES, max_nodes: int = MAX_NODES) -> Loaded:
-    """Parse YAML text safely; raise FtgenError (exit 2) naming the file and line on any problem."""
-    size = len(text.encode("utf-8", "surrogatepass"))
-    if size > max_bytes:
-        raise FtgenError(
-            [
-                Problem(
-                    file,
-                    "",
-                    f"file is larger than {_size(max_bytes)}",
-                    found=size,
-                    allowed=f"at most {max_bytes} bytes",
-                )
-            ]
-        )
+# ---------------------------------------------------------------------------------------------- fast path
+
+_CSafe = getattr(yaml, "CSafeLoader", None)
+if _CSafe is not None:
+
+    class _COmegaConf(_CSafe):  # type: ignore[misc, valid-type]
+        """libyaml's safe loader with OmegaConf's scalar resolution."""
+
+    _omegaconf_resolvers(_COmegaConf)
+    _C_LOADERS = {"yaml": _CSafe, "omegaconf": _COmegaConf}
+else:  # pragma: no cover - PyYAML built without libyaml
+    _C_LOADERS = {}
+_MAP, _SEQ = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+# plain scalar types: PyYAML's own SafeConstructor functions build them (they return, they do not yield)
+_SCALARS = {f"tag:yaml.org,2002:{t}" for t in ("null", "bool", "int", "float", "str", "timestamp", "binary")}
+
+
+class _Refused(Exception):
+    """The fast path cannot vouch for this document; the Python loader decides (and words any error)."""
+
+
+class _Builder:
+    """Builds the data and the key lines from libyaml's composed nodes in one pass, within the same limits.
+
+    Anything unusual (an alias, a merge key, a tag, a duplicate or complex key) is left to the Python loader.
+    """
+
+    def __init__(self, constructor: yaml.constructor.SafeConstructor, max_nodes: int):
+        self.constructor = constructor
+        self.scalars = {tag: constructor.yaml_constructors[tag] for tag in _SCALARS}
+        self.lines: dict[str, int] = {}
+        self.seen: set[int] = set()
+        self.nodes = 0
+        self.max_nodes = max_nodes
+
+    def build(self, node: yaml.Node, path: str, depth: int) -> Any:
+        if id(node) in self.seen:  # an alias: the Python loader counts and bounds these
+            raise _Refused
+        self.seen.add(id(node))
+        self.nodes += 1
+        if depth > MAX_DEPTH or self.nodes > self.max_nodes:
+            raise _Refused
+        if isinstance(node, yaml.ScalarNode):
+            make = self.scalars.get(node.tag)
+            if make is None:
+                raise _Refused
+            return make(self.constructor, node)
+        if isinstance(node, yaml.MappingNode):
+            if node.tag != _MAP:
+                raise _Refused
+            out: dict = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                    raise _Refused
+                key = self.build(key_node, path, depth + 1)
+                try:
+                    if key in out:
+                        raise _Refused  # duplicate key
+                except TypeError:
+                    raise _Refused from None
+                child = join_key(path, key_node.value)
+                self.lines.setdefault(child, key_node.start_mark.line + 1)
+                out[key] = self.build(value_node, child, depth + 1)
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            if node.tag != _SEQ:
+                raise _Refused
+            items = []
+            for i, item in enumerate(node.value):
+                child = join_key(path, i)
+                self.lines.setdefault(child, item.start_mark.line + 1)
+                items.append(self.build(item, child, depth + 1))
+            return items
+        raise _Refused
+
+
+def _fast_load(text: str, max_nodes: int, dialect: str) -> Loaded | None:
+    """libyaml composes, _Builder constructs: the common document in a fraction of the Python loader's time.
+    None when the fast path cannot vouch for the document (the caller then uses the Python loader)."""
+    cls = _C_LOADERS.get(dialect)
+    if cls is None:
+        return None
     try:
-        _prescan(text, max_nodes)
-        loader = _Loader(text, max_nodes)
+        loader = cls(text)
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return Loaded(None, {})
+            builder = _Builder(loader, max_nodes)
+            data = builder.build(node, "", 1)
+        finally:
+            loader.dispose()
+    except (_Refused, yaml.YAMLError, RecursionError, ValueError, TypeError):
+        return None
+    return Loaded(data, builder.lines)
+
+
+def _slow_load(text: str, file: str, max_nodes: int, dialect: str) -> Loaded:
+    """The Python loader: bounds aliases and their expansion, words every error with its line."""
+    loader_cls = _OmegaConfLimitLoader if dialect == "omegaconf" else _Loader
+    try:
+        loader = loader_cls(text, max_nodes)
         try:
             node = loader.get_single_node()
             if node is None:
@@ -244,6 +372,38 @@ def load_text(text: str, file: str, *, max_bytes: int = MAX_BYTES, max_nodes: in
     return Loaded(data, lines)
 
 
+# ---------------------------------------------------------------------------------------------- API
+
+
+def load_text(
+    text: str, file: str, *, max_bytes: int = MAX_BYTES, max_nodes: int = MAX_NODES, dialect: str = "yaml"
+) -> Loaded:
+    """Parse YAML text safely; raise FtgenError (exit 2) naming the file and line on any problem."""
+    if dialect not in DIALECTS:
+        raise ValueError(f"unknown YAML dialect {dialect!r}")
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > max_bytes:
+        raise FtgenError(
+            [
+                Problem(
+                    file,
+                    "",
+                    f"file is larger than {_size(max_bytes)}",
+                    found=size,
+                    allowed=f"at most {max_bytes} bytes",
+                )
+            ]
+        )
+    try:
+        _prescan(text, max_nodes)
+    except _LimitError as exc:
+        raise FtgenError([Problem(file, "", f"refused: {exc}", line=exc.line)]) from None
+    fast = _fast_load(text, max_nodes, dialect)
+    if fast is not None:
+        return fast
+    return _slow_load(text, file, max_nodes, dialect)
+
+
 def _size(n: int) -> str:
     return f"{n // 1024 // 1024} MiB" if n >= 1024 * 1024 and n % (1024 * 1024) == 0 else f"{n // 1024} KiB"
 
@@ -252,8 +412,16 @@ _FAST_SAFE = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def load_trusted(text: str):
-    """Parse YAML that ships with ftgen or that ftgen rendered (catalogs, re-parse checks): libyaml's safe loader."""
+    """Parse YAML that ships with ftgen or that ftgen rendered (catalogs, re-parse checks): libyaml's safe loader.
+
+    Never for a user's file: those go through load_file / load_text.
+    """
     return yaml.load(text, Loader=_FAST_SAFE)
+
+
+def load_trusted_file(path: Path | str):
+    """A YAML file that ships with ftgen (catalog/, lint data), parsed with load_trusted."""
+    return load_trusted(Path(path).read_text(encoding="utf-8"))
 
 
 def read_text(
@@ -267,9 +435,14 @@ def read_text(
 
 
 def load_file(
-    path: Path | str, file: str | None = None, *, max_bytes: int = MAX_BYTES, max_nodes: int = MAX_NODES
+    path: Path | str,
+    file: str | None = None,
+    *,
+    max_bytes: int = MAX_BYTES,
+    max_nodes: int = MAX_NODES,
+    dialect: str = "yaml",
 ) -> Loaded:
     """Read and parse a YAML file; a missing, unreadable or oversized file is a Problem, not a traceback."""
     file = file or str(path)
     text, _ = read_text(path, file, max_bytes)
-    return load_text(text, file, max_bytes=max_bytes, max_nodes=max_nodes)
+    return load_text(text, file, max_bytes=max_bytes, max_nodes=max_nodes, dialect=dialect)

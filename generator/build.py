@@ -75,10 +75,18 @@ def eval_set(spec: Spec, facts: Facts, out_dir: Path) -> dict | None:
     }
 
 
-def plan_json(plan: Plan, spec: Spec, facts: Facts | None = None, out_dir: Path | None = None) -> str:
+def plan_json(
+    plan: Plan,
+    spec: Spec,
+    facts: Facts | None = None,
+    out_dir: Path | None = None,
+    files: list[str] | None = None,
+) -> str:
     data = {"ftgen_version": __version__, "spec": Path(spec.file).name, "spec_sha256": spec.sha256, **plan.to_dict()}
     if facts is not None and out_dir is not None:
         data["eval_set"] = eval_set(spec, facts, out_dir)
+    if files is not None:
+        data["files"] = files  # every file this build writes: the next build removes those it no longer writes
     return json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
 
 
@@ -146,9 +154,86 @@ def compile_spec(
 
     files.update(launch_files(build))
     names = sorted(list(files) + ["plan.json", "PLAN.md"])
-    files["plan.json"] = plan_json(plan, spec, facts, out_dir)
+    files["plan.json"] = plan_json(plan, spec, facts, out_dir, names)
     files["PLAN.md"] = plan_markdown(build, names)
     return Build(spec, facts, plan, tuple(rendered), out_dir, dict(sorted(files.items())))
+
+
+def duplicate_names(builds: list[Build]) -> list[Problem]:
+    """Specs of one build that would write the same outputs/<name>/ folder (they would overwrite each other)."""
+    seen: dict[str, Build] = {}
+    problems = []
+    for b in builds:
+        key = os.path.normcase(os.path.abspath(b.out_dir))
+        first = seen.setdefault(key, b)
+        if first is not b:
+            problems.append(
+                Problem(
+                    b.spec.file,
+                    "name",
+                    f"another spec in this build ({first.spec.file}) has the same name: both would write {b.out_dir}",
+                    found=b.spec.name,
+                    allowed="a name no other spec of the build uses",
+                    line=b.spec.line_of("name"),
+                )
+            )
+    return problems
+
+
+def previous_files(out_dir: Path) -> set[str]:
+    """The files the build already in out_dir wrote, from its plan.json (`files`; before that field existed: the
+    configs of its frameworks); empty when there is none or it cannot be read."""
+    from . import _io
+    from .render import CONFIG_NAME
+
+    try:
+        text, _ = _io.read_text(Path(out_dir) / "plan.json", max_bytes=16 * 1024 * 1024)
+        data = json.loads(text)
+    except (FtgenError, ValueError):
+        return set()
+    if not isinstance(data, dict):
+        return set()
+    files = data.get("files")
+    if isinstance(files, list):
+        return {f for f in files if isinstance(f, str)}
+    frameworks = data.get("framework") if isinstance(data.get("framework"), list) else []
+    old = {CONFIG_NAME[fw] for fw in frameworks if fw in CONFIG_NAME}
+    if "llamafactory" in frameworks:
+        old.add("dataset_info.json")
+    return old
+
+
+def stale_files(b: Build) -> list[str]:
+    """Files a previous build of this spec wrote into out_dir that this build does not write (and that exist)."""
+    return sorted(n for n in previous_files(b.out_dir) - set(b.files) if (Path(b.out_dir) / n).is_file())
+
+
+def write_build(b: Build, executable: frozenset[str] | set[str] = frozenset()) -> tuple[list[Path], list[Path]]:
+    """Write a build: the spec's lock first when it is new or changed (a hub model's facts, beside the spec), then
+    its files atomically, then remove the ones a previous build of it wrote and this one does not (e.g.
+    llamafactory.yaml after `--framework axolotl`); returns (written, removed), the lock among the written."""
+    from .write import atomic_write, remove_files, write_all
+
+    written: list[Path] = []
+    lock = b.facts.lock
+    if lock is not None and not lock.current():
+        try:
+            atomic_write(lock.path, lock.text)
+        except OSError as exc:
+            raise FtgenError(
+                [
+                    Problem(
+                        str(lock.path),
+                        "",
+                        f"cannot write the lock: {exc.strerror or exc}",
+                        allowed="a writable spec folder",
+                    )
+                ]
+            ) from None
+        written.append(Path(lock.path))
+    stale = stale_files(b)
+    written += write_all(b.out_dir, b.files, executable=executable)
+    return written, remove_files(b.out_dir, stale)
 
 
 def _with_framework(spec: Spec, framework: str) -> Spec:

@@ -10,7 +10,7 @@ import click
 from rich.markup import escape
 
 from . import __version__
-from ._cli_common import EXIT_CODES, err, handle_errors, out, table
+from ._cli_common import EXIT_CODES, Column, err, handle_errors, listing, out
 from .errors import Exit, FtgenError, Problem
 
 
@@ -37,7 +37,12 @@ def main() -> None:
     default=None,
     help="Override the spec's framework choice.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the plan summaries as JSON for machines.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the plan summaries as JSON for machines (an invalid spec: {ok: false, problems: [...]}, exit 2).",
+)
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if the committed outputs differ (would regenerate).")
 @click.option(
     "--diff", is_flag=True, help="With --check, or alone: print a unified diff of what would change; never writes."
@@ -54,11 +59,11 @@ def build(specs, out_root, framework, as_json, check, diff, refresh=False):
 
     A base model outside the catalog is read from the spec's lock file (<spec>.lock.json), else from the
     Hugging Face cache or the hub, and the lock is written: commit it. --check and --diff read only the lock.
+    Files a previous build of the same spec wrote and this one does not (listed in its plan.json) are removed.
     """
-    from .build import build_file
+    from .build import build_file, duplicate_names, write_build
     from .check import compare
     from .launch import EXECUTABLE
-    from .write import atomic_write, write_all
 
     readonly = check or diff
     if readonly and refresh:
@@ -72,7 +77,10 @@ def build(specs, out_root, framework, as_json, check, diff, refresh=False):
             builds.append(build_file(path, out_root, framework, frozen=readonly, refresh=refresh))
         except FtgenError as exc:
             problems.extend(exc.problems)
+    problems.extend(duplicate_names(builds))
     if problems:
+        if as_json:
+            click.echo(json.dumps({"ok": False, "problems": [p.to_dict() for p in problems]}, indent=2))
         raise FtgenError(problems)
     if check or diff:
         drift = [compare(b) for b in builds]
@@ -90,24 +98,8 @@ def build(specs, out_root, framework, as_json, check, diff, refresh=False):
         sys.exit(int(Exit.FINDINGS) if dirty else 0)
     summaries = []
     for b in builds:
-        lock = b.facts.lock
-        locked = lock is not None and not lock.current()
-        if locked:
-            try:
-                atomic_write(lock.path, lock.text)
-            except OSError as exc:
-                raise FtgenError(
-                    [
-                        Problem(
-                            str(lock.path),
-                            "",
-                            f"cannot write the lock: {exc.strerror or exc}",
-                            allowed="a writable spec folder",
-                        )
-                    ]
-                ) from None
-        written = write_all(b.out_dir, b.files, executable=EXECUTABLE)
-        summaries.append(_summary(b, [lock.path, *written] if locked else written))
+        written, removed = write_build(b, executable=EXECUTABLE)
+        summaries.append(_summary(b, written, removed))
     if as_json:
         click.echo(json.dumps(summaries if len(summaries) > 1 else summaries[0], indent=2))
         return
@@ -121,15 +113,17 @@ def build(specs, out_root, framework, as_json, check, diff, refresh=False):
                 f"{escape(str(lock.path))}: commit it with the spec"
             )
         out.print(
-            f"[bold green]built[/] {s['name']}: {s['task']} / [bold]{s['method']}[/] -> "
-            f"{', '.join(s['framework'])}  ({b.out_dir})"
+            f"[bold green]built[/] {escape(s['name'])}: {s['task']} / [bold]{s['method']}[/] -> "
+            f"{', '.join(s['framework'])}  ({escape(str(b.out_dir))})"
         )
+        for r in s["removed"]:
+            out.print(f"  [cyan]removed[/] {escape(r)} (a previous build wrote it; this one does not)")
         for f in b.plan.findings:
             colour = {"warning": "yellow", "info": "cyan"}.get(f.severity, "white")
             out.print(f"  [{colour}]{f.severity}[/] {escape(f'[{f.rule}] {f.key}: {f.message}')}")
 
 
-def _summary(b, written) -> dict:
+def _summary(b, written, removed=()) -> dict:
     p = b.plan
     return {
         "name": p.name,
@@ -138,6 +132,7 @@ def _summary(b, written) -> dict:
         "framework": list(p.frameworks),
         "out_dir": str(b.out_dir),
         "files": [str(w) for w in written],
+        "removed": [str(r) for r in removed],
         "memory_gb": p.memory.get("total_gb"),
         "hours": p.time_cost.get("hours"),
         "usd": p.time_cost.get("usd"),
@@ -168,14 +163,13 @@ def check(ctx, specs, out_root, diff):
 
 
 @main.command("rules")
-def list_rules():
+@click.option("--json", "as_json", is_flag=True, help="Print the rules as JSON.")
+def list_rules(as_json):
     """List every rule: ID, name and what it decides."""
     from . import rules
 
-    grid = table("ID", "Name", "What it decides")
-    for r in rules.all_rules():
-        grid.add_row(r.id, r.name, r.summary)
-    out.print(grid)
+    columns = [Column("id", "ID"), Column("name", "Name"), Column("summary", "What it decides")]
+    listing(columns, ({"id": r.id, "name": r.name, "summary": r.summary} for r in rules.all_rules()), as_json=as_json)
 
 
 @main.command()
@@ -198,27 +192,38 @@ def explain(rule_id):
 
 
 @main.command()
-def models():
+@click.option("--json", "as_json", is_flag=True, help="Print the catalog as JSON.")
+def models(as_json):
     """List the model catalog. Any other hub model works too: ftgen reads its config.json from the Hugging Face
     cache or the hub and locks it beside the spec (README: Base models)."""
     from .facts.models import load_catalog
 
-    grid = table("id", "params (B)", "layers", "context", "axolotl template", "LLaMA-Factory template")
-    for m in load_catalog().values():
-        grid.add_row(
-            m.id,
-            f"{m.params_b:.2f}",
-            str(m.layers),
-            str(m.max_context),
-            m.axolotl_chat_template,
-            m.llamafactory_template,
-        )
-    out.print(grid)
+    columns = [
+        Column("id", "id"),
+        Column("params_b", "params (B)", lambda v: f"{v:.2f}"),
+        Column("layers", "layers"),
+        Column("max_context", "context"),
+        Column("axolotl_chat_template", "axolotl template"),
+        Column("llamafactory_template", "LLaMA-Factory template"),
+    ]
+    rows = (
+        {
+            "id": m.id,
+            "params_b": m.params_b,
+            "layers": m.layers,
+            "max_context": m.max_context,
+            "axolotl_chat_template": m.axolotl_chat_template,
+            "llamafactory_template": m.llamafactory_template,
+        }
+        for m in load_catalog().values()
+    )
+    listing(columns, rows, as_json=as_json)
 
 
 @main.command()
 @click.option("--detect", is_flag=True, help="Print this machine's GPUs (nvidia-smi) by catalog name, for the spec.")
-def gpus(detect):
+@click.option("--json", "as_json", is_flag=True, help="Print the catalog as JSON.")
+def gpus(detect, as_json):
     """List the GPU catalog (prices and their sources: generator/catalog/gpus.yaml)."""
     if detect:
         from .facts.detect import detect as find_local
@@ -228,25 +233,43 @@ def gpus(detect):
         return
     from .facts.gpus import ambiguous_names, load_gpus
 
-    grid = table("name", "GB", "arch", "bf16", "fp8", "flash-attn", "$/h", "note")
-    for g in load_gpus().values():
-        price = f"{g.usd_per_hour:.2f}" if g.usd_per_hour or g.is_cpu else "n/a"
-        note = "unsupported (see catalog)" if g.unsupported else g.note
-        grid.add_row(g.name, f"{g.vram_gb:g}", g.arch, str(g.bf16), str(g.fp8), str(g.flash_attention), price, note)
-    out.print(grid)
-    names = ", ".join(f"{a.name} ({' / '.join(a.choices)})" for a in ambiguous_names().values())
-    out.print(f"Ambiguous, name the memory: {names}", markup=False, highlight=False)
+    columns = [
+        Column("name", "name"),
+        Column("vram_gb", "GB", lambda v: f"{v:g}"),
+        Column("arch", "arch"),
+        Column("bf16", "bf16"),
+        Column("fp8", "fp8"),
+        Column("flash_attention", "flash-attn"),
+        Column("usd_per_hour", "$/h", lambda v: "n/a" if v is None else f"{v:.2f}"),
+        Column("note", "note"),
+    ]
+    rows = [
+        {
+            "name": g.name,
+            "vram_gb": g.vram_gb,
+            "arch": g.arch,
+            "bf16": g.bf16,
+            "fp8": g.fp8,
+            "flash_attention": g.flash_attention,
+            "usd_per_hour": g.usd_per_hour if g.usd_per_hour or g.is_cpu else None,
+            "note": "unsupported (see catalog)" if g.unsupported else g.note,
+        }
+        for g in load_gpus().values()
+    ]
+    listing(columns, rows, as_json=as_json)
+    if not as_json:  # prose after the table: on the terminal, or on stderr so a pipe gets only the table
+        names = ", ".join(f"{a.name} ({' / '.join(a.choices)})" for a in ambiguous_names().values())
+        (out if out.is_terminal else err).print(f"Ambiguous, name the memory: {names}", markup=False, highlight=False)
 
 
 @main.command()
-def targets():
+@click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
+def targets(as_json):
     """Print the supported targets table (framework x task x methods)."""
     from .targets import table as target_rows
 
-    grid = table("framework", "task", "methods")
-    for row in target_rows():
-        grid.add_row(*row)
-    out.print(grid)
+    columns = [Column("framework", "framework"), Column("task", "task"), Column("methods", "methods")]
+    listing(columns, (dict(zip(("framework", "task", "methods"), row)) for row in target_rows()), as_json=as_json)
 
 
 def _register_commands() -> None:

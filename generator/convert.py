@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from . import __version__
+from . import __version__, _io
 from ._yaml import load_file
 from .errors import FtgenError, Problem
 from .render import _reverse as R
@@ -183,8 +183,8 @@ def load_dataset_info(config_path: Path, cfg: dict) -> dict | None:
         path = base / folder / "dataset_info.json"
         if path.is_file():
             try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
+                data = _io.read_json(path)
+            except FtgenError:
                 return None
             return data if isinstance(data, dict) else None
     return None

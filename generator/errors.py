@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
+from ._secrets import mask_text, mask_value
+
 
 class Exit(IntEnum):
     """Process exit codes, documented in `ftgen --help`."""
@@ -38,17 +40,22 @@ class Problem:
     rule: str | None = None
     line: int | None = None
 
+    @property
+    def shown_found(self) -> Any:
+        """`found` as it may be shown: a secret-looking key's value or a credential-shaped value masked."""
+        return mask_value(self.key, self.found)
+
     def render(self) -> str:
         where = self.file
         if self.line is not None:
             where += f":{self.line}"
         if self.key:
             where += f": {self.key}"
-        text = f"{where}: {self.message}"
+        text = f"{where}: {mask_text(self.message)}"
         if self.found is not None:
-            text += f" (found {_short(self.found)})"
+            text += f" (found {_short(self.shown_found)})"
         if self.allowed:
-            text += f"; allowed: {self.allowed}"
+            text += f"; allowed: {mask_text(self.allowed)}"
         if self.rule:
             text += f" [{self.rule}]"
         return text
@@ -57,12 +64,15 @@ class Problem:
         out = {
             "file": self.file,
             "key": self.key,
-            "message": self.message,
+            "message": mask_text(self.message),
             "severity": self.severity,
         }
         if self.found is not None:
-            out["found"] = self.found if isinstance(self.found, (str, int, float, bool)) else repr(self.found)
-        for name in ("allowed", "rule", "line"):
+            found = self.shown_found
+            out["found"] = found if isinstance(found, (str, int, float, bool)) else repr(found)
+        if self.allowed is not None:
+            out["allowed"] = mask_text(self.allowed)
+        for name in ("rule", "line"):
             if getattr(self, name) is not None:
                 out[name] = getattr(self, name)
         return out

@@ -1,4 +1,10 @@
-"""Review a pull request: for every spec and config changed between two git refs, what changed and is it valid."""
+"""Review a pull request: for every spec and config changed between two git refs, what changed and is it valid.
+
+The repository under review is untrusted input: refs reach git only as resolved commit ids after
+--end-of-options, file names come NUL-separated, YAML is parsed by generator._yaml (size and alias limits),
+nothing outside the repository is read (a symlink or an absolute path that leads out of it is reported, not
+followed, in the working tree as in a commit), and every value is escaped in the markdown.
+"""
 
 from __future__ import annotations
 
@@ -16,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-import yaml
 
-from . import __version__
+from . import __version__, _io, _yaml
+from ._markdown import md_code, md_text
 from ._templates import environment
 from .errors import FtgenError, Problem
 from .plan import Plan
@@ -42,14 +48,22 @@ def _git(repo: Path, *args: str, binary: bool = False) -> Any:
     return proc.stdout if binary else proc.stdout.decode("utf-8", "replace")
 
 
+def _names(out: str) -> list[str]:
+    """Paths from git's -z output (NUL-separated: any byte in a name survives, nothing is quoted)."""
+    return [n for n in out.split("\0") if n]
+
+
 def repo_root(path: Path | str = ".") -> Path:
     return Path(_git(Path(path), "rev-parse", "--show-toplevel").strip())
 
 
 def _verify_ref(repo: Path, ref: str) -> str:
+    """The commit id `ref` names; the ref itself never reaches git as an option (--end-of-options)."""
     try:
-        return _git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").strip()
+        sha = _git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}").strip()
     except FtgenError:
+        sha = ""
+    if not sha or any(c not in "0123456789abcdef" for c in sha):
         raise FtgenError(
             [
                 Problem(
@@ -60,37 +74,78 @@ def _verify_ref(repo: Path, ref: str) -> str:
                     "a ref such as origin/main, HEAD~1 or a commit id",
                 )
             ]
-        ) from None
+        )
+    return sha
 
 
 def changed_files(repo: Path, base: str, head: str | None) -> list[str]:
-    """Paths changed between base and head (head None: the working tree, untracked files included)."""
+    """Paths changed between commit base and commit head (head None: the working tree, untracked files included)."""
     if head is None:
-        names = _git(repo, "diff", "--name-only", "--no-renames", base).splitlines()
-        names += _git(repo, "ls-files", "--others", "--exclude-standard").splitlines()
+        names = _names(_git(repo, "diff", "--name-only", "-z", "--no-renames", "--end-of-options", base))
+        names += _names(_git(repo, "ls-files", "-z", "--others", "--exclude-standard"))
     else:
-        names = _git(repo, "diff", "--name-only", "--no-renames", base, head).splitlines()
-    return sorted({n for n in names if n})
+        names = _names(_git(repo, "diff", "--name-only", "-z", "--no-renames", "--end-of-options", base, head))
+    return sorted(set(names))
 
 
-def show(repo: Path, ref: str | None, path: str) -> str | None:
-    """A file's text at a ref (`git show REF:path`), or in the working tree; None where it does not exist."""
+def _inside(root: Path, path: Path | str) -> bool:
+    """Whether `path`, symlinks resolved, stays inside `root`."""
+    try:
+        real = os.path.realpath(path)
+        top = os.path.realpath(root)
+    except (OSError, ValueError):
+        return False
+    return real == top or real.startswith(top.rstrip(os.sep) + os.sep)
+
+
+def show(repo: Path, ref: str | None, path: str, max_bytes: int = _yaml.MAX_BYTES) -> str | None:
+    """A file's text at commit `ref` (`git show`), or in the working tree; None where it does not exist, is not a
+    regular file inside the repository (a symlink out of it is not followed), is larger than max_bytes or not text."""
     if ref is None:
         p = repo / path
-        return p.read_text(encoding="utf-8", errors="replace") if p.is_file() else None
+        if not _inside(repo, p):
+            return None
+        try:
+            return _io.read_text(p, path, max_bytes)[0]
+        except FtgenError:
+            return None
     try:
-        return _git(repo, "show", f"{ref}:{path}")
+        entry = _tree(repo, ref).get(path)
+        if entry is None or entry[0] not in _REGULAR or entry[1] > max_bytes:
+            return None
+        return _git(repo, "show", "--end-of-options", f"{ref}:{path}")
     except FtgenError:
         return None
 
 
+_REGULAR = ("100644", "100755")
+
+
+@cache
+def _tree_cached(repo: str, ref: str) -> dict[str, tuple[str, int]]:
+    out: dict[str, tuple[str, int]] = {}
+    for line in _names(_git(Path(repo), "ls-tree", "-r", "-l", "-z", "--end-of-options", ref)):
+        meta, _, name = line.partition("\t")
+        parts = meta.split()
+        if len(parts) == 4:
+            size = int(parts[3]) if parts[3].isdigit() else 0
+            out[name] = (parts[0], size)
+    return out
+
+
+def _tree(repo: Path, ref: str) -> dict[str, tuple[str, int]]:
+    """{path: (mode, size)} of every file at commit `ref` (ref is a resolved commit id, so caching is safe)."""
+    return _tree_cached(str(repo), ref)
+
+
 def _tracked(repo: Path, ref: str | None) -> list[str]:
+    """Regular files at commit `ref`, or in the working tree (tracked and untracked, inside the repository)."""
     if ref is None:
-        names = (
-            _git(repo, "ls-files").splitlines() + _git(repo, "ls-files", "--others", "--exclude-standard").splitlines()
+        names = _names(_git(repo, "ls-files", "-z")) + _names(
+            _git(repo, "ls-files", "-z", "--others", "--exclude-standard")
         )
-        return sorted({n for n in names if (repo / n).is_file()})
-    return _git(repo, "ls-tree", "-r", "--name-only", ref).splitlines()
+        return sorted({n for n in names if (repo / n).is_file() and _inside(repo, repo / n)})
+    return sorted(n for n, (mode, _) in _tree(repo, ref).items() if mode in _REGULAR)
 
 
 @contextlib.contextmanager
@@ -104,23 +159,70 @@ def _chdir(path: Path) -> Iterator[None]:
         os.chdir(old)
 
 
+def _safe_members(tar: tarfile.TarFile, dest: str, skipped: list[str]) -> Iterator[tarfile.TarInfo]:
+    """The members of a `git archive` that stay inside dest: regular files, folders, and symlinks whose target
+    resolves inside; a symlink (or anything) leading out of the repository is skipped and named in `skipped`."""
+    data_filter = getattr(tarfile, "data_filter", None)
+    for member in tar.getmembers():
+        if data_filter is not None:
+            try:
+                member = data_filter(member, dest)
+            except tarfile.FilterError:
+                skipped.append(member.name)
+                continue
+            if member is None:
+                continue
+        else:  # Python without extraction filters: the same checks by hand
+            name = os.path.normpath(member.name)
+            if os.path.isabs(name) or name.startswith(".."):
+                skipped.append(member.name)
+                continue
+            if member.issym() or member.islnk():
+                base = os.path.dirname(name) if member.issym() else ""
+                target = os.path.normpath(os.path.join(base, member.linkname))
+                if os.path.isabs(member.linkname) or target.startswith(".."):
+                    skipped.append(member.name)
+                    continue
+            elif not (member.isfile() or member.isdir()):
+                skipped.append(member.name)
+                continue
+        yield member
+
+
 @contextlib.contextmanager
-def checkout(repo: Path, ref: str | None) -> Iterator[Path]:
-    """The tree at `ref` as a folder (the working tree itself for None; `git archive` into a temp dir else)."""
+def checkout(repo: Path, ref: str | None, skipped: list[str] | None = None) -> Iterator[Path]:
+    """The tree at commit `ref` as a folder (the working tree itself for None; `git archive` into a temp dir else).
+
+    Symlinks that lead outside the tree are not extracted; their names go to `skipped`.
+    """
+    skipped = [] if skipped is None else skipped
     if ref is None:
         yield repo
         return
-    data = _git(repo, "archive", "--format=tar", ref, binary=True)
+    data = _git(repo, "archive", "--format=tar", "--end-of-options", ref, binary=True)
     with tempfile.TemporaryDirectory(prefix="ftgen-review-") as tmp:
         with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-            try:
-                tar.extractall(tmp, filter="data")
-            except TypeError:  # Python without extraction filters: git archive output is trusted
-                tar.extractall(tmp)
+            members = list(_safe_members(tar, tmp, skipped))
+            if hasattr(tarfile, "data_filter"):
+                tar.extractall(tmp, members=members, filter="fully_trusted")  # members already filtered
+            else:
+                tar.extractall(tmp, members=members)
         yield Path(tmp)
 
 
 # ---------------------------------------------------------------------------------------------- records
+
+
+@dataclass
+class Change:
+    """One spec value that changed: its key path, before and after (None: absent)."""
+
+    key: str
+    before: Any
+    after: Any
+
+    def to_dict(self) -> dict:
+        return {"key": self.key, "before": self.before, "after": self.after}
 
 
 @dataclass
@@ -143,7 +245,7 @@ class ConfigState:
 
     framework: str
     file: str
-    committed: str  # up to date | would regenerate | missing
+    committed: str  # up to date | would regenerate | missing | would be removed | not followed
     errors: int = 0
     warnings: int = 0
     findings: list[dict] = field(default_factory=list)
@@ -161,6 +263,9 @@ class SpecReview:
     head_ok: bool | None = None
     method: tuple[str | None, str | None] = (None, None)
     frameworks: tuple[list, list] = ([], [])
+    headline: list[Change] = field(default_factory=list)  # base model, GPU, data: shown first
+    data_files: list[str] = field(default_factory=list)  # changed data files the spec reads
+    imports: list[Change] = field(default_factory=list)  # allow_imports, framework_overrides, trust_remote_code
     decisions: list[DecisionChange] = field(default_factory=list)
     memory_gb: tuple[float | None, float | None] = (None, None)
     hours: tuple[float | None, float | None] = (None, None)
@@ -176,7 +281,9 @@ class SpecReview:
         return self.head_ok is not False and all(c.committed == "up to date" and not c.errors for c in self.configs)
 
     def to_dict(self) -> dict:
-        d = {k: v for k, v in self.__dict__.items() if k not in ("decisions", "configs")}
+        d = {k: v for k, v in self.__dict__.items() if k not in ("decisions", "configs", "headline", "imports")}
+        d["headline"] = [x.to_dict() for x in self.headline]
+        d["imports"] = [x.to_dict() for x in self.imports]
         d["decisions"] = [x.to_dict() for x in self.decisions]
         d["configs"] = [c.to_dict() for c in self.configs]
         d["ok"] = self.ok
@@ -211,6 +318,7 @@ class Review:
     changed: list[str]
     specs: list[SpecReview] = field(default_factory=list)
     configs: list[ConfigReview] = field(default_factory=list)
+    not_followed: list[str] = field(default_factory=list)  # symlinks out of the repository, not read
 
     @property
     def ok(self) -> bool:
@@ -225,6 +333,7 @@ class Review:
             "changed": self.changed,
             "specs": [s.to_dict() for s in self.specs],
             "configs": [c.to_dict() for c in self.configs],
+            "not_followed": self.not_followed,
         }
 
 
@@ -243,22 +352,57 @@ def _is_spec(data: Any) -> bool:
     return isinstance(data, dict) and _SPEC_KEYS <= set(data)
 
 
-def _parse(text: str | None) -> Any:
+def _parse(text: str | None, file: str = "<review>") -> Any:
+    """A pull request's YAML through the one safe loader (limits on size, depth, aliases); None if it is not YAML."""
     if text is None:
         return None
     try:
-        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError:
+        return _yaml.load_text(text, file).data
+    except FtgenError:
         return None
 
 
-def _build(tree: Path, spec_path: str, out_root: str) -> _Side:
+def _outside_problems(tree: Path, spec, not_followed: frozenset[str] = frozenset()) -> list[Problem]:
+    """Files the spec would make ftgen read that lie outside the repository under review (an absolute path, or a
+    symlink leading out): refused, so a pull request cannot make the review read (and quote) the runner's files."""
+    candidates: list[tuple[str, str]] = [(f"data.train[{i}].path", t.path) for i, t in enumerate(spec.data.train)]
+    if spec.eval is not None:
+        candidates.append(("eval.path", spec.eval.path))
+    candidates.append(("base_model", spec.base_model))
+    out = []
+    for key, value in candidates:
+        path = Path(value)
+        path = path if path.is_absolute() else spec.base_dir / path
+        skipped = os.path.normpath(os.path.relpath(os.path.abspath(path), os.path.realpath(tree))) in not_followed
+        if not skipped and not (path.exists() or path.is_symlink()) and not Path(value).is_absolute():
+            continue  # a hub id, not a local file
+        if skipped or not _inside(tree, path):
+            out.append(
+                Problem(
+                    spec.file,
+                    key,
+                    "refusing to read outside the repository under review (an absolute path or a symlink out of it)",
+                    found=value,
+                    allowed="a path inside the repository",
+                    line=spec.line_of(key),
+                )
+            )
+    return out
+
+
+def _build(tree: Path, spec_path: str, out_root: str, not_followed: frozenset[str] = frozenset()) -> _Side:
     from .build import compile_spec
     from .spec import load
 
     with _chdir(tree):
         try:
-            b = compile_spec(load(spec_path), Path(out_root), frozen=True)  # hub models from the committed lock only
+            if not _inside(tree, tree / spec_path):
+                raise FtgenError([Problem(spec_path, "", "a symlink out of the repository: not followed")])
+            spec = load(spec_path)
+            outside = _outside_problems(tree, spec, not_followed)
+            if outside:
+                raise FtgenError(outside)
+            b = compile_spec(spec, Path(out_root), frozen=True)  # hub models from the committed lock only
         except FtgenError as exc:
             return _Side(False, problems=exc.problems)
         return _Side(True, b.plan, build=b)
@@ -296,31 +440,81 @@ def _warning_ids(plan: Plan | None) -> dict[tuple, dict]:
     return {(f.rule, f.key, f.message): _problem_dict(f) for f in plan.findings}
 
 
+def _flatten(value: Any, key: str, out: dict[str, Any], lists_whole: bool = True) -> None:
+    """Leaf key paths of a mapping (lists kept whole: one line per list)."""
+    if isinstance(value, dict) and value:
+        for k, v in value.items():
+            _flatten(v, _yaml.join_key(key, str(k)), out, lists_whole)
+    else:
+        out[key] = value
+
+
+def _changes(before: dict | None, after: dict | None, keys: tuple[str, ...]) -> list[Change]:
+    """Every leaf under `keys` whose value differs between two parsed specs, in a stable order."""
+    flat_b: dict[str, Any] = {}
+    flat_a: dict[str, Any] = {}
+    for k in keys:
+        if isinstance(before, dict) and k in before:
+            _flatten(before[k], k, flat_b)
+        if isinstance(after, dict) and k in after:
+            _flatten(after[k], k, flat_a)
+    out = []
+    for key in sorted(set(flat_b) | set(flat_a), key=lambda k: (keys.index(k.split(".")[0].split("[")[0]), k)):
+        if flat_b.get(key, _ABSENT) != flat_a.get(key, _ABSENT):
+            out.append(Change(key, flat_b.get(key), flat_a.get(key)))
+    return out
+
+
+_ABSENT = object()
+_HEADLINE_KEYS = ("base_model", "hardware", "data", "eval")
+_IMPORT_KEYS = ("allow_imports", "trust_remote_code", "framework_overrides")
+
+
+def _import_changes(before: dict | None, after: dict | None) -> list[Change]:
+    """allow_imports entry by entry (each prefix added or removed is a line), then every override leaf."""
+    out = []
+    b = (before or {}).get("allow_imports") if isinstance(before, dict) else None
+    a = (after or {}).get("allow_imports") if isinstance(after, dict) else None
+    b_list = [str(x) for x in b] if isinstance(b, list) else ([] if b is None else [str(b)])
+    a_list = [str(x) for x in a] if isinstance(a, list) else ([] if a is None else [str(a)])
+    for prefix in a_list:
+        if prefix not in b_list:
+            out.append(Change("allow_imports", None, prefix))
+    for prefix in b_list:
+        if prefix not in a_list:
+            out.append(Change("allow_imports", prefix, None))
+    return out + _changes(before, after, _IMPORT_KEYS[1:])
+
+
+_DRIFT_STATES = ((" (missing)", "missing"), (" (would be removed)", "would be removed"))
+
+
 def _config_states(tree: Path, side: _Side) -> list[ConfigState]:
     from .check import compare
     from .lint import lint_config
     from .render import CONFIG_NAME
 
-    out = []
+    out_dir = side.build.out_dir.as_posix()
+    if not _inside(tree, tree / side.build.out_dir):
+        return [ConfigState("ftgen", f"{out_dir}/", "not followed")]
     with _chdir(tree):
         drift = compare(side.build)
+    states: dict[str, str] = {}
+    for c in drift.changed:
+        name, state = c, "would regenerate"
+        for suffix, word in _DRIFT_STATES:
+            if c.endswith(suffix):
+                name, state = c.removesuffix(suffix), word
+        states[name] = state
+    out = []
     for r in side.build.rendered:
         name = CONFIG_NAME[r.framework]
-        file = f"{side.build.out_dir.as_posix()}/{name}"
-        missing = any(c == f"{name} (missing)" for c in drift.changed)
-        state = "missing" if missing else "would regenerate" if name in drift.changed else "up to date"
+        file = f"{out_dir}/{name}"
         lint = lint_config(r.config, file, r.framework)
         findings = [f.to_dict() for f in lint.findings if f.severity in ("error", "warning")]
+        state = states.pop(name, "up to date")
         out.append(ConfigState(r.framework, file, state, lint.count("error"), lint.count("warning"), findings))
-    for c in drift.changed:
-        if c.startswith(tuple(CONFIG_NAME.values())):
-            continue
-        name, missing = c.removesuffix(" (missing)"), c.endswith(" (missing)")
-        out.append(
-            ConfigState(
-                "ftgen", f"{side.build.out_dir.as_posix()}/{name}", "missing" if missing else "would regenerate"
-            )
-        )
+    out += [ConfigState("ftgen", f"{out_dir}/{name}", state) for name, state in states.items()]
     return out
 
 
@@ -329,7 +523,7 @@ def _spec_paths(repo: Path, ref: str | None, paths: list[str]) -> dict[str, dict
     out = {}
     for p in paths:
         if p.endswith((".yaml", ".yml")):
-            data = _parse(show(repo, ref, p))
+            data = _parse(show(repo, ref, p), p)
             if _is_spec(data):
                 out[p] = data
     return out
@@ -342,44 +536,57 @@ def _lock_of(spec_path: str) -> str:
     return lock_path(spec_path).as_posix()
 
 
+def _data_paths(spec_path: str, data: dict) -> set[str]:
+    train = (data.get("data") or {}).get("train") if isinstance(data.get("data"), dict) else None
+    paths = {t.get("path") for t in (train or []) if isinstance(t, dict) and isinstance(t.get("path"), str)}
+    ev = data.get("eval")
+    if isinstance(ev, dict) and isinstance(ev.get("path"), str):
+        paths.add(ev["path"])
+    return {os.path.normpath((Path(spec_path).parent / p).as_posix()) for p in paths}
+
+
 def review(repo: Path | str, base: str, head: str | None = None, out_root: str = "outputs") -> Review:
     """Compare specs and configs between `base` and `head` (None: the working tree); nothing is written."""
     repo = repo_root(repo)
-    _verify_ref(repo, base)
-    if head is not None:
-        _verify_ref(repo, head)
-    changed = changed_files(repo, base, head)
+    base_id = _verify_ref(repo, base)
+    head_id = _verify_ref(repo, head) if head is not None else None
+    changed = changed_files(repo, base_id, head_id)
     result = Review(base, head or WORKTREE, changed)
-    yaml_head = [p for p in _tracked(repo, head) if p.endswith((".yaml", ".yml"))]
-    head_specs = _spec_paths(repo, head, yaml_head)
-    base_specs = _spec_paths(repo, base, [p for p in changed if p.endswith((".yaml", ".yml"))])
+    yaml_head = [p for p in _tracked(repo, head_id) if p.endswith((".yaml", ".yml"))]
+    head_specs = _spec_paths(repo, head_id, yaml_head)
+    base_specs = _spec_paths(repo, base_id, [p for p in changed if p.endswith((".yaml", ".yml"))])
     changed_set = set(changed)
+    changed_norm = {os.path.normpath(c) for c in changed}
     selected: dict[str, str] = {}
     for path in sorted(set(head_specs) | set(base_specs)):
         data = head_specs.get(path) or base_specs.get(path)
         name = str(data.get("name"))
         outputs = f"{out_root}/{name}/"
-        data_paths = {
-            str((Path(path).parent / t.get("path", "")).as_posix())
-            for t in ((data.get("data") or {}).get("train") or [])
-            if isinstance(t, dict)
-        }
         if path in changed_set:
-            in_base = _is_spec(_parse(show(repo, base, path)))
+            in_base = _is_spec(_parse(show(repo, base_id, path), path))
             selected[path] = "added" if not in_base else "removed" if path not in head_specs else "changed"
         elif any(c.startswith(outputs) for c in changed):
             selected[path] = "outputs changed"
-        elif data_paths & {os.path.normpath(c) for c in changed}:
+        elif _data_paths(path, data) & changed_norm:
             selected[path] = "data changed"
         elif _lock_of(path) in changed_set:
             selected[path] = "lock changed"
     generated: set[str] = set()
-    with checkout(repo, base) as base_tree, checkout(repo, head) as head_tree:
+    with (
+        checkout(repo, base_id, []) as base_tree,
+        checkout(repo, head_id, result.not_followed) as head_tree,
+    ):
         for path, status in selected.items():
-            data = head_specs.get(path) or base_specs.get(path)
+            data_h, data_b = head_specs.get(path), base_specs.get(path)
+            if data_b is None and status != "added":
+                data_b = _parse(show(repo, base_id, path), path)
+            data = data_h or data_b
             sr = SpecReview(path, str(data.get("name")), status)
+            sr.headline = _changes(data_b if status != "added" else None, data_h, _HEADLINE_KEYS)
+            sr.imports = _import_changes(data_b if status != "added" else None, data_h)
+            sr.data_files = sorted(_data_paths(path, data) & changed_norm)
             b = _build(base_tree, path, out_root) if status != "added" else None
-            h = _build(head_tree, path, out_root) if status != "removed" else None
+            h = _build(head_tree, path, out_root, frozenset(result.not_followed)) if status != "removed" else None
             sr.base_ok, sr.head_ok = (b.ok if b else None), (h.ok if h else None)
             bp, hp = (b.plan if b else None), (h.plan if h else None)
             sr.method = (bp.method if bp else None, hp.method if hp else None)
@@ -408,7 +615,9 @@ def review(repo: Path | str, base: str, head: str | None = None, out_root: str =
                 sr.configs = _config_states(head_tree, h)
                 generated |= {f"{h.build.out_dir.as_posix()}/{n}" for n in h.build.files}
             result.specs.append(sr)
-        result.configs = _hand_written(repo, head, head_tree, changed, generated | set(selected), out_root)
+        result.configs = _hand_written(repo, head_id, head_tree, changed, generated | set(selected), out_root)
+    if head_id is None:
+        result.not_followed = sorted(c for c in changed if (repo / c).is_symlink() and not _inside(repo, repo / c))
     return result
 
 
@@ -416,7 +625,7 @@ def _hand_written(
     repo: Path, head: str | None, tree: Path, changed: list[str], skip: set[str], out_root: str
 ) -> list[ConfigReview]:
     """Changed Axolotl / LLaMA-Factory configs that no reviewed spec generates: lint them at head."""
-    from .lint import lint_file
+    from .lint import lint_config
     from .lint._detect import detect
 
     out = []
@@ -426,13 +635,17 @@ def _hand_written(
         text = show(repo, head, path)
         if text is None:
             continue
-        data = _parse(text)
+        try:
+            loaded = _yaml.load_text(text, path)
+        except FtgenError:
+            continue
+        data = loaded.data
         if _is_spec(data) or not isinstance(data, dict):
             continue
         framework, _ = detect(data)
         if framework is None:
             continue
-        result = lint_file(tree / path, framework, display=path)
+        result = lint_config(data, path, framework, loaded.line_of)
         out.append(
             ConfigReview(
                 path,
@@ -449,17 +662,19 @@ def _hand_written(
 # ---------------------------------------------------------------------------------------------- output
 
 
-def _md(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
 def _val(value: Any) -> str:
+    """A value as YAML on one line (as it would appear in a config)."""
     if value is None:
         return "—"
     try:
         return yaml_value(value)
     except Exception:
         return repr(value)
+
+
+def _code(value: Any) -> str:
+    """A value as a code span no backtick can break out of (— for none)."""
+    return "—" if value is None else md_code(_val(value) if not isinstance(value, str) else value)
 
 
 def _delta(pair: tuple, unit: str = "", fmt: str = "{:.2f}") -> str:
@@ -475,13 +690,22 @@ def _delta(pair: tuple, unit: str = "", fmt: str = "{:.2f}") -> str:
     return f"{fmt.format(before)}{unit} → {fmt.format(after)}{unit} ({sign}{fmt.format(abs(d))}{unit})"
 
 
+_HEADLINE_NAMES = {"base_model": "Base model", "hardware": "GPU", "data": "Data", "eval": "Eval set"}
+
+
+def _headline_label(key: str) -> str:
+    return _HEADLINE_NAMES.get(key.split(".")[0].split("[")[0], key)
+
+
 @cache
 def _template() -> jinja2.Template:
-    return environment({"md": _md, "val": _val}, {"delta": _delta}).get_template("review/review.md.j2")
+    filters = {"md": md_text, "code": md_code, "val": lambda v: md_code(_val(v)), "label": _headline_label}
+    return environment(filters, {"delta": _delta, "vcode": _code}).get_template("review/review.md.j2")
 
 
 def markdown(r: Review) -> str:
-    """The review as a markdown PR comment."""
+    """The review as a markdown PR comment; every value from the repository is escaped (code spans that no
+    backtick closes, text with links, @mentions, #references and HTML defused)."""
     return _template().render(r=r, version=__version__)
 
 

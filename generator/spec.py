@@ -16,6 +16,7 @@ from jsonschema import Draft202012Validator, ValidationError, validators
 
 from ._resources import schemas_dir
 from ._schema_errors import schema_problems
+from ._secrets import is_secret_name
 from ._yaml import join_key, line_of, load_text, read_text
 from .errors import FtgenError, Problem
 
@@ -96,6 +97,7 @@ class Spec:
     sequence_len: int | None = None
     seed: int = 42
     trust_remote_code: bool = False
+    allow_imports: tuple[str, ...] = ()  # module prefixes framework_overrides may make the framework import
     overrides: Mapping[str, Any] = field(default_factory=dict)
     framework_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     rl: RLSpec | None = None
@@ -114,8 +116,6 @@ MAX_SPEC_BYTES = 1024 * 1024
 CUSTOM_GPU_KEYS = ("bf16", "fp8", "flash_attention", "tflops_bf16")
 MAX_SPEC_NODES = 20_000
 _INT_LIMIT = 2**63  # integers a framework's own parser (and JSON) can hold
-# framework keys that hold credentials (hf_hub_token, hub_token, swanlab_api_key, comet_api_key, *_secret)
-_SECRET_KEY = re.compile(r"(^|_)(hub_token|api_key|secret|password)$", re.IGNORECASE)
 
 
 def _pattern(validator, pattern: str, instance: Any, schema: dict):
@@ -206,7 +206,8 @@ def _semantic_problems(data: dict, file: str, line_of) -> list[Problem]:
                         line=line_of(key),
                     )
                 )
-            if _SECRET_KEY.search(k) and v not in (None, ""):
+            # keys that hold credentials (hf_hub_token, hub_token, swanlab_api_key, *_secret): generator._secrets
+            if is_secret_name(k) and isinstance(v, (str, int, float)) and not isinstance(v, bool) and v != "":
                 out.append(
                     Problem(
                         file,
@@ -396,7 +397,11 @@ def from_dict(
     else:
         problems = schema_problems(_validator(), data, file, where)
     if not problems:
+        from ._imports import override_problems, reward_problems
+
         problems = _semantic_problems(data, file, where)
+        problems += override_problems(data, file, where)
+        problems += reward_problems(data, file, where, Path(base_dir))
     if problems:
         raise FtgenError(problems)
     d = data.get("data", {})
@@ -432,6 +437,7 @@ def from_dict(
         sequence_len=data.get("sequence_len"),
         seed=data.get("seed", 42),
         trust_remote_code=data.get("trust_remote_code", False),
+        allow_imports=tuple(data.get("allow_imports") or ()),
         overrides=dict(data.get("overrides") or {}),
         framework_overrides={k: dict(v) for k, v in (data.get("framework_overrides") or {}).items()},
         rl=RLSpec(_tuple(rl.get("reward_funcs")), rl.get("num_generations", 8), rl.get("max_completion_length", 256))

@@ -10,10 +10,10 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 
+from . import _yaml
 from ._resources import schemas_dir
 from .errors import FtgenError, Problem
 
@@ -24,18 +24,8 @@ FRAMEWORKS = ("axolotl", "llamafactory")
 _DEFAULT_VERSIONS = {"axolotl": "0.19.0", "llamafactory": "0.9.5"}
 _LIST_LIMIT = 20  # enum lists longer than this are shown as close matches + a count
 
-# OmegaConf's float resolver (omegaconf/_yaml.py): LLaMA-Factory's CLI reads YAML with it, so an
-# unquoted 1e-4 is a float there while PyYAML (YAML 1.1) reads a string.
-_OMEGACONF_FLOAT = re.compile(
-    r"""^(?:
-     [-+]?[0-9]+(?:_[0-9]+)*\.[0-9_]*(?:[eE][-+]?[0-9]+)?
-    |[-+]?[0-9]+(?:_[0-9]+)*(?:[eE][-+]?[0-9]+)
-    |\.[0-9]+(?:_[0-9]+)*(?:[eE][-+][0-9]+)?
-    |[-+]?[0-9]+(?:_[0-9]+)*(?::[0-5]?[0-9])+\.[0-9_]*
-    |[-+]?\.(?:inf|Inf|INF)
-    |\.(?:nan|NaN|NAN))$""",
-    re.X,
-)
+# OmegaConf's float resolver: LLaMA-Factory's CLI reads YAML with it (defined once, in generator._yaml)
+_OMEGACONF_FLOAT = _yaml.OMEGACONF_FLOAT
 _INT_STRING = re.compile(r"^\s*[-+]?[0-9]+(?:_[0-9]+)*\s*$")
 
 
@@ -361,31 +351,15 @@ def validate_config(framework: str, cfg: dict, file: str, version: str | None = 
 # reading configs the way each framework reads them
 
 
-class _OmegaConfLikeLoader(yaml.SafeLoader):
-    """SafeLoader with OmegaConf's float resolver and no timestamps (as LLaMA-Factory's CLI reads YAML)."""
-
-
-_OmegaConfLikeLoader.add_implicit_resolver("tag:yaml.org,2002:float", _OMEGACONF_FLOAT, list("-+0123456789."))
-_OmegaConfLikeLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in _OmegaConfLikeLoader.yaml_implicit_resolvers.items()
-}
+_OmegaConfLikeLoader = _yaml.OmegaConfLoader  # the parse LLaMA-Factory's CLI does (generator._yaml)
 
 
 def load_config(path: Path | str, framework: str) -> dict:
-    """Parse a config file as its framework does (Axolotl: yaml.safe_load; LLaMA-Factory: OmegaConf floats)."""
+    """Parse a config file as its framework does (Axolotl: YAML 1.1; LLaMA-Factory: OmegaConf floats), through
+    generator._yaml (the one safe reader: regular files only, size, depth and alias limits)."""
     path = Path(path)
-    loader = _OmegaConfLikeLoader if framework == "llamafactory" else yaml.SafeLoader
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise FtgenError([Problem(str(path), "", f"cannot read file: {exc.strerror}")]) from None
-    try:
-        data = yaml.load(text, Loader=loader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise FtgenError([Problem(str(path), "", f"invalid YAML: {getattr(exc, 'problem', exc)}", line=line)]) from None
+    dialect = "omegaconf" if framework == "llamafactory" else "yaml"
+    data = _yaml.load_file(path, dialect=dialect).data
     if not isinstance(data, dict):
         raise FtgenError(
             [Problem(str(path), "", "config must be a mapping of keys to values", type(data).__name__, "mapping")]

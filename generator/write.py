@@ -118,3 +118,31 @@ def write_all(out_dir: Path, files: dict[str, str], executable: frozenset[str] |
             ) from None
         written.append(out_dir / name)
     return written
+
+
+def remove_files(out_dir: Path, names: list[str]) -> list[Path]:
+    """Remove files (names inside out_dir, never a folder or anything outside it) that a build no longer writes."""
+    out_dir = Path(out_dir)
+    try:
+        root = out_dir.resolve()
+    except (OSError, ValueError):
+        return []
+    removed = []
+    for name in names:
+        if _target(root, out_dir, name) is None:
+            continue
+        path = out_dir / name
+        try:
+            if path.is_symlink() or path.is_file():
+                path.unlink()
+                removed.append(path)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise FtgenError(
+                [Problem(str(path), "", f"cannot remove a file the build no longer writes: {exc.strerror or exc}")],
+                exit_code=Exit.INVALID,
+            ) from None
+    if removed:
+        _sync_dir(out_dir)
+    return removed

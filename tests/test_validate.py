@@ -277,7 +277,7 @@ def test_load_config_reads_like_the_framework(tmp_path):
     assert load_config(f, "axolotl")["learning_rate"] == "1e-4"
     f.write_text("a: [1,\n")
     [p] = validate_file("axolotl", f)
-    assert p.file == str(f) and "invalid YAML" in p.message and p.line is not None
+    assert p.file == str(f) and "not valid YAML" in p.message and p.line is not None
     f.write_text("- just\n- a list\n")
     [p] = validate_file("llamafactory", f)
     assert p.allowed == "mapping"

@@ -490,6 +490,15 @@ def build():
         "plugin_keys": {k: sorted(v["plugins"]) for k, v in sorted(plugin_keys.items())},
         "plugins_unavailable": dict(sorted(plugin_failures.items())),
         "strategy_modules_unavailable": dict(sorted(strategy_skips.items())),
+        "builtin_imports": {
+            "why": "Modules of Axolotl's own package that config values name and Axolotl imports: ftgen's spec "
+            "check allows these without allow_imports. plugins: every built-in plugin class path "
+            "(axolotl.integrations, aliases included; integrations.base.load_plugin also accepts the part after "
+            "'axolotl.integrations.'); strategy_modules: per datasets[].type family, the first part of a built-in "
+            "strategy name (prompt_strategies.load / prompt_strategies.base.load resolve it inside Axolotl)",
+            "plugins": sorted({alias for aliases, _ in plugins.values() for alias in aliases}),
+            "strategy_modules": {family: sorted(modules) for family, (_, modules) in sorted(families.items())},
+        },
         "derived_enums": {
             "optimizer": len(optimizers),
             "lr_scheduler": len(schedulers),

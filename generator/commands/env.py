@@ -115,13 +115,14 @@ def env_bin(framework, env_dir):
 @handle_errors
 def validate(build_dir, framework, env_dir):
     """Validate a build folder's configs: ftgen's schema, then the framework's own validator in its env."""
-    import json
 
-    from .. import envs
+    from .. import _io, envs
     from ..render import CONFIG_NAME
     from ..run import prepare, run_config
 
-    plan = json.loads((Path(build_dir) / "plan.json").read_text()) if (Path(build_dir) / "plan.json").is_file() else {}
+    plan_path = Path(build_dir) / "plan.json"
+    plan = _io.read_json(plan_path) if plan_path.is_file() else {}
+    plan = plan if isinstance(plan, dict) else {}
     names = [framework] if framework else plan.get("framework") or []
     if not names:
         raise FtgenError([Problem(str(build_dir), "", "not an ftgen build folder (no plan.json)")])

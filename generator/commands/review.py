@@ -7,9 +7,8 @@ from pathlib import Path
 
 import click
 from rich.markup import escape
-from rich.table import Table
 
-from .._cli_common import EXIT_CODES, err, handle_errors, out
+from .._cli_common import EXIT_CODES, Column, err, handle_errors, listing, out
 from ..errors import Exit, FtgenError, Problem
 
 FRAMEWORKS = ("axolotl", "llamafactory")
@@ -87,10 +86,14 @@ def lint(configs, framework, fmt, gpu, gpus, fail_on, skip_unknown, list_rules, 
         out.print(rule.doc, markup=False)
         return
     if list_rules:
-        table = Table("ID", "Name", "Severity", "What it checks", box=None)
-        for r in all_lint_rules():
-            table.add_row(r.id, r.name, r.severity, r.summary)
-        out.print(table)
+        columns = [
+            Column("id", "ID"),
+            Column("name", "Name"),
+            Column("severity", "Severity"),
+            Column("summary", "What it checks"),
+        ]
+        rows = ({"id": r.id, "name": r.name, "severity": r.severity, "summary": r.summary} for r in all_lint_rules())
+        listing(columns, rows, as_json=fmt == "json")
         return
     if not configs:
         raise FtgenError(
@@ -192,7 +195,19 @@ def review(base, head, repo, out_root, fmt, output):
     if output is not None:
         from ..write import atomic_write
 
-        atomic_write(output, text)
+        try:
+            atomic_write(output, text)
+        except OSError as exc:
+            raise FtgenError(
+                [
+                    Problem(
+                        str(output),
+                        "--output",
+                        f"cannot write the review: {exc.strerror or exc}",
+                        allowed="a writable file path (or no -o: stdout)",
+                    )
+                ]
+            ) from None
         err.print(f"[green]wrote[/] {escape(str(output))}")
     else:
         click.echo(text, nl=False)

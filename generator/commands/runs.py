@@ -9,15 +9,13 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from .._cli_common import err, handle_errors, out, table
+from .._cli_common import Column, cell_text, err, handle_errors, listing, out, table
 from ..errors import Exit, FtgenError, Problem
 
 
-def _print_summary(record) -> None:
-    from ..run.summary import RunSummary
-
+def _print_summary(summary) -> None:
     grid = table("", "", header=False)
-    for k, v in RunSummary.of(record).rows():
+    for k, v in summary.rows():
         grid.add_row(f"[bold]{k}[/]", escape(str(v)))
     out.print(grid)
 
@@ -121,8 +119,8 @@ def run(
             raise FtgenError([Problem("<command line>", "BUILD_DIR", "missing", allowed="outputs/<name>")])
         plan_path = Path(build_dir) / "plan.json"
         if plan_path.is_file() and not without_eval_set:
-            plan = json.loads(plan_path.read_text(encoding="utf-8"))
-            if not (plan.get("facts") or {}).get("eval"):
+            plan = runner.read_json(plan_path, "plan.json")
+            if not isinstance(plan, dict) or not (plan.get("facts") or {}).get("eval"):
                 raise FtgenError(
                     [
                         Problem(
@@ -135,9 +133,11 @@ def run(
                 )
         record = runner.start(Path(build_dir), framework, **kw)
     if as_json:
-        click.echo((Path(record.path) / "run.json").read_text())
+        click.echo(json.dumps(record.to_dict(), indent=2, ensure_ascii=False, default=str))
     else:
-        _print_summary(record)
+        from ..run.summary import RunSummary
+
+        _print_summary(RunSummary.of(record))
     if (record.eval or {}).get("error"):
         err.print(
             f"[yellow]eval failed[/] (the run stands; retry with `ftgen eval {record.run_id}`): "
@@ -148,55 +148,95 @@ def run(
         sys.exit(int(Exit.RUN_FAILED))
 
 
+def _status_style(status) -> str:
+    return {"succeeded": "green", "running": "cyan", "interrupted": "yellow", "broken": "bold red"}.get(status, "red")
+
+
+def _run_row(record, derived) -> dict:
+    el = record.metrics.get("eval_loss")
+    return {
+        "run_id": record.run_id,
+        "name": record.name,
+        "framework": record.framework,
+        "status": derived.status,
+        "stale": derived.stale,
+        "note": derived.note if derived.stale else record.note,
+        "started_at": record.started_at,
+        "steps": record.metrics.get("global_step"),
+        "eval_loss": el,
+        "checkpoints": len(record.checkpoints),
+        "path": record.path,
+    }
+
+
+def _broken_row(run_dir: Path, exc: FtgenError) -> dict:
+    return {
+        "run_id": run_dir.name,
+        "name": run_dir.parent.parent.name,
+        "framework": None,
+        "status": "broken",
+        "stale": False,
+        "note": "; ".join(p.render() for p in exc.problems),
+        "started_at": None,
+        "steps": None,
+        "eval_loss": None,
+        "checkpoints": None,
+        "path": str(run_dir),
+    }
+
+
 @click.command()
 @click.argument("root", type=click.Path(path_type=Path), default="outputs")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
+@click.option(
+    "--refresh",
+    is_flag=True,
+    help="Save the derived status of stale records (running, but their ftgen process is gone) into their run.json.",
+)
 @handle_errors
-def runs(root, as_json):
-    """List runs under ROOT (default outputs/) as a table; marks stale 'running' records."""
-    from ..run import RunRecord, find_runs, mark_stale
+def runs(root, as_json, refresh):
+    """List runs under ROOT (default outputs/). Read-only: a record still 'running' whose ftgen process is gone is
+    shown as interrupted (stale) without touching it (--refresh saves that); a damaged record is listed as broken."""
+    from ..run import RunRecord, derive_status, find_runs
+    from ..run import refresh as save_refreshed
 
-    records = []
+    rows = []
     for d in find_runs(root):
         try:
             r = RunRecord.load(d)
-        except (OSError, ValueError, TypeError):
+        except FtgenError as exc:
+            rows.append(_broken_row(d, exc))
             continue
-        mark_stale(r)
-        records.append(r)
-    if as_json:
-        click.echo(
-            json.dumps(
-                [
-                    {
-                        "run_id": r.run_id,
-                        "name": r.name,
-                        "framework": r.framework,
-                        "status": r.status,
-                        "eval_loss": r.metrics.get("eval_loss"),
-                        "path": r.path,
-                    }
-                    for r in records
-                ],
-                indent=2,
-            )
-        )
-        return
-    grid = table("run", "job", "framework", "status", "started", "steps", "eval_loss", "checkpoints")
-    for r in records:
-        colour = {"succeeded": "green", "running": "cyan", "interrupted": "yellow"}.get(r.status, "red")
-        el = r.metrics.get("eval_loss")
-        grid.add_row(
-            r.run_id,
-            r.name,
-            r.framework,
-            f"[{colour}]{r.status}[/]",
-            r.started_at,
-            str(r.metrics.get("global_step", "")),
-            f"{el:.4f}" if isinstance(el, float) else "",
-            str(len(r.checkpoints)),
-        )
-    out.print(grid)
+        derived = derive_status(r)
+        if refresh and derived.stale:
+            try:
+                save_refreshed(r)
+            except OSError as exc:
+                raise FtgenError(
+                    [
+                        Problem(
+                            str(Path(r.path) / "run.json"),
+                            "",
+                            f"cannot save the refreshed status: {exc.strerror or exc}",
+                        )
+                    ]
+                ) from None
+        rows.append(_run_row(r, derived))
+    columns = [
+        Column("run_id", "run"),
+        Column("name", "job"),
+        Column("framework", "framework"),
+        Column("status", "status", style=_status_style),
+        Column("started_at", "started"),
+        Column("steps", "steps"),
+        Column("eval_loss", "eval_loss", lambda v: f"{v:.4f}" if isinstance(v, float) else cell_text(v)),
+        Column("checkpoints", "checkpoints"),
+    ]
+    listing(columns, rows, as_json=as_json)
+    broken = [r for r in rows if r["status"] == "broken"]
+    if broken and not as_json:
+        for r in broken:
+            err.print(f"[red]broken[/] {escape(r['path'])}: {escape(r['note'])}")
 
 
 @click.command()
@@ -205,16 +245,43 @@ def runs(root, as_json):
 @click.option("--markdown", is_flag=True, help="Print the summary as markdown.")
 @handle_errors
 def show(run_ref, root, markdown):
-    """Print one run's summary (by run id or folder)."""
-    from ..run import load_run, mark_stale
+    """Print one run's summary (by run id or folder). Read-only: a stale 'running' record is shown as interrupted."""
+    from ..run import derive_status, load_run
     from ..run.summary import RunSummary
 
     record = load_run(run_ref, root)
-    mark_stale(record)
+    derived = derive_status(record)
+    summary = RunSummary.of(record, derived)
     if markdown:
-        click.echo(RunSummary.of(record).markdown())
+        click.echo(summary.markdown())
     else:
-        _print_summary(record)
+        _print_summary(summary)
+
+
+@click.command()
+@click.argument("run_ref")
+@click.option("--root", type=click.Path(path_type=Path), default="outputs")
+@click.option(
+    "--orphans",
+    is_flag=True,
+    help="Also stop a trainer that outlived its ftgen process (only when it is provably that run's trainer).",
+)
+@handle_errors
+def stop(run_ref, root, orphans):
+    """Stop a running run: SIGTERM to the ftgen process running it, which stops the trainer and records the run as
+    interrupted. Signals a process only with proof it is this run's (same boot, same start time, same command
+    line); anything else is refused (exit 2) and nothing is signalled."""
+    from ..run import load_run
+    from ..run.stop import stop as stop_run
+
+    record = load_run(run_ref, root)
+    try:
+        result = stop_run(record, orphans)
+    except OSError as exc:
+        raise FtgenError(
+            [Problem(str(Path(record.path) / "run.json"), "", f"cannot update the run record: {exc.strerror or exc}")]
+        ) from None
+    out.print(escape(result.message))
 
 
 @click.command()
@@ -232,4 +299,4 @@ def export(run_ref, root, env_dir):
     out.print(f"[green]merged[/] {escape(str(path))}")
 
 
-COMMANDS = [run, runs, show, export]
+COMMANDS = [run, runs, show, stop, export]

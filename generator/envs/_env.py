@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,8 +25,6 @@ FIXED_VARS = {
 # Parent variables that would leak ftgen's own interpreter setup into the env.
 _DROPPED_VARS = ("PYTHONHOME", "PYTHONPATH", "PYTHONSTARTUP", "__PYVENV_LAUNCHER__")
 
-_SECRET = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|ACCESS_KEY|CREDENTIAL|(^|_)KEY$", re.I)
-
 
 def env_root(root: Path | str | None = None) -> Path:
     """Where managed envs live: `root`, else $FTGEN_HOME/envs, else ~/.cache/ftgen/envs."""
@@ -41,7 +38,9 @@ def env_root(root: Path | str | None = None) -> Path:
 
 def redact(variables: dict[str, str]) -> dict[str, str]:
     """A copy safe to log: values of secret-looking variables (HF_TOKEN, WANDB_API_KEY, ...) masked."""
-    return {k: ("***" if _SECRET.search(k) and v else v) for k, v in variables.items()}
+    from .._secrets import mask_env
+
+    return mask_env(variables)
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import yaml
-
-from .. import envs
+from .. import _io, envs
+from .._yaml import load_file
 from ..errors import Exit, FtgenError, Problem
 from ..run.record import RunRecord, now
 from ..write import atomic_write
@@ -54,10 +53,10 @@ def fine_tuned_weights(record: RunRecord) -> tuple[Path, str]:
 
 def _run_config(record: RunRecord) -> dict:
     path = record.dir / record.config_copy
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise _problem(path, "", f"cannot read the run's config: {exc}") from None
+    data = load_file(path).data or {}
+    if not isinstance(data, dict):
+        raise _problem(path, "", "the run's config is not a mapping of keys to values", found=type(data).__name__)
+    return data
 
 
 def _base_ref(framework: str, config: dict) -> str:
@@ -86,8 +85,7 @@ def _generate(
             exit_code=Exit.RUN_FAILED,
         ) from None
     for name, path in result.get("outputs", {}).items():
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-        result[name] = [json.loads(line) for line in lines if line.strip()]
+        result[name] = _io.read_jsonl(path)
     return result
 
 

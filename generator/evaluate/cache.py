@@ -7,6 +7,8 @@ import json
 import os
 from pathlib import Path
 
+from .. import _io
+from ..errors import FtgenError
 from ..write import atomic_write
 
 
@@ -39,8 +41,8 @@ def load(cache_key: str, rows: int, root: Path | None = None) -> dict | None:
     """The cached entry ({"fields", "predictions", "prompt_texts", ...}) when it covers `rows` rows."""
     path = (root or cache_root()) / f"{cache_key}.json"
     try:
-        entry = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        entry = _io.read_json(path, max_bytes=256 * 1024 * 1024)
+    except FtgenError:
         return None
     if not isinstance(entry, dict) or len(entry.get("predictions") or []) != rows:
         return None

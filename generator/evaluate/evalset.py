@@ -6,7 +6,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from .._io import read_bytes, read_text
+from .. import _io
+from .._io import read_bytes
 from ..errors import FtgenError, Problem
 from ..facts.datasets import EVAL_MAX_BYTES, inspect_eval
 
@@ -14,11 +15,8 @@ from ..facts.datasets import EVAL_MAX_BYTES, inspect_eval
 def locate(build_dir: Path) -> tuple[dict, Path]:
     """(plan.json's `eval_set`, the eval file's absolute path); an error when the build has none."""
     plan_path = Path(build_dir) / "plan.json"
-    try:
-        plan = json.loads(plan_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise FtgenError([Problem(str(plan_path), "", f"cannot read the build's plan: {exc}")]) from None
-    spec = plan.get("eval_set")
+    plan = _io.read_json(plan_path)
+    spec = plan.get("eval_set") if isinstance(plan, dict) else None
     if not spec:
         raise FtgenError(
             [
@@ -42,12 +40,15 @@ def load(path: Path, plan_file: str = "plan.json") -> list[dict]:
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise FtgenError(errors)
-    text, _ = read_text(path, str(path), EVAL_MAX_BYTES, kind="eval ")
+    text, _ = _io.read_text(path, str(path), EVAL_MAX_BYTES, kind="eval ")
     text = text.removeprefix("\ufeff")  # a .jsonl may start with a byte-order mark (inspect_eval allows it)
-    if path.suffix.lower() == ".json":
-        raw = json.loads(text)
-    else:
-        raw = [json.loads(line) for line in text.splitlines() if line.strip()]
+    try:
+        if path.suffix.lower() == ".json":
+            raw = json.loads(text)
+        else:
+            raw = [json.loads(line) for line in text.splitlines() if line.strip()]
+    except ValueError as exc:
+        raise FtgenError([Problem(str(path), "", f"not valid JSON: {getattr(exc, 'msg', exc)}")]) from None
     rows = []
     for i, row in enumerate(raw):
         answers = row["answers"] if "answers" in row and "answer" not in row else [row["answer"]]

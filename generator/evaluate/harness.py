@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 
-from .. import envs
+from .. import _io, envs
 
 _PROBE = "import importlib.util, sys; sys.exit(0 if importlib.util.find_spec('lm_eval') else 3)"
 
@@ -49,7 +48,9 @@ def parse_results(out: Path) -> dict:
     found = sorted(Path(out).glob("**/results*.json"), key=lambda p: p.stat().st_mtime)
     if not found:
         return {}
-    data = json.loads(found[-1].read_text(encoding="utf-8"))
+    data = _io.read_json(found[-1], max_bytes=64 * 1024 * 1024)
+    if not isinstance(data, dict):
+        return {}
     return {
         task: {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
         for task, metrics in (data.get("results") or {}).items()

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import base64
-import json
 import os
 from functools import cache
 from pathlib import Path
 
 import jinja2
 
+from .. import _io
 from .._templates import environment
+from ..errors import FtgenError
 from ..run.record import RunRecord
 from ..run.summary import RunSummary
 from ..write import atomic_write
@@ -41,9 +42,11 @@ def _env(html: bool) -> jinja2.Environment:
 
 
 def _read_jsonl(path) -> list[dict]:
+    if not path:
+        return []
     try:
-        return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
-    except (OSError, ValueError, TypeError):
+        return _io.read_jsonl(path)
+    except FtgenError:
         return []
 
 
@@ -132,9 +135,10 @@ def write_report(record: RunRecord, out_dir: Path | None = None) -> tuple[Path, 
 
 def _method(record: RunRecord) -> str:
     try:
-        return json.loads((record.dir.parent.parent / "plan.json").read_text(encoding="utf-8")).get("method", "")
-    except (OSError, ValueError):
+        plan = _io.read_json(record.dir.parent.parent / "plan.json")
+    except FtgenError:
         return ""
+    return str(plan.get("method", "")) if isinstance(plan, dict) else ""
 
 
 def bar_chart(records: list[RunRecord], path: Path) -> Path:

@@ -9,8 +9,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
+from .._yaml import load_file
 from ..errors import Collector, Exit, FtgenError, Problem
 from ._context import MASTER_PORT
 
@@ -22,8 +21,8 @@ _WHERE = "ftgen run"
 
 def _uses_deepspeed(config_path: Path) -> bool:
     try:
-        data = yaml.safe_load(Path(config_path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+        data = load_file(config_path).data
+    except FtgenError:
         return False
     return isinstance(data, dict) and bool(data.get("deepspeed"))
 
@@ -159,9 +158,9 @@ class Submission:
 
 def _sky_cluster(out_dir: Path) -> str:
     try:
-        data = yaml.safe_load((out_dir / "sky.yaml").read_text(encoding="utf-8"))
+        data = load_file(out_dir / "sky.yaml").data
         name = data.get("name") if isinstance(data, dict) else None
-    except (OSError, yaml.YAMLError):
+    except FtgenError:
         name = None
     return str(name or f"ftgen-{out_dir.resolve().name}")
 

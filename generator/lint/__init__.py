@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from .._yaml import Loaded
+from .._yaml import Loaded, load_file
 from ..errors import FtgenError
 from ..validate import FRAMEWORKS, default_version
 from ._context import Hardware, RuleContext
 from ._detect import detect
 from ._fastvalidate import clear_caches
-from ._load import load_file
 from ._model import Finding, LintResult
 from ._registry import LintRule, all_lint_rules, get_lint_rule
 from ._schema import schema_findings

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from .._secrets import mask_text
 from ..errors import Exit
 from ._model import Finding, LintResult
 
@@ -17,11 +18,12 @@ def text(results: list[LintResult]) -> str:
     for r in results:
         for f in r.findings:
             where = f.file + (f":{f.line}" if f.line else "")
-            body = f.message
+            p = f.problem()
+            body = mask_text(f.message)
             if f.found is not None:
-                body += f" (found {_short(f.found)})"
+                body += f" (found {_short(p.shown_found)})"
             if f.allowed:
-                body += f"; allowed: {f.allowed}"
+                body += f"; allowed: {mask_text(f.allowed)}"
             lines.append(f"{where}: {f.severity}: {f.key or '<file>'}: {body} [{f.rule}]")
     lines.append(summary(results))
     return "\n".join(lines) + "\n"
@@ -70,11 +72,11 @@ def annotation(f: Finding) -> str:
     if f.line:
         props.append(f"line={f.line}")
     props.append(f"title={_gh_prop(f.rule)}")
-    body = (f"{f.key}: " if f.key else "") + f.message
+    body = (f"{f.key}: " if f.key else "") + mask_text(f.message)
     if f.found is not None:
-        body += f" (found {_short(f.found)})"
+        body += f" (found {_short(f.problem().shown_found)})"
     if f.allowed:
-        body += f"; allowed: {f.allowed}"
+        body += f"; allowed: {mask_text(f.allowed)}"
     return f"::{_GH_LEVEL[f.severity]} {','.join(props)}::{_gh_data(body)}"
 
 

@@ -10,8 +10,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from .._yaml import load_trusted_file
 from ..validate import default_version, load_schema
 
 _DATA = Path(__file__).resolve().parent / "_data"
@@ -45,7 +44,7 @@ def _facts() -> dict:
 
 @cache
 def _curated() -> dict:
-    return yaml.safe_load((_DATA / "curated.yaml").read_text(encoding="utf-8"))
+    return load_trusted_file(_DATA / "curated.yaml")
 
 
 def pinned(framework: str) -> str:

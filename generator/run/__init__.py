@@ -9,17 +9,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import envs
+from .. import _io, envs
+from .._secrets import mask_argv
 from ..errors import Exit, FtgenError, Problem
 from ..render import CONFIG_NAME
 from ..render._yamlsafe import yaml_document
 from ..validate import validate_config
 from ..write import atomic_write
-from . import metrics
-from .record import RunRecord, find_runs, mark_stale, new_run_dir, now
+from . import _procs, metrics
+from .record import RunRecord, derive_status, find_runs, new_run_dir, now, refresh
 from .runner import console_printer, sha256_file, stream
 
-__all__ = ["start", "resume", "RunRecord", "find_runs", "mark_stale", "load_run", "Prepared"]
+__all__ = ["start", "resume", "RunRecord", "find_runs", "derive_status", "refresh", "load_run", "Prepared"]
 
 MODEL_DIR = "model"  # output_dir inside the run folder
 
@@ -39,6 +40,11 @@ def _problem(out_dir: Path, key: str, message: str, found=None, allowed=None) ->
     return FtgenError([Problem(str(out_dir), key, message, found, allowed)])
 
 
+def read_json(path: Path, what: str, max_bytes: int = 16 * 1024 * 1024):
+    """A JSON file of a build or run folder, through the one safe reader; FtgenError (exit 2) when it is not."""
+    return _io.read_json(path, str(path), max_bytes)
+
+
 def prepare(out_dir: Path, framework: str | None = None) -> Prepared:
     """Read outputs/<name>/: plan.json and the chosen framework's config; schema-validate it."""
     out_dir = Path(out_dir)
@@ -50,10 +56,9 @@ def prepare(out_dir: Path, framework: str | None = None) -> Prepared:
             "not an ftgen build folder (no plan.json)",
             allowed="a folder written by `ftgen build`, e.g. outputs/<name>",
         )
-    try:
-        plan = json.loads(plan_path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise _problem(plan_path, "", f"plan.json is not valid JSON: {exc}") from None
+    plan = read_json(plan_path, "plan.json")
+    if not isinstance(plan, dict):
+        raise _problem(plan_path, "", "plan.json is not a JSON object", found=type(plan).__name__)
     built = plan.get("framework") or []
     if framework is None:
         if len(built) != 1:
@@ -129,8 +134,13 @@ def _dataset_hashes(prep: Prepared, cfg: dict) -> dict[str, str]:
     else:
         info_path = Path(cfg["dataset_dir"]) / "dataset_info.json"
         if info_path.is_file():
-            info = json.loads(info_path.read_text(encoding="utf-8"))
-            files = [Path(cfg["dataset_dir"], e["file_name"]) for e in info.values() if "file_name" in e]
+            info = read_json(info_path, "dataset_info.json")
+            entries = info.values() if isinstance(info, dict) else []
+            files = [
+                Path(cfg["dataset_dir"], e["file_name"])
+                for e in entries
+                if isinstance(e, dict) and isinstance(e.get("file_name"), str)
+            ]
     return {str(f.resolve()): sha256_file(f) for f in files if f.is_file()}
 
 
@@ -176,8 +186,10 @@ def _validated_natively(prep: Prepared, env: envs.Env, config_text: str, resolve
     key = hashlib.sha256(f"{prep.framework}|{env.version}|{env.python}|{config_text}".encode()).hexdigest()
     cache = prep.out_dir / "runs" / ".native-validation.json"
     try:
-        known = json.loads(cache.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        known = read_json(cache, "native validation cache")
+    except FtgenError:
+        known = {}
+    if not isinstance(known, dict):
         known = {}
     if known.get(key) == "ok":
         return {"schema": True, "native": True, "cached": True}
@@ -209,7 +221,7 @@ def start(
         run_id, run_dir = new_run_dir(prep.out_dir.resolve() / "runs", prep.framework)
         record = RunRecord(
             run_id=run_id,
-            name=prep.plan.get("name", prep.out_dir.name),
+            name=str(prep.plan.get("name", prep.out_dir.name)),
             framework=prep.framework,
             path=str(run_dir.resolve()),
         )
@@ -245,7 +257,7 @@ def start(
     shutil.copyfile(prep.config_path, run_dir / f"source-{prep.config_path.name}")
     try:
         validated = (
-            _validated_natively(prep, env, prep.config_path.read_text(encoding="utf-8"), config_path)
+            _validated_natively(prep, env, _io.read_text(prep.config_path)[0], config_path)
             if native
             else {"schema": True, "native": False, "cached": False}
         )
@@ -253,15 +265,13 @@ def start(
         if resume_run is None:
             shutil.rmtree(run_dir, ignore_errors=True)  # nothing ran: leave no empty run behind
         raise
-    import os
-
     manifest = envs.read_manifest(env.root) or {}
     from ..launch.run import launch_command
 
     # config.yaml relative to the run folder (the working directory): LLaMA-Factory re-splits its arguments
     argv, extra_env = launch_command(prep.framework, Path("config.yaml"), env, launcher=launcher, nproc=nproc)
-    record.pid = os.getpid()
-    record.command = argv
+    _identify(record)
+    record.command = mask_argv([str(a) for a in argv])
     record.launcher = launcher if nproc == 1 else f"{launcher} x{nproc}"
     record.versions = dict(manifest.get("versions") or {}, **{prep.framework: env.version})
     record.env_python = str(env.python)
@@ -278,7 +288,11 @@ def start(
     threading.Thread(target=metrics.preload_plotting, daemon=True).start()
 
     def spawned(child_pid: int) -> None:
-        record.child_pid = child_pid  # its process group, for cleaning up after a kill -9 of ftgen
+        # its process group, and who it is (start time, command line), so `ftgen stop --orphans` can prove it
+        record.child_pid = child_pid
+        child = _procs.info(child_pid)
+        record.child_start_ticks = child.start_ticks if child else None
+        record.child_cmdline = mask_argv(list(child.cmdline)) if child else None
         record.save()
 
     outcome = stream(
@@ -310,6 +324,20 @@ def start(
     return record
 
 
+def _identify(record: RunRecord) -> None:
+    """Record who runs this attempt: this ftgen process (pid, start time, command line) and the machine's boot,
+    so that `ftgen stop` can prove a live process is this run's before it signals anything."""
+    import os
+
+    me = _procs.info(os.getpid())
+    record.pid = os.getpid()
+    record.pid_start_ticks = me.start_ticks if me else None
+    record.pid_cmdline = mask_argv(list(me.cmdline)) if me else None
+    record.boot_id = _procs.boot_id()
+    record.started_ticks = _procs.now_ticks()
+    record.child_pid = record.child_start_ticks = record.child_cmdline = None
+
+
 def collect(record: RunRecord, validated: dict | None = None) -> None:
     """Fill checkpoints, metrics, history and the loss curve from the run's output folder."""
     model_dir = Path(record.path) / MODEL_DIR
@@ -331,7 +359,8 @@ def load_run(ref: str, root: Path = Path("outputs")) -> RunRecord:
     p = Path(ref)
     if (p / "run.json").is_file():
         return RunRecord.load(p)
-    matches = [d for d in find_runs(root) if d.name == ref or d.name.startswith(ref)]
+    found = find_runs(root)
+    matches = [d for d in found if d.name == ref] or [d for d in found if d.name.startswith(ref)]
     if len(matches) == 1:
         return RunRecord.load(matches[0])
     raise FtgenError(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import envs
-from .._yaml import load_trusted
+from .._yaml import load_file
 from ..errors import FtgenError, Problem
 from ..render._yamlsafe import yaml_document
 from ..write import atomic_write
@@ -19,7 +19,7 @@ def _problem(record: RunRecord, message: str, allowed: str | None = None) -> Ftg
 
 def merge(record: RunRecord, env_root: Path | None = None, on_line=None) -> Path:
     run_dir = Path(record.path)
-    cfg = load_trusted((run_dir / "config.yaml").read_text(encoding="utf-8"))
+    cfg = load_file(run_dir / "config.yaml").data
     model_dir = run_dir / "model"
     if not (model_dir / "adapter_config.json").is_file():
         raise _problem(

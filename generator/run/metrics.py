@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from pathlib import Path
 from typing import Any
+
+from .. import _io
+from ..errors import FtgenError
+
+MAX_STATE_BYTES = 256 * 1024 * 1024  # trainer_state.json grows with logged steps
 
 _CKPT = re.compile(r"^checkpoint-(\d+)$")
 
@@ -34,8 +38,8 @@ def trainer_state(output_dir: Path) -> dict | None:
     for path in candidates:
         if path.is_file():
             try:
-                return json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
+                return _io.read_json(path, max_bytes=MAX_STATE_BYTES)
+            except FtgenError:
                 continue
     return None
 
@@ -46,9 +50,11 @@ def _results_files(output_dir: Path) -> dict:
         path = Path(output_dir) / name
         if path.is_file():
             try:
-                merged.update(json.loads(path.read_text(encoding="utf-8")))
-            except (OSError, ValueError):
-                pass
+                data = _io.read_json(path, max_bytes=MAX_STATE_BYTES)
+            except FtgenError:
+                continue
+            if isinstance(data, dict):
+                merged.update(data)
     return merged
 
 

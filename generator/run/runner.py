@@ -23,8 +23,10 @@ class Outcome:
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    from .. import _io
+
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with _io.open_regular(path) as fh:
         while True:
             block = fh.read(chunk)
             if not block:
@@ -155,21 +157,11 @@ def _die_with_parent() -> None:
 
 
 def redactor(env: dict) -> Callable[[bytes], bytes]:
-    """Mask the values of secret-looking variables (HF_TOKEN, WANDB_API_KEY, ...) in what ftgen writes."""
-    from ..envs import redact
+    """Mask the values of secret-looking variables (HF_TOKEN, WANDB_API_KEY, ...) and credential-shaped values
+    (hf_..., ghp_...) in what ftgen writes and shows."""
+    from .._secrets import value_masker
 
-    masked = redact(env)
-    secrets = sorted(
-        {v.encode() for k, v in env.items() if masked.get(k) == "***" and len(v) >= 6}, key=len, reverse=True
-    )
-
-    def apply(data: bytes) -> bytes:
-        for s in secrets:
-            if s in data:
-                data = data.replace(s, b"***")
-        return data
-
-    return apply
+    return value_masker(env)
 
 
 def _split(buf: bytes) -> list[bytes]:
@@ -232,6 +224,7 @@ class ConsolePrinter:
 
     def _ensure_bar(self):
         if self._bar is None and self.tty:
+            from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
             from rich.progress import Progress as Bar
 
@@ -242,6 +235,7 @@ class ConsolePrinter:
                 TextColumn("{task.fields[info]}"),
                 TimeRemainingColumn(),
                 transient=False,
+                console=Console(emoji=False, highlight=False),  # a trainer's `:x:` is text, not an emoji
             )
             self._bar.start()
             self._task = self._bar.add_task("train", total=self.state.total or None, info="")

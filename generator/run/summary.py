@@ -31,15 +31,18 @@ class RunSummary:
     curve: str | None
     eval_scores: dict
     path: str
+    note: str | None = None
 
     @classmethod
-    def of(cls, r: RunRecord) -> RunSummary:
-        m = r.metrics or {}
+    def of(cls, r: RunRecord, derived=None) -> RunSummary:
+        """The summary of `r`; `derived` (record.derive_status) replaces a stale 'running' with what it really is."""
+        m = r.metrics if isinstance(r.metrics, dict) else {}
+        stale = derived is not None and derived.stale
         return cls(
             r.run_id,
             r.name,
             r.framework,
-            r.status,
+            derived.status if derived is not None else r.status,
             r.exit_code,
             r.wall_seconds,
             m.get("global_step"),
@@ -52,6 +55,7 @@ class RunSummary:
             r.curve,
             dict((r.eval or {}).get("summary") or {}),
             r.path,
+            derived.note if stale else r.note,
         )
 
     def rows(self) -> list[tuple[str, str]]:
@@ -76,9 +80,13 @@ class RunSummary:
         for model, scores in self.eval_scores.items():
             rows.append((f"eval set ({model})", ", ".join(f"{k} {_fmt(v)}" for k, v in scores.items())))
         rows.append(("folder", self.path))
+        if self.note:
+            rows.append(("note", self.note))
         return [(k, v) for k, v in rows if v]
 
     def markdown(self) -> str:
-        lines = [f"### Run {self.run_id}", "", "| | |", "|---|---|"]
-        lines += ["| " + k + " | " + str(v).replace("|", "\\|") + " |" for k, v in self.rows()]
+        from .._markdown import md_text
+
+        lines = [f"### Run {md_text(self.run_id)}", "", "| | |", "|---|---|"]
+        lines += ["| " + k + " | " + md_text(v) + " |" for k, v in self.rows()]
         return "\n".join(lines) + "\n"

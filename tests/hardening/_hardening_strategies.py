@@ -277,6 +277,8 @@ def valid_specs(draw) -> dict:
                 )
             )
         }
+        # installed reward modules (none lies beside the spec): named in allow_imports
+        spec["allow_imports"] = sorted({f.rsplit(".", 1)[0] for f in spec["rl"]["reward_funcs"]})
         if draw(st.booleans()):
             spec["rl"]["num_generations"] = draw(st.integers(2, 16))
     if draw(st.integers(0, 5)) == 0:

@@ -210,7 +210,9 @@ def test_signal_stops_the_run_and_resume_finishes_it(lf_env, build, tmp_path, si
     )
 
 
-def test_kill_9_of_ftgen_is_found_stale(lf_env, build, tmp_path):
+def test_kill_9_of_ftgen_is_found_stale_and_stop_orphans_ends_its_trainer(lf_env, build, tmp_path):
+    """kill -9 of ftgen: `runs` shows the run interrupted without writing, `runs --refresh` saves it, and
+    `ftgen stop --orphans` stops the trainer that outlived ftgen, proven by boot id, start time and command line."""
     t0 = time.monotonic()
     log = tmp_path / "ftgen.log"
     proc = _start_run(build, log)
@@ -222,26 +224,44 @@ def test_kill_9_of_ftgen_is_found_stale(lf_env, build, tmp_path):
         os.kill(proc.pid, signal.SIGKILL)  # ftgen dies without a word; nothing updates run.json
         proc.wait(timeout=30)
         assert _record(build)["status"] == "running"
+        listing = subprocess.run(
+            _ftgen("runs", str(build), "--json"), cwd=REPO, env=_env(), capture_output=True, text=True, timeout=120
+        )
+        assert listing.returncode == 0, listing.stderr
+        [row] = json.loads(listing.stdout)
+        assert row["status"] == "interrupted" and row["stale"], row
+        assert _record(build)["status"] == "running", "listing is read-only"
+        record = _record(build)
+        assert record["boot_id"] and record["child_start_ticks"] and record["child_cmdline"], record
+        orphaned = [p for p in trainers if _group_alive(p)]
+        stop = subprocess.run(
+            _ftgen("stop", record["run_id"], "--root", str(build), "--orphans"),
+            cwd=REPO,
+            env=_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        print(f"\n[stop --orphans] trainer groups alive before: {orphaned}; {stop.stdout.strip()}{stop.stderr.strip()}")
+        if orphaned:
+            assert stop.returncode == 0 and "sent SIGTERM to the orphaned trainer" in stop.stdout, (
+                stop.stdout + stop.stderr
+            )
+        else:  # the trainer died with ftgen (PR_SET_PDEATHSIG): nothing to stop, and nothing signalled
+            assert stop.returncode == 0 and "sent SIGTERM" not in stop.stdout, stop.stdout + stop.stderr
+        deadline = time.monotonic() + 60
+        while any(_group_alive(p) for p in trainers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_group_alive(p) for p in trainers), "ftgen stop --orphans left the trainer running"
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-        # the trainer runs on in its own process group (orphaned): stop it, as an operator would
-        for pgid in trainers:
+        for pgid in trainers:  # whatever happened above, leave no trainer behind
             try:
                 os.killpg(pgid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        deadline = time.monotonic() + 30
-        while any(_group_alive(p) for p in trainers) and time.monotonic() < deadline:
-            time.sleep(0.1)
-    assert not any(_group_alive(p) for p in trainers)
-    listing = subprocess.run(
-        _ftgen("runs", str(build), "--json"), cwd=REPO, env=_env(), capture_output=True, text=True, timeout=120
-    )
-    assert listing.returncode == 0, listing.stderr
-    [row] = json.loads(listing.stdout)
-    assert row["status"] == "interrupted"
     rec = _record(build)
     assert rec["status"] == "interrupted" and "stale" in rec["note"] and rec["finished_at"]
-    print(f"\n[timing] kill -9: checkpoint, kill and stale marking in {time.monotonic() - t0:.0f} s")
+    print(f"\n[timing] kill -9: checkpoint, kill, stale listing and stop --orphans in {time.monotonic() - t0:.0f} s")

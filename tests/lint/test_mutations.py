@@ -9,9 +9,9 @@ import pytest
 import yaml
 from _lintdata import corpus_files, needs_corpus
 
+from generator._yaml import load_file
 from generator.lint import lint_file
 from generator.lint._detect import detect
-from generator.lint._load import load_file
 from generator.lint._versions import file_format
 from generator.validate import load_schema
 

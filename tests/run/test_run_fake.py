@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from generator import run as runner
-from generator.run import RunRecord, find_runs, mark_stale
+from generator.run import RunRecord, derive_status, find_runs, refresh
 
 
 def test_run_records_everything(built, fake_env, monkeypatch):
@@ -108,11 +108,15 @@ def test_stale_running_record_is_marked(tmp_path):
     run_dir.mkdir(parents=True)
     rec = RunRecord(run_id="r1", name="x", framework="llamafactory", path=str(run_dir), pid=proc.pid)
     rec.save()
+    before = (run_dir / "run.json").read_bytes()
     assert find_runs(tmp_path / "outputs") == [run_dir]
-    assert mark_stale(RunRecord.load(run_dir))
+    derived = derive_status(RunRecord.load(run_dir))
+    assert derived.stale and derived.status == "interrupted" and "stale" in derived.note
+    assert (run_dir / "run.json").read_bytes() == before, "deriving a status never writes"
+    assert refresh(RunRecord.load(run_dir))
     again = RunRecord.load(run_dir)
     assert again.status == "interrupted" and "stale" in again.note
-    assert not mark_stale(again)
+    assert not refresh(again)
 
 
 def test_cli_run_requires_an_eval_set_or_the_flag(tmp_path, cli):
