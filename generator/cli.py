@@ -12,13 +12,14 @@ from rich.markup import escape
 from . import __version__
 from ._cli_common import EXIT_CODES, err, handle_errors, out, table
 from .errors import Exit, FtgenError, Problem
+from .frameworks import names as framework_names
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110}, epilog=EXIT_CODES)
 @click.version_option(__version__, prog_name="ftgen")
 def main() -> None:
-    """ftgen compiles a fine-tuning requirements spec into validated Axolotl and LLaMA-Factory configs,
-    runs them, and reviews configs in pull requests."""
+    """ftgen compiles a fine-tuning requirements spec into validated training-framework configs (Axolotl,
+    LLaMA-Factory), runs them, and reviews configs in pull requests."""
 
 
 @main.command()
@@ -33,9 +34,9 @@ def main() -> None:
 )
 @click.option(
     "--framework",
-    type=click.Choice(["axolotl", "llamafactory", "both"]),
+    type=click.Choice((*framework_names(), "both")),
     default=None,
-    help="Override the spec's framework choice.",
+    help="Override the spec's framework choice (both: every framework that runs the task).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the plan summaries as JSON for machines.")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if the committed outputs differ (would regenerate).")
@@ -99,9 +100,9 @@ def _summary(b, written) -> dict:
         "framework": list(p.frameworks),
         "out_dir": str(b.out_dir),
         "files": [str(w) for w in written],
-        "memory_gb": p.memory.get("total_gb"),
-        "hours": p.time_cost.get("hours"),
-        "usd": p.time_cost.get("usd"),
+        "memory_gb": p.memory.total_gb if p.memory else None,
+        "hours": p.time_cost.hours if p.time_cost else None,
+        "usd": p.time_cost.usd if p.time_cost else None,
         "warnings": [f.to_dict() for f in p.findings],
     }
 
@@ -154,17 +155,18 @@ def explain(rule_id):
 @main.command()
 def models():
     """List the model catalog."""
+    from . import frameworks
     from .facts.models import load_catalog
 
-    grid = table("id", "params (B)", "layers", "context", "axolotl template", "LLaMA-Factory template")
+    every = frameworks.all_frameworks()
+    grid = table("id", "params (B)", "layers", "context", *(f"{fw.label} template" for fw in every))
     for m in load_catalog().values():
         grid.add_row(
             m.id,
             f"{m.params_b:.2f}",
             str(m.layers),
             str(m.max_context),
-            m.axolotl_chat_template,
-            m.llamafactory_template,
+            *(fw.model_template(m) or "" for fw in every),
         )
     out.print(grid)
 

@@ -236,8 +236,10 @@ def test_stale_temp_dirs_of_dead_installs_are_removed(tmp_path, fake_runner):
 
 
 def test_python_requirement_is_checked(tmp_path, monkeypatch, fake_runner):
-    spec = envs.SPECS["axolotl"]
-    monkeypatch.setitem(envs.SPECS, "axolotl", _specs.EnvSpec(**{**spec.__dict__, "python": ">=9.0"}))
+    from generator import frameworks
+
+    fw = frameworks.get("axolotl")
+    monkeypatch.setattr(fw, "env", _specs.EnvSpec(**{**fw.env.__dict__, "python": ">=9.0"}))
     runner = fake_runner()
     with pytest.raises(FtgenError) as exc:
         envs.install("axolotl", root=tmp_path, torch="cpu")

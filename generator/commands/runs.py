@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from .._cli_common import err, handle_errors, out, table
 from ..errors import Exit, FtgenError, Problem
+from ..frameworks import names as framework_names
 
 
 def _print_summary(record) -> None:
@@ -26,9 +27,9 @@ def _print_summary(record) -> None:
 @click.argument("build_dir", type=click.Path(path_type=Path), required=False)
 @click.option(
     "--framework",
-    type=click.Choice(["axolotl", "llamafactory"]),
+    type=click.Choice(framework_names()),
     default=None,
-    help="Which config to run when the build has both.",
+    help="Which config to run when the build has several.",
 )
 @click.option(
     "--resume",

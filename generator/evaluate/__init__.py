@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from .. import envs
+from .. import envs, frameworks
 from ..errors import Exit, FtgenError, Problem
 from ..run.record import RunRecord, now
 from ..write import atomic_write
@@ -61,7 +61,7 @@ def _run_config(record: RunRecord) -> dict:
 
 
 def _base_ref(framework: str, config: dict) -> str:
-    return str(config.get("base_model" if framework == "axolotl" else "model_name_or_path") or "")
+    return str(config.get(frameworks.get(framework).key_of("base_model") or "") or "")
 
 
 def _generate(

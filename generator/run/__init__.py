@@ -9,9 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import envs
+from .. import envs, frameworks
 from ..errors import Exit, FtgenError, Problem
-from ..render import CONFIG_NAME
 from ..render._yamlsafe import yaml_document
 from ..validate import validate_config
 from ..write import atomic_write
@@ -73,7 +72,7 @@ def prepare(out_dir: Path, framework: str | None = None) -> Prepared:
             found=framework,
             allowed=", ".join(built),
         )
-    config_path = out_dir / CONFIG_NAME[framework]
+    config_path = out_dir / frameworks.get(framework).config_name
     from .._yaml import load_file
 
     config = load_file(config_path).data
@@ -84,47 +83,13 @@ def prepare(out_dir: Path, framework: str | None = None) -> Prepared:
     return Prepared(out_dir, framework, config_path, config, plan)
 
 
-def _abs_if_local(value: str, base: Path) -> str:
-    if not isinstance(value, str) or not value:
-        return value
-    p = Path(value)
-    if p.is_absolute():
-        return value
-    candidate = base / p
-    return str(candidate.resolve()) if candidate.exists() else value
-
-
 def run_config(prep: Prepared, run_dir: Path, resume_from: str | None = None) -> dict:
-    """The config the run really uses: output_dir inside the run, local paths made absolute."""
-    cfg = json.loads(json.dumps(prep.config))  # deep copy of plain data
-    base = prep.out_dir
-    if prep.framework == "axolotl":
-        cfg["base_model"] = _abs_if_local(cfg.get("base_model"), base)
-        for key in ("datasets", "test_datasets"):
-            for ds in cfg.get(key) or []:
-                if isinstance(ds, dict) and "path" in ds:
-                    ds["path"] = _abs_if_local(ds["path"], base)
-        cfg["dataset_prepared_path"] = str(run_dir / "prepared")
-    else:
-        cfg["model_name_or_path"] = _abs_if_local(cfg.get("model_name_or_path"), base)
-        cfg["dataset_dir"] = str(Path(base, cfg.get("dataset_dir", ".")).resolve())
-    if cfg.get("deepspeed"):
-        cfg["deepspeed"] = _abs_if_local(cfg["deepspeed"], base)
-    cfg["output_dir"] = str(run_dir / MODEL_DIR)
-    if resume_from:
-        cfg["resume_from_checkpoint"] = resume_from
-    return cfg
+    """The config the run really uses: output_dir inside the run (runs/<id>/model), local paths made absolute."""
+    return frameworks.get(prep.framework).run_config(prep.config, prep.out_dir, run_dir, resume_from)
 
 
 def _dataset_hashes(prep: Prepared, cfg: dict) -> dict[str, str]:
-    files: list[Path] = []
-    if prep.framework == "axolotl":
-        files = [Path(d["path"]) for d in cfg.get("datasets") or [] if isinstance(d, dict) and "path" in d]
-    else:
-        info_path = Path(cfg["dataset_dir"]) / "dataset_info.json"
-        if info_path.is_file():
-            info = json.loads(info_path.read_text(encoding="utf-8"))
-            files = [Path(cfg["dataset_dir"], e["file_name"]) for e in info.values() if "file_name" in e]
+    files = frameworks.get(prep.framework).dataset_files(cfg)
     return {str(f.resolve()): sha256_file(f) for f in files if f.is_file()}
 
 
