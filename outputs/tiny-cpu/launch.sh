@@ -4,7 +4,7 @@
 #
 # Usage: ./launch.sh [llamafactory] [extra framework arguments...]
 #   Runs llamafactory unless another framework of this build is named first. Extra arguments go to
-#   the framework CLI after the config (LLaMA-Factory: key=value; Axolotl: --key=value).
+#   the framework CLI after the config (LLaMA-Factory: key=value).
 # Plan: 1 node(s) x 1 x CPU, strategy single.
 # Environment (every one optional):
 #   NNODES, NODE_RANK, NPROC_PER_NODE   topology; default 1, 0, 1 (slurm.sbatch and sky.yaml set them)
@@ -42,11 +42,6 @@ if [ "$world" -lt 1 ]; then
 fi
 if [ "$NNODES" -gt 1 ] && [ -z "${MASTER_ADDR:-}" ]; then
   echo "NNODES=$NNODES: set MASTER_ADDR to the address of node 0 (slurm.sbatch and sky.yaml do)" >&2
-  exit 2
-fi
-if [ "$framework" = axolotl ] && [ "$world" -gt 1 ]; then
-  echo "Axolotl cannot run more than one process on CPU (it places each rank on an accelerator):" \
-       "run one process, or use LLaMA-Factory (torchrun with gloo)" >&2
   exit 2
 fi
 

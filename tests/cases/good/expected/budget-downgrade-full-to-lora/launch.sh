@@ -4,7 +4,7 @@
 #
 # Usage: ./launch.sh [axolotl] [extra framework arguments...]
 #   Runs axolotl unless another framework of this build is named first. Extra arguments go to
-#   the framework CLI after the config (LLaMA-Factory: key=value; Axolotl: --key=value).
+#   the framework CLI after the config (Axolotl: --key=value).
 # Plan: 1 node(s) x 8 x H100-80GB, strategy ddp.
 # Environment (every one optional):
 #   NNODES, NODE_RANK, NPROC_PER_NODE   topology; default 1, 0, 8 (slurm.sbatch and sky.yaml set them)

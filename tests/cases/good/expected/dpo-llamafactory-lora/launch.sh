@@ -4,7 +4,7 @@
 #
 # Usage: ./launch.sh [llamafactory] [extra framework arguments...]
 #   Runs llamafactory unless another framework of this build is named first. Extra arguments go to
-#   the framework CLI after the config (LLaMA-Factory: key=value; Axolotl: --key=value).
+#   the framework CLI after the config (LLaMA-Factory: key=value).
 # Plan: 1 node(s) x 1 x A100-80GB, strategy single.
 # Environment (every one optional):
 #   NNODES, NODE_RANK, NPROC_PER_NODE   topology; default 1, 0, 1 (slurm.sbatch and sky.yaml set them)

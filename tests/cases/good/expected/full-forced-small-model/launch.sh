@@ -4,7 +4,7 @@
 #
 # Usage: ./launch.sh [axolotl|llamafactory] [extra framework arguments...]
 #   Runs axolotl unless another framework of this build is named first. Extra arguments go to
-#   the framework CLI after the config (LLaMA-Factory: key=value; Axolotl: --key=value).
+#   the framework CLI after the config (Axolotl: --key=value; LLaMA-Factory: key=value).
 # Plan: 1 node(s) x 1 x RTX4090, strategy single.
 # Environment (every one optional):
 #   NNODES, NODE_RANK, NPROC_PER_NODE   topology; default 1, 0, 1 (slurm.sbatch and sky.yaml set them)
@@ -67,15 +67,6 @@ if [ "${FTGEN_NO_TELEMETRY:-0}" = 1 ]; then
 fi
 
 case "$framework" in
-  llamafactory)
-    # LLaMA-Factory relaunches itself under torchrun when FORCE_TORCHRUN is set.
-    if [ "$world" -gt 1 ]; then
-      export FORCE_TORCHRUN=1 NNODES NODE_RANK NPROC_PER_NODE
-      if [ -n "${MASTER_ADDR:-}" ]; then export MASTER_ADDR; fi
-      if [ -n "${MASTER_PORT:-}" ]; then export MASTER_PORT; fi
-    fi
-    exec llamafactory-cli train llamafactory.yaml "$@"
-    ;;
   axolotl)
     if [ "$world" -gt 1 ]; then
       if [ -n "${RDZV_ID:-}" ]; then
@@ -89,6 +80,15 @@ case "$framework" in
         --nnodes "$NNODES" --nproc_per_node "$NPROC_PER_NODE" "${rdzv[@]}"
     fi
     exec axolotl train axolotl.yaml --launcher python "$@"
+    ;;
+  llamafactory)
+    # LLaMA-Factory relaunches itself under torchrun when FORCE_TORCHRUN is set.
+    if [ "$world" -gt 1 ]; then
+      export FORCE_TORCHRUN=1 NNODES NODE_RANK NPROC_PER_NODE
+      if [ -n "${MASTER_ADDR:-}" ]; then export MASTER_ADDR; fi
+      if [ -n "${MASTER_PORT:-}" ]; then export MASTER_PORT; fi
+    fi
+    exec llamafactory-cli train llamafactory.yaml "$@"
     ;;
   *)
     echo "unsupported framework: $framework" >&2
