@@ -150,12 +150,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     ap.add_argument("--env-root", type=Path, default=None, help="ftgen env root (default: $FTGEN_HOME/envs)")
-    ap.add_argument(
-        "--axolotl-python",
-        default=None,
-        help="an interpreter with axolotl==0.19.0 (registered as an external env in a temp root)",
-    )
-    ap.add_argument("--llamafactory-python", default=None, help="an interpreter with llamafactory==0.9.5")
+    for fw in frameworks.all_frameworks():
+        ap.add_argument(
+            f"--{fw.name}-python",
+            default=None,
+            help=f"an interpreter with {fw.env.dist}=={fw.version} (registered as an external env in a temp root)",
+        )
     ap.add_argument("--repeat", type=int, default=3, help="lint runs to take the best of")
     ap.add_argument("--json", type=Path, default=None, help="write the full report here")
     ap.add_argument(
@@ -167,7 +167,7 @@ def main() -> int:
     args = ap.parse_args()
     report = run(
         args.corpus,
-        {"axolotl": args.axolotl_python, "llamafactory": args.llamafactory_python},
+        {fw.name: getattr(args, f"{fw.name}_python") for fw in frameworks.all_frameworks()},
         args.env_root,
         args.repeat,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import sys
 
+import click
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -50,3 +51,25 @@ def table(*columns: str, header: bool = True) -> Table:
     for i, name in enumerate(columns):
         t.add_column(name, overflow="fold", no_wrap=i == 0)  # the first column is the key: never split it
     return t
+
+
+class FrameworkChoice(click.Choice):
+    """A framework name, checked against the registry when the command runs (a registered framework counts);
+    `extra` adds words such as "both" or "all"."""
+
+    def __init__(self, *extra: str):
+        self.extra = extra
+        super().__init__(self._names())
+
+    def _names(self) -> list[str]:
+        from .frameworks import names
+
+        return [*names(), *self.extra]
+
+    def convert(self, value, param, ctx):
+        self.choices = self._names()
+        return super().convert(value, param, ctx)
+
+    def get_metavar(self, param, *args, **kwargs):
+        self.choices = self._names()
+        return super().get_metavar(param, *args, **kwargs)

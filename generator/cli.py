@@ -10,9 +10,8 @@ import click
 from rich.markup import escape
 
 from . import __version__
-from ._cli_common import EXIT_CODES, err, handle_errors, out, table
+from ._cli_common import EXIT_CODES, FrameworkChoice, err, handle_errors, out, table
 from .errors import Exit, FtgenError, Problem
-from .frameworks import names as framework_names
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110}, epilog=EXIT_CODES)
@@ -34,7 +33,7 @@ def main() -> None:
 )
 @click.option(
     "--framework",
-    type=click.Choice((*framework_names(), "both")),
+    type=FrameworkChoice("both"),
     default=None,
     help="Override the spec's framework choice (both: every framework that runs the task).",
 )
@@ -149,7 +148,7 @@ def explain(rule_id):
             ids = ", ".join([x.id for x in rules.all_rules()] + [x.id for x in all_lint_rules()])
             raise FtgenError([Problem("<command line>", "RULE_ID", "unknown rule", found=rule_id, allowed=ids)])
     out.print(f"[bold]{escape(r.id)} {escape(r.name)}[/]\n")
-    out.print(r.doc, markup=False)
+    out.print(getattr(r, "reference", r.doc), markup=False)
 
 
 @main.command()

@@ -120,8 +120,9 @@ class EvalStrategy(Choice):
 # ---------------------------------------------------------------------------------------------- the plan keys
 
 
-def _key(rule: str, doc: str) -> Any:
-    return field(default=None, metadata={"rule": rule, "doc": doc})
+def _key(rule: str, doc: str, also: tuple[str, ...] = ()) -> Any:
+    """A plan key decided by `rule`; `also` lists rules that may change it afterwards (a downgrade)."""
+    return field(default=None, metadata={"rule": rule, "doc": doc, "also": also})
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,7 @@ class Settings:
     packing: bool = _key("FT121", "pack several examples into one sequence")
     distributed: Distributed = _key("FT131", "multi-GPU strategy")
     # method
-    method: Method = _key("FT102", "qlora, lora or full")
+    method: Method = _key("FT102", "qlora, lora or full", also=("FT103", "FT130", "FT160"))
     frameworks: list = _key("FT104", "which framework configs are written")
     lora_r: int = _key("FT140", "LoRA rank")
     lora_alpha: int = _key("FT140", "LoRA alpha")
@@ -209,6 +210,17 @@ def key_types() -> dict[str, Any]:
 def rule_of(key: str) -> str:
     """The rule that decides a plan key."""
     return Settings.keys()[key].metadata["rule"]
+
+
+def rules_of(key: str) -> tuple[str, ...]:
+    """Every rule that may decide a plan key: the one that decides it, then those that may change it."""
+    meta = Settings.keys()[key].metadata
+    return (meta["rule"], *meta["also"])
+
+
+def keys_of(rule: str) -> list[str]:
+    """The plan keys a rule decides (or may change)."""
+    return [name for name in Settings.keys() if rule in rules_of(name)]
 
 
 def coerce(key: str, value: Any) -> Any:

@@ -38,8 +38,9 @@ def _check_framework(framework: str) -> None:
 
 
 def schema_path(framework: str, version: str | None = None) -> Path:
-    """The vendored schema file of a framework version."""
-    return schemas_dir() / f"{framework}-{version or default_version(framework)}.schema.json"
+    """The vendored schema file of a framework version (in schemas/, or the framework's own schema_dir)."""
+    fw = frameworks.get(framework)
+    return (fw.schema_dir or schemas_dir()) / f"{framework}-{version or fw.version}.schema.json"
 
 
 @cache
@@ -48,7 +49,7 @@ def load_schema(framework: str, version: str | None = None) -> dict:
     _check_framework(framework)
     path = schema_path(framework, version)
     if not path.is_file():
-        have = sorted(p.name.removesuffix(".schema.json") for p in schemas_dir().glob(f"{framework}-*.schema.json"))
+        have = sorted(p.name.removesuffix(".schema.json") for p in path.parent.glob(f"{framework}-*.schema.json"))
         raise FtgenError(
             [Problem(str(path), "", "no schema for this framework version", version, ", ".join(have) or None)]
         )
@@ -578,6 +579,13 @@ class BuildVerdict:
 def validate_build(build_dir: Path, framework: str | None = None, env_root: Path | None = None) -> BuildVerdict:
     """Schema-check every config of a build (FtgenError on errors), then run each framework's own validator on
     the config a run would use, judged for the hardware the plan targets."""
+    return validate_builds([Path(build_dir)], framework, env_root)[0]
+
+
+def validate_builds(
+    build_dirs: Iterable[Path], framework: str | None = None, env_root: Path | None = None
+) -> list[BuildVerdict]:
+    """validate_build for many builds, with one validator process per framework and target hardware."""
     import tempfile
 
     from . import envs
@@ -585,56 +593,60 @@ def validate_build(build_dir: Path, framework: str | None = None, env_root: Path
     from .render._yamlsafe import yaml_document
     from .run import prepare, run_config
 
-    build_dir = Path(build_dir)
-    first = prepare(build_dir, framework) if framework else None
-    plan_data = first.plan if first else _plan_json(build_dir)
-    plan = Plan.from_dict(plan_data)
-    names = [framework] if framework else list(plan.frameworks)
-    hardware = Hardware.from_plan_facts(plan.facts)
-    judged = (
-        ""
-        if hardware is None
-        else f" (judged for {hardware.gpus} x {hardware.gpu})"
-        if hardware.gpus > 1
-        else f" (judged for {hardware.gpu})"
-    )
-    out = []
-    for name in names:
-        prep = first if first and first.framework == name else prepare(build_dir, name)  # raises on schema errors
-        fw = frameworks.get(name)
-        env = envs.get_env(name, env_root)
-        if env is None:
-            out.append(
-                ConfigVerdict(
-                    name,
-                    fw.version,
-                    str(prep.config_path),
-                    "not checked here",
-                    not_checked=f"no {fw.label} env on this machine (ftgen env install {name})",
+    jobs = []  # (build, framework, prepared config, hardware)
+    for build_dir in map(Path, build_dirs):
+        first = prepare(build_dir, framework) if framework else None
+        plan = Plan.from_dict(first.plan if first else _plan_json(build_dir))
+        hardware = Hardware.from_plan_facts(plan.facts)
+        for name in [framework] if framework else list(plan.frameworks):
+            prep = first if first and first.framework == name else prepare(build_dir, name)  # schema errors raise
+            jobs.append((build_dir, name, prep, hardware))
+    verdicts: dict[int, ConfigVerdict] = {}
+    with tempfile.TemporaryDirectory(prefix="ftgen-validate-") as tmp:
+        groups: dict[tuple, list[tuple[int, Path]]] = {}
+        for i, (_, name, prep, hardware) in enumerate(jobs):
+            fw = frameworks.get(name)
+            env = envs.get_env(name, env_root)
+            if env is None:
+                why = f"no {fw.label} env on this machine (ftgen env install {name})"
+                verdicts[i] = ConfigVerdict(name, fw.version, str(prep.config_path), "not checked here", (), why)
+                continue
+            run_dir = Path(tmp) / str(i)
+            run_dir.mkdir()
+            resolved = run_dir / fw.config_name
+            resolved.write_text(yaml_document(run_config(prep, run_dir)), encoding="utf-8")
+            key = (name, json.dumps(fw.native_request(hardware), sort_keys=True))
+            groups.setdefault(key, []).append((i, resolved))
+        for (name, _), items in groups.items():
+            env = envs.get_env(name, env_root)
+            hardware = jobs[items[0][0]][3]
+            found = native_verdicts(name, [p for _, p in items], env, hardware=hardware)
+            for i, resolved in items:
+                verdict = found[str(resolved.absolute())]
+                prep = jobs[i][2]
+                errors = tuple(
+                    Problem(str(prep.config_path), p.key, p.message, p.found, p.allowed, p.severity, p.rule, p.line)
+                    for p in verdict.errors
                 )
-            )
-            continue
-        with tempfile.TemporaryDirectory(prefix="ftgen-validate-") as tmp:
-            cfg = run_config(prep, Path(tmp))
-            resolved = Path(tmp) / fw.config_name
-            resolved.write_text(yaml_document(cfg), encoding="utf-8")
-            verdict = native_verdicts(name, [resolved], env, hardware=hardware)[str(resolved.absolute())]
-        errors = tuple(
-            Problem(str(prep.config_path), p.key, p.message, p.found, p.allowed, p.severity, p.rule, p.line)
-            for p in verdict.errors
-        )
-        out.append(
-            ConfigVerdict(
-                name,
-                env.version,
-                str(prep.config_path),
-                verdict.status,
-                errors,
-                verdict.not_checked,
-                judged if hardware is not None and not hardware.cpu else "",
-            )
-        )
-    return BuildVerdict(str(build_dir), tuple(out))
+                verdicts[i] = ConfigVerdict(
+                    name,
+                    env.version,
+                    str(prep.config_path),
+                    verdict.status,
+                    errors,
+                    verdict.not_checked,
+                    _judged_for(hardware),
+                )
+    out: dict[Path, list[ConfigVerdict]] = {}
+    for i, (build_dir, *_rest) in enumerate(jobs):
+        out.setdefault(build_dir, []).append(verdicts[i])
+    return [BuildVerdict(str(b), tuple(out.get(Path(b), ()))) for b in map(Path, build_dirs)]
+
+
+def _judged_for(hardware: Hardware | None) -> str:
+    if hardware is None or hardware.cpu:
+        return ""
+    return f" (judged for {hardware.gpus} x {hardware.gpu})" if hardware.gpus > 1 else f" (judged for {hardware.gpu})"
 
 
 def _plan_json(build_dir: Path) -> dict:

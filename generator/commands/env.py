@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from .._cli_common import EXIT_CODES, handle_errors, out, table
+from .._cli_common import EXIT_CODES, FrameworkChoice, handle_errors, out, table
 from ..errors import Exit, FtgenError, Problem
 from ..frameworks import names as framework_names
 
@@ -25,7 +25,7 @@ def env():
 
 
 @env.command("install")
-@click.argument("frameworks", nargs=-1, required=True, type=click.Choice((*framework_names(), "all")))
+@click.argument("frameworks", nargs=-1, required=True, type=FrameworkChoice("all"))
 @click.option(
     "--torch",
     "torch_flavor",
@@ -73,7 +73,7 @@ def env_list(env_dir):
 
 
 @env.command("use")
-@click.argument("framework", type=click.Choice(framework_names()))
+@click.argument("framework", type=FrameworkChoice())
 @click.argument("python", type=click.Path(path_type=Path))
 @_ENV_DIR
 @handle_errors
@@ -86,7 +86,7 @@ def env_use(framework, python, env_dir):
 
 
 @env.command("bin")
-@click.argument("framework", type=click.Choice(framework_names()))
+@click.argument("framework", type=FrameworkChoice())
 @_ENV_DIR
 @handle_errors
 def env_bin(framework, env_dir):
@@ -110,7 +110,7 @@ def env_bin(framework, env_dir):
 
 @click.command(epilog=EXIT_CODES)
 @click.argument("build_dir", type=click.Path(path_type=Path))
-@click.option("--framework", type=click.Choice(framework_names()), default=None, help="Only this framework's config.")
+@click.option("--framework", type=FrameworkChoice(), default=None, help="Only this framework's config.")
 @click.option(
     "--require-native",
     is_flag=True,

@@ -9,9 +9,8 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from .._cli_common import EXIT_CODES, err, handle_errors, out
+from .._cli_common import EXIT_CODES, FrameworkChoice, err, handle_errors, out
 from ..errors import Exit, FtgenError, Problem
-from ..frameworks import names as framework_names
 
 
 def _hardware(gpu: str | None, gpus: int):
@@ -29,7 +28,7 @@ def _hardware(gpu: str | None, gpus: int):
 @click.argument("configs", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
     "--framework",
-    type=click.Choice(framework_names()),
+    type=FrameworkChoice(),
     default=None,
     help="Treat every config as this framework's (default: detected from the keys).",
 )
@@ -113,13 +112,11 @@ def lint(configs, framework, fmt, gpu, gpus, fail_on, skip_unknown, list_rules, 
 
 @click.command(epilog=EXIT_CODES)
 @click.argument("config", type=click.Path(path_type=Path))
-@click.option(
-    "--to", "target", required=True, type=click.Choice(framework_names()), help="The framework to convert to."
-)
+@click.option("--to", "target", required=True, type=FrameworkChoice(), help="The framework to convert to.")
 @click.option(
     "--framework",
     "source",
-    type=click.Choice(framework_names()),
+    type=FrameworkChoice(),
     default=None,
     help="The config's own framework (default: detected).",
 )

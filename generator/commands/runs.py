@@ -9,9 +9,8 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from .._cli_common import err, handle_errors, out, table
+from .._cli_common import FrameworkChoice, err, handle_errors, out, table
 from ..errors import Exit, FtgenError, Problem
-from ..frameworks import names as framework_names
 
 
 def _print_summary(record) -> None:
@@ -27,7 +26,7 @@ def _print_summary(record) -> None:
 @click.argument("build_dir", type=click.Path(path_type=Path), required=False)
 @click.option(
     "--framework",
-    type=click.Choice(framework_names()),
+    type=FrameworkChoice(),
     default=None,
     help="Which config to run when the build has several.",
 )

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from .._cli_common import handle_errors, out
+from .._cli_common import FrameworkChoice, handle_errors, out
 from ..errors import FtgenError, Problem
 from ..frameworks import names as framework_names
 
@@ -23,7 +23,7 @@ from ..frameworks import names as framework_names
 )
 @click.option(
     "--framework",
-    type=click.Choice(framework_names()),
+    type=FrameworkChoice(),
     default=None,
     help="Whose env (torch, transformers, tokenizers) builds the model (default: the first one installed).",
 )

@@ -114,6 +114,7 @@ class Framework:
     env: EnvSpec
     cli_args: str = ""  # how extra command-line arguments override config keys ("key=value")
     launch_sh: str = ""  # launch.sh's case for this framework: a jinja template (ctx, config; filter q)
+    quiet_env: Mapping[str, str] = {}  # variables that turn its telemetry and update checks off
     dialect: Dialect = PYYAML
     templates: Mapping[str, str] = {}  # prompt format -> this framework's template name
     rows: tuple[Row, ...] = ()
@@ -125,7 +126,9 @@ class Framework:
     unsupported: Mapping[str, str] = {}  # task -> why not
     preferred: Mapping[str, str] = {}  # task -> why `framework: auto` picks this framework for it
     traits: Traits
-    native_script: str = ""  # generator/_env_scripts/<script> run in the framework's env
+    schema_dir: Path | None = None  # where <name>-<version>.schema.json is (None: ftgen's schemas/)
+    native_script: str = ""  # generator/_env_scripts/<script> run in the framework's env: its own validator
+    schema_script: str = ""  # generator/_env_scripts/<script> that writes its JSON Schema (scripts/gen_schemas.py)
     machine_facts: tuple[tuple[re.Pattern[str], str], ...] = ()  # native refusals about the machine -> reason
 
     def __repr__(self) -> str:

@@ -876,6 +876,7 @@ class Axolotl(Framework):
     )
     cli_args = "--key=value"
     launch_sh = LAUNCH_SH
+    quiet_env = {"AXOLOTL_DO_NOT_TRACK": "1"}
     rows = ROWS
     local = LOCAL
     absent = ABSENT
@@ -919,6 +920,7 @@ class Axolotl(Framework):
     eval_data_key = "test_datasets"
     lint_checks = {"FTL101": _lint_qlora_without_4bit, "FTL109": _lint_quantized_full}
     native_script = "axolotl_validate.py"
+    schema_script = "axolotl_schema.py"
     machine_facts = (
         (
             re.compile(r"PackageNotFoundError|No package metadata|is not installed|ModuleNotFoundError|ImportError"),

@@ -563,7 +563,6 @@ ROWS = (
     row("metric_for_best_model", "metric_for_best_model", _EVAL),
     row("greater_is_better", "greater_is_better", _EVAL),
     row("load_best_model_at_end", "load_best_model_at_end", _EVAL),
-    row("group_by_length", "group_by_length", _EVAL),
     row("train_on_inputs", "train_on_prompt", "Data"),
     row("export_dir", "export_dir", "Output"),
 )
@@ -588,6 +587,7 @@ ABSENT = {
     "max_prompt_len": "LLaMA-Factory derives the prompt budget from cutoff_len",
     "use_cut_cross_entropy": "LLaMA-Factory 0.9.5 has no Cut Cross-Entropy switch",
     "include_tokens_per_second": "LLaMA-Factory 0.9.5 does not expose include_tokens_per_second",
+    "group_by_length": "LLaMA-Factory 0.9.5 does not expose group_by_length",
     "test_datasets": "LLaMA-Factory names eval sets in eval_dataset through dataset_info.json; ftgen does not translate them",
     "reward_funcs": "LLaMA-Factory 0.9.5 has no GRPO stage",
     "num_generations": "LLaMA-Factory 0.9.5 has no GRPO stage",
@@ -712,6 +712,7 @@ class LlamaFactory(Framework):
     )
     cli_args = "key=value"
     launch_sh = LAUNCH_SH
+    quiet_env = {"DISABLE_VERSION_CHECK": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
     dialect = OMEGACONF
     rows = ROWS
     local = LOCAL
@@ -760,6 +761,7 @@ class LlamaFactory(Framework):
     eval_data_key = "eval_dataset"
     lint_checks = {"FTL101": _lint_qlora_without_4bit, "FTL109": _lint_quantized_full}
     native_script = "llamafactory_validate.py"
+    schema_script = "llamafactory_schema.py"
     machine_facts = _MACHINE
 
     def trains(self, cfg: Mapping[str, Any]) -> bool:
