@@ -65,8 +65,8 @@ if [ "${FTGEN_OFFLINE:-0}" = 1 ]; then
   export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 fi
 if [ "${FTGEN_NO_TELEMETRY:-0}" = 1 ]; then
-  export DO_NOT_TRACK=1 AXOLOTL_DO_NOT_TRACK=1 WANDB_MODE=disabled WANDB_DISABLED=true \
-         DISABLE_VERSION_CHECK=1 GRADIO_ANALYTICS_ENABLED=False
+  export DO_NOT_TRACK=1 WANDB_MODE=disabled WANDB_DISABLED=true
+  export AXOLOTL_DO_NOT_TRACK=1  # Axolotl
 fi
 
 case "$framework" in
