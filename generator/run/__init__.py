@@ -130,7 +130,7 @@ def _validated_natively(prep: Prepared, env: envs.Env, config_text: str, resolve
     """Run the framework's own validator once per (config, env); the verdict is cached beside the runs."""
     import hashlib
 
-    from ..validate import native_validate
+    from ..validate import classify, native_validate
 
     key = hashlib.sha256(f"{prep.framework}|{env.version}|{env.python}|{config_text}".encode()).hexdigest()
     cache = prep.out_dir / "runs" / ".native-validation.json"
@@ -141,9 +141,16 @@ def _validated_natively(prep: Prepared, env: envs.Env, config_text: str, resolve
     if known.get(key) == "ok":
         return {"schema": True, "native": True, "cached": True}
     problems = native_validate(prep.framework, resolved, env)
-    errors = [p for p in problems if p.severity == "error"]
-    if errors:
-        raise FtgenError(errors)
+    errors, machine = classify(prep.framework, [p for p in problems if p.severity == "error"])
+    if errors or machine:
+        # a run happens here: what the validator refuses for a reason of this machine stops it too, said as such
+        raise FtgenError(
+            errors
+            + [
+                Problem(p.file, p.key, f"cannot run on this machine ({why}): {p.message}", p.found, p.allowed)
+                for why, p in machine
+            ]
+        )
     known[key] = "ok"
     atomic_write(cache, json.dumps(known, indent=1) + "\n")
     return {"schema": True, "native": True, "cached": False}
