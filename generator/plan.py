@@ -120,9 +120,10 @@ class EvalStrategy(Choice):
 # ---------------------------------------------------------------------------------------------- the plan keys
 
 
-def _key(rule: str, doc: str, also: tuple[str, ...] = ()) -> Any:
-    """A plan key decided by `rule`; `also` lists rules that may change it afterwards (a downgrade)."""
-    return field(default=None, metadata={"rule": rule, "doc": doc, "also": also})
+def _key(rule: str, doc: str, also: tuple[str, ...] = (), config: bool = True) -> Any:
+    """A plan key decided by `rule`; `also` lists rules that may change it afterwards (a downgrade); config False
+    for a key that informs the other decisions but no config says (the number of examples, the global batch)."""
+    return field(default=None, metadata={"rule": rule, "doc": doc, "also": also, "config": config})
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ class Settings:
 
     # the stage, the data and the model
     task: Task = _key("FT100", "training stage")
-    examples: int = _key("FT101", "training examples")
+    examples: int = _key("FT101", "training examples", config=False)
     base_model: str = _key("FT105", "the base model: a hub id, or a local folder relative to the spec")
     datasets: list = _key("FT105", "training datasets: path (local paths relative to the spec), source, format")
     chat_template: dict = _key("FT107", "the prompt template, as each framework names it")
@@ -148,7 +149,7 @@ class Settings:
     distributed: Distributed = _key("FT131", "multi-GPU strategy")
     # method
     method: Method = _key("FT102", "qlora, lora or full", also=("FT103", "FT130", "FT160"))
-    frameworks: list = _key("FT104", "which framework configs are written")
+    frameworks: list = _key("FT104", "which framework configs are written", config=False)
     lora_r: int = _key("FT140", "LoRA rank")
     lora_alpha: int = _key("FT140", "LoRA alpha")
     lora_dropout: float = _key("FT140", "LoRA dropout")
@@ -160,7 +161,9 @@ class Settings:
     lr_scheduler: Scheduler = _key("FT144", "learning-rate schedule")
     warmup_ratio: float = _key("FT144", "fraction of steps warming up")
     weight_decay: float = _key("FT144", "weight decay")
-    global_batch_size: int = _key("FT145", "sequences per optimizer step")
+    global_batch_size: int = _key(
+        "FT145", "sequences per optimizer step (micro batch x accumulation x GPUs)", config=False
+    )
     gradient_checkpointing: bool = _key("FT145", "recompute activations in backward")
     micro_batch_size: int = _key("FT145", "sequences per GPU per training forward")
     gradient_accumulation_steps: int = _key("FT145", "micro batches per optimizer step")
@@ -176,7 +179,7 @@ class Settings:
     val_set_size: float = _key("FT150", "fraction of the data held out for eval_loss")
     eval_strategy: EvalStrategy = _key("FT150", "when eval_loss is measured")
     max_steps: int = _key("FT150", "stop after this many optimizer steps")
-    total_steps: int = _key("FT150", "optimizer steps in the run")
+    total_steps: int = _key("FT150", "optimizer steps in the run (the estimate's; max_steps caps it)", config=False)
     eval_steps: int = _key("FT150", "steps between evaluations")
     save_steps: int = _key("FT150", "steps between checkpoints")
     save_total_limit: int = _key("FT150", "checkpoints kept")
@@ -216,6 +219,11 @@ def rules_of(key: str) -> tuple[str, ...]:
     """Every rule that may decide a plan key: the one that decides it, then those that may change it."""
     meta = Settings.keys()[key].metadata
     return (meta["rule"], *meta["also"])
+
+
+def in_configs(key: str) -> bool:
+    """Whether configs carry a plan key (False: it only informs the other decisions)."""
+    return Settings.keys()[key].metadata["config"]
 
 
 def keys_of(rule: str) -> list[str]:

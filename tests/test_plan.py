@@ -11,7 +11,7 @@ import pytest
 
 from generator import frameworks, rules
 from generator.build import build_file
-from generator.plan import Distributed, Method, Plan, Settings, Task, coerce, key_types, rules_of
+from generator.plan import Distributed, Method, Plan, Settings, Task, coerce, in_configs, key_types, rules_of
 
 REPO = Path(__file__).resolve().parents[1]
 SPECS = sorted((REPO / "tests" / "cases" / "good").glob("*.yaml")) + sorted((REPO / "examples").glob("*.yaml"))
@@ -40,6 +40,11 @@ def test_every_config_key_is_a_decision_of_a_rule_that_decides_it(spec, tmp_path
             assert cited in rules_of(field), f"{r.framework}:{key} cites {cited} for {field}"
             assert cited == decided[field]["rule"]
     assert {"base_model", "datasets", "output_dir", "seed"} <= set(decided)
+    # a decision a framework has no key for says why in that framework's module
+    for name in b.plan.frameworks:
+        written = frameworks.get(name).write(b.plan.values())
+        silent = {f for f, why in written.untranslated.items() if in_configs(f) and not why}
+        assert silent == set(), f"{name} cannot say {silent} and its module does not say why"
 
 
 def test_explain_lists_the_config_keys_a_rule_decides(cli):

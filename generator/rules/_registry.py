@@ -39,10 +39,13 @@ class Rule:
         """The documentation `ftgen explain` prints: the docstring, then the plan keys this rule decides and the
         config key each framework writes for them (generated from the key tables, so it cannot fall behind)."""
         from .. import frameworks
-        from ..plan import Settings, keys_of
+        from ..plan import Settings, in_configs, keys_of
 
         lines = []
         for name in keys_of(self.id):
+            if not in_configs(name):
+                lines.append(f"  {name} ({Settings.keys()[name].metadata['doc']}): in the plan only")
+                continue
             per_fw = []
             for fw in frameworks.all_frameworks():
                 keys = [k for r in fw.rows_for(name) for k in r.keys]
