@@ -28,7 +28,7 @@ VERSION = "0.19.0"
 # ---------------------------------------------------------------------------------------------- value tables
 
 PRECISION = {"bf16": (True, False), "fp16": (False, True), "fp32": (False, False)}
-# prompt formats (see frameworks.TEMPLATE_FORMATS) -> Axolotl 0.19.0 ChatTemplate names (utils/schemas/enums.py)
+# prompt formats (neutral names; frameworks.translate_template) -> Axolotl 0.19.0 ChatTemplate names (utils/schemas/enums.py)
 TEMPLATES = {
     "alpaca": "alpaca",
     "chatml": "chatml",
@@ -51,7 +51,18 @@ TEMPLATES = {
     "llava": "llava",
     "qwen2_vl": "qwen2_vl",
 }
-ATTENTION = ("flash_attention_2", "flash_attention_3", "sdpa", "eager", "flex_attention")
+ATTENTION = (  # attn_implementation's canonical values (schema description, Axolotl 0.19.0)
+    "eager",
+    "sdpa",
+    "flash_attention_2",
+    "flash_attention_3",
+    "flash_attention_4",
+    "flash_attention_torch",
+    "flex_attention",
+    "xformers",
+    "sage",
+    "fp8",
+)
 _LEGACY_ATTENTION = {  # deprecated switches -> attn_implementation
     "flash_attention": "flash_attention_2",
     "sdp_attention": "sdpa",
@@ -307,6 +318,8 @@ def _dataset_entry(item: Mapping[str, Any], where: Where) -> dict[str, Any]:
             out["message_property_mappings"] = {"role": role, "content": content}
     elif fmt == "text":
         out.update(type="completion", field=item.get("text_field") or "text")
+    else:
+        raise Untranslatable(f"dataset format {fmt!r} has no Axolotl dataset type ftgen writes")
     return out
 
 
@@ -451,7 +464,7 @@ def _write_attention(values: Values, where: Where) -> dict[str, Any] | None:
     if attn is None:
         return None
     if attn not in ATTENTION:
-        return None
+        raise Untranslatable(f"attention {attn!r} has no Axolotl attn_implementation")
     return {"attn_implementation": str(attn)}
 
 

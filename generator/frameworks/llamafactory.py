@@ -23,7 +23,7 @@ PRECISION = {"bf16": (True, False), "fp16": (False, True), "fp32": (False, False
 STAGES = {"sft": "sft", "pretrain": "pt", "dpo": "dpo", "orpo": "dpo", "simpo": "dpo", "ipo": "dpo", "kto": "kto"}
 PREF_LOSS_TASK = {"sigmoid": "dpo", "orpo": "orpo", "simpo": "simpo", "ipo": "ipo"}  # stage dpo + pref_loss -> task
 ATTENTION = {"flash_attention_2": "fa2", "flash_attention_3": "fa3", "sdpa": "sdpa", "eager": "disabled"}
-# prompt formats (see frameworks.TEMPLATE_FORMATS) -> LLaMA-Factory 0.9.5 template names (data/template.py)
+# prompt formats (neutral names; frameworks.translate_template) -> LLaMA-Factory 0.9.5 template names (data/template.py)
 TEMPLATES = {
     "alpaca": "alpaca",
     "chatml": "chatml",
