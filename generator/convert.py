@@ -120,9 +120,15 @@ def convert_config(
     config = written.config
     generic = f"no {dst.label} counterpart known to ftgen"
     untranslated = {key: (why or generic) for key, why in reading.untranslated.items()}
+
+    def add(key: str, why: str) -> None:  # one key may carry several things that do not translate
+        untranslated[key] = (
+            why if key not in untranslated or why in untranslated[key] else f"{untranslated[key]}; {why}"
+        )
+
     for name, why in written.untranslated.items():
         for key in translated.pop(name, ()) or (name,):
-            untranslated[key] = why or f"{generic} ({name})"
+            add(key, why or f"{generic} ({name})")
     # values the target does not accept (an optimizer only one framework has) come back out, with the reason
     for p in validate_config(target, config, dst.config_name):
         top = p.key.split(".")[0].split("[")[0]
@@ -132,7 +138,7 @@ def convert_config(
         why = f"{dst.label} {dst.version}: {p.message}" + (f" (allowed: {p.allowed})" if p.allowed else "")
         for name in written.by[top].fields:
             for key in translated.pop(name, ()):
-                untranslated[key] = why
+                add(key, why)
     problems = [
         Problem(file, key, why, _value(cfg, key), None, "warning", "convert")
         for key, why in sorted(untranslated.items())

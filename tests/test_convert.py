@@ -407,3 +407,19 @@ def test_cli_convert(cli, tmp_path):
     back = cli("convert", str(out), "--to", "axolotl")
     assert back.exit_code == 0 and "adapter: qlora" in back.output
     assert cli("convert", str(src), "--to", "axolotl").exit_code == 2
+
+
+def test_plugins_of_two_rows_are_merged_and_cce_is_on_with_its_plugin():
+    lf = {"model_name_or_path": "m", "finetuning_type": "lora", "learning_rate": 1e-4, "enable_liger_kernel": True}
+    ax = convert_config(lf, "llamafactory", "axolotl").config
+    assert ax["plugins"] == ["axolotl.integrations.liger.LigerPlugin"]
+    both = frameworks.get("axolotl").write({"liger_kernel": True, "use_cut_cross_entropy": True}).config
+    assert both["plugins"] == [
+        "axolotl.integrations.liger.LigerPlugin",
+        "axolotl.integrations.cut_cross_entropy.CutCrossEntropyPlugin",
+    ]
+    # the plugin alone switches Cut Cross-Entropy on (cut_cross_entropy defaults to true)
+    cce = {**AX, "plugins": ["axolotl.integrations.cut_cross_entropy.CutCrossEntropyPlugin"]}
+    assert _read("axolotl", cce).fields["use_cut_cross_entropy"] is True
+    conv = convert_config(cce, "axolotl", "llamafactory")
+    assert [p.key for p in conv.untranslated if "Cut Cross-Entropy" in p.message] == ["cut_cross_entropy", "plugins"]

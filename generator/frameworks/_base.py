@@ -194,8 +194,11 @@ class Framework:
                 continue
             carried.update(f for f in r.fields if f in values)
             for key, value in keys.items():
+                if isinstance(value, list) and isinstance(out.config.get(key), list):  # two rows add plugins
+                    value = out.config[key] + [v for v in value if v not in out.config[key]]
+                else:
+                    out.by[key] = r
                 out.config[key] = value
-                out.by[key] = r
         for name, value in values.items():
             if name not in carried and value is not None:
                 out.untranslated.setdefault(name, self.absent.get(name))

@@ -537,8 +537,12 @@ def _write_cce(values: Values, where: Where) -> dict[str, Any] | None:
 
 
 def _read_cce(cfg: Mapping[str, Any], r: Reading, where: Where) -> None:
-    if cfg.get("cut_cross_entropy") is not None:
-        r.put("use_cut_cross_entropy", truthy(cfg["cut_cross_entropy"]), "cut_cross_entropy")
+    """The CutCrossEntropyPlugin switches CCE on unless cut_cross_entropy says false (its default is true)."""
+    plugins = cfg.get("plugins") if isinstance(cfg.get("plugins"), list) else []
+    if CCE_PLUGIN in plugins:
+        r.put("use_cut_cross_entropy", cfg.get("cut_cross_entropy") is not False, "plugins", "cut_cross_entropy")
+    elif cfg.get("cut_cross_entropy") is not None:
+        r.untranslated["cut_cross_entropy"] = f"a plugin switch without its plugin ({CCE_PLUGIN}): it has no effect"
 
 
 def _write_distributed(values: Values, where: Where) -> dict[str, Any] | None:
