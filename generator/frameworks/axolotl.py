@@ -522,10 +522,7 @@ def _read_plugins(cfg: Mapping[str, Any], r: Reading, where: Where) -> None:
                 "liger: " + ", ".join(sorted(on)) + " switched on; a single switch (e.g. LLaMA-Factory "
                 "enable_liger_kernel) patches rope, RMSNorm, SwiGLU and the fused cross-entropy together"
             )
-    cce = truthy(cfg.get("cut_cross_entropy"))
-    others = [
-        p for p in plugins if not str(p).startswith("axolotl.integrations.liger.") and not (p == CCE_PLUGIN and cce)
-    ]
+    others = [p for p in plugins if not str(p).startswith("axolotl.integrations.liger.") and p != CCE_PLUGIN]
     if others:
         r.untranslated["plugins"] = f"Axolotl plugins without a neutral form: {', '.join(map(str, others))}"
 
