@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import resource
 import sys
 import tempfile
@@ -29,30 +28,22 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from generator import envs  # noqa: E402
+from generator import envs, frameworks  # noqa: E402
 from generator.lint import clear_caches, collect_paths, lint_paths  # noqa: E402
-from generator.validate import FRAMEWORKS, native_validate_many  # noqa: E402
+from generator.validate import classify, native_validate_many  # noqa: E402
 
 DEFAULT_CORPUS = ROOT / "tests" / "data" / "corpus"
 TARGET_RATIO = 100.0
 
-# Native rejections that depend on the machine or the installed packages, not on the config.
-_ENVIRONMENT = re.compile(
-    r"PackageNotFoundError|No package metadata|is not installed|ImportError|ModuleNotFoundError|"
-    r"doesn't support bf16|does not support .?bf16|Please launch distributed training|FORCE_TORCHRUN|"
-    r"could not run|CUDA|no GPU|not supported on this GPU",
-    re.IGNORECASE,
-)
 
-
-def native_verdict(problems: list) -> tuple[str, list[str]]:
-    """valid | invalid | env, and the messages."""
+def native_verdict(problems: list, framework: str) -> tuple[str, list[str]]:
+    """valid | invalid | env, and the messages. A native rejection that depends on the machine or the installed
+    packages, not on the config (each framework module lists them: generator.validate.classify), is "env"."""
     messages = [f"{p.key}: {p.message}" if p.key else p.message for p in problems]
     if not problems:
         return "valid", []
-    if all(_ENVIRONMENT.search(p.message) for p in problems):
-        return "env", messages
-    return "invalid", messages
+    errors, _machine = classify(framework, problems)
+    return ("invalid" if errors else "env"), messages
 
 
 def _env_for(framework: str, python: str | None, root: Path | None):
@@ -67,7 +58,7 @@ def run(corpus: Path, pythons: dict[str, str | None], env_root: Path | None, rep
     if any(pythons.values()) and env_root is None:
         tmp_root = tempfile.TemporaryDirectory(prefix="ftgen-bench-envs-")
         env_root = Path(tmp_root.name)
-    for fw in FRAMEWORKS:
+    for fw in frameworks.names():
         files = collect_paths([corpus / fw])
         if not files:
             continue
@@ -102,7 +93,7 @@ def run(corpus: Path, pythons: dict[str, str | None], env_root: Path | None, rep
         verdicts, rows = {}, []
         agree = judged = 0
         for r, path in zip(results, files):
-            verdict, messages = native_verdict(native.get(str(Path(path).absolute()), []))
+            verdict, messages = native_verdict(native.get(str(Path(path).absolute()), []), fw)
             predicted = "invalid" if r.refused_by_framework else "valid"
             name = Path(path).name
             verdicts[name] = {
@@ -159,12 +150,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     ap.add_argument("--env-root", type=Path, default=None, help="ftgen env root (default: $FTGEN_HOME/envs)")
-    ap.add_argument(
-        "--axolotl-python",
-        default=None,
-        help="an interpreter with axolotl==0.19.0 (registered as an external env in a temp root)",
-    )
-    ap.add_argument("--llamafactory-python", default=None, help="an interpreter with llamafactory==0.9.5")
+    for fw in frameworks.all_frameworks():
+        ap.add_argument(
+            f"--{fw.name}-python",
+            default=None,
+            help=f"an interpreter with {fw.env.dist}=={fw.version} (registered as an external env in a temp root)",
+        )
     ap.add_argument("--repeat", type=int, default=3, help="lint runs to take the best of")
     ap.add_argument("--json", type=Path, default=None, help="write the full report here")
     ap.add_argument(
@@ -176,7 +167,7 @@ def main() -> int:
     args = ap.parse_args()
     report = run(
         args.corpus,
-        {"axolotl": args.axolotl_python, "llamafactory": args.llamafactory_python},
+        {fw.name: getattr(args, f"{fw.name}_python") for fw in frameworks.all_frameworks()},
         args.env_root,
         args.repeat,
     )

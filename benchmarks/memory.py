@@ -296,7 +296,7 @@ def _grid(cards: list[ModelCard], base: TrainSetup) -> list[tuple[ModelCard, Tra
 def gpus_needed(card: ModelCard, setup: TrainSetup, gpu_gib: float = GPU_GIB) -> int | None:
     """The fewest GPUs of gpu_gib on which the per-GPU estimate fits (one GPU unsharded, more with FSDP)."""
     for n in range(1, MAX_GPUS + 1):
-        shard = replace(setup, world_size=n, sharding="none" if n == 1 else "fsdp")
+        shard = replace(setup, world_size=n, sharding="single" if n == 1 else "fsdp")
         if estimate(card, shard).total_gb <= gpu_gib:
             return n
     return None

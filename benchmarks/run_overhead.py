@@ -33,6 +33,7 @@ def main() -> None:
 
     from generator import envs
     from generator.build import build_file
+    from generator.launch import launch_command
     from generator.run import prepare, run_config
     from generator.write import write_all
 
@@ -57,15 +58,11 @@ def main() -> None:
         run_dir.mkdir()
         cfg_path = run_dir / "config.yaml"
         cfg_path.write_text(yaml.safe_dump(run_config(prep, run_dir), sort_keys=False))
-        argv = (
-            [str(env.cli("axolotl")), "train", str(cfg_path), "--launcher", "python"]
-            if prep.framework == "axolotl"
-            else [str(env.cli("llamafactory-cli")), "train", str(cfg_path)]
-        )
+        argv, extra_env = launch_command(prep.framework, cfg_path, env, launcher="local", nproc=1)
         t = time.perf_counter()
         with open(run_dir / "train.log", "wb") as log:
             subprocess.run(
-                argv, cwd=run_dir, env=env.subprocess_env(), stdout=log, stderr=subprocess.STDOUT, check=True
+                argv, cwd=run_dir, env=env.subprocess_env(extra_env), stdout=log, stderr=subprocess.STDOUT, check=True
             )
         direct_times.append(time.perf_counter() - t)
         t = time.perf_counter()

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import click
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -127,3 +128,25 @@ def plain_columns(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
         parts = [text + " " * (widths[i] - cell_len(text)) for i, text in enumerate(r)]
         lines.append("  ".join(parts).rstrip())
     return "\n".join(lines) + "\n"
+
+
+class FrameworkChoice(click.Choice):
+    """A framework name, checked against the registry when the command runs (a registered framework counts);
+    `extra` adds words such as "both" or "all"."""
+
+    def __init__(self, *extra: str):
+        self.extra = extra
+        super().__init__(self._names())
+
+    def _names(self) -> list[str]:
+        from .frameworks import names
+
+        return [*names(), *self.extra]
+
+    def convert(self, value, param, ctx):
+        self.choices = self._names()
+        return super().convert(value, param, ctx)
+
+    def get_metavar(self, param, *args, **kwargs):
+        self.choices = self._names()
+        return super().get_metavar(param, *args, **kwargs)

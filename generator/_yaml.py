@@ -411,12 +411,16 @@ def _size(n: int) -> str:
 _FAST_SAFE = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def load_trusted(text: str):
-    """Parse YAML that ships with ftgen or that ftgen rendered (catalogs, re-parse checks): libyaml's safe loader.
+def load_trusted(text: str, dialect: str = "yaml"):
+    """Parse YAML that ships with ftgen or that ftgen rendered (catalogs, re-parse checks): libyaml's safe loader,
+    or, for dialect "omegaconf", the safe loader reading scalars as LLaMA-Factory's CLI does.
 
     Never for a user's file: those go through load_file / load_text.
     """
-    return yaml.load(text, Loader=_FAST_SAFE)
+    if dialect not in DIALECTS:
+        raise ValueError(f"unknown YAML dialect {dialect!r}")
+    loader = OmegaConfLoader if dialect == "omegaconf" else _FAST_SAFE  # both SafeLoader subclasses
+    return yaml.load(text, Loader=loader)
 
 
 def load_trusted_file(path: Path | str):

@@ -16,10 +16,9 @@ from . import spec as spec_mod
 from ._templates import environment
 from .errors import FtgenError, Problem
 from .facts.types import Facts
-from .plan import Plan
-from .render import CONFIG_NAME, Rendered, deepspeed, render
-from .render._common import DEEPSPEED_FILE
-from .render._yamlsafe import yaml_value
+from .plan import Distributed, Plan, plain
+from .render import Rendered, config_name, deepspeed, render
+from .render._yamlsafe import UnsafeValue, yaml_value
 from .spec import Spec
 from .validate import validate_config
 
@@ -40,9 +39,18 @@ def _md(text) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def _one_line(value) -> str:
+    """A decision's value on one line for PLAN.md: YAML flow style, or escaped JSON where YAML needs more lines
+    (a dataset split with a line break in it)."""
+    try:
+        return yaml_value(value)
+    except UnsafeValue:
+        return json.dumps(plain(value), ensure_ascii=False, default=str)
+
+
 @cache
 def _plan_template() -> jinja2.Template:
-    return environment({"md": _md, "y": yaml_value}).get_template("plan/PLAN.md.j2")
+    return environment({"md": _md, "y": _one_line}).get_template("plan/PLAN.md.j2")
 
 
 def plan_markdown(b: Build, file_names: list[str]) -> str:
@@ -137,18 +145,18 @@ def compile_spec(
     problems: list[Problem] = []
     for fw in plan.frameworks:
         r = render(plan, spec, facts, fw, out_dir)
-        found = validate_config(fw, r.config, str(out_dir / CONFIG_NAME[fw]))
+        found = validate_config(fw, r.config, str(out_dir / config_name(fw)))
         problems.extend(_override_problems([p for p in found if p.severity == "error"], spec, fw))
         rendered.append(r)
     if problems:
         raise FtgenError(problems)
     files: dict[str, str] = {}
     for r in rendered:
-        files[CONFIG_NAME[r.framework]] = r.text
+        files[config_name(r.framework)] = r.text
         files.update(r.extra_files)
     dist = plan.get("distributed")
-    if dist in DEEPSPEED_FILE:
-        files[DEEPSPEED_FILE[dist]] = deepspeed.text(dist)
+    if dist is not None and Distributed(dist).deepspeed:
+        files[Distributed(dist).deepspeed_file] = deepspeed.text(dist)
     build = Build(spec, facts, plan, tuple(rendered), out_dir)
     from .launch import generate as launch_files
 
@@ -183,8 +191,7 @@ def duplicate_names(builds: list[Build]) -> list[Problem]:
 def previous_files(out_dir: Path) -> set[str]:
     """The files the build already in out_dir wrote, from its plan.json (`files`; before that field existed: the
     configs of its frameworks); empty when there is none or it cannot be read."""
-    from . import _io
-    from .render import CONFIG_NAME
+    from . import _io, frameworks
 
     try:
         text, _ = _io.read_text(Path(out_dir) / "plan.json", max_bytes=16 * 1024 * 1024)
@@ -196,10 +203,12 @@ def previous_files(out_dir: Path) -> set[str]:
     files = data.get("files")
     if isinstance(files, list):
         return {f for f in files if isinstance(f, str)}
-    frameworks = data.get("framework") if isinstance(data.get("framework"), list) else []
-    old = {CONFIG_NAME[fw] for fw in frameworks if fw in CONFIG_NAME}
-    if "llamafactory" in frameworks:
-        old.add("dataset_info.json")
+    built = data.get("framework") if isinstance(data.get("framework"), list) else []
+    old: set[str] = set()
+    for name in built:
+        if isinstance(name, str) and name in frameworks.names():
+            fw = frameworks.get(name)
+            old.update((fw.config_name, *fw.extra_files))
     return old
 
 

@@ -10,15 +10,15 @@ import click
 from rich.markup import escape
 
 from . import __version__
-from ._cli_common import EXIT_CODES, Column, err, handle_errors, listing, out
+from ._cli_common import EXIT_CODES, Column, FrameworkChoice, err, handle_errors, listing, out
 from .errors import Exit, FtgenError, Problem
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110}, epilog=EXIT_CODES)
 @click.version_option(__version__, prog_name="ftgen")
 def main() -> None:
-    """ftgen compiles a fine-tuning requirements spec into validated Axolotl and LLaMA-Factory configs,
-    runs them, and reviews configs in pull requests."""
+    """ftgen compiles a fine-tuning requirements spec into validated training-framework configs (Axolotl,
+    LLaMA-Factory), runs them, and reviews configs in pull requests."""
 
 
 @main.command()
@@ -33,9 +33,9 @@ def main() -> None:
 )
 @click.option(
     "--framework",
-    type=click.Choice(["axolotl", "llamafactory", "both"]),
+    type=FrameworkChoice("both"),
     default=None,
-    help="Override the spec's framework choice.",
+    help="Override the spec's framework choice (both: every framework that runs the task).",
 )
 @click.option(
     "--json",
@@ -133,9 +133,9 @@ def _summary(b, written, removed=()) -> dict:
         "out_dir": str(b.out_dir),
         "files": [str(w) for w in written],
         "removed": [str(r) for r in removed],
-        "memory_gb": p.memory.get("total_gb"),
-        "hours": p.time_cost.get("hours"),
-        "usd": p.time_cost.get("usd"),
+        "memory_gb": p.memory.total_gb if p.memory else None,
+        "hours": p.time_cost.hours if p.time_cost else None,
+        "usd": p.time_cost.usd if p.time_cost else None,
         "warnings": [f.to_dict() for f in p.findings],
     }
 
@@ -188,7 +188,7 @@ def explain(rule_id):
             ids = ", ".join([x.id for x in rules.all_rules()] + [x.id for x in all_lint_rules()])
             raise FtgenError([Problem("<command line>", "RULE_ID", "unknown rule", found=rule_id, allowed=ids)])
     out.print(f"[bold]{escape(r.id)} {escape(r.name)}[/]\n")
-    out.print(r.doc, markup=False)
+    out.print(getattr(r, "reference", r.doc), markup=False)
 
 
 @main.command()
@@ -196,15 +196,16 @@ def explain(rule_id):
 def models(as_json):
     """List the model catalog. Any other hub model works too: ftgen reads its config.json from the Hugging Face
     cache or the hub and locks it beside the spec (README: Base models)."""
+    from . import frameworks
     from .facts.models import load_catalog
 
+    every = frameworks.all_frameworks()
     columns = [
         Column("id", "id"),
         Column("params_b", "params (B)", lambda v: f"{v:.2f}"),
         Column("layers", "layers"),
         Column("max_context", "context"),
-        Column("axolotl_chat_template", "axolotl template"),
-        Column("llamafactory_template", "LLaMA-Factory template"),
+        *(Column(f"{fw.name}_template", f"{fw.label} template") for fw in every),
     ]
     rows = (
         {
@@ -212,8 +213,7 @@ def models(as_json):
             "params_b": m.params_b,
             "layers": m.layers,
             "max_context": m.max_context,
-            "axolotl_chat_template": m.axolotl_chat_template,
-            "llamafactory_template": m.llamafactory_template,
+            **{f"{fw.name}_template": fw.model_template(m) or "" for fw in every},
         }
         for m in load_catalog().values()
     )

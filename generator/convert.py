@@ -1,23 +1,28 @@
-"""Convert a hand-written Axolotl config to LLaMA-Factory or back, through the framework-neutral fields."""
+"""Convert a hand-written config from one framework to another through the frameworks' key tables.
+
+The source framework's table reads the config into framework-neutral fields (the Plan's names); the target's
+table writes them. Nothing is dropped silently: a key no table carries, a value the target has no counterpart
+for, a value the target's schema refuses, each is listed with why. Where the source leaves a field to its
+default and the target's default differs, the source's default is written out. Local paths are rebased to the
+folder the output goes to; an existing dataset_info.json there is merged, never overwritten.
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from . import __version__, _io
+from . import __version__, _io, frameworks
 from ._yaml import load_file
 from .errors import FtgenError, Problem
-from .render import _reverse as R
-from .validate import FRAMEWORKS, default_version, load_schema, validate_config
+from .frameworks import Framework, Where
+from .validate import validate_config
 
-NAMES = {"axolotl": "Axolotl", "llamafactory": "LLaMA-Factory"}
-OUT_NAME = {"axolotl": "axolotl.yaml", "llamafactory": "llamafactory.yaml"}
+DATASET_INFO = "dataset_info.json"
 
 
 @dataclass
@@ -36,12 +41,10 @@ class Conversion:
     @property
     def text(self) -> str:
         """The converted config as YAML, headed by what was not translated."""
-        src, dst = self.source_framework, self.target_framework
+        src, dst = frameworks.get(self.source_framework), frameworks.get(self.target_framework)
         head = [
-            (
-                f"{dst} {default_version(dst)} config converted by ftgen {__version__} from "
-                f"{Path(self.source).name} ({src} {default_version(src)})."
-            )
+            f"{dst.name} {dst.version} config converted by ftgen {__version__} from "
+            f"{Path(self.source).name} ({src.name} {src.version})."
         ]
         if self.untranslated:
             head.append(f"Not translated ({len(self.untranslated)}), set by hand if needed:")
@@ -66,107 +69,82 @@ class Conversion:
         }
 
 
-@cache
-def _defaults(framework: str) -> dict[str, Any]:
-    return {k: v.get("default") for k, v in load_schema(framework).get("properties", {}).items()}
+def _defaults_to_write(src: Framework, dst: Framework, fields: dict[str, Any]) -> dict[str, Any]:
+    """Fields the source leaves to its default where the target would do otherwise: the source's default.
 
-
-def _make_defaults_explicit(src: str, dst: str, n: R.Neutral, notes: list[str]) -> None:
-    """Where the source leaves a setting to its default and the target's default differs, write it out."""
-    inverse_dst = {name: key for key, name in R.SIMPLE[dst].items()}
-    sd_all, dd_all = _defaults(src), _defaults(dst)
-    plugin_keys = set(load_schema(src).get("x-ftgen", {}).get("plugin_keys", {}))
-    for src_key, name in R.SIMPLE[src].items():
-        if name in n.fields or name not in inverse_dst or name == "output_dir" or src_key in plugin_keys:
+    Written when the target's default differs; where the target has none (it defers to transformers' default, as
+    the source does), only when its schema requires the key or the source states its default itself (LLaMA-Factory's
+    lora_alpha = 2 x lora_rank)."""
+    src_defaults, dst_defaults = src.defaults(fields), dst.defaults(fields)
+    implied = src.stated_defaults(fields)
+    required = set(dst.schema().get("required", []))
+    out = {}
+    for name, value in src_defaults.items():
+        if name in fields or name == "output_dir" or value is None or not dst.rows_for(name):
             continue
-        dst_key = inverse_dst[name]
-        sd, dd = sd_all.get(src_key), dd_all.get(dst_key)
-        required = dst_key in load_schema(dst).get("required", []) or name == "learning_rate"
-        if sd is None or sd == dd or (dd is None and not required):
-            continue  # a target default of None defers to transformers' default, the source's own
-        n.fields[name] = sd
-        notes.append(f"{dst_key}: {sd!r} written: {NAMES[src]}'s default, {NAMES[dst]}'s is {dd!r}")
-    if "gradient_checkpointing" not in n.fields and n.get("method") is not None:
-        src_gc, dst_gc = _gc_default(src), _gc_default(dst)
-        if src_gc != dst_gc:
-            n.fields["gradient_checkpointing"] = src_gc
-            notes.append(f"gradient checkpointing {'on' if src_gc else 'off'} written: {NAMES[src]}'s default")
-    if src == "axolotl" and dst == "llamafactory" and n.get("task") == "pretrain" and "packing" not in n.fields:
-        n.fields["packing"] = False
-        notes.append(
-            "packing: false written: Axolotl packs only with sample_packing, LLaMA-Factory packs pt by default"
-        )
-    if (
-        src == "llamafactory"
-        and dst == "axolotl"
-        and "lora_alpha" not in n.fields
-        and n.get("method") in ("lora", "qlora")
-    ):
-        rank = n.get("lora_r", sd_all.get("lora_rank"))
-        if isinstance(rank, int):
-            n.fields["lora_alpha"] = 2 * rank
-            notes.append(f"lora_alpha: {2 * rank} written: LLaMA-Factory's default is 2 x lora_rank")
-
-
-def _gc_default(framework: str) -> bool:
-    d = _defaults(framework)
-    if framework == "llamafactory":
-        return not d.get("disable_gradient_checkpointing", False)
-    return bool(d.get("gradient_checkpointing"))
+        if name in dst_defaults:
+            if dst_defaults[name] != value:
+                out[name] = value
+        elif dst.key_of(name) in required or name in implied:
+            out[name] = value
+    return out
 
 
 def convert_config(
-    cfg: dict, source: str, target: str, file: str = "<config>", dataset_info: dict | None = None
+    cfg: dict,
+    source: str,
+    target: str,
+    file: str = "<config>",
+    dataset_info: dict | None = None,
+    *,
+    base: Path | None = None,
+    out: Path | None = None,
+    existing: dict[str, Any] | None = None,
 ) -> Conversion:
-    """Convert one parsed config; nothing is dropped silently (untranslated keys are listed with why)."""
-    for fw in (source, target):
-        if fw not in FRAMEWORKS:
-            raise FtgenError([Problem(file, "--to", "unsupported framework", fw, ", ".join(FRAMEWORKS))])
-    if source == target:
-        raise FtgenError(
-            [
-                Problem(
-                    file,
-                    "--to",
-                    f"the config is already a {NAMES[source]} config",
-                    target,
-                    ", ".join(fw for fw in FRAMEWORKS if fw != source),
-                )
-            ]
+    """Convert one parsed config; nothing is dropped silently (untranslated keys are listed with why).
+
+    `base` is the folder the config's relative paths are relative to (its own folder), `out` the folder the
+    result is written to (paths are rebased there), `existing` the files already in `out` (merged with)."""
+    src, dst = frameworks.get(source, file, "--framework"), frameworks.get(target, file, "--to")
+    if src is dst:
+        others = ", ".join(n for n in frameworks.names() if n != source)
+        raise FtgenError([Problem(file, "--to", f"the config is already a {src.label} config", target, others)])
+    reading = src.read(cfg, Where(base=base, existing={DATASET_INFO: dataset_info} if dataset_info else {}))
+    fields = dict(reading.fields)
+    translated = dict(reading.origin)
+    notes = list(reading.notes)
+    for name, value in _defaults_to_write(src, dst, fields).items():
+        fields[name] = value
+        notes.append(f"{name}: {value!r} written: {src.label}'s default, {dst.label} would do otherwise")
+    written = dst.write(fields, Where(base=base, out=out, existing=dict(existing or {})))
+    config = written.config
+    generic = f"no {dst.label} counterpart known to ftgen"
+    untranslated = {key: (why or generic) for key, why in reading.untranslated.items()}
+
+    def add(key: str, why: str) -> None:  # one key may carry several things that do not translate
+        untranslated[key] = (
+            why if key not in untranslated or why in untranslated[key] else f"{untranslated[key]}; {why}"
         )
-    n = R.to_neutral(source, cfg, dataset_info)
-    translated = dict(n.origin)
-    notes: list[str] = []
-    _make_defaults_explicit(source, target, n, notes)
-    emitted = R.from_neutral(target, n)
-    untranslated = {k: why for k, why in n.untranslated.items()}
-    for name, why in emitted.untranslated.items():
-        for key in translated.pop(name, (name,)):
-            untranslated[key] = why
-    config = emitted.config
+
+    for name, why in written.untranslated.items():
+        for key in translated.pop(name, ()) or (name,):
+            add(key, why or f"{generic} ({name})")
     # values the target does not accept (an optimizer only one framework has) come back out, with the reason
-    for p in validate_config(target, config, OUT_NAME[target]):
+    for p in validate_config(target, config, dst.config_name):
         top = p.key.split(".")[0].split("[")[0]
-        if top not in config or p.message == "unknown key":
+        if top not in config or p.message == "unknown key" or top not in written.by:
             continue
-        name = next((nm for nm, keys in translated.items() if _writes(target, nm, top)), None)
         del config[top]
-        why = f"{NAMES[target]} {default_version(target)}: {p.message}" + (
-            f" (allowed: {p.allowed})" if p.allowed else ""
-        )
-        for key in translated.pop(name, ()) if name else ():
-            untranslated[key] = why
+        why = f"{dst.label} {dst.version}: {p.message}" + (f" (allowed: {p.allowed})" if p.allowed else "")
+        for name in written.by[top].fields:
+            for key in translated.pop(name, ()):
+                add(key, why)
     problems = [
         Problem(file, key, why, _value(cfg, key), None, "warning", "convert")
         for key, why in sorted(untranslated.items())
     ]
-    extra = {name: json.dumps(data, indent=2, ensure_ascii=False) + "\n" for name, data in emitted.extra_files.items()}
-    return Conversion(file, source, target, config, extra, translated, problems, notes + emitted.notes)
-
-
-def _writes(target: str, name: str, key: str) -> bool:
-    inverse = {nm: k for k, nm in R.SIMPLE[target].items()}
-    return inverse.get(name) == key
+    extra = {name: json.dumps(data, indent=2, ensure_ascii=False) + "\n" for name, data in written.files.items()}
+    return Conversion(file, source, target, config, extra, translated, problems, notes + written.notes)
 
 
 def _value(cfg: dict, key: str) -> Any:
@@ -176,22 +154,27 @@ def _value(cfg: dict, key: str) -> Any:
     return v if isinstance(v, (str, int, float, bool)) else None
 
 
+def _read_json(path: Path) -> dict | None:
+    try:
+        data = _io.read_json(path)
+    except FtgenError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def load_dataset_info(config_path: Path, cfg: dict) -> dict | None:
     """LLaMA-Factory's dataset_info.json for a config: dataset_dir relative to the config, then to the cwd."""
     folder = str(cfg.get("dataset_dir", "data"))
     for base in (config_path.parent, Path.cwd()):
-        path = base / folder / "dataset_info.json"
+        path = base / folder / DATASET_INFO
         if path.is_file():
-            try:
-                data = _io.read_json(path)
-            except FtgenError:
-                return None
-            return data if isinstance(data, dict) else None
+            return _read_json(path)
     return None
 
 
-def convert_file(path: Path | str, target: str, source: str | None = None) -> Conversion:
-    """Load, detect and convert one config file. Raises FtgenError (exit 2) for unreadable input."""
+def convert_file(path: Path | str, target: str, source: str | None = None, out: Path | None = None) -> Conversion:
+    """Load, detect and convert one config file, for output into folder `out` (default: the working folder).
+    Raises FtgenError (exit 2) for unreadable input."""
     from .lint._detect import detect
 
     path = Path(path)
@@ -210,9 +193,25 @@ def convert_file(path: Path | str, target: str, source: str | None = None) -> Co
                         "",
                         f"cannot tell the framework: {how}",
                         None,
-                        "pass --framework axolotl or --framework llamafactory",
+                        "pass --framework " + " or --framework ".join(frameworks.names()),
                     )
                 ]
             )
-    info = load_dataset_info(path, cfg) if source == "llamafactory" else None
-    return convert_config(cfg, source, target, str(path), info)
+    out = Path(out) if out is not None else Path.cwd()
+    info = load_dataset_info(path, cfg)
+    existing = {}
+    if (out / DATASET_INFO).is_file():
+        found = _read_json(out / DATASET_INFO)
+        if found is None:
+            raise FtgenError(
+                [
+                    Problem(
+                        str(out / DATASET_INFO),
+                        "",
+                        "exists but is not a JSON object; ftgen merges into it and will not overwrite it",
+                        allowed="a dataset_info.json file, or another output folder",
+                    )
+                ]
+            )
+        existing[DATASET_INFO] = found
+    return convert_config(cfg, source, target, str(path), info, base=path.parent, out=out, existing=existing)

@@ -19,7 +19,8 @@ OPTIMIZERS = (
     "sgd",
     "adafactor",
 )
-SHARDINGS = ("none", "zero1", "zero2", "zero3", "zero3_offload", "fsdp")
+SHARDINGS = ("single", "ddp", "zero1", "zero2", "zero3", "zero3_offload", "fsdp")  # the Plan's `distributed`
+UNSHARDED = ("single", "ddp")  # a full replica per process
 MASTER_DTYPES = ("auto", "fp32", "bf16", "fp16")
 CROSS_ENTROPY = ("standard", "chunked", "fused")
 QUANT_BITS = (4, 8)
@@ -128,7 +129,7 @@ class TrainSetup:
     quant_bits: int | None = None  # 4 (nf4, qlora), 8, or None (16-bit / fp32 weights)
     double_quant: bool = True
     world_size: int = 1  # GPUs in total
-    sharding: str = "none"  # "none" (DDP / single) | zero1 | zero2 | zero3 | zero3_offload | fsdp (= zero3)
+    sharding: str = "single"  # single | ddp (no sharding) | zero1 | zero2 | zero3 | zero3_offload | fsdp (= zero3)
     reference_model: bool = False  # DPO/KTO/ORPO full FT keeps a frozen reference copy
     trainable_embeddings: bool = False
     # --- additions beyond the interface (all defaulted, so existing calls are unchanged)
@@ -432,7 +433,7 @@ def estimate(model: ModelCard, setup: TrainSetup) -> MemoryEstimate:
     notes: list[str] = []
     n_gpu = setup.world_size
     shard = setup.sharding
-    if shard not in ("none", "zero3_offload") and n_gpu == 1:
+    if shard not in (*UNSHARDED, "zero3_offload") and n_gpu == 1:
         notes.append(f"{shard} on one GPU shards nothing (world_size 1); the engine's byte accounting still applies")
     opt_div = n_gpu if shard in _ZERO else 1
     grad_div = n_gpu if shard in ("zero2", "zero3", "zero3_offload", "fsdp") else 1
@@ -530,7 +531,7 @@ def estimate(model: ModelCard, setup: TrainSetup) -> MemoryEstimate:
         if grad_div > 1:
             # the gradients of the layer being reduced are whole before reduce-scatter
             gradients += (sh.layer_linear_params if setup.method == "full" else 0) * grad_dtype_bytes
-        if shard == "none" and n_gpu > 1 and setup.method == "full":
+        if shard in UNSHARDED and n_gpu > 1 and setup.method == "full":
             # torch DDP copies gradients into flat all-reduce buckets unless gradient_as_bucket_view=True
             # (PyTorch DistributedDataParallel docs): a second gradient-sized buffer
             gradients *= 2
@@ -609,7 +610,7 @@ def estimate(model: ModelCard, setup: TrainSetup) -> MemoryEstimate:
             notes.append("reference model: with LoRA the base with adapters disabled serves as reference (no copy)")
 
     # --- phases -------------------------------------------------------------------------------
-    single = n_gpu == 1 and shard == "none"
+    single = n_gpu == 1 and shard in UNSHARDED
     if setup.gradient_accumulation_steps == 1 and single and not setup.optimizer_in_backward and gradients > 0:
         # Activations and logits peak when backward starts, before any gradient exists (the Trainer
         # zeroes gradients to None after each step); gradients peak when backward ends, after the

@@ -490,9 +490,9 @@ _DRIFT_STATES = ((" (missing)", "missing"), (" (would be removed)", "would be re
 
 
 def _config_states(tree: Path, side: _Side) -> list[ConfigState]:
+    from . import frameworks
     from .check import compare
     from .lint import lint_config
-    from .render import CONFIG_NAME
 
     out_dir = side.build.out_dir.as_posix()
     if not _inside(tree, tree / side.build.out_dir):
@@ -508,7 +508,7 @@ def _config_states(tree: Path, side: _Side) -> list[ConfigState]:
         states[name] = state
     out = []
     for r in side.build.rendered:
-        name = CONFIG_NAME[r.framework]
+        name = frameworks.get(r.framework).config_name
         file = f"{out_dir}/{name}"
         lint = lint_config(r.config, file, r.framework)
         findings = [f.to_dict() for f in lint.findings if f.severity in ("error", "warning")]
@@ -594,16 +594,19 @@ def review(repo: Path | str, base: str, head: str | None = None, out_root: str =
             if bp and hp:
                 sr.decisions = _diff_decisions(bp, hp)
             elif hp:
-                sr.decisions = _diff_decisions(Plan(hp.name, hp.task, hp.method, (), (), {}, {}), hp)
+                sr.decisions = _diff_decisions(Plan(hp.name, hp.task, hp.method, (), ()), hp)
             sr.memory_gb = (
-                (bp.memory or {}).get("total_gb") if bp else None,
-                (hp.memory or {}).get("total_gb") if hp else None,
+                bp.memory.total_gb if bp and bp.memory else None,
+                hp.memory.total_gb if hp and hp.memory else None,
             )
             sr.hours = (
-                (bp.time_cost or {}).get("hours") if bp else None,
-                (hp.time_cost or {}).get("hours") if hp else None,
+                bp.time_cost.hours if bp and bp.time_cost else None,
+                hp.time_cost.hours if hp and hp.time_cost else None,
             )
-            sr.usd = ((bp.time_cost or {}).get("usd") if bp else None, (hp.time_cost or {}).get("usd") if hp else None)
+            sr.usd = (
+                bp.time_cost.usd if bp and bp.time_cost else None,
+                hp.time_cost.usd if hp and hp.time_cost else None,
+            )
             wb, wh = _warning_ids(bp), _warning_ids(hp)
             sr.new_warnings = [w for k, w in wh.items() if k not in wb]
             sr.resolved_warnings = [w for k, w in wb.items() if k not in wh]

@@ -131,9 +131,26 @@ def _pattern(validator, pattern: str, instance: Any, schema: dict):
 _Validator = validators.extend(Draft202012Validator, {"pattern": _pattern})
 
 
-@cache
 def _validator() -> Draft202012Validator:
+    from . import frameworks
+
+    return _validator_for(frameworks.names())
+
+
+@cache
+def _validator_for(names: tuple[str, ...]) -> Draft202012Validator:
+    """The spec schema with the registry's frameworks in `framework` and `framework_overrides` (the file lists the
+    built-in ones for readers and editors; a registered framework joins them here)."""
+    from . import frameworks
+
     schema = json.loads((schemas_dir() / "spec.schema.json").read_text())
+    props = schema["properties"]
+    props["framework"]["enum"] = ["auto", *names, "both"]
+    overrides = props["framework_overrides"]["properties"]
+    for name in names:
+        overrides.setdefault(name, {"description": f"{frameworks.label(name)} config keys.", "type": "object"})
+    for name in [n for n in overrides if n not in names]:
+        del overrides[name]
     return _Validator(schema)
 
 

@@ -1,45 +1,50 @@
-"""Supported targets: which framework runs which task (stage) with which methods, as one plain table."""
+"""Supported targets: which framework runs which task (stage) with which methods, as one plain table.
+
+The cells live in each framework module (`targets`, `unsupported`, `preferred`); this module reads them through
+the registry so that the table, the rules and `ftgen targets` agree.
+"""
 
 from __future__ import annotations
 
-FRAMEWORKS = ("axolotl", "llamafactory")
-METHODS = ("qlora", "lora", "full")
+from . import frameworks
+from .plan import Method
 
-# (framework, task) -> methods ftgen can compile and run.
-# Sources: Axolotl 0.19.0 `rl:` types (utils/schemas/enums.py RLType) and dataset strategies;
-# LLaMA-Factory 0.9.5 `stage:` choices (pt, sft, rm, ppo, dpo, kto; ORPO is stage dpo with pref_loss orpo).
-TARGETS: dict[tuple[str, str], tuple[str, ...]] = {
-    ("axolotl", "sft"): METHODS,
-    ("axolotl", "pretrain"): METHODS,
-    ("axolotl", "dpo"): METHODS,
-    ("axolotl", "kto"): METHODS,
-    ("axolotl", "grpo"): METHODS,
-    ("llamafactory", "sft"): METHODS,
-    ("llamafactory", "pretrain"): METHODS,
-    ("llamafactory", "dpo"): METHODS,
-    ("llamafactory", "kto"): METHODS,
-    ("llamafactory", "orpo"): METHODS,
-}
-
-# Why a pair is missing, for error messages.
-UNSUPPORTED: dict[tuple[str, str], str] = {
-    ("llamafactory", "grpo"): "LLaMA-Factory 0.9.5 has no GRPO stage (its stages are pt, sft, rm, ppo, dpo, kto)",
-    ("axolotl", "orpo"): "Axolotl's ORPO strategies need chosen/rejected message lists "
-    "(chat_template.argilla), which ftgen's preference format does not map to yet",
-}
+METHODS = Method.values()
 
 
 def supports(framework: str, task: str, method: str | None = None) -> bool:
-    methods = TARGETS.get((framework, task))
-    return methods is not None and (method is None or method in methods)
+    fw = frameworks.get(framework) if framework in frameworks.names() else None
+    methods = fw.targets.get(str(task)) if fw else None
+    return methods is not None and (method is None or str(method) in methods)
 
 
 def frameworks_for(task: str) -> tuple[str, ...]:
-    return tuple(fw for fw in FRAMEWORKS if (fw, task) in TARGETS)
+    return tuple(fw.name for fw in frameworks.all_frameworks() if str(task) in fw.targets)
+
+
+def why_not(framework: str, task: str) -> str:
+    """Why `framework` cannot run `task` (its own words where it has them)."""
+    fw = frameworks.get(framework) if framework in frameworks.names() else None
+    if fw is not None and str(task) in fw.unsupported:
+        return fw.unsupported[str(task)]
+    return f"{frameworks.label(framework)} does not support task {task}"
+
+
+def auto_choice(task: str, method: str | None = None) -> tuple[str, str] | None:
+    """(framework, why) that `framework: auto` picks for a task: the first that prefers it, else the first able."""
+    able = [fw for fw in frameworks.all_frameworks() if supports(fw.name, task, method)]
+    if not able:
+        return None
+    for fw in able:
+        if str(task) in fw.preferred:
+            return fw.name, f"task {task}: {fw.preferred[str(task)]}"
+    return able[0].name, f"task {task}: {able[0].label} is the first framework that runs it"
 
 
 def table() -> list[tuple[str, str, str]]:
     """Rows (framework, task, methods) for docs and `ftgen targets`."""
-    rows = [(fw, task, ", ".join(m)) for (fw, task), m in TARGETS.items()]
-    rows += [(fw, task, f"not supported: {why}") for (fw, task), why in UNSUPPORTED.items()]
+    rows = []
+    for fw in frameworks.all_frameworks():
+        rows += [(fw.name, task, ", ".join(methods)) for task, methods in fw.targets.items()]
+        rows += [(fw.name, task, f"not supported: {why}") for task, why in fw.unsupported.items()]
     return sorted(rows)

@@ -62,7 +62,15 @@ GPUS_PER_NODE = 8
 #: as DDP (2 x params) and ZeRO-3/FSDP 1.5x (Rajbhandari et al. 2020, arXiv:1910.02054, sec. 7);
 #: zero3_offload adds PCIe traffic and a CPU Adam step (ZeRO-Offload, Ren et al. 2021,
 #: arXiv:2101.06840): taken as half speed.
-SHARDING_SPEED = {"none": 1.0, "zero1": 1.0, "zero2": 0.97, "zero3": 0.90, "fsdp": 0.90, "zero3_offload": 0.50}
+SHARDING_SPEED = {
+    "single": 1.0,
+    "ddp": 1.0,
+    "zero1": 1.0,
+    "zero2": 0.97,
+    "zero3": 0.90,
+    "fsdp": 0.90,
+    "zero3_offload": 0.50,
+}
 
 #: fp32 training runs on TF32 tensor cores at half the bf16 rate (A100: 156 vs 312 TFLOP/s).
 FP32_SPEED = 0.5
@@ -205,7 +213,7 @@ def estimate_time_cost(
     base = (6 if setup.method == "full" else 4) + (2 if setup.gradient_checkpointing else 0)
     notes.append(f"{fpt / 1e9:.1f} GFLOP per token ({base}N + attention; Kaplan 2020, PaLM appendix B)")
     per_gpu = gpu.tflops_bf16 * 1e12 * mfu / fpt
-    shard = setup.sharding if setup.world_size > 1 else "none"
+    shard = setup.sharding if setup.world_size > 1 else "single"
     eff = scaling_efficiency(setup.world_size) * SHARDING_SPEED[shard]
     if setup.world_size > 1:
         notes.append(f"{setup.world_size} GPUs: scaling efficiency {eff:.2f} (incl. {shard} communication)")

@@ -6,6 +6,7 @@ import difflib
 import json
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,36 +14,32 @@ from typing import TYPE_CHECKING, Any
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 
-from . import _yaml
+from . import frameworks
 from ._resources import schemas_dir
 from .errors import FtgenError, Problem
+from .frameworks import Hardware
+from .frameworks._dialect import OMEGACONF_FLOAT
 
 if TYPE_CHECKING:
     from .envs import Env
 
-FRAMEWORKS = ("axolotl", "llamafactory")
-_DEFAULT_VERSIONS = {"axolotl": "0.19.0", "llamafactory": "0.9.5"}
 _LIST_LIMIT = 20  # enum lists longer than this are shown as close matches + a count
-
-# OmegaConf's float resolver: LLaMA-Factory's CLI reads YAML with it (defined once, in generator._yaml)
-_OMEGACONF_FLOAT = _yaml.OMEGACONF_FLOAT
 _INT_STRING = re.compile(r"^\s*[-+]?[0-9]+(?:_[0-9]+)*\s*$")
 
 
 def default_version(framework: str) -> str:
     """The pinned framework version whose schema ftgen ships."""
-    _check_framework(framework)
-    return _DEFAULT_VERSIONS[framework]
+    return frameworks.get(framework).version
 
 
 def _check_framework(framework: str) -> None:
-    if framework not in FRAMEWORKS:
-        raise FtgenError([Problem("ftgen", "framework", "unsupported framework", framework, ", ".join(FRAMEWORKS))])
+    frameworks.get(framework)
 
 
 def schema_path(framework: str, version: str | None = None) -> Path:
-    """The vendored schema file of a framework version."""
-    return schemas_dir() / f"{framework}-{version or default_version(framework)}.schema.json"
+    """The vendored schema file of a framework version (in schemas/, or the framework's own schema_dir)."""
+    fw = frameworks.get(framework)
+    return (fw.schema_dir or schemas_dir()) / f"{framework}-{version or fw.version}.schema.json"
 
 
 @cache
@@ -51,7 +48,7 @@ def load_schema(framework: str, version: str | None = None) -> dict:
     _check_framework(framework)
     path = schema_path(framework, version)
     if not path.is_file():
-        have = sorted(p.name.removesuffix(".schema.json") for p in schemas_dir().glob(f"{framework}-*.schema.json"))
+        have = sorted(p.name.removesuffix(".schema.json") for p in path.parent.glob(f"{framework}-*.schema.json"))
         raise FtgenError(
             [Problem(str(path), "", "no schema for this framework version", version, ", ".join(have) or None)]
         )
@@ -73,7 +70,7 @@ def _is_number_string(instance: Any, policy: str) -> bool:
     if not isinstance(instance, str) or policy == "none":
         return False
     if policy == "omegaconf":
-        return bool(_OMEGACONF_FLOAT.match(instance))
+        return bool(OMEGACONF_FLOAT.match(instance))
     try:
         float(instance.replace("_", ""))
     except ValueError:
@@ -351,15 +348,11 @@ def validate_config(framework: str, cfg: dict, file: str, version: str | None = 
 # reading configs the way each framework reads them
 
 
-_OmegaConfLikeLoader = _yaml.OmegaConfLoader  # the parse LLaMA-Factory's CLI does (generator._yaml)
-
-
 def load_config(path: Path | str, framework: str) -> dict:
-    """Parse a config file as its framework does (Axolotl: YAML 1.1; LLaMA-Factory: OmegaConf floats), through
-    generator._yaml (the one safe reader: regular files only, size, depth and alias limits)."""
+    """Parse a config file as its framework does (its YAML dialect: PyYAML's safe loader, or OmegaConf's floats),
+    through generator._yaml (the one safe reader: regular files only, size, depth and alias limits)."""
     path = Path(path)
-    dialect = "omegaconf" if framework == "llamafactory" else "yaml"
-    data = _yaml.load_file(path, dialect=dialect).data
+    data = frameworks.get(framework).dialect.load_file(path)
     if not isinstance(data, dict):
         raise FtgenError(
             [Problem(str(path), "", "config must be a mapping of keys to values", type(data).__name__, "mapping")]
@@ -379,8 +372,75 @@ def validate_file(framework: str, path: Path | str, version: str | None = None) 
 # ----------------------------------------------------------------------------------------------
 # the framework's own validator, run inside its env
 
+NOT_CHECKED = "not-checked-here"  # the rule of a native refusal that is a fact of this machine, not of the config
 
-_NATIVE_SCRIPTS = {"axolotl": "axolotl_validate.py", "llamafactory": "llamafactory_validate.py"}
+
+@dataclass(frozen=True)
+class NativeVerdict:
+    """The framework's own validator on one config: accepted, refused (config errors), or not checked here
+    (the validator refused for a reason that is a fact of this machine: no GPU, a package the env lacks)."""
+
+    framework: str
+    path: str
+    errors: tuple[Problem, ...] = ()
+    not_checked: str | None = None  # why, when the config could not be judged here
+    machine: tuple[Problem, ...] = ()  # the refusals that were about the machine, as the validator said them
+
+    @property
+    def status(self) -> str:
+        if self.errors:
+            return "refused"
+        return "not checked here" if self.not_checked else "accepted"
+
+    def to_dict(self) -> dict:
+        return {
+            "framework": self.framework,
+            "path": self.path,
+            "status": self.status,
+            "errors": [p.to_dict() for p in self.errors],
+            "not_checked": self.not_checked,
+            "machine": [p.to_dict() for p in self.machine],
+        }
+
+
+def classify(framework: str, problems: Iterable[Problem]) -> tuple[list[Problem], list[tuple[str, Problem]]]:
+    """(config errors, [(machine reason, problem)]): which native refusals are about the config."""
+    fw = frameworks.get(framework)
+    errors, machine = [], []
+    for p in problems:
+        reason = NOT_CHECKED_REASON.get(p.rule or "") or fw.machine_reason(p.message)
+        (machine.append((reason, p)) if reason else errors.append(p))
+    return errors, machine
+
+
+NOT_CHECKED_REASON = {"validator-did-not-run": "the framework's own validator could not run in its env"}
+
+
+def native_verdicts(
+    framework: str,
+    paths: Iterable[Path | str],
+    env: Env,
+    *,
+    hardware: Hardware | None = None,
+    timeout: float = 900,
+) -> dict[str, NativeVerdict]:
+    """The framework's own verdict on each config, judged for `hardware` (the plan's GPU; None: this machine)."""
+    fw = frameworks.get(framework)
+    request = fw.native_request(hardware)
+    results = native_validate_many(
+        framework,
+        paths,
+        env,
+        target=request.get("target", "host"),
+        capabilities=request.get("capabilities"),
+        timeout=timeout,
+    )
+    out = {}
+    for path, problems in results.items():
+        errors, machine = classify(framework, problems)
+        reason = "; ".join(dict.fromkeys(r for r, _ in machine)) or None
+        out[path] = NativeVerdict(framework, path, tuple(errors), reason, tuple(p for _, p in machine))
+    return out
 
 
 def native_validate_many(
@@ -397,12 +457,13 @@ def native_validate_many(
     Returns {path: problems}; [] where the framework accepted the config. `target`
     "host" judges the config for this machine, as `axolotl train` / `llamafactory-cli
     train` would here (on a CPU machine bf16 is refused); "gpu" judges it for an
-    Ampere+ GPU (lint of GPU configs on a CPU machine). Axolotl's `capabilities`
-    (bf16, fp8, tf32, n_gpu, compute_capability) override the target's.
+    Ampere+ GPU (lint of GPU configs on a CPU machine). `capabilities` (Axolotl: bf16, fp8,
+    tf32, n_gpu, compute_capability) override the target's. `classify` / `native_verdicts`
+    tell the refusals about this machine from those about the config.
     """
     from .envs import ScriptError, run_json
 
-    _check_framework(framework)
+    fw = frameworks.get(framework)
     paths = [str(Path(p).absolute()) for p in paths]
     if not paths:
         return {}
@@ -417,7 +478,7 @@ def native_validate_many(
         with tempfile.TemporaryDirectory(prefix="ftgen-native-") as cwd:  # anything it writes lands here
             out = run_json(
                 env.python,
-                _NATIVE_SCRIPTS[framework],
+                fw.native_script,
                 stdin=json.dumps(request),
                 env=env.subprocess_env(),
                 timeout=timeout,
@@ -429,6 +490,7 @@ def native_validate_many(
             "",
             f"{framework}'s own validator could not run: {exc}",
             allowed=f"check the env: ftgen env list; reinstall: ftgen env install {framework} --force",
+            rule="validator-did-not-run",
         )
         return {p: [problem] for p in paths}
     results: dict[str, list[Problem]] = {}
@@ -451,3 +513,149 @@ def native_validate(framework: str, config_path: Path | str, env: Env, **kw) -> 
     """Run the framework's own validator on one config file inside its env; [] when accepted."""
     path = str(Path(config_path).absolute())
     return native_validate_many(framework, [path], env, **kw)[path]
+
+
+# ----------------------------------------------------------------------------------------------
+# a build folder: schema, then the framework's own validator, judged for the plan's hardware
+
+
+@dataclass(frozen=True)
+class ConfigVerdict:
+    """One config of a build: schema-valid (else validate_build raises), and the native verdict."""
+
+    framework: str
+    version: str
+    config: str
+    status: str  # accepted | refused | not checked here
+    errors: tuple[Problem, ...] = ()
+    not_checked: str | None = None
+    judged_for: str = ""  # " (judged for 8 x H100-80GB)"
+
+    def to_dict(self) -> dict:
+        return {
+            "framework": self.framework,
+            "version": self.version,
+            "config": self.config,
+            "schema": "ok",
+            "native": self.status,
+            "not_checked": self.not_checked,
+            "judged_for": self.judged_for.strip(" ()").removeprefix("judged for ") or None,
+            "errors": [p.to_dict() for p in self.errors],
+        }
+
+
+@dataclass(frozen=True)
+class BuildVerdict:
+    build: str
+    configs: tuple[ConfigVerdict, ...]
+
+    @property
+    def refused(self) -> bool:
+        return any(c.status == "refused" for c in self.configs)
+
+    @property
+    def not_checked(self) -> bool:
+        return any(c.status == "not checked here" for c in self.configs)
+
+    def to_dict(self) -> dict:
+        return {
+            "build": self.build,
+            "ok": not self.refused,
+            "all_checked": not self.not_checked,
+            "configs": [c.to_dict() for c in self.configs],
+        }
+
+
+def validate_build(build_dir: Path, framework: str | None = None, env_root: Path | None = None) -> BuildVerdict:
+    """Schema-check every config of a build (FtgenError on errors), then run each framework's own validator on
+    the config a run would use, judged for the hardware the plan targets."""
+    return validate_builds([Path(build_dir)], framework, env_root)[0]
+
+
+def validate_builds(
+    build_dirs: Iterable[Path], framework: str | None = None, env_root: Path | None = None
+) -> list[BuildVerdict]:
+    """validate_build for many builds, with one validator process per framework and target hardware."""
+    import tempfile
+
+    from . import envs
+    from .plan import Plan
+    from .render._yamlsafe import yaml_document
+    from .run import prepare, run_config
+
+    jobs = []  # (build, framework, prepared config, hardware)
+    for build_dir in map(Path, build_dirs):
+        first = prepare(build_dir, framework) if framework else None
+        plan = Plan.from_dict(first.plan if first else _plan_json(build_dir))
+        hardware = Hardware.from_plan_facts(plan.facts)
+        for name in [framework] if framework else list(plan.frameworks):
+            prep = first if first and first.framework == name else prepare(build_dir, name)  # schema errors raise
+            jobs.append((build_dir, name, prep, hardware))
+    verdicts: dict[int, ConfigVerdict] = {}
+    with tempfile.TemporaryDirectory(prefix="ftgen-validate-") as tmp:
+        groups: dict[tuple, list[tuple[int, Path]]] = {}
+        for i, (_, name, prep, hardware) in enumerate(jobs):
+            fw = frameworks.get(name)
+            env = envs.get_env(name, env_root)
+            if env is None:
+                why = f"no {fw.label} env on this machine (ftgen env install {name})"
+                verdicts[i] = ConfigVerdict(name, fw.version, str(prep.config_path), "not checked here", (), why)
+                continue
+            run_dir = Path(tmp) / str(i)
+            run_dir.mkdir()
+            resolved = run_dir / fw.config_name
+            resolved.write_text(yaml_document(run_config(prep, run_dir)), encoding="utf-8")
+            key = (name, json.dumps(fw.native_request(hardware), sort_keys=True))
+            groups.setdefault(key, []).append((i, resolved))
+        for (name, _), items in groups.items():
+            env = envs.get_env(name, env_root)
+            hardware = jobs[items[0][0]][3]
+            found = native_verdicts(name, [p for _, p in items], env, hardware=hardware)
+            for i, resolved in items:
+                verdict = found[str(resolved.absolute())]
+                prep = jobs[i][2]
+                errors = tuple(
+                    Problem(str(prep.config_path), p.key, p.message, p.found, p.allowed, p.severity, p.rule, p.line)
+                    for p in verdict.errors
+                )
+                verdicts[i] = ConfigVerdict(
+                    name,
+                    env.version,
+                    str(prep.config_path),
+                    verdict.status,
+                    errors,
+                    verdict.not_checked,
+                    _judged_for(hardware),
+                )
+    out: dict[Path, list[ConfigVerdict]] = {}
+    for i, (build_dir, *_rest) in enumerate(jobs):
+        out.setdefault(build_dir, []).append(verdicts[i])
+    return [BuildVerdict(str(b), tuple(out.get(Path(b), ()))) for b in map(Path, build_dirs)]
+
+
+def _judged_for(hardware: Hardware | None) -> str:
+    if hardware is None or hardware.cpu:
+        return ""
+    return f" (judged for {hardware.gpus} x {hardware.gpu})" if hardware.gpus > 1 else f" (judged for {hardware.gpu})"
+
+
+def _plan_json(build_dir: Path) -> dict:
+    path = build_dir / "plan.json"
+    if not path.is_file():
+        raise FtgenError(
+            [
+                Problem(
+                    str(build_dir),
+                    "",
+                    "not an ftgen build folder (no plan.json)",
+                    allowed="a folder written by `ftgen build`, e.g. outputs/<name>",
+                )
+            ]
+        )
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise FtgenError([Problem(str(path), "", f"plan.json is not valid JSON: {exc}")]) from None
+    if not isinstance(data, dict):
+        raise FtgenError([Problem(str(path), "", "plan.json is not a JSON object", type(data).__name__, "object")])
+    return data

@@ -29,10 +29,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "generator" / "lint" / "_data" / "facts.json"
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from generator import frameworks  # noqa: E402
 
 AXOLOTL_RELEASES = ("0.5.2", "0.6.0", "0.8.1", "0.9.2", "0.10.0", "0.12.2", "0.13.2", "0.14.0", "0.16.1", "0.18.0")
 LLAMAFACTORY_RELEASES = ("0.8.3", "0.9.0", "0.9.1", "0.9.2", "0.9.3", "0.9.4")
-PINNED = {"axolotl": "0.19.0", "llamafactory": "0.9.5"}
+PINNED = {fw.name: fw.version for fw in frameworks.all_frameworks()}  # the pins live in generator/frameworks/
 
 _AX_DATASET_MODELS = ("SFTDataset", "DPODataset", "KTODataset", "StepwiseSupervisedDataset", "PretrainingDataset")
 _LF_ARG_CLASSES = ("ModelArguments", "DataArguments", "TrainingArguments", "FinetuningArguments", "GeneratingArguments")

@@ -13,10 +13,8 @@ if str(_REPO) not in sys.path:
 
 from jsonschema import Draft202012Validator  # noqa: E402
 
-from generator import envs  # noqa: E402
+from generator import envs, frameworks  # noqa: E402
 from generator.errors import FtgenError  # noqa: E402
-
-_SCRIPTS = {"axolotl": "axolotl_schema.py", "llamafactory": "llamafactory_schema.py"}
 
 
 def _missing_descriptions(node, path="") -> list[str]:
@@ -58,7 +56,8 @@ def generate(framework: str, env_dir: Path | None, install: bool, torch: str) ->
             progress=lambda i, n, d: print(f"  [{i}/{n}] {d}", file=sys.stderr, flush=True),
         )
     print(f"{framework}: generating with {env.python}", file=sys.stderr)
-    schema = envs.run_json(env.python, _SCRIPTS[framework], env=env.subprocess_env(), timeout=900)
+    script = frameworks.get(framework).schema_script
+    schema = envs.run_json(env.python, script, env=env.subprocess_env(), timeout=900)
     Draft202012Validator.check_schema(schema)
     missing = _missing_descriptions(schema)
     if missing:
@@ -71,7 +70,7 @@ def generate(framework: str, env_dir: Path | None, install: bool, torch: str) ->
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--framework", choices=["axolotl", "llamafactory", "all"], default="all")
+    parser.add_argument("--framework", choices=[*frameworks.names(), "all"], default="all")
     parser.add_argument(
         "--env-dir", type=Path, default=None, help="env root (default: $FTGEN_HOME/envs or ~/.cache/ftgen/envs)"
     )
@@ -81,10 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--torch", choices=["auto", "cpu", "cuda"], default="auto", help="torch flavor for --install")
     args = parser.parse_args(argv)
 
-    frameworks = list(_SCRIPTS) if args.framework == "all" else [args.framework]
+    names = list(frameworks.names()) if args.framework == "all" else [args.framework]
     stale = 0
     try:
-        for framework in frameworks:
+        for framework in names:
             name, schema = generate(framework, args.env_dir, args.install, args.torch)
             target = args.out / name
             text = render(schema)

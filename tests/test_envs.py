@@ -236,8 +236,10 @@ def test_stale_temp_dirs_of_dead_installs_are_removed(tmp_path, fake_runner):
 
 
 def test_python_requirement_is_checked(tmp_path, monkeypatch, fake_runner):
-    spec = envs.SPECS["axolotl"]
-    monkeypatch.setitem(envs.SPECS, "axolotl", _specs.EnvSpec(**{**spec.__dict__, "python": ">=9.0"}))
+    from generator import frameworks
+
+    fw = frameworks.get("axolotl")
+    monkeypatch.setattr(fw, "env", _specs.EnvSpec(**{**fw.env.__dict__, "python": ">=9.0"}))
     runner = fake_runner()
     with pytest.raises(FtgenError) as exc:
         envs.install("axolotl", root=tmp_path, torch="cpu")
@@ -314,14 +316,14 @@ def test_subprocess_env_wiring(tmp_path):
     assert out["PATH"].split(os.pathsep)[0] == str(tmp_path / "bin")
     assert out["PATH"].endswith("/usr/bin")
     assert out["VIRTUAL_ENV"] == str(tmp_path)
-    for key in (
-        "AXOLOTL_DO_NOT_TRACK",
-        "DO_NOT_TRACK",
-        "DISABLE_VERSION_CHECK",
-        "PYTHONUNBUFFERED",
-    ):
+    for key in ("AXOLOTL_DO_NOT_TRACK", "DO_NOT_TRACK", "PYTHONUNBUFFERED"):
         assert out[key] == "1"
-    assert out["WANDB_DISABLED"] == "true" and out["GRADIO_ANALYTICS_ENABLED"] == "False"
+    assert out["WANDB_DISABLED"] == "true"
+    assert "DISABLE_VERSION_CHECK" not in out  # LLaMA-Factory's own switch: only in its env
+    lf = envs.Env("llamafactory", "0.9.5", tmp_path, tmp_path / "bin" / "python", tmp_path / "bin", venv=tmp_path)
+    lf_out = lf.subprocess_env(base=base)
+    assert lf_out["DISABLE_VERSION_CHECK"] == "1" and lf_out["GRADIO_ANALYTICS_ENABLED"] == "False"
+    assert "AXOLOTL_DO_NOT_TRACK" not in lf_out
     assert out["WANDB_MODE"] == "online"  # extra wins
     assert out["CUDA_VISIBLE_DEVICES"] == "0"
     assert out["HF_TOKEN"] == "hf_secret" and out["WANDB_API_KEY"] == "k"  # secrets pass through

@@ -217,7 +217,7 @@ def test_zero_stages_shard_progressively():
     assert totals[0] > totals[1] > totals[2]
     z1 = estimate(LLAMA_8B, replace(full, sharding="zero1"))
     assert z1.components["gradients"] == pytest.approx(
-        estimate(LLAMA_8B, replace(full, sharding="none", world_size=1)).components["gradients"]
+        estimate(LLAMA_8B, replace(full, sharding="single", world_size=1)).components["gradients"]
     )
     off = estimate(LLAMA_8B, replace(full, sharding="zero3_offload"))
     assert off.components["optimizer"] == 0.0
@@ -416,7 +416,7 @@ def test_gpus_needed_shards_until_it_fits():
     n = bench.gpus_needed(LLAMA_8B, full, gpu_gib=24.0)
     assert n > 1
     assert estimate(LLAMA_8B, replace(full, world_size=n, sharding="fsdp")).total_gb <= 24.0
-    assert estimate(LLAMA_8B, replace(full, world_size=n - 1, sharding="fsdp" if n > 2 else "none")).total_gb > 24.0
+    assert estimate(LLAMA_8B, replace(full, world_size=n - 1, sharding="fsdp" if n > 2 else "single")).total_gb > 24.0
 
 
 def test_gradient_phases_stay_additive_with_persistent_gradient_buffers():

@@ -408,3 +408,134 @@ def test_native_validate_reports_a_broken_env_as_a_problem(tmp_path):
     env = _fake_env(tmp_path, "Traceback: boom\n", rc=1)
     [p] = native_validate("llamafactory", tmp_path / "c.yaml", env)
     assert "could not run" in p.message and "ftgen env install llamafactory" in p.allowed
+
+
+# ------------------------------------------------------------------ `ftgen validate`: config errors vs this machine
+
+LF_BF16 = (
+    "ValueError: Your setup doesn't support bf16/gpu. You need to assign use_cpu if you want to train the model on CPU."
+)
+LF_DS = "ValueError: Please use `FORCE_TORCHRUN=1` to launch DeepSpeed training."
+LF_NO_DS = (
+    "PackageNotFoundError: No package metadata was found for The 'deepspeed>=0.9.3' distribution was not found and "
+    "is required by this application."
+)
+
+
+@pytest.mark.parametrize(
+    ("framework", "message", "reason"),
+    [
+        ("llamafactory", LF_BF16, "no GPU with bf16"),
+        ("llamafactory", LF_DS, "torchrun"),
+        ("llamafactory", LF_NO_DS, "DeepSpeed is not installed"),
+        ("axolotl", "ValueError: bf16 requested, but AMP is not supported on this GPU.", "GPU"),
+        ("axolotl", "ModuleNotFoundError: No module named 'flash_attn'", "not installed"),
+    ],
+)
+def test_machine_facts_are_told_from_config_errors(framework, message, reason):
+    from generator.errors import Problem
+    from generator.validate import classify
+
+    errors, machine = classify(framework, [Problem("c.yaml", "", f"{framework} x: {message}")])
+    assert errors == [] and reason in machine[0][0]
+    config_error = Problem("c.yaml", "", f"{framework} x: ValueError: `neat_packing` cannot be set as True except SFT.")
+    assert classify(framework, [config_error])[0] == [config_error]
+
+
+def _built(tmp_path, name="tiny-cpu"):
+    from generator.build import build_file
+    from generator.write import write_all
+
+    b = build_file(REPO / "examples" / f"{name}.yaml", tmp_path / "outputs")
+    write_all(b.out_dir, b.files)
+    return b.out_dir
+
+
+def _fake_native(monkeypatch, by_framework: dict):
+    """native_validate_many answers from `by_framework` (framework -> list of messages); records the requests."""
+    from generator.errors import Problem
+
+    calls = []
+
+    def fake(framework, paths, env, *, target="host", capabilities=None, timeout=900):
+        paths = [str(Path(p).absolute()) for p in paths]
+        calls.append((framework, target, capabilities))
+        return {p: [Problem(p, "", f"{framework} 0: {m}") for m in by_framework.get(framework, [])] for p in paths}
+
+    monkeypatch.setattr("generator.validate.native_validate_many", fake)
+    monkeypatch.setattr("generator.envs.get_env", lambda fw, root=None: _FakeEnv(fw))
+    return calls
+
+
+class _FakeEnv:
+    def __init__(self, framework):
+        self.framework, self.version = framework, "0"
+
+
+def test_validate_reports_a_machine_refusal_as_not_checked_here(tmp_path, cli, monkeypatch):
+    build = _built(tmp_path, "clinical-notes")  # an H100 plan with DeepSpeed, judged on a CPU machine
+    calls = _fake_native(monkeypatch, {"llamafactory": [LF_NO_DS]})
+    res = cli("validate", str(build))
+    assert res.exit_code == 0, res.output
+    assert "not checked here" in res.output and "DeepSpeed is not installed" in res.output
+    assert "error" not in res.output
+    # judged for the plan's hardware, not this machine's
+    assert calls[0][1] == "gpu"
+    res = cli("validate", str(build), "--json")
+    data = json.loads(res.output)
+    [config] = data["configs"]
+    assert config["native"] == "not checked here" and "DeepSpeed" in config["not_checked"] and data["ok"]
+    assert config["judged_for"] == "8 x H100-80GB" and data["all_checked"] is False
+    assert cli("validate", str(build), "--require-native").exit_code == 1
+
+
+def test_validate_passes_the_plans_gpu_to_axolotl(tmp_path, monkeypatch):
+    from generator.validate import validate_build
+
+    build = _built(tmp_path, "code-assistant")
+    calls = _fake_native(monkeypatch, {})
+    report = validate_build(build)
+    assert [c.status for c in report.configs] == ["accepted"] * len(report.configs)
+    axolotl = [c for c in calls if c[0] == "axolotl"]
+    for _, target, caps in axolotl:
+        assert target == "gpu" and caps["bf16"] is True and caps["n_gpu"] >= 1
+
+
+def test_validate_config_errors_still_fail(tmp_path, cli, monkeypatch):
+    build = _built(tmp_path)
+    _fake_native(monkeypatch, {"llamafactory": ["ValueError: `neat_packing` cannot be set as True except SFT."]})
+    res = cli("validate", str(build))
+    assert res.exit_code == 2 and "neat_packing" in res.output and "not checked here" not in res.output
+
+
+def test_validate_without_an_env_says_so(tmp_path, cli, monkeypatch):
+    build = _built(tmp_path)
+    monkeypatch.setattr("generator.envs.get_env", lambda fw, root=None: None)
+    res = cli("validate", str(build))
+    assert res.exit_code == 0 and "not checked here" in res.output and "no LLaMA-Factory env" in res.output
+    assert cli("validate", str(build), "--require-native").exit_code == 1
+    assert json.loads(cli("validate", str(build), "--json").output)["configs"][0]["native"] == "not checked here"
+
+
+def _all_builds() -> list[Path]:
+    return sorted((REPO / "tests" / "cases" / "good" / "expected").iterdir()) + sorted(
+        p for p in (REPO / "outputs").iterdir() if (p / "plan.json").is_file()
+    )
+
+
+@pytest.mark.e2e
+def test_every_golden_and_example_config_passes_the_frameworks_own_validator():
+    """The frameworks' own validators accept every config the golden cases and examples build, judged for the
+    hardware each plan targets; what they refuse for a reason of this machine is "not checked here", with it."""
+    from generator.validate import validate_builds
+
+    for fw in ("axolotl", "llamafactory"):
+        _env_or_skip(fw)
+    not_checked = {}
+    for build, report in zip(_all_builds(), validate_builds(_all_builds())):
+        for c in report.configs:
+            assert c.status != "refused", f"{build.name} {c.framework}: {[p.message for p in c.errors]}"
+            if c.status == "not checked here":
+                not_checked[f"{build.name}/{c.framework}"] = c.not_checked
+    # only DeepSpeed needs what this machine lacks (GPUs, torchrun, the deepspeed package)
+    assert all("DeepSpeed" in why for why in not_checked.values()), not_checked

@@ -7,10 +7,10 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from .._cli_common import handle_errors, out, table
+from .._cli_common import EXIT_CODES, FrameworkChoice, handle_errors, out, table
 from ..errors import Exit, FtgenError, Problem
+from ..frameworks import names as framework_names
 
-FRAMEWORKS = ("axolotl", "llamafactory")
 _ENV_DIR = click.option(
     "--env-dir",
     type=click.Path(path_type=Path),
@@ -25,7 +25,7 @@ def env():
 
 
 @env.command("install")
-@click.argument("frameworks", nargs=-1, required=True, type=click.Choice(FRAMEWORKS + ("all",)))
+@click.argument("frameworks", nargs=-1, required=True, type=FrameworkChoice("all"))
 @click.option(
     "--torch",
     "torch_flavor",
@@ -38,10 +38,10 @@ def env():
 @_ENV_DIR
 @handle_errors
 def env_install(frameworks, torch_flavor, force, env_dir):
-    """Create the env for FRAMEWORKS (axolotl, llamafactory or all)."""
+    """Create the env for FRAMEWORKS (a framework name, or all)."""
     from .. import envs
 
-    names = FRAMEWORKS if "all" in frameworks else frameworks
+    names = framework_names() if "all" in frameworks else frameworks
     for fw in names:
 
         def progress(i, n, what, fw=fw):
@@ -73,7 +73,7 @@ def env_list(env_dir):
 
 
 @env.command("use")
-@click.argument("framework", type=click.Choice(FRAMEWORKS))
+@click.argument("framework", type=FrameworkChoice())
 @click.argument("python", type=click.Path(path_type=Path))
 @_ENV_DIR
 @handle_errors
@@ -86,7 +86,7 @@ def env_use(framework, python, env_dir):
 
 
 @env.command("bin")
-@click.argument("framework", type=click.Choice(FRAMEWORKS))
+@click.argument("framework", type=FrameworkChoice())
 @_ENV_DIR
 @handle_errors
 def env_bin(framework, env_dir):
@@ -108,50 +108,45 @@ def env_bin(framework, env_dir):
     click.echo(str(e.bin_dir))
 
 
-@click.command()
+@click.command(epilog=EXIT_CODES)
 @click.argument("build_dir", type=click.Path(path_type=Path))
-@click.option("--framework", type=click.Choice(FRAMEWORKS), default=None)
+@click.option("--framework", type=FrameworkChoice(), default=None, help="Only this framework's config.")
+@click.option(
+    "--require-native",
+    is_flag=True,
+    help="Exit 1 when a framework's own validator did not judge a config here (no env, or a refusal that is a "
+    "fact of this machine rather than of the config).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the verdicts as JSON.")
 @_ENV_DIR
 @handle_errors
-def validate(build_dir, framework, env_dir):
-    """Validate a build folder's configs: ftgen's schema, then the framework's own validator in its env."""
+def validate(build_dir, framework, require_native, as_json, env_dir):
+    """Validate a build folder's configs: ftgen's schema, then the framework's own validator in its env, judged
+    for the hardware the plan targets. A refusal that is a fact of this machine (no GPU with bf16, DeepSpeed that
+    needs torchrun and GPUs, a package the env lacks) is reported as "not checked here: <reason>", never as a
+    config error. Exit 2 when a config is invalid; with --require-native, 1 when a config was not checked here."""
+    import json
 
-    from .. import _io, envs
-    from ..render import CONFIG_NAME
-    from ..run import prepare, run_config
+    from ..validate import validate_build
 
-    plan_path = Path(build_dir) / "plan.json"
-    plan = _io.read_json(plan_path) if plan_path.is_file() else {}
-    plan = plan if isinstance(plan, dict) else {}
-    names = [framework] if framework else plan.get("framework") or []
-    if not names:
-        raise FtgenError([Problem(str(build_dir), "", "not an ftgen build folder (no plan.json)")])
-    failed = False
-    for fw in names:
-        prep = prepare(build_dir, fw)  # raises on schema errors
-        out.print(f"[green]schema ok[/] {escape(str(prep.config_path))}")
-        e = envs.get_env(fw, env_dir)
-        if e is None:
-            out.print(f"[yellow]skipped[/] {fw}'s own validator: no env (ftgen env install {fw})")
-            continue
-        import tempfile
-
-        from ..render._yamlsafe import yaml_document
-        from ..validate import native_validate
-
-        with tempfile.TemporaryDirectory() as tmp:
-            cfg = run_config(prep, Path(tmp))
-            resolved = Path(tmp) / CONFIG_NAME[fw]
-            resolved.write_text(yaml_document(cfg))
-            problems = native_validate(fw, resolved, e)
-        if problems:
-            failed = True
-            for p in problems:
-                out.print(f"[red]error[/] {escape(str(prep.config_path))}: {escape(p.key)}: {escape(p.message)}")
-        else:
-            out.print(f"[green]{fw} {e.version} accepts[/] {escape(str(prep.config_path))}")
-    if failed:
+    report = validate_build(Path(build_dir), framework, env_dir)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False, default=str))
+    else:
+        for c in report.configs:
+            name = escape(str(c.config))
+            out.print(f"[green]schema ok[/] {name}")
+            if c.status == "accepted":
+                out.print(f"[green]{c.framework} {c.version} accepts[/] {name}{escape(c.judged_for)}")
+            elif c.status == "refused":
+                for p in c.errors:
+                    out.print(f"[red]error[/] {name}: {escape(p.key)}: {escape(p.message)}")
+            else:
+                out.print(f"[yellow]not checked here[/] {name}: {escape(c.not_checked or '')}")
+    if report.refused:
         raise SystemExit(int(Exit.INVALID))
+    if require_native and report.not_checked:
+        raise SystemExit(int(Exit.FINDINGS))
 
 
 COMMANDS = [env, validate]

@@ -22,21 +22,24 @@ def estimate(spec, as_json):
     b = build_file(spec, Path("outputs"))
     plan, gpu = b.plan, b.facts.gpu
     if as_json:
-        click.echo(json.dumps({"method": plan.method, "memory": plan.memory, "time_cost": plan.time_cost}, indent=2))
+        memory = plan.memory.to_dict() if plan.memory else {}
+        time_cost = plan.time_cost.to_dict() if plan.time_cost else {}
+        click.echo(json.dumps({"method": plan.method, "memory": memory, "time_cost": time_cost}, indent=2))
         return
     out.print(
         f"[bold]{escape(plan.name)}[/]: {plan.task} / [bold]{plan.method}[/] on "
         f"{b.spec.hardware.world_size} x {escape(gpu.name)} ({gpu.vram_gb:g} GB)"
     )
     grid = table("component", "GiB per GPU")
-    for name, gb in plan.memory.get("components", {}).items():
+    memory = plan.memory.to_dict() if plan.memory else {}
+    for name, gb in memory.get("components", {}).items():
         grid.add_row(name, f"{gb:.2f}")
-    grid.add_row("[bold]total[/]", f"[bold]{plan.memory.get('total_gb', 0):.2f}[/]")
+    grid.add_row("[bold]total[/]", f"[bold]{memory.get('total_gb', 0):.2f}[/]")
     grid.add_row("usable (90%)", f"{gpu.vram_gb * 0.9:.2f}")
     out.print(grid)
-    for note in plan.memory.get("notes", []):
+    for note in memory.get("notes", []):
         out.print(f"  - {escape(note)}")
-    tc = plan.time_cost
+    tc = plan.time_cost.to_dict() if plan.time_cost else {}
     if tc:
         usd = tc.get("usd")
         usd = "" if usd is None else f", ~${usd:,.2f}" if usd < 100 else f", ~${usd:,.0f}"

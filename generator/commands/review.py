@@ -8,10 +8,8 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from .._cli_common import EXIT_CODES, Column, err, handle_errors, listing, out
+from .._cli_common import EXIT_CODES, Column, FrameworkChoice, err, handle_errors, listing, out
 from ..errors import Exit, FtgenError, Problem
-
-FRAMEWORKS = ("axolotl", "llamafactory")
 
 
 def _hardware(gpu: str | None, gpus: int):
@@ -29,7 +27,7 @@ def _hardware(gpu: str | None, gpus: int):
 @click.argument("configs", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
     "--framework",
-    type=click.Choice(FRAMEWORKS),
+    type=FrameworkChoice(),
     default=None,
     help="Treat every config as this framework's (default: detected from the keys).",
 )
@@ -117,11 +115,11 @@ def lint(configs, framework, fmt, gpu, gpus, fail_on, skip_unknown, list_rules, 
 
 @click.command(epilog=EXIT_CODES)
 @click.argument("config", type=click.Path(path_type=Path))
-@click.option("--to", "target", required=True, type=click.Choice(FRAMEWORKS), help="The framework to convert to.")
+@click.option("--to", "target", required=True, type=FrameworkChoice(), help="The framework to convert to.")
 @click.option(
     "--framework",
     "source",
-    type=click.Choice(FRAMEWORKS),
+    type=FrameworkChoice(),
     default=None,
     help="The config's own framework (default: detected).",
 )
@@ -143,7 +141,7 @@ def convert(config, target, source, output, as_json, strict):
     from ..convert import convert_file
     from ..write import write_all
 
-    conv = convert_file(config, target, source)
+    conv = convert_file(config, target, source, out=output.parent if output is not None else None)
     if as_json:
         click.echo(json.dumps(conv.to_dict(), indent=2, ensure_ascii=False, default=str))
     elif output is not None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from .._cli_common import Column, cell_text, err, handle_errors, listing, out, table
+from .._cli_common import Column, FrameworkChoice, cell_text, err, handle_errors, listing, out, table
 from ..errors import Exit, FtgenError, Problem
 
 
@@ -24,9 +24,9 @@ def _print_summary(summary) -> None:
 @click.argument("build_dir", type=click.Path(path_type=Path), required=False)
 @click.option(
     "--framework",
-    type=click.Choice(["axolotl", "llamafactory"]),
+    type=FrameworkChoice(),
     default=None,
-    help="Which config to run when the build has both.",
+    help="Which config to run when the build has several.",
 )
 @click.option(
     "--resume",

@@ -7,8 +7,9 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from .._cli_common import handle_errors, out
+from .._cli_common import FrameworkChoice, handle_errors, out
 from ..errors import FtgenError, Problem
+from ..frameworks import names as framework_names
 
 
 @click.command("tiny-model")
@@ -22,10 +23,9 @@ from ..errors import FtgenError, Problem
 )
 @click.option(
     "--framework",
-    type=click.Choice(["axolotl", "llamafactory"]),
-    default="llamafactory",
-    show_default=True,
-    help="Whose env (torch, transformers, tokenizers) builds the model.",
+    type=FrameworkChoice(),
+    default=None,
+    help="Whose env (torch, transformers, tokenizers) builds the model (default: the first one installed).",
 )
 @click.option("--env-dir", type=click.Path(path_type=Path), default=None)
 @handle_errors
@@ -33,6 +33,8 @@ def tiny_model(out_dir, data, framework, env_dir):
     """Make a tiny model in OUT_DIR (keeps an existing config.json's shape). Nothing is downloaded."""
     from .. import envs
 
+    if framework is None:
+        framework = next((n for n in framework_names() if envs.get_env(n, env_dir)), framework_names()[0])
     env = envs.get_env(framework, env_dir)
     if env is None:
         raise FtgenError(

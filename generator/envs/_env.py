@@ -13,14 +13,11 @@ MANIFEST = "ftgen-env.json"
 # Set for every framework subprocess: no telemetry, no update checks. The hub stays reachable (a run downloads
 # the model and hub datasets it names) unless the user's environment says offline: see subprocess_env.
 FIXED_VARS = {
-    "AXOLOTL_DO_NOT_TRACK": "1",
     "WANDB_MODE": "disabled",
     "WANDB_DISABLED": "true",
     "DO_NOT_TRACK": "1",
-    "DISABLE_VERSION_CHECK": "1",
-    "GRADIO_ANALYTICS_ENABLED": "False",
     "PYTHONUNBUFFERED": "1",
-}
+}  # plus each framework's own telemetry / update-check switches (Framework.quiet_env)
 
 # Parent variables that would leak ftgen's own interpreter setup into the env.
 _DROPPED_VARS = ("PYTHONHOME", "PYTHONPATH", "PYTHONSTARTUP", "__PYVENV_LAUNCHER__")
@@ -80,11 +77,19 @@ class Env:
         else:
             out.pop("VIRTUAL_ENV", None)
         out.update(FIXED_VARS)
+        out.update(_quiet_env(self.framework))
         if extra:
             out.update({k: str(v) for k, v in extra.items()})
         if offline_reason(out):
             out.update(OFFLINE_VARS)
         return out
+
+
+def _quiet_env(framework: str) -> dict[str, str]:
+    """The framework's own variables that turn its telemetry and update checks off (none for an unknown name)."""
+    from .. import frameworks
+
+    return dict(frameworks.get(framework).quiet_env) if framework in frameworks.names() else {}
 
 
 @dataclass(frozen=True)

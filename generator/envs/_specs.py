@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+
+from ..frameworks._base import EnvSpec, Step
 
 _DATA = Path(__file__).resolve().parent / "_data"
 
@@ -14,76 +16,25 @@ TORCH_FLAVORS = ("cpu", "cuda")
 RECORDED_DISTS = ("torch", "transformers", "peft", "trl", "datasets", "accelerate", "bitsandbytes")
 
 
-@dataclass(frozen=True)
-class Step:
-    """One install step: a virtualenv, a `pip install`, or a named file action.
+class _Specs(Mapping):
+    """framework -> EnvSpec, read from the framework registry (each framework module declares its env)."""
 
-    `pip` holds the arguments after `python -m pip install`; "{torch}" stands for
-    the torch requirement of the chosen flavor and "@file" for the requirement
-    lines of a file in generator/envs/_data/.
-    """
+    def _all(self) -> dict[str, EnvSpec]:
+        from .. import frameworks
 
-    description: str
-    pip: tuple[str, ...] = ()
-    action: str | None = None  # "venv" | "strip-torchaudio-libs"
+        return {fw.name: fw.env for fw in frameworks.all_frameworks()}
 
+    def __getitem__(self, name: str) -> EnvSpec:
+        return self._all()[name]
 
-@dataclass(frozen=True)
-class EnvSpec:
-    """One supported environment: a framework at one pinned version."""
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
 
-    framework: str
-    version: str
-    dist: str  # distribution name on the package registry
-    module: str  # import name
-    python: str  # Python requirement, e.g. ">=3.10,<3.12"
-    steps: tuple[Step, ...]
-    clis: tuple[str, ...]
+    def __len__(self) -> int:
+        return len(self._all())
 
 
-SPECS: dict[str, EnvSpec] = {
-    "axolotl": EnvSpec(
-        framework="axolotl",
-        version="0.19.0",
-        dist="axolotl",
-        module="axolotl",
-        python=">=3.10",  # 0.20+ needs >=3.12
-        steps=(
-            Step("create virtualenv", action="venv"),
-            Step("upgrade pip", pip=("-U", "pip")),
-            Step("install torch", pip=("{torch}",)),
-            Step("install axolotl 0.19.0", pip=("{torch}", "axolotl==0.19.0", "matplotlib")),
-        ),
-        clis=("axolotl", "accelerate", "torchrun"),
-    ),
-    "llamafactory": EnvSpec(
-        framework="llamafactory",
-        version="0.9.5",
-        dist="llamafactory",
-        module="llamafactory",
-        python=">=3.11",
-        steps=(
-            Step("create virtualenv", action="venv"),
-            Step("upgrade pip", pip=("-U", "pip")),
-            Step("install torch", pip=("{torch}",)),
-            Step(
-                "install LLaMA-Factory requirements (gradio pinned)",
-                pip=("{torch}", "@llamafactory-0.9.5-requirements.txt"),
-            ),
-            Step(
-                "install llamafactory 0.9.5 and torchaudio (no deps)",
-                pip=("--no-deps", "llamafactory==0.9.5", "torchaudio==2.11.1"),
-            ),
-            # torchaudio 2.11.1's compiled extensions are CUDA-linked and built for torch
-            # 2.11; LLaMA-Factory imports torchaudio but the text path needs no extension.
-            Step("remove torchaudio's compiled extensions", action="strip-torchaudio-libs"),
-            Step("install bitsandbytes 0.50.2 (QLoRA)", pip=("{torch}", "bitsandbytes==0.50.2")),
-        ),
-        clis=("llamafactory-cli", "accelerate", "torchrun"),
-    ),
-}
-
-FRAMEWORKS = tuple(SPECS)
+SPECS: Mapping[str, EnvSpec] = _Specs()
 
 
 def torch_requirement(flavor: str) -> str:

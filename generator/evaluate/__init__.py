@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .. import _io, envs
+from .. import _io, envs, frameworks
 from .._yaml import load_file
 from ..errors import Exit, FtgenError, Problem
 from ..run.record import RunRecord, now
@@ -60,7 +60,7 @@ def _run_config(record: RunRecord) -> dict:
 
 
 def _base_ref(framework: str, config: dict) -> str:
-    return str(config.get("base_model" if framework == "axolotl" else "model_name_or_path") or "")
+    return str(config.get(frameworks.get(framework).key_of("base_model") or "") or "")
 
 
 def _generate(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import FtgenError, Problem
+from .. import frameworks
 
 # Axolotl AlpacaPrompter (prompters.py), prompt style "instruct", as 0.19.0 ships it
 ALPACA_SYSTEM = (
@@ -15,64 +15,15 @@ _LF_USER = {
 }
 
 
-def _unsupported(framework: str, key: str, found, allowed: str) -> FtgenError:
-    return FtgenError(
-        [
-            Problem(
-                f"<{framework} config>",
-                key,
-                "eval cannot tell how training formatted prompts",
-                found=found,
-                allowed=allowed,
-            )
-        ]
-    )
-
-
-def _axolotl(config: dict) -> dict:
-    datasets = [d for d in config.get("datasets") or [] if isinstance(d, dict)]
-    if not datasets:
-        raise _unsupported("axolotl", "datasets", None, "at least one dataset")
-    kinds = set()
-    for ds in datasets:
-        kind = ds.get("type")
-        kinds.add(kind if isinstance(kind, str) else repr(kind))
-    if len(kinds) > 1:
-        raise _unsupported("axolotl", "datasets[].type", sorted(kinds), "one prompt format for all datasets")
-    ds = datasets[0]
-    kind = ds.get("type")
-    base, _, style = (kind or "").partition(":") if isinstance(kind, str) else ("", "", "")
-    if base == "alpaca":
-        return {"kind": "alpaca", "prompt_style": style or None, "sequence_len": config.get("sequence_len")}
-    if base == "chat_template":
-        return {
-            "kind": "chat_template",
-            "chat_template": ds.get("chat_template") or config.get("chat_template") or "tokenizer_default",
-            "chat_template_jinja": ds.get("chat_template_jinja") or config.get("chat_template_jinja"),
-            "jinja": None,
-        }
-    if base == "completion":
-        return {"kind": "completion"}
-    raise _unsupported("axolotl", "datasets[0].type", kind, "alpaca, alpaca:<style>, chat_template, completion")
-
-
-def _llamafactory(config: dict) -> dict:
-    if config.get("stage") == "pt":
-        return {"kind": "completion"}
-    return {"kind": "llamafactory", "template": config.get("template")}
-
-
 def prompt_format(framework: str, config: dict) -> dict:
-    """The prompt format training used, read from the run's config (plain data, JSON-serialisable)."""
-    if framework == "axolotl":
-        return _axolotl(config)
-    if framework == "llamafactory":
-        return _llamafactory(config)
-    raise _unsupported(framework, "framework", framework, "axolotl, llamafactory")
+    """The prompt format training used, read from the run's config (plain data, JSON-serialisable); the
+    framework module knows how its config says it."""
+    return frameworks.get(framework, "<eval>").prompt_format(config)
 
 
 def describe(fmt: dict) -> str:
-    """One line for reports: which framework code built the prompts."""
+    """One line for reports: which code built the prompts (the kinds generate.py knows; "llamafactory" is
+    LLaMA-Factory's template engine, a format kind recorded in run.json, not a framework switch)."""
     kind = fmt.get("kind")
     if kind == "llamafactory":
         return f"LLaMA-Factory template `{fmt.get('template') or 'from the tokenizer'}`"

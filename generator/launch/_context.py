@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import __version__
-from ..render import CONFIG_NAME
-from ..render._common import DEEPSPEED_FILE
+from .. import __version__, frameworks
+from ..frameworks import Framework
+from ..frameworks._base import TORCHRUN_PORT
+from ..plan import Distributed
 
-MASTER_PORT = 29500  # torchrun's default rendezvous port
+MASTER_PORT = TORCHRUN_PORT  # torchrun's default rendezvous port
 
 # GPU catalog name -> SkyPilot accelerator name (as `sky show-gpus` lists them; plain A100/H100/V100
 # are SkyPilot's names for the 40 GB / 80 GB / 16 GB parts).
@@ -61,12 +62,12 @@ class LaunchContext:
     @property
     def missing_frameworks(self) -> tuple[str, ...]:
         """Supported frameworks this build has no config for (launch.sh refuses them by name)."""
-        return tuple(fw for fw in CONFIG_NAME if fw not in self.frameworks)
+        return tuple(fw for fw in frameworks.names() if fw not in self.frameworks)
 
     @property
-    def lf_force_torchrun(self) -> bool:
-        """LLaMA-Factory refuses DeepSpeed unless it runs under torchrun, even as one process."""
-        return bool(self.deepspeed_file)
+    def framework_objects(self) -> tuple[Framework, ...]:
+        """The build's frameworks, whose modules say how each one launches."""
+        return tuple(frameworks.get(fw) for fw in self.frameworks)
 
     @property
     def job(self) -> str:
@@ -89,20 +90,20 @@ class LaunchContext:
 def context(build) -> LaunchContext:
     """The launch context of a compiled Build."""
     plan, spec = build.plan, build.spec
-    dist = plan.get("distributed", "single")
+    dist = Distributed(plan.get("distributed", "single"))
     return LaunchContext(
         name=spec.name,
         spec_file=Path(spec.file).name,
         version=__version__,
         sha12=spec.sha256[:12],
         frameworks=tuple(plan.frameworks),
-        configs={fw: CONFIG_NAME[fw] for fw in plan.frameworks},
+        configs={fw: frameworks.get(fw).config_name for fw in plan.frameworks},
         nodes=spec.hardware.nodes,
         gpus_per_node=spec.hardware.gpus_per_node,
         cpu=build.facts.gpu.is_cpu,
         gpu_name=build.facts.gpu.name,
         gpu_vram_gb=build.facts.gpu.vram_gb,
-        distributed=dist,
-        deepspeed_file=DEEPSPEED_FILE.get(dist, ""),
-        hours=plan.time_cost.get("hours"),
+        distributed=dist.value,
+        deepspeed_file=dist.deepspeed_file or "",
+        hours=plan.time_cost.hours if plan.time_cost else None,
     )

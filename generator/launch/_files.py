@@ -28,7 +28,19 @@ EXECUTABLE = frozenset({"launch.sh"})
 
 @cache
 def _env() -> jinja2.Environment:
-    return environment({"q": shell_word, "y": yaml_value, "name": job_name, "comment": comment})
+    env = environment({"q": shell_word, "y": yaml_value, "name": job_name, "comment": comment})
+    env.globals["launch_arm"] = _launch_arm
+    return env
+
+
+@cache
+def _arm_template(text: str) -> jinja2.Template:
+    return _env().from_string(text)
+
+
+def _launch_arm(fw, ctx: LaunchContext) -> str:
+    """launch.sh's case for one framework, from the framework module's `launch_sh` template."""
+    return _arm_template(fw.launch_sh).render(ctx=ctx, config=ctx.configs[fw.name]).rstrip("\n")
 
 
 @cache

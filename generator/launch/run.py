@@ -9,13 +9,12 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import frameworks
 from .._yaml import load_file
 from ..errors import Collector, Exit, FtgenError, Problem
-from ._context import MASTER_PORT
 
 LAUNCHERS = ("local", "torchrun", "slurm", "skypilot")
 _HERE = ("local", "torchrun")
-_CLI = {"axolotl": "axolotl", "llamafactory": "llamafactory-cli"}
 _WHERE = "ftgen run"
 
 
@@ -29,10 +28,10 @@ def _uses_deepspeed(config_path: Path) -> bool:
 
 def _check(
     framework: str, config_path: Path, launcher: str, nproc: int, nnodes: int, cpu: bool, master_addr: str | None
-) -> None:
+):
     c = Collector(_WHERE)
-    if framework not in _CLI:
-        c.add("framework", "unsupported framework", framework, ", ".join(_CLI))
+    if framework not in frameworks.names():
+        c.add("framework", "unsupported framework", framework, ", ".join(frameworks.names()))
     if launcher not in _HERE:
         c.add(
             "--launcher",
@@ -45,14 +44,10 @@ def _check(
     if not isinstance(nnodes, int) or nnodes < 1:
         c.add("--nnodes", "nodes must be a whole number of at least 1", nnodes)
     c.raise_if_any()
+    fw = frameworks.get(framework)
     world = nproc * nnodes
-    if cpu and framework == "axolotl" and world > 1:
-        c.add(
-            "--nproc",
-            "Axolotl cannot run more than one process on CPU: it places each rank on an accelerator",
-            world,
-            "1 process for Axolotl on CPU, or LLaMA-Factory (torchrun with gloo)",
-        )
+    for key, message, found, allowed in fw.launch_problems(config_path, launcher, world, cpu):
+        c.add(key, message, found, allowed)
     if nnodes > 1 and not master_addr:
         c.add(
             "--nnodes",
@@ -60,18 +55,8 @@ def _check(
             nnodes,
             "nnodes 1, or master_addr, or --launcher slurm | skypilot",
         )
-    if (
-        framework == "llamafactory"
-        and any(ch.isspace() for ch in str(config_path))
-        and (world > 1 or launcher == "torchrun")
-    ):
-        c.add(
-            "config",
-            "LLaMA-Factory re-splits its arguments on spaces when it relaunches under torchrun",
-            str(config_path),
-            "a config path without spaces (run from its folder with a relative path)",
-        )
     c.raise_if_any()
+    return fw
 
 
 def launch_command(
@@ -90,49 +75,24 @@ def launch_command(
     """The argv and extra environment variables that train `config_path` here.
 
     launcher "local": one process with the framework's own launcher when nproc * nnodes is 1, else as
-    "torchrun". "torchrun": always through torchrun (LLaMA-Factory: FORCE_TORCHRUN and NNODES / NODE_RANK /
-    NPROC_PER_NODE / MASTER_ADDR / MASTER_PORT; Axolotl: `--launcher torchrun -- <torchrun args>`). Pass the
-    extra variables to `env.subprocess_env(extra)`, which also puts the env's bin (torchrun, accelerate)
+    "torchrun". "torchrun": always through torchrun (how, each framework module's `launch_command` says). Pass
+    the extra variables to `env.subprocess_env(extra)`, which also puts the env's bin (torchrun, accelerate)
     first on PATH. `cpu` defaults to the env's torch flavor. Raises FtgenError for a launch that cannot work.
     """
     config_path = Path(config_path)
     cpu = (getattr(env, "torch_flavor", "") == "cpu") if cpu is None else cpu
-    _check(framework, config_path, launcher, nproc, nnodes, cpu, master_addr)
-    world = nproc * nnodes
-    distributed = launcher == "torchrun" or world > 1
-    cli = str(env.cli(_CLI[framework]))
-    if framework == "llamafactory":
-        argv = [cli, "train", str(config_path)]
-        if not distributed and not _uses_deepspeed(config_path):
-            # One process: also when the machine has several GPUs (LLaMA-Factory would use them all).
-            return argv, {"FORCE_TORCHRUN": "0", "NPROC_PER_NODE": "1"}
-        extra = {
-            "FORCE_TORCHRUN": "1",
-            "NNODES": str(nnodes),
-            "NODE_RANK": str(node_rank),
-            "NPROC_PER_NODE": str(nproc),
-        }
-        if master_addr:
-            extra["MASTER_ADDR"] = master_addr
-        if master_port or nnodes > 1:
-            extra["MASTER_PORT"] = str(master_port or MASTER_PORT)
-        return argv, extra
-    argv = [cli, "train", str(config_path)]
-    if not distributed:
-        return argv + ["--launcher", "python"], {}  # one process, no accelerate (as `ftgen run` does)
-    torchrun = ["--nnodes", str(nnodes), "--nproc_per_node", str(nproc)]
-    if nnodes == 1 and not master_addr:
-        torchrun.append("--standalone")
-    else:
-        torchrun += [
-            "--node_rank",
-            str(node_rank),
-            "--master_addr",
-            str(master_addr),
-            "--master_port",
-            str(master_port or MASTER_PORT),
-        ]
-    return argv + ["--launcher", "torchrun", "--", *torchrun], {}
+    fw = _check(framework, config_path, launcher, nproc, nnodes, cpu, master_addr)
+    return fw.launch_command(
+        str(config_path),
+        env,
+        distributed=launcher == "torchrun" or nproc * nnodes > 1,
+        deepspeed=_uses_deepspeed(config_path),
+        nproc=nproc,
+        nnodes=nnodes,
+        node_rank=node_rank,
+        master_addr=master_addr,
+        master_port=master_port,
+    )
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from .. import frameworks
 from .._yaml import Loaded, load_file
 from ..errors import FtgenError
-from ..validate import FRAMEWORKS, default_version
+from ..validate import default_version
 from ._context import Hardware, RuleContext
 from ._detect import detect
 from ._fastvalidate import clear_caches
@@ -50,7 +51,7 @@ def lint_config(
         allowed = (
             "ftgen check / ftgen build for specs"
             if "ftgen spec" in how
-            else "pass --framework axolotl or --framework llamafactory"
+            else "pass --framework " + " or --framework ".join(frameworks.names())
         )
         found = type(cfg).__name__ if not isinstance(cfg, dict) else None
         return LintResult(
@@ -60,7 +61,7 @@ def lint_config(
     result.findings.extend(schema_findings(framework, cfg, file, line_of))
     ctx = RuleContext(framework, cfg, file, line_of, hardware)
     for rule in all_lint_rules():
-        if rule.fn is None or framework not in rule.frameworks:
+        if rule.fn is None or (rule.frameworks is not None and framework not in rule.frameworks):
             continue
         ctx.rule_id, ctx.rule_severity = rule.id, rule.severity
         rule.fn(ctx)
@@ -100,6 +101,6 @@ def lint_paths(
     paths: Iterable[Path | str], framework: str | None = None, hardware: Hardware | None = None
 ) -> list[LintResult]:
     """Lint every config file under `paths`."""
-    if framework is not None and framework not in FRAMEWORKS:
-        raise ValueError(f"framework {framework!r} not in {FRAMEWORKS}")
+    if framework is not None and framework not in frameworks.names():
+        raise ValueError(f"framework {framework!r} not in {frameworks.names()}")
     return [lint_file(p, framework, hardware) for p in collect_paths(paths)]

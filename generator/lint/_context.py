@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from .. import frameworks
 from ..errors import FtgenError
 from ..facts.types import GPU, ModelCard
-from ..render import _reverse as R
+from ..frameworks import Framework, Reading
 from . import _versions as V
 from ._model import Finding
 
@@ -34,16 +35,17 @@ class RuleContext:
     rule_severity: str = "warning"
 
     @cached_property
-    def n(self) -> R.Neutral:
-        return R.to_neutral(self.framework, self.cfg)
+    def fw(self) -> Framework:
+        return frameworks.get(self.framework)
+
+    @cached_property
+    def n(self) -> Reading:
+        """The config's framework-neutral fields, read through the framework's key table."""
+        return self.fw.read(self.cfg)
 
     @property
     def label(self) -> str:
         return V.label(self.framework)
-
-    @property
-    def axolotl(self) -> bool:
-        return self.framework == "axolotl"
 
     def get(self, name: str, default: Any = None) -> Any:
         """A neutral field (learning_rate, lora_r, method, sequence_len, ...), or `default`."""
@@ -71,10 +73,7 @@ class RuleContext:
     @property
     def training(self) -> bool:
         """Whether the config trains (LLaMA-Factory export / predict configs do not)."""
-        if self.framework == "llamafactory":
-            c = self.cfg
-            return bool(c.get("do_train")) or not (c.get("export_dir") or c.get("do_predict") or c.get("do_eval"))
-        return True
+        return self.fw.trains(self.cfg)
 
     def report(
         self,

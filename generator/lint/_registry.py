@@ -23,7 +23,7 @@ class LintRule:
     severity: str  # the usual severity; a finding may say otherwise (and says why)
     doc: str
     fn: Callable | None = None
-    frameworks: tuple[str, ...] = ("axolotl", "llamafactory")
+    frameworks: tuple[str, ...] | None = None  # None: every framework
 
     def section(self, title: str) -> str:
         return doc_section(self.doc, title)
@@ -51,7 +51,7 @@ def _register(rule: LintRule) -> None:
     _RULES[rule.id] = rule
 
 
-def lint_rule(rule_id: str, name: str, severity: str, frameworks: tuple[str, ...] = ("axolotl", "llamafactory")):
+def lint_rule(rule_id: str, name: str, severity: str, frameworks: tuple[str, ...] | None = None):
     """Register a domain lint rule; its docstring has What / Why / Example / References sections."""
 
     def wrap(fn: Callable) -> Callable:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
+from .. import frameworks
 from ..validate import load_schema
 from . import _versions as V
 from ._fastvalidate import validate as validate_config
@@ -145,18 +146,6 @@ schema_rule(
     """,
 )
 
-_DATASET_MODELS = ("SFTDataset", "DPODataset", "KTODataset", "StepwiseSupervisedDataset", "SyntheticDataset")
-
-
-@cache
-def _dataset_keys() -> frozenset[str]:
-    """Every key of Axolotl 0.19.0's dataset models: `datasets` is a union of them, so any is accepted."""
-    defs = load_schema("axolotl").get("$defs", {})
-    keys: set[str] = set()
-    for name in _DATASET_MODELS:
-        keys |= set(defs.get(name, {}).get("properties", {}))
-    return frozenset(keys)
-
 
 @cache
 def _derived_enum_keys(framework: str) -> frozenset[str]:
@@ -165,21 +154,17 @@ def _derived_enum_keys(framework: str) -> frozenset[str]:
     return frozenset(k.split(" ")[0] for k in derived)
 
 
-def _is_union_dataset_key(framework: str, key: str) -> bool:
-    pat = V.pattern(key)
-    if framework != "axolotl":
-        return False
-    for parent in ("datasets[].", "test_datasets[]."):
-        if pat.startswith(parent) and "." not in pat[len(parent) :]:
-            return pat[len(parent) :] in _dataset_keys()
-    return False
+def _is_union_key(framework: str, key: str) -> bool:
+    """A key of one branch of a union the framework validates entry by entry (Axolotl's dataset models)."""
+    return frameworks.get(framework).accepts_union_key(V.pattern(key))
 
 
 def schema_findings(framework: str, cfg: dict, file: str, line_of: Callable[[str], int | None]) -> list[Finding]:
     """Findings of the schema and version pass for one parsed config."""
     out: list[Finding] = []
     here = V.label(framework)
-    axolotl = framework == "axolotl"
+    fw = frameworks.get(framework)
+    traits = fw.traits
     fmt = V.file_format(framework, cfg)
     if fmt:
         _, fact = fmt
@@ -190,12 +175,12 @@ def schema_findings(framework: str, cfg: dict, file: str, line_of: Callable[[str
         line = line_of(key) if key else None
         msg = p.message
         if msg == "unknown key":
-            if _is_union_dataset_key(framework, key):
-                continue  # Axolotl validates each dataset entry against the union of its dataset models
+            if _is_union_key(framework, key):
+                continue  # validated entry by entry against the union of its models
             unknown.add(key)
             out.append(_unknown(framework, key, p.allowed, file, line, _value_at(cfg, key)))
         elif msg in ("wrong type", "wrong type or value"):
-            if axolotl and isinstance(p.found, bool) and p.allowed and "integer" in p.allowed:
+            if traits.bool_as_int and isinstance(p.found, bool) and p.allowed and "integer" in p.allowed:
                 out.append(
                     Finding(
                         file,
@@ -221,7 +206,7 @@ def schema_findings(framework: str, cfg: dict, file: str, line_of: Callable[[str
                         p.found,
                         p.allowed,
                         line,
-                        "validate" if axolotl else "train",
+                        traits.type_errors,
                     )
                 )
         elif msg == "value not allowed":
@@ -246,7 +231,7 @@ def schema_findings(framework: str, cfg: dict, file: str, line_of: Callable[[str
                     "datasets[].type",
                     "test_datasets[].type",
                 }
-                when = "train" if (not axolotl or derived) else "validate"
+                when = "train" if (traits.type_errors == "train" or derived) else "validate"
                 out.append(Finding(file, key, "value not allowed", "FTL003", "error", p.found, p.allowed, line, when))
         elif msg in ("missing required key",):
             out.append(
@@ -265,22 +250,21 @@ def schema_findings(framework: str, cfg: dict, file: str, line_of: Callable[[str
         elif "only works with its plugin" in msg:
             out.append(Finding(file, key, msg, "FTL008", "warning", p.found, p.allowed, line, "silent"))
         else:
-            out.append(
-                Finding(file, key, msg, "FTL009", "error", p.found, p.allowed, line, "validate" if axolotl else "train")
-            )
-    if framework == "llamafactory" and "model_name_or_path" not in cfg and not any(f.rule == "FTL007" for f in out):
+            out.append(Finding(file, key, msg, "FTL009", "error", p.found, p.allowed, line, traits.type_errors))
+    model_key = fw.key_of("base_model")
+    if traits.missing_model and model_key not in cfg and not any(f.rule == "FTL007" for f in out):
         out.append(
             Finding(
                 file,
-                "model_name_or_path",
-                'missing required key: LLaMA-Factory refuses the config ("Please provide `model_name_or_path`.")',
+                model_key,
+                f"missing required key: {fw.label} refuses the config ({traits.missing_model})",
                 "FTL007",
                 "error",
                 None,
                 "a hub id or a local model folder",
                 1,
                 "validate",
-                "llamafactory 0.9.5 hparams/model_args.py (BaseModelArguments.__post_init__)",
+                traits.missing_model_source,
             )
         )
     for key, fact in V.deprecations(framework, cfg):
@@ -311,20 +295,21 @@ def schema_findings(framework: str, cfg: dict, file: str, line_of: Callable[[str
 
 def _unknown(framework: str, key: str, allowed: str | None, file: str, line: int | None, value: Any) -> Finding:
     here = V.label(framework)
-    axolotl = framework == "axolotl"
+    dropped = frameworks.get(framework).traits.unknown_keys == "dropped"
+    refusal = frameworks.get(framework).traits.unknown_refusal
     fact = V.other_version(framework, key)
     if fact:
-        consequence = f"{here} drops it silently" if axolotl else f"{here} refuses the config"
+        consequence = f"{here} drops it silently" if dropped else f"{here} refuses the config"
         return Finding(
             file,
             key,
             f"{fact.message}; {consequence}",
             "FTL005",
-            "warning" if axolotl else "error",
+            "warning" if dropped else "error",
             value if _scalar(value) else None,
             None,
             line,
-            "silent" if axolotl else "validate",
+            "silent" if dropped else "validate",
             fact.source,
         )
     renamed = _renamed(framework, key)
@@ -334,9 +319,7 @@ def _unknown(framework: str, key: str, allowed: str | None, file: str, line: int
         )
     note = V.note(framework, key)
     consequence = (
-        f"{here} drops it silently"
-        if axolotl
-        else f'{here} refuses the config ("Some keys are not used by the HfArgumentParser")'
+        f"{here} drops it silently" if dropped else f"{here} refuses the config" + (f" ({refusal})" if refusal else "")
     )
     text = f"unknown key: {consequence}" + (f"; {note}" if note else "")
     return Finding(
@@ -348,7 +331,7 @@ def _unknown(framework: str, key: str, allowed: str | None, file: str, line: int
         value if _scalar(value) else None,
         allowed,
         line,
-        "silent" if axolotl else "validate",
+        "silent" if dropped else "validate",
     )
 
 

@@ -10,11 +10,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from .. import frameworks
 from .._yaml import load_trusted_file
 from ..validate import default_version, load_schema
 
 _DATA = Path(__file__).resolve().parent / "_data"
-NAMES = {"axolotl": "Axolotl", "llamafactory": "LLaMA-Factory"}
 _INDEX = re.compile(r"\[\d+\]")
 _SCHEMA_DEPRECATED = re.compile(r"^\s*(\[DEPRECATED\]|deprecated\b|This argument is deprecated)", re.IGNORECASE)
 _USE = re.compile(r"[Uu]se `([A-Za-z_][A-Za-z0-9_.]*)(?::[^`]*)?`")
@@ -53,7 +53,7 @@ def pinned(framework: str) -> str:
 
 def label(framework: str, version: str | None = None) -> str:
     """'Axolotl 0.19.0'"""
-    return f"{NAMES[framework]} {version or pinned(framework)}"
+    return f"{frameworks.label(framework)} {version or pinned(framework)}"
 
 
 # ---------------------------------------------------------------------------------------------- unknown keys
@@ -73,7 +73,7 @@ def other_version(framework: str, key: str) -> Fact | None:
     section, name = _section(pat)
     found = removed.get(section, {}).get(name)
     if found:
-        version = f"{NAMES[framework]} {found['last']}"
+        version = f"{frameworks.label(framework)} {found['last']}"
         span = f"{found['first']}-{found['last']}" if found["first"] != found["last"] else found["last"]
         return Fact(
             "other_version",
@@ -83,7 +83,7 @@ def other_version(framework: str, key: str) -> Fact | None:
         )
     for mapping, info in _facts().get(framework, {}).get("free_mappings", {}).items():
         if pat.startswith(mapping + "."):
-            version = f"{NAMES[framework]} {info['last']}"
+            version = f"{frameworks.label(framework)} {info['last']}"
             return Fact(
                 "other_version",
                 f"belongs to {version} and earlier, where {mapping} was a free mapping passed on to accelerate; "

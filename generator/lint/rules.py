@@ -5,13 +5,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..frameworks import axolotl, llamafactory
 from ._context import RuleContext
 from ._registry import lint_rule
 
-AX = ("axolotl",)
-LF = ("llamafactory",)
-_AX_SRC = "axolotl 0.19.0 axolotl/utils/schemas/"
-_LF_SRC = "llamafactory 0.9.5 llamafactory/hparams/parser.py"
+# FTL2xx / FTL3xx mirror one framework's own validator: registered for that framework only.
+AX = (axolotl.NAME,)
+LF = (llamafactory.NAME,)
+_AX_SRC = f"{axolotl.NAME} {axolotl.VERSION} axolotl/utils/schemas/"
+_LF_SRC = f"{llamafactory.NAME} {llamafactory.VERSION} llamafactory/hparams/parser.py"
 
 
 def _truthy(v: Any) -> bool:
@@ -40,38 +42,7 @@ def qlora_without_4bit(ctx: RuleContext) -> None:
     References: QLoRA (arXiv:2305.14314); Axolotl utils/schemas/peft.py validate_qlora;
       LLaMA-Factory QuantizationArguments.
     """
-    c = ctx.cfg
-    if ctx.axolotl:
-        if c.get("adapter") != "qlora" or _truthy(c.get("merge_lora")):
-            return
-        if _truthy(c.get("load_in_8bit")):
-            ctx.report(
-                "load_in_8bit",
-                'QLoRA with 8-bit loading: Axolotl refuses it ("Can\'t load qlora in 8bit")',
-                found=True,
-                allowed="load_in_4bit: true",
-                when="validate",
-                source=_AX_SRC + "peft.py:217",
-            )
-        elif not _truthy(c.get("load_in_4bit")):
-            ctx.report(
-                "adapter",
-                'QLoRA without 4-bit loading: Axolotl refuses it ("Require cfg.load_in_4bit to be True for qlora")',
-                found="qlora",
-                allowed="add load_in_4bit: true, or adapter: lora",
-                when="validate",
-                source=_AX_SRC + "peft.py:223",
-            )
-    elif c.get("finetuning_type", "lora") == "lora" and c.get("quantization_bit") is None:
-        set_4bit = [k for k in ("quantization_type", "double_quantization") if k in c]
-        if set_4bit:
-            ctx.report(
-                set_4bit[0],
-                "4-bit options without quantization_bit: LLaMA-Factory ignores them and trains a 16-bit LoRA",
-                severity="warning",
-                allowed="quantization_bit: 4",
-                when="silent",
-            )
+    ctx.fw.lint("FTL101", ctx)
 
 
 # usual learning-rate ranges; "far outside" is a factor of 5 beyond them
@@ -232,10 +203,10 @@ def full_does_not_fit(ctx: RuleContext) -> None:
         if "1" in ds
         else "fsdp"
         if ctx.cfg.get("fsdp_config") or ctx.cfg.get("fsdp")
-        else "none"
+        else "ddp"
     )
     if hw.gpus == 1 and sharding != "zero3_offload":
-        sharding = "none"
+        sharding = "single"
     try:
         est = estimate(
             model,
@@ -276,21 +247,16 @@ def no_eval_data(ctx: RuleContext) -> None:
     c = ctx.cfg
     if not ctx.training:
         return
-    if ctx.axolotl:
-        if _num(c.get("val_set_size")) or c.get("test_datasets"):
-            return
-        key = "val_set_size" if "val_set_size" in c else ""
-    else:
-        if _num(c.get("val_size")) or c.get("eval_dataset"):
-            return
-        key = "val_size" if "val_size" in c else ""
-    allowed = (
-        "val_set_size: 0.02 (a held-out fraction) or test_datasets"
-        if ctx.axolotl
-        else "val_size: 0.02 (a held-out fraction) or eval_dataset"
-    )
+    held_out = ctx.fw.key_of("val_set_size")
+    eval_data = ctx.fw.eval_data_key
+    if _num(c.get(held_out)) or c.get(eval_data):
+        return
+    key = held_out if held_out in c else ""
     ctx.report(
-        key, "no evaluation data: eval loss is never measured", found=c.get(key) if key else None, allowed=allowed
+        key,
+        "no evaluation data: eval loss is never measured",
+        found=c.get(key) if key else None,
+        allowed=f"{held_out}: 0.02 (a held-out fraction) or {eval_data}",
     )
 
 
@@ -324,32 +290,7 @@ def quantized_full(ctx: RuleContext) -> None:
     Example: `load_in_4bit: true` without `adapter` -> add adapter: qlora or drop load_in_4bit.
     References: Axolotl utils/schemas/peft.py validate_adapter; LLaMA-Factory hparams/parser.py _verify_model_args.
     """
-    c = ctx.cfg
-    if ctx.axolotl:
-        if (
-            not c.get("adapter")
-            and not c.get("inference")
-            and (_truthy(c.get("load_in_4bit")) or _truthy(c.get("load_in_8bit")))
-        ):
-            key = "load_in_4bit" if _truthy(c.get("load_in_4bit")) else "load_in_8bit"
-            ctx.report(
-                key,
-                "quantised loading without an adapter: Axolotl refuses it",
-                found=True,
-                allowed="adapter: qlora / lora, or no quantised loading",
-                when="validate",
-                source=_AX_SRC + "peft.py:185",
-            )
-    elif c.get("quantization_bit") is not None and c.get("finetuning_type", "lora") not in ("lora", "oft"):
-        ctx.report(
-            "quantization_bit",
-            "quantisation with a full/freeze fine-tune: LLaMA-Factory refuses it "
-            '("Quantization is only compatible with the LoRA or OFT method")',
-            found=c.get("quantization_bit"),
-            allowed="finetuning_type: lora",
-            when="validate",
-            source=_LF_SRC + ":190",
-        )
+    ctx.fw.lint("FTL109", ctx)
 
 
 @lint_rule("FTL110", "fp16-and-bf16", "error")
@@ -367,7 +308,7 @@ def fp16_and_bf16(ctx: RuleContext) -> None:
             "fp16 and bf16 both true",
             found=True,
             allowed="only one of them",
-            when="train" if ctx.axolotl else "validate",
+            when=ctx.fw.traits.precision_conflict,
         )
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import enum
 import math
 from typing import Any
 
 import yaml
 
 # OmegaConf's float syntax (LLaMA-Factory reads configs with it), defined once, beside the loader that uses it
-from ..validate import _OMEGACONF_FLOAT
+from ..frameworks._dialect import OMEGACONF_FLOAT
 
 _SCALARS = (str, int, float, bool, type(None))
 
@@ -28,7 +29,7 @@ class _Dumper(yaml.SafeDumper):
         return True
 
 
-_Dumper.add_implicit_resolver("tag:yaml.org,2002:float", _OMEGACONF_FLOAT, list("-+0123456789."))
+_Dumper.add_implicit_resolver("tag:yaml.org,2002:float", OMEGACONF_FLOAT, list("-+0123456789."))
 
 
 def _check(value: Any, path: str = "value") -> None:
@@ -56,6 +57,8 @@ def _check(value: Any, path: str = "value") -> None:
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, enum.Enum):  # the Plan's closed choices are written as their spelling
+        return value.value
     if isinstance(value, tuple):
         return [_plain(v) for v in value]
     if isinstance(value, list):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from ..errors import FtgenError
 from ..facts.types import Facts
-from ..plan import Plan
+from ..plan import MemoryRecord, Plan, TimeCostRecord, coerce
 from ..spec import Spec
-from . import checks, hardware, hyper, tree  # noqa: F401  (importing registers the rules)
+from . import checks, defaults, hardware, hyper, tree  # noqa: F401  (importing registers the rules)
 from ._context import Context
 from ._registry import Rule, all_rules, get
 
@@ -15,8 +15,9 @@ __all__ = ["decide", "all_rules", "get", "Rule"]
 _MAX_PASSES = 3
 
 
-def _facts_summary(facts: Facts) -> dict:
+def _facts_summary(spec: Spec, facts: Facts) -> dict:
     m, g, d = facts.model, facts.gpu, facts.data
+    hw = spec.hardware
     return {
         "model": {
             "id": m.id,
@@ -28,7 +29,16 @@ def _facts_summary(facts: Facts) -> dict:
             "source": m.source,
             **_model_provenance(m),
         },
-        "gpu": {"name": g.name, "vram_gb": g.vram_gb, "bf16": g.bf16, "usd_per_hour": g.usd_per_hour},
+        "gpu": {
+            "name": g.name,
+            "vram_gb": g.vram_gb,
+            "bf16": g.bf16,
+            "fp8": g.fp8,
+            "usd_per_hour": g.usd_per_hour,
+            "is_cpu": g.is_cpu,
+            "count": hw.world_size,
+            "nodes": hw.nodes,
+        },
         "data": {
             "examples": d.examples,
             "avg_tokens": round(d.avg_tokens, 1),
@@ -79,12 +89,12 @@ def decide(spec: Spec, facts: Facts) -> Plan:
     tc = ctx.extras.get("time_cost")
     return Plan(
         name=spec.name,
-        task=spec.task,
+        task=coerce("task", spec.task),
         method=ctx["method"],
         frameworks=tuple(ctx["frameworks"]),
         decisions=tuple(ctx.decisions.values()),
-        memory=mem.to_dict() if mem else {},
-        time_cost=tc.to_dict() if tc else {},
+        memory=MemoryRecord.from_dict(mem.to_dict()) if mem else None,
+        time_cost=TimeCostRecord.from_dict(tc.to_dict()) if tc else None,
         findings=tuple(f for f in ctx.findings if f.severity != "error"),
-        facts=_facts_summary(facts),
+        facts=_facts_summary(spec, facts),
     )

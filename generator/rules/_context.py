@@ -7,7 +7,7 @@ from typing import Any
 
 from ..errors import Problem
 from ..facts.types import Facts
-from ..plan import Decision
+from ..plan import Decision, Settings, coerce
 from ..spec import Spec
 
 # Plan keys a spec override may set directly (spec overrides.<name> -> plan key).
@@ -75,11 +75,13 @@ class Context:
 
     def decide(self, key: str, value: Any, because: str) -> Any:
         """Record a rule's decision, unless the spec overrides the key; return the value in force."""
+        value = _typed(key, value)
         if key in self.pinned:
             self.decisions[key] = self.pinned[key]
             return self.pinned[key].value
         forced, spec_value = self.spec_value(key)
         if forced:
+            spec_value = _typed(key, spec_value)
             note = f"set in the spec (overrides.{key})"
             if spec_value != value:
                 note += f"; {self.rule_id} would choose {value!r} because {because}"
@@ -90,6 +92,7 @@ class Context:
 
     def record_spec(self, key: str, value: Any, because: str) -> Any:
         """A choice the spec made outside `overrides` (method, framework, sequence_len, ...)."""
+        value = _typed(key, value)
         self.decisions[key] = Decision(key, value, self.rule_id, "spec", because)
         return value
 
@@ -123,3 +126,10 @@ class Context:
     @property
     def errors(self) -> list[Problem]:
         return [f for f in self.findings if f.severity == "error"]
+
+
+def _typed(key: str, value: Any) -> Any:
+    """The value in its plan type; a key the Plan does not declare is a bug in a rule."""
+    if key not in Settings.keys():
+        raise KeyError(f"{key!r} is not a plan key (declare it in generator/plan.py Settings)")
+    return coerce(key, value)

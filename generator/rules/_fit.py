@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import memory
+from .. import frameworks, memory, targets
 from ._context import Context
 
 SAFETY = 0.90  # plan to use at most 90% of GPU memory: allocator fragmentation and spikes need headroom
@@ -17,14 +17,16 @@ def pair_factor(ctx: Context) -> int:
     return 2 if ctx.spec.task in PAIRED_TASKS else 1
 
 
-def _frameworks(ctx: Context) -> list[str]:
+def planned_frameworks(ctx: Context) -> list[str]:
+    """The frameworks the plan writes configs for (FT104), or will, before FT104 has run."""
     if "frameworks" in ctx.decisions:
-        return ctx["frameworks"]
+        return list(ctx["frameworks"])
     fw = ctx.spec.framework
     if fw == "both":
-        return ["axolotl", "llamafactory"]
+        return [name for name in frameworks.names() if targets.supports(name, ctx.spec.task)]
     if fw == "auto":
-        return ["llamafactory"] if ctx.spec.task in ("dpo", "kto", "orpo") else ["axolotl"]
+        choice = targets.auto_choice(ctx.spec.task)
+        return [choice[0]] if choice else []
     return [fw]
 
 
@@ -32,8 +34,8 @@ def setup(ctx: Context, **changes: Any) -> memory.TrainSetup:
     """A TrainSetup from the decisions so far, with `changes` applied (for what-if checks).
 
     micro_batch_size here counts sequences through the model (x2 for paired preference tasks).
-    LLaMA-Factory keeps fp32 master weights for full fine-tunes (its adapter.py casts trainable
-    parameters to fp32 unless pure_bf16), so its full fine-tunes are planned at 18 bytes/parameter.
+    A framework that keeps fp32 master weights for the method (Framework.master_dtype: LLaMA-Factory's full
+    fine-tunes) is planned with them (18 bytes/parameter for AdamW).
     """
     method = changes.pop("method", ctx.get("method", "qlora"))
     targets = ctx.get("lora_target_modules") or list(ctx.facts.model.lora_targets)
@@ -51,13 +53,14 @@ def setup(ctx: Context, **changes: Any) -> memory.TrainSetup:
         lora_targets=tuple(targets),
         quant_bits=4 if method == "qlora" else None,
         world_size=ctx.spec.hardware.world_size,
-        sharding=_sharding_of(ctx.get("distributed", "single")),
+        sharding=str(ctx.get("distributed", "single")),
         reference_model=ctx.spec.task in ("dpo", "kto") and method == "full",
         # unknown (None, planned as accumulating) until the batch rule has decided it
         gradient_accumulation_steps=ctx.get("gradient_accumulation_steps"),
     )
-    if method == "full" and "llamafactory" in _frameworks(ctx):
-        values["master_dtype"] = "fp32"
+    masters = {frameworks.get(fw).master_dtype(str(method)) for fw in planned_frameworks(ctx)} - {"auto"}
+    if masters:
+        values["master_dtype"] = "fp32" if "fp32" in masters else masters.pop()
     if "micro_batch_size" in changes:
         changes["micro_batch_size"] = changes["micro_batch_size"] * pair_factor(ctx)
     values.update(changes)
@@ -68,10 +71,6 @@ def setup(ctx: Context, **changes: Any) -> memory.TrainSetup:
 
 def _default_optimizer(method: str) -> str:
     return "paged_adamw_8bit" if method == "qlora" else "adamw_torch"
-
-
-def _sharding_of(distributed: str) -> str:
-    return distributed if distributed in ("zero1", "zero2", "zero3", "zero3_offload", "fsdp") else "none"
 
 
 def budget_gb(ctx: Context) -> float:

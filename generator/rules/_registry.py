@@ -34,6 +34,29 @@ class Rule:
     def summary(self) -> str:
         return self.section("What")
 
+    @property
+    def reference(self) -> str:
+        """The documentation `ftgen explain` prints: the docstring, then the plan keys this rule decides and the
+        config key each framework writes for them (generated from the key tables, so it cannot fall behind)."""
+        from .. import frameworks
+        from ..plan import Settings, in_configs, keys_of
+
+        lines = []
+        for name in keys_of(self.id):
+            if not in_configs(name):
+                lines.append(f"  {name} ({Settings.keys()[name].metadata['doc']}): in the plan only")
+                continue
+            per_fw = []
+            for fw in frameworks.all_frameworks():
+                keys = [k for r in fw.rows_for(name) for k in r.keys]
+                per_fw.append(
+                    f"{fw.label} {', '.join(keys) if keys else '(none: ' + (fw.absent.get(name) or 'no key') + ')'}"
+                )
+            lines.append(f"  {name} ({Settings.keys()[name].metadata['doc']}): " + "; ".join(per_fw))
+        if not lines:
+            return self.doc
+        return self.doc + "\n\nPlan keys and the config keys they become:\n" + "\n".join(lines)
+
 
 _RULES: dict[str, Rule] = {}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .. import frameworks
 from . import _fit
 from ._context import Context
 from ._registry import rule
@@ -13,13 +14,18 @@ _CHEAPER = {"full": "lora", "lora": "qlora"}
 def precision(ctx: Context) -> None:
     """Pick the training precision from the GPU.
 
-    What: bf16 where the GPU supports it (Ampere and newer), else fp16 with loss scaling; fp32 on CPU.
+    What: bf16 where the GPU supports it (Ampere and newer), else fp16 with loss scaling; fp32 on CPU. With it:
+    `tf32` on for bf16 training on a GPU that has TF32 (Ampere and newer), off otherwise; on CPU `use_cpu`
+    (LLaMA-Factory's switch) and `lora_kernels` off (Axolotl's lora_mlp/qkv/o/embedding_kernel: Triton, CUDA
+    only). In the configs: `bf16` / `fp16` (both frameworks), `tf32`, `use_cpu`, Axolotl `lora_*_kernel`.
     A GPU given only by `hardware.vram_gb` gets a warning that lists each capability the spec did not state
     and ftgen assumed (bf16, FlashAttention-2, no fp8, 100 TFLOP/s: an Ampere-class card).
     Why: bf16 has fp32's exponent range, so it trains without loss scaling and rarely overflows; fp16 on
-    pre-Ampere GPUs needs dynamic loss scaling; CPUs run fp32 (both frameworks crash on CPU with fp16 on).
-    An assumed bf16 on a pre-Ampere card fails at the start of training, so the plan says what it assumed.
-    Example: A100-80GB -> bf16; T4 -> fp16; CPU -> fp32; `vram_gb: 32` -> bf16, with a warning.
+    pre-Ampere GPUs needs dynamic loss scaling; CPUs run fp32 (both frameworks crash on CPU with fp16 on);
+    TF32 matmuls are several times faster than fp32 on Ampere+ at no measurable quality cost. An assumed bf16
+    on a pre-Ampere card fails at the start of training, so the plan says what it assumed.
+    Example: A100-80GB -> bf16, tf32; T4 -> fp16; CPU -> fp32, use_cpu, lora_kernels off; `vram_gb: 32` ->
+    bf16, with a warning.
     References: Kalamkar et al. 2019, bfloat16 (arXiv:1905.12322); NVIDIA mixed-precision guide;
     shared/frameworks.md (CPU needs bf16 false and fp16 false).
     """
@@ -41,6 +47,17 @@ def precision(ctx: Context) -> None:
     else:
         value, why = "fp16", f"{gpu.name} has no bf16: fp16 with dynamic loss scaling"
     chosen = ctx.decide("precision", value, why)
+    tf32 = chosen == "bf16" and gpu.bf16 and not gpu.is_cpu
+    ctx.decide(
+        "tf32",
+        tf32,
+        f"{gpu.name} has TF32 matmuls (Ampere+)"
+        if tf32
+        else "no TF32: " + ("CPU" if gpu.is_cpu else f"{chosen} training"),
+    )
+    if gpu.is_cpu:
+        ctx.decide("use_cpu", True, "training on CPU")
+        ctx.decide("lora_kernels", False, "CPU: the fused LoRA kernels are Triton code that needs CUDA")
     if chosen == "bf16" and not gpu.bf16:
         ctx.error("overrides.precision", f"{gpu.name} does not support bf16", found=chosen, allowed="fp16 or fp32")
     if chosen in ("bf16", "fp16") and gpu.is_cpu:
@@ -133,8 +150,7 @@ def best_sharding(ctx: Context, method: str) -> str:
     if world == 1:
         return "single"
     for strategy in ("ddp", "zero2", "zero3", "zero3_offload"):
-        sharding = "none" if strategy == "ddp" else strategy
-        if _fit.fits(ctx, method=method, micro_batch_size=1, gradient_checkpointing=True, sharding=sharding):
+        if _fit.fits(ctx, method=method, micro_batch_size=1, gradient_checkpointing=True, sharding=strategy):
             return strategy
     return "zero3_offload"
 
@@ -146,7 +162,7 @@ def _need(ctx: Context, method: str) -> float:
         method=method,
         micro_batch_size=1,
         gradient_checkpointing=True,
-        sharding="none" if sharding in ("single", "ddp") else sharding,
+        sharding=sharding,
     ).total_gb
 
 
@@ -206,7 +222,10 @@ def multi_gpu_strategy(ctx: Context) -> None:
     """Choose DDP, DeepSpeed ZeRO-2/3 (with CPU offload) or FSDP when there is more than one GPU.
 
     What: one GPU -> single; several -> DDP when a full replica fits each GPU, else ZeRO-2 (shards
-    gradients and optimizer states), else ZeRO-3 (also weights), else ZeRO-3 with CPU offload.
+    gradients and optimizer states), else ZeRO-3 (also weights), else ZeRO-3 with CPU offload. In the configs:
+    `deepspeed:` names the ZeRO file written beside them (deepspeed_zero2.json, ...); Axolotl FSDP is
+    `fsdp_version: 2` with `fsdp_config` (full state dict, transformer-based wrap, reshard after forward). A
+    framework that cannot run the strategy (LLaMA-Factory FSDP, Axolotl several processes on CPU) is an error.
     Why: DDP has the least communication; each ZeRO stage trades more communication for less memory.
     Example: full fine-tune of a 70B model on 8 x H100-80GB -> zero3.
     References: Rajbhandari et al. 2020, ZeRO (arXiv:1910.02054); DeepSpeed docs; PyTorch FSDP2 docs.
@@ -232,38 +251,15 @@ def multi_gpu_strategy(ctx: Context) -> None:
         "zero3_offload": "even ZeRO-3 does not fit: ZeRO-3 with parameters and optimizer offloaded to CPU",
     }[value]
     chosen = ctx.decide("distributed", value, why)
-    frameworks = ctx.get("frameworks", [])
-    if chosen == "fsdp" and "llamafactory" in frameworks:
-        ctx.error(
-            "overrides.distributed",
-            "LLaMA-Factory 0.9.5 runs FSDP only through `accelerate launch` with an "
-            "accelerate config file, which ftgen does not write",
-            found=chosen,
-            allowed="zero2, zero3 or zero3_offload, or framework: axolotl",
-        )
-    if (
-        chosen == "fsdp"
-        and ctx["method"] == "qlora"
-        and ctx.spec.task in ("dpo", "kto", "orpo")
-        and "axolotl" in frameworks
-    ):
-        ctx.error(
-            "overrides.distributed",
-            f"Axolotl's FSDP2 does not support 4-bit loading with {ctx.spec.task}",
-            found=chosen,
-            allowed="zero3",
-        )
-    if ctx.facts.gpu.is_cpu and chosen not in ("single", "ddp"):
+    cpu = ctx.facts.gpu.is_cpu
+    if cpu and chosen.sharded:
         ctx.error(
             "hardware.gpu",
             f"{chosen} (DeepSpeed / FSDP sharding) needs accelerators; on CPU only plain data parallel runs",
             found=chosen,
             allowed="a model that fits each process (method lora or qlora), or a GPU",
         )
-    if ctx.facts.gpu.is_cpu and "axolotl" in frameworks:
-        ctx.error(
-            "hardware.gpus_per_node",
-            "Axolotl cannot run more than one process on CPU: it places each rank on an accelerator",
-            found=world,
-            allowed="one process for Axolotl on CPU, or framework: llamafactory (torchrun with gloo)",
-        )
+    values = {k: d.value for k, d in ctx.decisions.items()}
+    for name in ctx.get("frameworks", []):
+        for r in frameworks.get(name).refusals(values, cpu, world):
+            ctx.error(r.key, r.message, found=r.found, allowed=r.allowed)

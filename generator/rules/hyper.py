@@ -194,7 +194,8 @@ def batch_and_checkpointing(ctx: Context) -> None:
 
     What: target global batch 16 (8 under 2K examples, 32 at 100K+); the micro batch is the largest that
     fits (at most 8, at most the global batch) without gradient checkpointing, and only when that fails
-    with it; gradient accumulation makes up the rest.
+    with it; gradient accumulation makes up the rest. Evaluation runs at the training micro batch
+    (`eval_batch_size`: Axolotl eval_batch_size, LLaMA-Factory per_device_eval_batch_size).
     Why: checkpointing saves activation memory at ~30% more compute, so it is switched on only when needed;
     larger micro batches use the GPU better; the global batch sets the optimisation dynamics.
     Example: qlora 8B, seq 2048 on a 24 GB GPU -> micro batch 2 with checkpointing, accumulation 8.
@@ -243,6 +244,7 @@ def batch_and_checkpointing(ctx: Context) -> None:
         f"largest micro batch (up to {target}) that fits {vram:.1f} GB usable"
         f" with gradient checkpointing {'on' if ckpt else 'off'}",
     )
+    ctx.decide("eval_batch_size", mb, "evaluate at the training micro batch (it fits: no gradients in evaluation)")
     accum = max(1, math.ceil(global_batch / (mb * world)))
     ctx.decide(
         "gradient_accumulation_steps",
@@ -265,7 +267,9 @@ def stage_settings(ctx: Context) -> None:
     """Set the preference-loss beta and loss, or the GRPO sampling settings.
 
     What: DPO sigmoid loss with beta 0.1; KTO beta 0.1; ORPO (odds-ratio loss) beta 0.1; GRPO reward
-    functions, generations per prompt and completion length from the spec's `rl` block.
+    functions, generations per prompt and completion length from the spec's `rl` block, generated on the
+    training GPUs (no vLLM server: `use_vllm` false). In the configs: LLaMA-Factory `pref_beta` / `pref_loss`,
+    Axolotl `rl_beta` and the `trl:` block.
     Why: beta 0.1 is the value the DPO, KTO and ORPO papers and TRL's defaults use; it balances fitting the
     preferences against drifting from the reference model.
     Example: task dpo -> pref_beta 0.1, pref_loss sigmoid.
@@ -285,6 +289,7 @@ def stage_settings(ctx: Context) -> None:
         ctx.record_spec("reward_funcs", list(rl.reward_funcs), "rl.reward_funcs in the spec")
         ctx.record_spec("num_generations", rl.num_generations, "rl.num_generations (default 8, as in TRL)")
         ctx.record_spec("max_completion_length", rl.max_completion_length, "rl.max_completion_length (default 256)")
+        ctx.decide("use_vllm", False, "completions are generated on the training GPUs: no vLLM server to start")
 
 
 @rule("FT150", "eval-and-save-cadence", order=180)
@@ -293,7 +298,8 @@ def eval_and_save(ctx: Context) -> None:
 
     What: hold out 5% of the training examples (at least 20, at most 1,000 rows) for eval_loss; evaluate and
     save a checkpoint 10 times per run (same cadence, so the best checkpoint is on disk), keep the last 3;
-    log about 50 times per run (at most every 10 steps).
+    log about 50 times per run (at most every 10 steps); evaluate on steps (`eval_strategy: steps`) when rows are
+    held out, never otherwise; plot the loss curve where the framework can (LLaMA-Factory `plot_loss`).
     Why: a held-out loss is the cheapest overfitting alarm; aligned eval and save steps let a run keep its
     best checkpoint; frequent logging gives the loss curve and the progress bar something to show.
     Example: 12,000 examples, 3 epochs, global batch 16 -> val 5% (600 rows), ~2,140 steps, eval/save every 214.
@@ -324,7 +330,12 @@ def eval_and_save(ctx: Context) -> None:
         else "max_steps from the spec",
     )
     every = max(1, total // 10)
+    if val:
+        ctx.decide("eval_strategy", "steps", f"evaluate on the held-out rows every {every} steps")
+    else:
+        ctx.decide("eval_strategy", "no", "no rows held out: nothing to evaluate on")
     ctx.decide("eval_steps", every, f"evaluate 10 times over ~{total} steps")
     ctx.decide("save_steps", ctx["eval_steps"], "save on the eval cadence so the best checkpoint is kept")
     ctx.decide("save_total_limit", 3, "keep the last 3 checkpoints")
     ctx.decide("logging_steps", max(1, min(10, total // 50)), f"about 50 log points over ~{total} steps")
+    ctx.decide("plot_loss", True, "write the framework's own loss-curve image (training_loss.png)")

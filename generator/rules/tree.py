@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from .. import targets
+from pathlib import Path
+
+from .. import frameworks, targets
 from . import _fit
 from ._context import Context
 from ._registry import rule
@@ -16,7 +18,9 @@ def task_stage(ctx: Context) -> None:
     """Decide the training stage from the spec's task.
 
     What: sft -> supervised fine-tuning; dpo / kto / orpo -> preference stages; pretrain -> continued
-    pretraining on raw text; grpo -> online RL with reward functions.
+    pretraining on raw text; grpo -> online RL with reward functions. In the configs: LLaMA-Factory `stage`
+    (with `do_train: true`; ORPO is stage dpo with `pref_loss: orpo`), Axolotl `rl` (none for sft and
+    pretraining) and, for KTO, `remove_unused_columns: false` (Axolotl's validator requires it).
     Why: the stage selects the trainer (TRL's SFT/DPO/KTO/ORPO/GRPO trainers behind both frameworks) and the
     dataset shape each trainer expects.
     Example: `task: dpo` -> LLaMA-Factory `stage: dpo`, Axolotl `rl: dpo`.
@@ -132,7 +136,7 @@ def method_from_data(ctx: Context) -> None:
 
 
 def _full_sharding(ctx: Context) -> str:
-    return "zero3" if ctx.spec.hardware.world_size > 1 else "none"
+    return "zero3" if ctx.spec.hardware.world_size > 1 else "single"
 
 
 @rule("FT103", "many-adapters-lora", order=70)
@@ -181,36 +185,93 @@ def many_adapters(ctx: Context) -> None:
 def framework_choice(ctx: Context) -> None:
     """Choose which framework config(s) to write.
 
-    What: `framework: auto` -> Axolotl for sft, pretrain and grpo; LLaMA-Factory for dpo, kto and orpo.
-    `both` writes both where both support the task; an explicit framework that cannot run the task is an
-    error naming the one that can.
-    Why: Axolotl is the only one of the two with GRPO and packs samples with multipack for SFT and
-    pretraining; LLaMA-Factory expresses every preference stage with one `stage:` key and its DPO was
-    measured to run on this kind of machine (shared/frameworks.md).
+    What: `framework: auto` -> the framework whose module prefers the task (Axolotl for sft, pretrain and grpo;
+    LLaMA-Factory for dpo, kto and orpo), else the first that supports it; `both` writes every framework that
+    supports the task; an explicit framework that cannot run the task is an error naming the ones that can.
+    Why: Axolotl is the one with GRPO and packs samples with multipack for SFT and pretraining; LLaMA-Factory
+    expresses every preference stage with one `stage:` key and its DPO was measured to run on this kind of
+    machine (shared/frameworks.md).
     Example: `task: dpo`, `framework: auto` -> [llamafactory].
-    References: generator/targets.py (the supported-targets table); Axolotl docs/rlhf.qmd; LLaMA-Factory README.
+    References: generator/targets.py and each module's `targets` / `preferred` (generator/frameworks/);
+    Axolotl docs/rlhf.qmd; LLaMA-Factory README.
     """
     spec, task = ctx.spec, ctx.spec.task
     method = ctx.get("method")
-    able = [fw for fw in targets.FRAMEWORKS if targets.supports(fw, task, method)]
+    able = [name for name in frameworks.names() if targets.supports(name, task, method)]
     if spec.framework == "auto":
-        preferred = "llamafactory" if task in ("dpo", "kto", "orpo") else "axolotl"
-        choice = preferred if preferred in able else able[0]
-        reason = {
-            "axolotl": f"task {task}: Axolotl"
-            + (" is the one with GRPO" if task == "grpo" else " packs samples with multipack"),
-            "llamafactory": f"task {task}: LLaMA-Factory runs every preference stage from one `stage:` key",
-        }[choice]
-        ctx.decide("frameworks", [choice], reason)
+        choice = targets.auto_choice(task, method)
+        if choice is None:
+            ctx.error("task", f"no framework runs task {task} with method {method}", found=task)
+            return
+        ctx.decide("frameworks", [choice[0]], choice[1])
         return
-    wanted = list(targets.FRAMEWORKS) if spec.framework == "both" else [spec.framework]
+    wanted = list(frameworks.names()) if spec.framework == "both" else [spec.framework]
     for fw in wanted:
         if fw not in able:
-            why = targets.UNSUPPORTED.get((fw, task), f"{fw} does not support task {task}")
             ctx.error(
                 "framework",
-                f"{why}",
+                targets.why_not(fw, task),
                 found=spec.framework,
                 allowed=", ".join(able) if able else "no framework supports this task",
             )
     ctx.record_spec("frameworks", [fw for fw in wanted if fw in able], f"framework {spec.framework} set in the spec")
+
+
+@rule("FT105", "model-and-data", order=15)
+def model_and_data(ctx: Context) -> None:
+    """Record the base model and the training datasets the configs load.
+
+    What: `base_model` as the hub knows it (a catalog alias or a lock's requested spelling resolved to the hub's
+    canonical id, never written verbatim), or a local folder relative to the spec; and one entry per
+    `data.train` item: its path (local files relative to the spec), `source` (file or hub), `format` and a split
+    other than train. Every framework config references them from here (Axolotl `base_model`, `datasets`;
+    LLaMA-Factory `model_name_or_path`, `dataset` / `dataset_dir` and the entries of dataset_info.json), with
+    local paths rebased to the build folder.
+    Why: the model and the data are the first things a reviewer wants to see change; as decisions they are in
+    plan.json, so `ftgen review` shows them like any other value.
+    Example: `data.train: [{path: data/train.jsonl, format: alpaca}]` -> datasets [{path: data/train.jsonl,
+    source: file, format: alpaca}]; in outputs/<name>/axolotl.yaml the path reads ../../data/train.jsonl.
+    References: the spec schema (schemas/spec.schema.json); Axolotl docs/dataset-formats; LLaMA-Factory
+    data/README.md (dataset_info.json).
+    """
+    spec = ctx.spec
+    model = ctx.facts.model
+    if model.source == "local" or model.id == spec.base_model:
+        ctx.record_spec("base_model", spec.base_model, "base_model in the spec")
+    else:
+        ctx.record_spec("base_model", model.id, "base_model in the spec, written as the hub's canonical id")
+    items = []
+    for entry in spec.data.train:
+        path = Path(entry.path)
+        local = (path if path.is_absolute() else spec.base_dir / path).exists()
+        item = {"path": entry.path, "source": "file" if local else "hub", "format": entry.format}
+        if entry.split != "train":
+            item["split"] = entry.split
+        items.append(item)
+    ctx.record_spec("datasets", items, "data.train in the spec")
+
+
+@rule("FT107", "chat-template", order=85)
+def chat_template(ctx: Context) -> None:
+    """Name the model's prompt template in each framework config that formats prompts with one.
+
+    What: for each chosen framework whose configs format prompts through a named template (LLaMA-Factory for
+    every stage but pretraining; Axolotl for conversation data, `type: chat_template`), the model's template as
+    that framework names it, from the model catalog (a local model: its tokenizer's template, else the family's).
+    The value maps framework -> template name (Axolotl `chat_template`, LLaMA-Factory `template`); null for a
+    framework that formats this data without one.
+    Why: a model fine-tuned on another template than the one it is served with answers worse; the two
+    frameworks name the same template differently (Qwen2.5: Axolotl `qwen_25`, LLaMA-Factory `qwen`).
+    Example: Llama-3.1-8B-Instruct, sft on messages, framework both -> {axolotl: llama3, llamafactory: llama3}.
+    References: generator/catalog/models.yaml; Axolotl utils/schemas/enums.py ChatTemplate; LLaMA-Factory
+    data/template.py.
+    """
+    task = ctx.spec.task
+    formats = tuple(t.format for t in ctx.spec.data.train)
+    card = ctx.facts.model
+    value = {}
+    for name in ctx.get("frameworks") or []:
+        fw = frameworks.get(name)
+        value[name] = fw.model_template(card) if fw.uses_template(task, formats) else None
+    if any(value.values()):
+        ctx.decide("chat_template", value, f"{card.id}'s prompt template as each framework names it (model catalog)")

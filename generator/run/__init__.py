@@ -9,10 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import _io, envs
+from .. import _io, envs, frameworks
 from .._secrets import mask_argv
 from ..errors import Exit, FtgenError, Problem
-from ..render import CONFIG_NAME
 from ..render._yamlsafe import yaml_document
 from ..validate import validate_config
 from ..write import atomic_write
@@ -78,7 +77,7 @@ def prepare(out_dir: Path, framework: str | None = None) -> Prepared:
             found=framework,
             allowed=", ".join(built),
         )
-    config_path = out_dir / CONFIG_NAME[framework]
+    config_path = out_dir / frameworks.get(framework).config_name
     from .._yaml import load_file
 
     config = load_file(config_path).data
@@ -86,7 +85,7 @@ def prepare(out_dir: Path, framework: str | None = None) -> Prepared:
     if isinstance(config, dict):  # the model the framework will download or load: never an alias
         from ..facts.models import config_model_problems
 
-        key = "base_model" if framework == "axolotl" else "model_name_or_path"
+        key = frameworks.get(framework).key_of("base_model")
         planned = (plan.get("facts") or {}).get("model") if isinstance(plan, dict) else None
         problems += config_model_problems(config.get(key), config_path, key, planned)
     errors = [p for p in problems if p.severity == "error"]
@@ -95,52 +94,13 @@ def prepare(out_dir: Path, framework: str | None = None) -> Prepared:
     return Prepared(out_dir, framework, config_path, config, plan)
 
 
-def _abs_if_local(value: str, base: Path) -> str:
-    if not isinstance(value, str) or not value:
-        return value
-    p = Path(value)
-    if p.is_absolute():
-        return value
-    candidate = base / p
-    return str(candidate.resolve()) if candidate.exists() else value
-
-
 def run_config(prep: Prepared, run_dir: Path, resume_from: str | None = None) -> dict:
-    """The config the run really uses: output_dir inside the run, local paths made absolute."""
-    cfg = json.loads(json.dumps(prep.config))  # deep copy of plain data
-    base = prep.out_dir
-    if prep.framework == "axolotl":
-        cfg["base_model"] = _abs_if_local(cfg.get("base_model"), base)
-        for key in ("datasets", "test_datasets"):
-            for ds in cfg.get(key) or []:
-                if isinstance(ds, dict) and "path" in ds:
-                    ds["path"] = _abs_if_local(ds["path"], base)
-        cfg["dataset_prepared_path"] = str(run_dir / "prepared")
-    else:
-        cfg["model_name_or_path"] = _abs_if_local(cfg.get("model_name_or_path"), base)
-        cfg["dataset_dir"] = str(Path(base, cfg.get("dataset_dir", ".")).resolve())
-    if cfg.get("deepspeed"):
-        cfg["deepspeed"] = _abs_if_local(cfg["deepspeed"], base)
-    cfg["output_dir"] = str(run_dir / MODEL_DIR)
-    if resume_from:
-        cfg["resume_from_checkpoint"] = resume_from
-    return cfg
+    """The config the run really uses: output_dir inside the run (runs/<id>/model), local paths made absolute."""
+    return frameworks.get(prep.framework).run_config(prep.config, prep.out_dir, run_dir, resume_from)
 
 
 def _dataset_hashes(prep: Prepared, cfg: dict) -> dict[str, str]:
-    files: list[Path] = []
-    if prep.framework == "axolotl":
-        files = [Path(d["path"]) for d in cfg.get("datasets") or [] if isinstance(d, dict) and "path" in d]
-    else:
-        info_path = Path(cfg["dataset_dir"]) / "dataset_info.json"
-        if info_path.is_file():
-            info = read_json(info_path, "dataset_info.json")
-            entries = info.values() if isinstance(info, dict) else []
-            files = [
-                Path(cfg["dataset_dir"], e["file_name"])
-                for e in entries
-                if isinstance(e, dict) and isinstance(e.get("file_name"), str)
-            ]
+    files = frameworks.get(prep.framework).dataset_files(cfg)
     return {str(f.resolve()): sha256_file(f) for f in files if f.is_file()}
 
 
@@ -181,7 +141,7 @@ def _validated_natively(prep: Prepared, env: envs.Env, config_text: str, resolve
     """Run the framework's own validator once per (config, env); the verdict is cached beside the runs."""
     import hashlib
 
-    from ..validate import native_validate
+    from ..validate import classify, native_validate
 
     key = hashlib.sha256(f"{prep.framework}|{env.version}|{env.python}|{config_text}".encode()).hexdigest()
     cache = prep.out_dir / "runs" / ".native-validation.json"
@@ -194,9 +154,16 @@ def _validated_natively(prep: Prepared, env: envs.Env, config_text: str, resolve
     if known.get(key) == "ok":
         return {"schema": True, "native": True, "cached": True}
     problems = native_validate(prep.framework, resolved, env)
-    errors = [p for p in problems if p.severity == "error"]
-    if errors:
-        raise FtgenError(errors)
+    errors, machine = classify(prep.framework, [p for p in problems if p.severity == "error"])
+    if errors or machine:
+        # a run happens here: what the validator refuses for a reason of this machine stops it too, said as such
+        raise FtgenError(
+            errors
+            + [
+                Problem(p.file, p.key, f"cannot run on this machine ({why}): {p.message}", p.found, p.allowed)
+                for why, p in machine
+            ]
+        )
     known[key] = "ok"
     atomic_write(cache, json.dumps(known, indent=1) + "\n")
     return {"schema": True, "native": True, "cached": False}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import envs
+from .. import envs, frameworks
 from .._yaml import load_file
 from ..errors import FtgenError, Problem
 from ..render._yamlsafe import yaml_document
@@ -30,25 +30,9 @@ def merge(record: RunRecord, env_root: Path | None = None, on_line=None) -> Path
     env = envs.get_env(record.framework, env_root)
     if env is None:
         raise _problem(record, f"no {record.framework} env", allowed=f"ftgen env install {record.framework}")
-    if record.framework == "llamafactory":
-        target = run_dir / "merged"
-        export_cfg = {
-            "model_name_or_path": cfg["model_name_or_path"],
-            "adapter_name_or_path": str(model_dir),
-            "template": cfg.get("template", "default"),
-            "finetuning_type": "lora",
-            "trust_remote_code": bool(cfg.get("trust_remote_code", False)),
-            "export_dir": str(target),
-            "export_size": 5,
-            "export_device": "cpu",
-            "export_legacy_format": False,
-        }
-        path = run_dir / "export.yaml"
-        atomic_write(path, yaml_document(export_cfg))
-        argv = [str(env.cli("llamafactory-cli")), "export", str(path)]
-    else:
-        target = model_dir / "merged"
-        argv = [str(env.cli("axolotl")), "merge-lora", str(run_dir / "config.yaml"), "--lora-model-dir", str(model_dir)]
+    argv, target, files = frameworks.get(record.framework).merge_command(run_dir, cfg, env)
+    for name, data in files.items():
+        atomic_write(run_dir / name, yaml_document(data))
     outcome = stream(
         argv,
         cwd=run_dir,

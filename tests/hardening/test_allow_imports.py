@@ -97,8 +97,10 @@ def test_axolotls_own_plugins_and_strategies_need_no_opt_in(tmp_path, override):
     ],
 )
 def test_builtin_strategy_names_from_the_axolotl_package(value):
-    assert _imports._strategy_module(value) is None
-    assert _imports._strategy_module("evil." + value) == "evil." + value.rsplit(".", 1)[0]
+    from generator.frameworks import axolotl
+
+    assert axolotl._strategy_module(value) is None
+    assert axolotl._strategy_module("evil." + value) == "evil." + value.rsplit(".", 1)[0]
 
 
 def test_the_builtin_lists_come_from_the_generated_schema():
@@ -128,7 +130,9 @@ def test_an_override_of_the_model_path_is_refused(tmp_path, framework, key):
 
 def test_llamafactory_overrides_import_nothing():
     cfg = {"dataset_dir": "/elsewhere", "template": "qwen", "adapter_name_or_path": "x"}
-    assert list(_imports.IMPORTS["llamafactory"](cfg)) == []
+    from generator import frameworks
+
+    assert list(frameworks.get("llamafactory").imports(cfg)) == []
 
 
 # ------------------------------------------------------------------- rl.reward_funcs: located, never run

@@ -55,7 +55,7 @@ def _clean_events(text: str) -> None:
 
 def _configs(build) -> dict[str, dict]:
     """Each rendered config, parsed as its framework parses it (Axolotl: PyYAML; LLaMA-Factory: OmegaConf floats)."""
-    from generator.validate import _OmegaConfLikeLoader
+    from generator._yaml import OmegaConfLoader as _OmegaConfLikeLoader
 
     out = {}
     for r in build.rendered:
@@ -293,8 +293,8 @@ def test_names_that_could_leave_the_output_folder_are_refused(tmp_path, cli, nam
 
 def test_whole_documents_dumped_for_rewrites_read_back_the_same():
     """yaml_document (for configs ftgen rewrites, like a run's config.yaml) keeps every value under both readers."""
+    from generator._yaml import OmegaConfLoader as _OmegaConfLikeLoader
     from generator.render._yamlsafe import yaml_document
-    from generator.validate import _OmegaConfLikeLoader
 
     data = {
         "run_name": "1e3",

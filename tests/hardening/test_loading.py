@@ -186,7 +186,7 @@ def test_generator_only_uses_safe_yaml_loaders():
     # the two loaders passed by variable name are safe ones
     import yaml
 
-    from generator.validate import _OmegaConfLikeLoader
+    from generator._yaml import OmegaConfLoader as _OmegaConfLikeLoader
 
     assert _yaml._FAST_SAFE in (yaml.SafeLoader, getattr(yaml, "CSafeLoader", None))
     assert issubclass(_OmegaConfLikeLoader, yaml.SafeLoader) and issubclass(_yaml._Loader, yaml.SafeLoader)

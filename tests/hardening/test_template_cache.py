@@ -20,7 +20,7 @@ from generator import _templates
 
 REPO = Path(__file__).resolve().parents[2]
 NOBODY = 65534
-TEMPLATE = "axolotl/config.yaml.j2"  # uses no custom filter
+TEMPLATE = "config/config.yaml.j2"  # uses no custom filter
 
 
 class _Boom:

@@ -245,9 +245,8 @@ def test_launch_sh_network_unless_offline_telemetry_always_off_token_passes(buil
     assert all(seen[k] is None for k in OFFLINE)  # a user with network keeps it
     # telemetry: the same variables `ftgen run` sets, always
     assert {k: seen[k] for k in FIXED_VARS if k in seen} == {k: v for k, v in FIXED_VARS.items() if k in seen}
-    assert {"DO_NOT_TRACK", "AXOLOTL_DO_NOT_TRACK", "WANDB_MODE", "WANDB_DISABLED"} <= {
-        k for k in FIXED_VARS if k in seen
-    }
+    assert {"DO_NOT_TRACK", "WANDB_MODE", "WANDB_DISABLED"} <= {k for k in FIXED_VARS if k in seen}
+    assert seen["DISABLE_VERSION_CHECK"] == "1" and seen["GRADIO_ANALYTICS_ENABLED"] == "False"  # LLaMA-Factory's own
 
 
 @pytest.mark.parametrize(

@@ -15,8 +15,10 @@ import pytest
 
 from generator.build import build_file
 from generator.launch import generate
+from generator.plan import Distributed
 from generator.render import deepspeed
-from generator.render._common import DEEPSPEED_FILE
+
+DEEPSPEED_FILE = {d.value: d.deepspeed_file for d in Distributed if d.deepspeed}
 
 REPO = Path(__file__).resolve().parents[2]
 GOOD = REPO / "tests" / "cases" / "good"

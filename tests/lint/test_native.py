@@ -30,7 +30,7 @@ def test_recorded_and_live_verdicts_agree(framework):
     native = native_validate_many(framework, files, env, target="gpu", timeout=1800)
     recorded = load_json("native_verdicts.json").get(framework, {})
     for result, path in zip(lint_paths(files), files):
-        verdict, messages = native_verdict(native[str(path.absolute())])
+        verdict, messages = native_verdict(native[str(path.absolute())], framework)
         if recorded:
             assert recorded[path.name]["native"] == verdict or "env" in (verdict, recorded[path.name]["native"]), (
                 f"{path.name}: recorded {recorded[path.name]}, live {verdict} {messages[:2]}"

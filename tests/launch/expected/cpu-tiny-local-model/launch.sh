@@ -4,7 +4,7 @@
 #
 # Usage: ./launch.sh [axolotl|llamafactory] [extra framework arguments...]
 #   Runs axolotl unless another framework of this build is named first. Extra arguments go to
-#   the framework CLI after the config (LLaMA-Factory: key=value; Axolotl: --key=value).
+#   the framework CLI after the config (Axolotl: --key=value; LLaMA-Factory: key=value).
 # Plan: 1 node(s) x 1 x CPU, strategy single.
 # Environment (every one optional):
 #   NNODES, NODE_RANK, NPROC_PER_NODE   topology; default 1, 0, 1 (slurm.sbatch and sky.yaml set them)
@@ -42,11 +42,6 @@ if [ "$NNODES" -gt 1 ] && [ -z "${MASTER_ADDR:-}" ]; then
   echo "NNODES=$NNODES: set MASTER_ADDR to the address of node 0 (slurm.sbatch and sky.yaml do)" >&2
   exit 2
 fi
-if [ "$framework" = axolotl ] && [ "$world" -gt 1 ]; then
-  echo "Axolotl cannot run more than one process on CPU (it places each rank on an accelerator):" \
-       "run one process, or use LLaMA-Factory (torchrun with gloo)" >&2
-  exit 2
-fi
 
 # The framework env: FTGEN_ENV_BIN if set, else ftgen's managed env (created on first use).
 if [ -z "${FTGEN_ENV_BIN:-}" ]; then
@@ -70,20 +65,17 @@ ftgen_true() { case "$(printf '%s' "${1:-}" | tr '[:lower:]' '[:upper:]')" in 1 
 if ftgen_true "${FTGEN_OFFLINE:-}" || ftgen_true "${HF_HUB_OFFLINE:-}"; then
   export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 fi
-export DO_NOT_TRACK=1 AXOLOTL_DO_NOT_TRACK=1 WANDB_MODE=disabled WANDB_DISABLED=true \
-       DISABLE_VERSION_CHECK=1 GRADIO_ANALYTICS_ENABLED=False
+export DO_NOT_TRACK=1 WANDB_MODE=disabled WANDB_DISABLED=true
+export AXOLOTL_DO_NOT_TRACK=1  # Axolotl
+export DISABLE_VERSION_CHECK=1 GRADIO_ANALYTICS_ENABLED=False  # LLaMA-Factory
 
 case "$framework" in
-  llamafactory)
-    # LLaMA-Factory relaunches itself under torchrun when FORCE_TORCHRUN is set.
-    if [ "$world" -gt 1 ]; then
-      export FORCE_TORCHRUN=1 NNODES NODE_RANK NPROC_PER_NODE
-      if [ -n "${MASTER_ADDR:-}" ]; then export MASTER_ADDR; fi
-      if [ -n "${MASTER_PORT:-}" ]; then export MASTER_PORT; fi
-    fi
-    exec llamafactory-cli train llamafactory.yaml "$@"
-    ;;
   axolotl)
+    if [ "$world" -gt 1 ]; then
+      echo "Axolotl cannot run more than one process on CPU (it places each rank on an accelerator):" \
+           "run one process, or a framework that runs torchrun with gloo" >&2
+      exit 2
+    fi
     if [ "$world" -gt 1 ]; then
       if [ -n "${RDZV_ID:-}" ]; then
         rdzv=(--rdzv_backend c10d --rdzv_endpoint "$MASTER_ADDR:${MASTER_PORT:-29500}" --rdzv_id "$RDZV_ID")
@@ -96,6 +88,15 @@ case "$framework" in
         --nnodes "$NNODES" --nproc_per_node "$NPROC_PER_NODE" "${rdzv[@]}"
     fi
     exec axolotl train axolotl.yaml --launcher python "$@"
+    ;;
+  llamafactory)
+    # LLaMA-Factory relaunches itself under torchrun when FORCE_TORCHRUN is set.
+    if [ "$world" -gt 1 ]; then
+      export FORCE_TORCHRUN=1 NNODES NODE_RANK NPROC_PER_NODE
+      if [ -n "${MASTER_ADDR:-}" ]; then export MASTER_ADDR; fi
+      if [ -n "${MASTER_PORT:-}" ]; then export MASTER_PORT; fi
+    fi
+    exec llamafactory-cli train llamafactory.yaml "$@"
     ;;
   *)
     echo "unsupported framework: $framework" >&2

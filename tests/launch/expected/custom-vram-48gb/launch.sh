@@ -4,7 +4,7 @@
 #
 # Usage: ./launch.sh [axolotl] [extra framework arguments...]
 #   Runs axolotl unless another framework of this build is named first. Extra arguments go to
-#   the framework CLI after the config (LLaMA-Factory: key=value; Axolotl: --key=value).
+#   the framework CLI after the config (Axolotl: --key=value).
 # Plan: 1 node(s) x 1 x custom-48GB, strategy single.
 # Environment (every one optional):
 #   NNODES, NODE_RANK, NPROC_PER_NODE   topology; default 1, 0, 1 (slurm.sbatch and sky.yaml set them)
@@ -68,8 +68,8 @@ ftgen_true() { case "$(printf '%s' "${1:-}" | tr '[:lower:]' '[:upper:]')" in 1 
 if ftgen_true "${FTGEN_OFFLINE:-}" || ftgen_true "${HF_HUB_OFFLINE:-}"; then
   export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 fi
-export DO_NOT_TRACK=1 AXOLOTL_DO_NOT_TRACK=1 WANDB_MODE=disabled WANDB_DISABLED=true \
-       DISABLE_VERSION_CHECK=1 GRADIO_ANALYTICS_ENABLED=False
+export DO_NOT_TRACK=1 WANDB_MODE=disabled WANDB_DISABLED=true
+export AXOLOTL_DO_NOT_TRACK=1  # Axolotl
 
 case "$framework" in
   axolotl)

@@ -4,7 +4,7 @@
 #
 # Usage: ./launch.sh [axolotl|llamafactory] [extra framework arguments...]
 #   Runs axolotl unless another framework of this build is named first. Extra arguments go to
-#   the framework CLI after the config (LLaMA-Factory: key=value; Axolotl: --key=value).
+#   the framework CLI after the config (Axolotl: --key=value; LLaMA-Factory: key=value).
 # Plan: 1 node(s) x 1 x A100-40GB, strategy single.
 # Environment (every one optional):
 #   NNODES, NODE_RANK, NPROC_PER_NODE   topology; default 1, 0, 1 (slurm.sbatch and sky.yaml set them)
@@ -65,19 +65,11 @@ ftgen_true() { case "$(printf '%s' "${1:-}" | tr '[:lower:]' '[:upper:]')" in 1 
 if ftgen_true "${FTGEN_OFFLINE:-}" || ftgen_true "${HF_HUB_OFFLINE:-}"; then
   export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 fi
-export DO_NOT_TRACK=1 AXOLOTL_DO_NOT_TRACK=1 WANDB_MODE=disabled WANDB_DISABLED=true \
-       DISABLE_VERSION_CHECK=1 GRADIO_ANALYTICS_ENABLED=False
+export DO_NOT_TRACK=1 WANDB_MODE=disabled WANDB_DISABLED=true
+export AXOLOTL_DO_NOT_TRACK=1  # Axolotl
+export DISABLE_VERSION_CHECK=1 GRADIO_ANALYTICS_ENABLED=False  # LLaMA-Factory
 
 case "$framework" in
-  llamafactory)
-    # LLaMA-Factory relaunches itself under torchrun when FORCE_TORCHRUN is set.
-    if [ "$world" -gt 1 ]; then
-      export FORCE_TORCHRUN=1 NNODES NODE_RANK NPROC_PER_NODE
-      if [ -n "${MASTER_ADDR:-}" ]; then export MASTER_ADDR; fi
-      if [ -n "${MASTER_PORT:-}" ]; then export MASTER_PORT; fi
-    fi
-    exec llamafactory-cli train llamafactory.yaml "$@"
-    ;;
   axolotl)
     if [ "$world" -gt 1 ]; then
       if [ -n "${RDZV_ID:-}" ]; then
@@ -91,6 +83,15 @@ case "$framework" in
         --nnodes "$NNODES" --nproc_per_node "$NPROC_PER_NODE" "${rdzv[@]}"
     fi
     exec axolotl train axolotl.yaml --launcher python "$@"
+    ;;
+  llamafactory)
+    # LLaMA-Factory relaunches itself under torchrun when FORCE_TORCHRUN is set.
+    if [ "$world" -gt 1 ]; then
+      export FORCE_TORCHRUN=1 NNODES NODE_RANK NPROC_PER_NODE
+      if [ -n "${MASTER_ADDR:-}" ]; then export MASTER_ADDR; fi
+      if [ -n "${MASTER_PORT:-}" ]; then export MASTER_PORT; fi
+    fi
+    exec llamafactory-cli train llamafactory.yaml "$@"
     ;;
   *)
     echo "unsupported framework: $framework" >&2
