@@ -443,9 +443,12 @@ def test_launch_command_refuses_what_cannot_work(tmp_path):
     assert {p.key for p in exc.value.problems} == {"framework", "--launcher", "--nproc"}
 
 
-def test_submit_prints_the_command_without_the_tool_and_runs_it_with(built, stubs, monkeypatch):
+def test_submit_prints_the_command_without_the_tool_and_runs_it_with(built, stubs, monkeypatch, tmp_path):
     out = built("zero3-full-70b-4-nodes")
-    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    # a PATH with no sbatch or sky on it, whatever this machine has installed (CI may have a real Slurm)
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
     monkeypatch.delenv("HF_TOKEN", raising=False)
     s = submit(out, "slurm")
     assert not s.ran and s.argv == ("sbatch", "slurm.sbatch")
