@@ -93,6 +93,12 @@ def plan_json(
     data = {"ftgen_version": __version__, "spec": Path(spec.file).name, "spec_sha256": spec.sha256, **plan.to_dict()}
     if facts is not None and out_dir is not None:
         data["eval_set"] = eval_set(spec, facts, out_dir)
+    if out_dir is not None:
+        from .tracking import from_plan
+
+        tracked = from_plan(plan, spec, out_dir)
+        if tracked is not None:  # the trackers as `ftgen run` needs them (store relative to this folder)
+            data["tracking"] = tracked.to_dict()
     if files is not None:
         data["files"] = files  # every file this build writes: the next build removes those it no longer writes
     return json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"

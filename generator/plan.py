@@ -189,10 +189,17 @@ class Settings:
     output_dir: str = _key("FT106", "where the framework writes; `ftgen run` points it at runs/<run-id>/model")
     overwrite_output_dir: bool = _key("FT106", "write into an output folder that has checkpoints")
     seed: int = _key("FT106", "random seed")
-    report_to: str = _key("FT106", "experiment trackers")
+    report_to: Any = _key("FT106", "experiment trackers: none, one name, or a list", also=("FT200",))
     dataset_cache_dir: str = _key("FT106", "tokenised-data cache, relative to the run")
     retokenize: bool = _key("FT106", "tokenise again instead of reading a cache")
     dataset_num_proc: int = _key("FT106", "tokenisation worker processes")
+    # experiment tracking (decided only when the spec has a tracking block)
+    run_name: str = _key("FT201", "the tracker run's name (`ftgen run` names it after the run id)")
+    mlflow_experiment_name: str = _key("FT201", "MLflow experiment the runs are logged under")
+    wandb_project: str = _key("FT201", "W&B project the runs are logged under")
+    wandb_run_name: str = _key("FT201", "W&B run name")
+    tracking_tags: dict = _key("FT201", "tags on the tracker run (set by `ftgen run`)", config=False)
+    mlflow_tracking_uri: str = _key("FT202", "MLflow tracking URI; a local path is relative to the spec")
 
     @classmethod
     def keys(cls) -> dict[str, dataclasses.Field]:

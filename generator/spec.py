@@ -16,7 +16,7 @@ from jsonschema import Draft202012Validator, ValidationError, validators
 
 from ._resources import schemas_dir
 from ._schema_errors import schema_problems
-from ._secrets import is_secret_name
+from ._secrets import is_secret_name, mask_text
 from ._yaml import join_key, line_of, load_text, read_text
 from .errors import FtgenError, Problem
 
@@ -79,6 +79,22 @@ class RLSpec:
     max_completion_length: int = 256
 
 
+TRACKERS = ("mlflow", "wandb", "tensorboard")
+# MLflow tracking URI schemes ftgen can pass on (a plain path is a local file store)
+TRACKING_SCHEMES = ("sqlite", "file", "http", "https", "databricks")
+
+
+@dataclass(frozen=True)
+class TrackingSpec:
+    """The spec's `tracking` block: trackers (never empty), project (None: the spec name), MLflow URI as written
+    (None: the default store beside the spec), tags."""
+
+    backends: tuple[str, ...]
+    project: str | None = None
+    uri: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class Spec:
     """A validated requirements spec. `file` is how errors name it; `base_dir` anchors relative paths."""
@@ -101,6 +117,7 @@ class Spec:
     overrides: Mapping[str, Any] = field(default_factory=dict)
     framework_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     rl: RLSpec | None = None
+    tracking: TrackingSpec | None = None  # None: no tracker (absent, or backend none)
     file: str = "<spec>"
     base_dir: Path = Path(".")
     sha256: str = ""
@@ -236,6 +253,7 @@ def _semantic_problems(data: dict, file: str, line_of) -> list[Problem]:
                         line=line_of(key),
                     )
                 )
+    out += _tracking_problems(data.get("tracking"), file, line_of)
     fmt_for_task = {
         "dpo": {"preference"},
         "orpo": {"preference"},
@@ -264,6 +282,82 @@ def _semantic_problems(data: dict, file: str, line_of) -> list[Problem]:
                 )
             )
     return out
+
+
+def _tracking_problems(block: Any, file: str, line_of) -> list[Problem]:
+    """tracking: a uri only for mlflow, no credentials in the uri or the tags, a scheme MLflow reads."""
+    if not isinstance(block, dict):
+        return []
+    out = []
+    backends = tracking_backends(block.get("backend"))
+    uri = block.get("uri")
+    if uri is not None and backends and "mlflow" not in backends:  # backend none: switched off, kept
+        out.append(
+            Problem(
+                file,
+                "tracking.uri",
+                "only MLflow reads a tracking URI",
+                found=uri,
+                allowed="backend: mlflow (or a list with mlflow), or remove tracking.uri",
+                line=line_of("tracking.uri"),
+            )
+        )
+    elif isinstance(uri, str):
+        scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*):", uri)
+        name = scheme.group(1).lower() if scheme and len(scheme.group(1)) > 1 else ""  # C:\ is a path
+        if name and name not in TRACKING_SCHEMES:
+            out.append(
+                Problem(
+                    file,
+                    "tracking.uri",
+                    "not a tracking URI MLflow reads",
+                    found=uri,
+                    allowed="sqlite:///<file>, file:<folder>, a folder, http(s)://<server>, databricks",
+                    line=line_of("tracking.uri"),
+                )
+            )
+        elif re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/@]*@", uri) or re.search(
+            r"[?&][^=]*(token|key|secret|passw)", uri, re.I
+        ):
+            out.append(
+                Problem(
+                    file,
+                    "tracking.uri",
+                    "a credential here would be written into the configs (and into git)",
+                    found="***",
+                    allowed="the URI without user, password or token; set MLFLOW_TRACKING_TOKEN (or "
+                    "MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD) in the environment: `ftgen run` passes it on",
+                    line=line_of("tracking.uri"),
+                )
+            )
+    for name, value in (block.get("tags") or {}).items():
+        key = f"tracking.tags.{name}"
+        if is_secret_name(name) or (isinstance(value, str) and mask_text(value) != value):
+            out.append(
+                Problem(
+                    file,
+                    key,
+                    "a secret in a tag would be written into the tracker and the build (and into git)",
+                    found="***",
+                    allowed="a tag that holds no credential",
+                    line=line_of(key),
+                )
+            )
+    return out
+
+
+def tracking_backends(value: Any) -> tuple[str, ...]:
+    """The trackers a `tracking.backend` value names (none -> ()), in the order given."""
+    if value is None or value == "none":
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _tracking(block: Any) -> TrackingSpec | None:
+    if not isinstance(block, dict) or not tracking_backends(block.get("backend")):
+        return None
+    tags = {str(k): (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in (block.get("tags") or {}).items()}
+    return TrackingSpec(tracking_backends(block.get("backend")), block.get("project"), block.get("uri"), tags)
 
 
 def _value_problems(data: Any, file: str, line_of) -> list[Problem]:
@@ -460,6 +554,7 @@ def from_dict(
         rl=RLSpec(_tuple(rl.get("reward_funcs")), rl.get("num_generations", 8), rl.get("max_completion_length", 256))
         if rl is not None
         else None,
+        tracking=_tracking(data.get("tracking")),
         file=file,
         base_dir=base_dir,
         sha256=sha256,

@@ -309,6 +309,27 @@ def test_use_external_checks_the_version(tmp_path):
 # ------------------------------------------------------------------ subprocess environment
 
 
+@pytest.mark.parametrize(
+    "trackers,user,wandb_mode",
+    [
+        ((), {}, "disabled"),  # no tracking block: W&B off whatever the caller says
+        ((), {"WANDB_MODE": "online"}, "disabled"),
+        (("mlflow",), {}, "disabled"),  # MLflow only: W&B stays off
+        (("wandb",), {}, None),  # W&B asked for: not disabled (its own default mode)
+        (("wandb",), {"WANDB_MODE": "offline"}, "offline"),  # the caller's mode stands
+        (("wandb",), {"WANDB_MODE": "disabled", "WANDB_DISABLED": "true"}, None),  # an inherited off switch goes
+    ],
+)
+def test_subprocess_env_leaves_the_specs_trackers_on(tmp_path, trackers, user, wandb_mode):
+    env = envs.Env("llamafactory", "0.9.5", tmp_path, tmp_path / "bin" / "python", tmp_path / "bin", venv=tmp_path)
+    base = {"PATH": "", "DISABLE_MLFLOW_INTEGRATION": "TRUE", "WANDB_API_KEY": "k", **user}
+    out = env.subprocess_env(base=base, trackers=trackers)
+    assert out.get("WANDB_MODE") == wandb_mode
+    assert ("WANDB_DISABLED" in out) == ("wandb" not in trackers)
+    assert ("DISABLE_MLFLOW_INTEGRATION" in out) == ("mlflow" not in trackers)
+    assert out["DO_NOT_TRACK"] == "1" and out["WANDB_API_KEY"] == "k"  # usage telemetry off; tokens pass through
+
+
 def test_subprocess_env_wiring(tmp_path):
     env = envs.Env("axolotl", "0.19.0", tmp_path, tmp_path / "bin" / "python", tmp_path / "bin", venv=tmp_path)
     base = {"PATH": "/usr/bin", "HF_TOKEN": "hf_secret", "WANDB_API_KEY": "k", "PYTHONPATH": "/ftgen", "HOME": "/h"}

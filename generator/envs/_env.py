@@ -19,6 +19,9 @@ FIXED_VARS = {
     "PYTHONUNBUFFERED": "1",
 }  # plus each framework's own telemetry / update-check switches (Framework.quiet_env)
 
+_WANDB_OFF = ("WANDB_MODE", "WANDB_DISABLED")
+_MLFLOW_OFF = ("DISABLE_MLFLOW_INTEGRATION", "MLFLOW_TRACKING_DISABLED")
+
 # Parent variables that would leak ftgen's own interpreter setup into the env.
 _DROPPED_VARS = ("PYTHONHOME", "PYTHONPATH", "PYTHONSTARTUP", "__PYVENV_LAUNCHER__")
 
@@ -57,7 +60,9 @@ class Env:
         """The path of a console script in the env (axolotl, llamafactory-cli, accelerate, torchrun)."""
         return self.bin_dir / name
 
-    def subprocess_env(self, extra: dict[str, str] | None = None, base: dict[str, str] | None = None) -> dict:
+    def subprocess_env(
+        self, extra: dict[str, str] | None = None, base: dict[str, str] | None = None, trackers: tuple[str, ...] = ()
+    ) -> dict:
         """Environment variables for a framework subprocess.
 
         Starts from `base` (default: this process's environment, so secrets such as
@@ -65,6 +70,8 @@ class Env:
         sets VIRTUAL_ENV and the no-telemetry variables, then `extra`. The network stays on unless
         the environment says offline (HF_HUB_OFFLINE or FTGEN_OFFLINE true, which `ftgen run --offline`
         sets): then HF_HUB_OFFLINE, HF_DATASETS_OFFLINE and TRANSFORMERS_OFFLINE are all set.
+        `trackers` (the spec's tracking backends) stay on: W&B is not disabled when it is one of them (a
+        WANDB_MODE the caller set, e.g. offline, stands) and no variable switching MLflow off is passed on.
         Log it only through `redact`.
         """
         out = dict(os.environ if base is None else base)
@@ -76,7 +83,16 @@ class Env:
             out["VIRTUAL_ENV"] = str(self.venv)
         else:
             out.pop("VIRTUAL_ENV", None)
-        out.update(FIXED_VARS)
+        fixed = dict(FIXED_VARS)
+        if "wandb" in trackers:
+            for name in _WANDB_OFF:
+                fixed.pop(name, None)
+                if out.get(name, "").lower() in ("disabled", "true", "1"):
+                    out.pop(name)  # the spec asks for W&B: an inherited off switch would silently win
+        if "mlflow" in trackers:
+            for name in _MLFLOW_OFF:
+                out.pop(name, None)
+        out.update(fixed)
         out.update(_quiet_env(self.framework))
         if extra:
             out.update({k: str(v) for k, v in extra.items()})

@@ -599,6 +599,22 @@ def _read_report_to(cfg: Mapping[str, Any], r: Reading, where: Where) -> None:
         r.put("report_to", on[0] if len(on) == 1 else on or "none", *keys)
 
 
+def _write_mlflow_uri(values: Values, where: Where) -> dict[str, Any] | None:
+    uri = values.get("mlflow_tracking_uri")
+    if uri is None:
+        return None
+    if where.base is not None and where.out is not None:  # a local store as seen from the config's folder
+        from ..tracking import rebase
+
+        uri = rebase(uri, where.base, where.out)
+    return {"mlflow_tracking_uri": uri}
+
+
+def _read_mlflow_uri(cfg: Mapping[str, Any], r: Reading, where: Where) -> None:
+    if isinstance(cfg.get("mlflow_tracking_uri"), str):
+        r.put("mlflow_tracking_uri", cfg["mlflow_tracking_uri"], "mlflow_tracking_uri")
+
+
 def _tf32_back(value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -753,6 +769,14 @@ ROWS = (
     row("wandb_project", "wandb_project", "Evaluation and checkpoints"),
     row("wandb_entity", "wandb_entity", "Evaluation and checkpoints"),
     row("wandb_run_name", "wandb_name", "Evaluation and checkpoints"),
+    row("mlflow_experiment_name", "mlflow_experiment_name", "Evaluation and checkpoints"),
+    joint(
+        ("mlflow_tracking_uri",),
+        ("mlflow_tracking_uri",),
+        "Evaluation and checkpoints",
+        _write_mlflow_uri,
+        _read_mlflow_uri,
+    ),
     row("max_prompt_len", "max_prompt_len", "Data"),
 )
 
@@ -766,6 +790,7 @@ LOCAL = {
 }
 # Neutral fields Axolotl has no key for, and why.
 ABSENT = {
+    "run_name": "Axolotl names tracker runs with wandb_name / mlflow_run_name (`ftgen run` sets the run id)",
     "retokenize": "Axolotl keys its tokenised cache by the config and the data: what changed is always "
     "re-tokenised; there is no switch to read an older cache",
     "overwrite_output_dir": "Axolotl writes into an existing output_dir (it resumes only when asked): it has no "

@@ -492,6 +492,7 @@ ROWS = (
     row("overwrite_output_dir", "overwrite_output_dir", "Output"),
     row("plot_loss", "plot_loss", "Output"),
     row("report_to", "report_to", "Output"),
+    row("run_name", "run_name", "Output"),
     row("logging_steps", "logging_steps", "Output"),
     row("save_strategy", "save_strategy", "Output"),
     row("save_steps", "save_steps", "Output"),
@@ -583,6 +584,10 @@ ABSENT = {
     "wandb_project": "LLaMA-Factory takes W&B settings from WANDB_* environment variables (report_to: wandb)",
     "wandb_entity": "LLaMA-Factory takes W&B settings from WANDB_* environment variables (report_to: wandb)",
     "wandb_run_name": "LLaMA-Factory takes W&B settings from WANDB_* environment variables (report_to: wandb)",
+    "mlflow_experiment_name": "LLaMA-Factory takes MLflow settings from MLFLOW_* environment variables "
+    "(MLFLOW_EXPERIMENT_NAME: `ftgen run` and launch.sh set it)",
+    "mlflow_tracking_uri": "LLaMA-Factory takes MLflow settings from MLFLOW_* environment variables "
+    "(MLFLOW_TRACKING_URI: `ftgen run` and launch.sh set it)",
     "max_prompt_len": "LLaMA-Factory derives the prompt budget from cutoff_len",
     "use_cut_cross_entropy": "LLaMA-Factory 0.9.5 has no Cut Cross-Entropy switch",
     "include_tokens_per_second": "LLaMA-Factory 0.9.5 does not expose include_tokens_per_second",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import __version__, frameworks
@@ -50,6 +50,8 @@ class LaunchContext:
     deepspeed_file: str  # "" when the plan uses no DeepSpeed
     hours: float | None
     master_port: int = MASTER_PORT
+    trackers: tuple[str, ...] = ()  # the spec's tracking backends (none: every tracker off)
+    tracking_env: dict[str, str] = field(default_factory=dict)  # MLFLOW_* / WANDB_* defaults, from the build folder
 
     @property
     def world(self) -> int:
@@ -89,8 +91,11 @@ class LaunchContext:
 
 def context(build) -> LaunchContext:
     """The launch context of a compiled Build."""
+    from ..tracking import from_plan
+
     plan, spec = build.plan, build.spec
     dist = Distributed(plan.get("distributed", "single"))
+    tracked = from_plan(plan, spec, build.out_dir)
     return LaunchContext(
         name=spec.name,
         spec_file=Path(spec.file).name,
@@ -106,4 +111,6 @@ def context(build) -> LaunchContext:
         distributed=dist.value,
         deepspeed_file=dist.deepspeed_file or "",
         hours=plan.time_cost.hours if plan.time_cost else None,
+        trackers=tracked.backends if tracked else (),
+        tracking_env=tracked.env() if tracked else {},
     )

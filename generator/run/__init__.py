@@ -13,6 +13,7 @@ from .. import _io, envs, frameworks
 from .._secrets import mask_argv
 from ..errors import Exit, FtgenError, Problem
 from ..render._yamlsafe import yaml_document
+from ..tracking import Tracking
 from ..validate import validate_config
 from ..write import atomic_write
 from . import _procs, metrics
@@ -214,7 +215,10 @@ def start(
         )
         record.status, record.started_at, record.finished_at = "running", now(), None
         record.exit_code = record.signal = record.note = None
+    tracked = Tracking.from_dict(prep.plan.get("tracking"))
     cfg = run_config(prep, run_dir, resume_from)
+    if tracked is not None:
+        cfg = _tracked_config(prep, cfg, tracked, record.run_id)
     config_path = run_dir / "config.yaml"
     header = (
         f"# {prep.framework} config for run {record.run_id}: {prep.config_path.name} with output_dir and "
@@ -237,6 +241,8 @@ def start(
 
     # config.yaml relative to the run folder (the working directory): LLaMA-Factory re-splits its arguments
     argv, extra_env = launch_command(prep.framework, Path("config.yaml"), env, launcher=launcher, nproc=nproc)
+    if tracked is not None:
+        extra_env = {**tracked.env(prep.out_dir.resolve(), run_name=record.run_id), **extra_env}
     _identify(record)
     record.command = mask_argv([str(a) for a in argv])
     record.launcher = launcher if nproc == 1 else f"{launcher} x{nproc}"
@@ -265,7 +271,7 @@ def start(
     outcome = stream(
         record.command,
         cwd=run_dir,
-        env=env.subprocess_env(extra_env),
+        env=env.subprocess_env(extra_env, trackers=tracked.backends if tracked else ()),
         log_path=run_dir / "train.log",
         on_line=on_line or console_printer(),
         on_spawn=spawned,
@@ -289,6 +295,19 @@ def start(
 
         after_run(record, prep.plan, env_root=env_root, on_line=on_line)
     return record
+
+
+def _tracked_config(prep: Prepared, cfg: dict, tracked: Tracking, run_id: str) -> dict:
+    """The run's config with the tracker's keys as this run needs them: the run named by its id, a local MLflow
+    store made absolute (the trainer starts in the run folder). Only keys the config already has change."""
+    fw = frameworks.get(prep.framework)
+    values: dict = {"run_name": run_id}
+    if tracked.wandb:
+        values["wandb_run_name"] = run_id
+    if tracked.mlflow:
+        values["mlflow_tracking_uri"] = tracked.env(prep.out_dir.resolve())["MLFLOW_TRACKING_URI"]
+    written = fw.write(values).config
+    return {**cfg, **{k: v for k, v in written.items() if k in cfg}}
 
 
 def _identify(record: RunRecord) -> None:
