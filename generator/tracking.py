@@ -12,6 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# The one MLflow version ftgen, and both framework envs, install: mlflow-skinny (the client, the file and SQL
+# stores) plus what its SQL store needs. The full `mlflow` 3.17.2 pins pyarrow<26 and would downgrade the
+# frameworks' pyarrow 26.0.1 (pip --dry-run in both envs); skinny leaves every pin there as it is.
+MLFLOW_VERSION = "3.17.2"
+MLFLOW_REQUIREMENTS = (f"mlflow-skinny=={MLFLOW_VERSION}", "sqlalchemy>=1.4,<3", "alembic>=1.4,<2,!=1.10.0")
 DEFAULT_MLFLOW_URI = "sqlite:///mlflow.db"  # beside the spec: the store MLflow itself defaults to, in one file
 # What the trackers write that git should not hold (the .gitignore `ftgen build` keeps in its output root).
 TRACKER_FILES = ("mlruns/", "mlartifacts/", "wandb/", "mlflow.db")

@@ -52,3 +52,41 @@ def test_record_round_trip_and_environment():
 
 def test_tensorboard_alone_needs_no_variables():
     assert Tracking(("tensorboard",), "spec").env() == {}
+
+
+def test_build_and_lint_never_import_a_tracker(tmp_path):
+    """MLflow (and W&B) are imported only by `ftgen run` when a build has trackers: build and lint stay light."""
+    import subprocess
+    import sys
+
+    spec = tmp_path / "t.yaml"
+    spec.write_text(
+        "name: t\nbase_model: Qwen/Qwen2.5-7B\ndata: {train: [{path: org/ds, format: alpaca}], examples: 5000}\n"
+        "tracking: {backend: [mlflow, wandb]}\n",
+        encoding="utf-8",
+    )
+    code = (
+        "import sys\n"
+        "from generator.cli import main\n"
+        f"for args in (['build', {str(spec)!r}, '--out', {str(tmp_path / 'out')!r}],"
+        f" ['lint', {str(tmp_path / 'out' / 't' / 'axolotl.yaml')!r}]):\n"
+        "    try:\n        main(args)\n    except SystemExit as e:\n        assert e.code in (0, 1, None), e.code\n"
+        "bad = [m for m in ('mlflow', 'wandb', 'torch', 'sqlalchemy') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+
+
+def test_one_mlflow_pin_for_ftgen_and_both_framework_envs():
+    import tomllib
+
+    from generator import frameworks
+    from generator.tracking import MLFLOW_REQUIREMENTS
+
+    root = Path(__file__).resolve().parent.parent
+    deps = tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert set(MLFLOW_REQUIREMENTS) <= set(deps)
+    for fw in frameworks.all_frameworks():
+        pips = [a for step in fw.env.steps for a in (step.pip or ())]
+        assert set(MLFLOW_REQUIREMENTS) <= set(pips), fw.name

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..plan import Distributed
+from ..tracking import MLFLOW_REQUIREMENTS, MLFLOW_VERSION
 from ._base import (
     TORCHRUN_PORT,
     EnvSpec,
@@ -996,6 +997,7 @@ class Axolotl(Framework):
             Step("upgrade pip", pip=("-U", "pip")),
             Step("install torch", pip=("{torch}",)),
             Step("install axolotl 0.19.0", pip=("{torch}", "axolotl==0.19.0", "matplotlib")),
+            Step(f"install MLflow {MLFLOW_VERSION} (experiment tracking)", pip=("{torch}", *MLFLOW_REQUIREMENTS)),
         ),
         clis=("axolotl", "accelerate", "torchrun"),
     )

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..plan import Distributed
+from ..tracking import MLFLOW_REQUIREMENTS, MLFLOW_VERSION
 from ._base import TORCHRUN_PORT, EnvSpec, Framework, Hardware, Refusal, Step, Traits
 from ._dialect import OMEGACONF
 from ._table import Reading, Untranslatable, Values, Where, inverse, joint, lookup, num, row, truthy
@@ -716,6 +717,7 @@ class LlamaFactory(Framework):
             # 2.11; LLaMA-Factory imports torchaudio but the text path needs no extension.
             Step("remove torchaudio's compiled extensions", action="strip-torchaudio-libs"),
             Step("install bitsandbytes 0.50.2 (QLoRA)", pip=("{torch}", "bitsandbytes==0.50.2")),
+            Step(f"install MLflow {MLFLOW_VERSION} (experiment tracking)", pip=("{torch}", *MLFLOW_REQUIREMENTS)),
         ),
         clis=("llamafactory-cli", "accelerate", "torchrun"),
     )
