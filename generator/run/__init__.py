@@ -253,6 +253,10 @@ def start(
     record.datasets = _dataset_hashes(prep, cfg)
     record.git_commit, record.git_dirty = _git(prep.out_dir)
     record.metrics = {"validated": validated}
+    if tracked is not None and resume_run is None:
+        extra_env = {**extra_env, **_open_tracker(tracked, record, prep, run_dir)}
+    elif tracked is not None:  # --resume: the same tracker run again
+        extra_env = {**extra_env, **_tracker_env(record)}
     record.save()
 
     import threading
@@ -294,7 +298,58 @@ def start(
         from ..evaluate import after_run
 
         after_run(record, prep.plan, env_root=env_root, on_line=on_line)
+    if record.tracker:
+        _close_tracker(record)
     return record
+
+
+def _open_tracker(tracked: Tracking, record: RunRecord, prep: Prepared, run_dir: Path) -> dict[str, str]:
+    """Create the run's tracker run before training; a tracker that cannot be reached stops the run here."""
+    from .tracker import open_run
+
+    try:
+        return open_run(tracked, record, prep.plan, prep.out_dir.resolve())
+    except Exception as exc:  # ImportError, an unreachable server, a locked store: nothing has run yet
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise FtgenError(
+            [
+                Problem(
+                    str(prep.out_dir / "plan.json"),
+                    "tracking",
+                    f"cannot open the tracker run: {type(exc).__name__}: {' '.join(str(exc).split())[:400]}",
+                    found=", ".join(tracked.backends),
+                    allowed="a reachable tracking store (check tracking.uri and the MLFLOW_* / WANDB_* variables), "
+                    "or remove the spec's tracking block",
+                )
+            ],
+            exit_code=Exit.RUN_FAILED,
+        ) from None
+
+
+def _tracker_env(record: RunRecord) -> dict[str, str]:
+    """The variables that send a resumed run's trainer back into the tracker run(s) its first attempt opened."""
+    link = record.tracker if isinstance(record.tracker, dict) else {}
+    out: dict[str, str] = {}
+    if link.get("mlflow"):
+        out.update(
+            MLFLOW_TRACKING_URI=link["mlflow"]["tracking_uri"],
+            MLFLOW_RUN_ID=link["mlflow"]["run_id"],
+            MLFLOW_EXPERIMENT_ID=link["mlflow"]["experiment_id"],
+        )
+    if link.get("wandb"):
+        out.update(WANDB_RUN_ID=link["wandb"]["run_id"], WANDB_RESUME="allow", WANDB_DIR=link["wandb"]["dir"])
+    return out
+
+
+def _close_tracker(record: RunRecord) -> None:
+    """Eval-set scores and the final status into the tracker run; a failure is noted, the run is kept."""
+    from .tracker import close_run
+
+    try:
+        close_run(record)
+    except Exception as exc:
+        record.note = ((record.note + "; ") if record.note else "") + f"tracker: {type(exc).__name__}: {exc}"[:500]
+        record.save()
 
 
 def _tracked_config(prep: Prepared, cfg: dict, tracked: Tracking, run_id: str) -> dict:

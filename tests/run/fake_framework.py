@@ -30,6 +30,16 @@ if resume:
     start, history = state["global_step"], state["log_history"]
     print(f"resuming from {resume} at step {start}", flush=True)
 print("secret seen by child:", "yes" if os.environ.get("HF_TOKEN") else "no", flush=True)
+if os.environ.get("FAKE_PRINT_TRACKER"):  # what a trainer's tracker integration would read
+    names = (
+        "MLFLOW_TRACKING_URI",
+        "MLFLOW_RUN_ID",
+        "MLFLOW_EXPERIMENT_NAME",
+        "WANDB_MODE",
+        "WANDB_RUN_ID",
+        "WANDB_NAME",
+    )
+    print("tracker env:", json.dumps({k: os.environ.get(k) for k in names}), flush=True)
 if os.environ.get("FAKE_PRINT_SECRET"):  # a framework that logs its token: ftgen must mask it
     print("using token", os.environ.get("HF_TOKEN"), flush=True)
 for step in range(start + 1, steps + 1):

@@ -1,0 +1,123 @@
+"""generator/run/tracker.py: ftgen opens one MLflow run per `ftgen run` with its own facts, hands the trainer its
+id, and adds the eval-set scores and the final status (a real MLflow SQLite store, no framework)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from generator.run.record import RunRecord
+from generator.run.tracker import close_run, open_run
+from generator.tracking import Tracking
+
+mlflow = pytest.importorskip("mlflow")
+
+PLAN = {
+    "spec_sha256": "ab" * 32,
+    "task": "sft",
+    "method": "lora",
+    "decisions": [
+        {"key": "learning_rate", "value": 0.0002, "rule": "FT142"},
+        {"key": "lora_target_modules", "value": ["q_proj", "v_proj"], "rule": "FT140"},
+    ],
+    "memory": {"total_gb": 1.23, "components": {"weights": 0.5, "overhead": 0.73}},
+    "time_cost": {"hours": 0.1, "steps": 11},
+}
+
+
+def _record(tmp_path: Path) -> RunRecord:
+    run_dir = tmp_path / "build" / "runs" / "20260101-000000-axolotl-abcd"
+    run_dir.mkdir(parents=True)
+    return RunRecord(run_id=run_dir.name, name="tiny", framework="axolotl", path=str(run_dir))
+
+
+def test_one_mlflow_run_with_ftgens_facts_then_the_eval_scores(tmp_path):
+    build = tmp_path / "build"
+    tracked = Tracking(("mlflow", "wandb"), "tiny", "exp-1", "sqlite:///../specs/mlflow.db", "proj", {"team": "a"})
+    (tmp_path / "specs").mkdir()
+    record = _record(tmp_path)
+    env = open_run(tracked, record, PLAN, build)
+    store = f"sqlite:///{(tmp_path / 'specs' / 'mlflow.db').as_posix()}"
+    assert env["MLFLOW_TRACKING_URI"] == store
+    assert env["MLFLOW_RUN_ID"] == record.tracker["mlflow"]["run_id"]
+    assert env["WANDB_RUN_ID"] == record.run_id and env["WANDB_RESUME"] == "allow"
+    assert env["WANDB_NAME"] == record.run_id and env["WANDB_DIR"] == record.path
+    assert record.tracker["wandb"] == {"project": "proj", "run_id": record.run_id, "dir": record.path}
+
+    client = mlflow.tracking.MlflowClient(tracking_uri=store)
+    run = client.get_run(env["MLFLOW_RUN_ID"])
+    assert run.info.run_name == record.run_id
+    assert client.get_experiment(run.info.experiment_id).name == "exp-1"
+    assert run.data.tags["team"] == "a" and run.data.tags["ftgen.run_id"] == record.run_id
+    assert run.data.params["ftgen.plan.learning_rate"] == "0.0002"
+    assert run.data.params["ftgen.rule.learning_rate"] == "FT142"
+    assert run.data.params["ftgen.plan.lora_target_modules"] == '["q_proj", "v_proj"]'
+    assert run.data.params["ftgen.spec_sha256"] == PLAN["spec_sha256"]
+    assert run.data.metrics["ftgen.memory_estimate_gb"] == 1.23
+    # artifacts stay beside the store, not in the folder ftgen was started from
+    assert (tmp_path / "specs" / "mlartifacts").is_dir()
+
+    record.status = "succeeded"
+    record.eval = {
+        "summary": {"base": {"exact_match": 0.1}, "fine-tuned": {"exact_match": 0.6}},
+        "delta": {"exact_match": 0.5},
+    }
+    close_run(record)
+    run = client.get_run(env["MLFLOW_RUN_ID"])
+    assert run.data.metrics["eval.fine-tuned.exact_match"] == 0.6
+    assert run.data.metrics["eval.base.exact_match"] == 0.1
+    assert run.data.metrics["eval.delta.exact_match"] == 0.5
+    assert run.info.status == "FINISHED"
+
+
+def test_a_failed_run_is_closed_as_failed(tmp_path):
+    tracked = Tracking(("mlflow",), "tiny", "exp-2", "sqlite:///mlflow.db")
+    record = _record(tmp_path)
+    env = open_run(tracked, record, PLAN, tmp_path / "build")
+    record.status = "failed"
+    record.eval = {"error": "no model"}
+    close_run(record)
+    run = mlflow.tracking.MlflowClient(tracking_uri=env["MLFLOW_TRACKING_URI"]).get_run(env["MLFLOW_RUN_ID"])
+    assert run.info.status == "FAILED" and run.data.tags["ftgen.eval_error"] == "no model"
+    assert "wandb" not in record.tracker and "WANDB_RUN_ID" not in env
+
+
+def test_ftgen_run_opens_the_tracker_run_and_the_trainer_gets_its_id(tmp_path, fake_env, monkeypatch):
+    """`ftgen run` on a build with tracking: the trainer's environment names the tracker run ftgen created."""
+    import json
+
+    import yaml
+
+    from generator import run as runner
+    from generator.build import build_file
+    from generator.write import write_all
+
+    repo = Path(__file__).resolve().parents[2]
+    spec = yaml.safe_load((repo / "examples" / "tiny-cpu.yaml").read_text())
+    spec["base_model"] = str(repo / "examples" / spec["base_model"])
+    spec["data"]["train"][0]["path"] = str(repo / "examples" / spec["data"]["train"][0]["path"])
+    spec.pop("eval")
+    spec["tracking"] = {"backend": ["mlflow", "wandb"], "project": "tiny-exp"}
+    (tmp_path / "specs").mkdir()
+    spec_file = tmp_path / "specs" / "tiny.yaml"
+    spec_file.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    b = build_file(spec_file, tmp_path / "outputs")
+    write_all(b.out_dir, b.files)
+    monkeypatch.setenv("FAKE_PRINT_TRACKER", "1")
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    rec = runner.start(b.out_dir, on_line=lambda *a: None, evaluate=False)
+    assert rec.status == "succeeded"
+    line = next(x for x in (Path(rec.path) / "train.log").read_text().splitlines() if x.startswith("tracker env:"))
+    seen = json.loads(line.split(":", 1)[1])
+    store = f"sqlite:///{(tmp_path / 'specs' / 'mlflow.db').resolve().as_posix()}"
+    assert seen["MLFLOW_TRACKING_URI"] == store
+    assert seen["MLFLOW_RUN_ID"] == rec.tracker["mlflow"]["run_id"]
+    assert seen["MLFLOW_EXPERIMENT_NAME"] == "tiny-exp"
+    assert seen["WANDB_MODE"] == "offline" and seen["WANDB_RUN_ID"] == rec.run_id == seen["WANDB_NAME"]
+    cfg = yaml.safe_load((Path(rec.path) / "config.yaml").read_text())
+    assert cfg["run_name"] == rec.run_id and cfg["report_to"] == ["mlflow", "wandb"]
+    saved = json.loads((Path(rec.path) / "run.json").read_text())
+    assert saved["tracker"]["mlflow"]["run_id"] == seen["MLFLOW_RUN_ID"]
+    run = mlflow.tracking.MlflowClient(tracking_uri=store).get_run(seen["MLFLOW_RUN_ID"])
+    assert run.info.status == "FINISHED" and run.data.params["ftgen.plan.report_to"] == '["mlflow", "wandb"]'
