@@ -248,6 +248,10 @@ def write_build(b: Build, executable: frozenset[str] | set[str] = frozenset()) -
         written.append(Path(lock.path))
     stale = stale_files(b)
     written += write_all(b.out_dir, b.files, executable=executable)
+    if "tracking" in b.files.get("plan.json", ""):
+        from .tracking import keep_gitignore
+
+        keep_gitignore(b.out_dir.parent)
     return written, remove_files(b.out_dir, stale)
 
 

@@ -27,6 +27,25 @@ _FILE = re.compile(r"^file:(//)?(?P<path>.*)$", re.I)
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
 
 
+def keep_gitignore(out_root: Path) -> Path:
+    """The .gitignore `ftgen build` keeps in its output root: run folders and what trackers write stay out of git.
+    Lines the file lacks are added; nothing a user wrote there is removed."""
+    from .write import atomic_write
+
+    path = Path(out_root) / ".gitignore"
+    try:
+        text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    except (OSError, UnicodeDecodeError):
+        return path  # a file ftgen cannot read is the user's to fix; the build itself is written
+    have = {line.strip() for line in text.splitlines()}
+    missing = [line for line in ("*/runs/", *TRACKER_FILES) if line not in have]
+    if missing:
+        head = "" if text else "# kept by `ftgen build`: run folders and experiment-tracker files stay out of git\n"
+        sep = "" if not text or text.endswith("\n") else "\n"
+        atomic_write(path, text + sep + head + "\n".join(missing) + "\n")
+    return path
+
+
 def _split(uri: str) -> tuple[str, str] | None:
     """(prefix, local path) of a URI naming a local store (sqlite:///, file:, a plain path); None otherwise."""
     if uri.lower() in ("databricks", "databricks-uc"):

@@ -90,3 +90,43 @@ def test_one_mlflow_pin_for_ftgen_and_both_framework_envs():
     for fw in frameworks.all_frameworks():
         pips = [a for step in fw.env.steps for a in (step.pip or ())]
         assert set(MLFLOW_REQUIREMENTS) <= set(pips), fw.name
+
+
+def test_build_keeps_a_gitignore_for_runs_and_tracker_files(tmp_path):
+    import subprocess
+
+    from generator.build import build_file, write_build
+
+    spec = tmp_path / "t.yaml"
+    spec.write_text(
+        "name: t\nbase_model: Qwen/Qwen2.5-7B\ndata: {train: [{path: org/ds, format: alpaca}], examples: 5000}\n"
+        "tracking: {backend: mlflow}\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "outputs"
+    out.mkdir()
+    (out / ".gitignore").write_text("mine/", encoding="utf-8")  # a user's line, no final newline
+    write_build(build_file(spec, out))
+    write_build(build_file(spec, out))  # kept, not appended twice
+    lines = (out / ".gitignore").read_text().splitlines()
+    assert lines[0] == "mine/" and lines.count("mlflow.db") == 1
+    assert {"*/runs/", "mlruns/", "mlartifacts/", "wandb/", "mlflow.db"} <= set(lines)
+    # git agrees: what MLflow and W&B write under outputs/ is ignored
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    for name in ("t/runs/x/run.json", "mlruns/0/meta.yaml", "t/wandb/run-1/files", "mlflow.db"):
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_text("x")
+        check = subprocess.run(["git", "-C", str(tmp_path), "check-ignore", "-q", str(out / name)])
+        assert check.returncode == 0, name
+
+
+def test_a_build_without_tracking_writes_no_gitignore(tmp_path):
+    from generator.build import build_file, write_build
+
+    spec = tmp_path / "t.yaml"
+    spec.write_text(
+        "name: t\nbase_model: Qwen/Qwen2.5-7B\ndata: {train: [{path: org/ds, format: alpaca}], examples: 5000}\n",
+        encoding="utf-8",
+    )
+    write_build(build_file(spec, tmp_path / "outputs"))
+    assert not (tmp_path / "outputs" / ".gitignore").exists()
