@@ -74,7 +74,13 @@ def _mlflow_open(tracked: Tracking, record, plan: dict, build_dir: Path, uri: st
         client.log_batch(run_id, params=params[i : i + 100])
     client.log_batch(run_id, metrics=metrics, tags=[RunTag("ftgen.name", record.name)])
     client.log_text(run_id, json.dumps(plan, indent=1, default=str), "ftgen/plan.json")
-    return {"tracking_uri": uri, "experiment_id": str(exp_id), "experiment": name, "run_id": run_id}
+    return {
+        "tracking_uri": uri,
+        "experiment_id": str(exp_id),
+        "experiment": name,
+        "run_id": run_id,
+        "started_ms": run.info.start_time,
+    }
 
 
 def _plan_params(plan: dict) -> dict[str, str]:
@@ -118,6 +124,7 @@ def close_run(record) -> None:
     from mlflow.entities import Metric
 
     client = _client(ml["tracking_uri"])
+    _adopt_strays(client, ml)
     metrics = []
     ev = record.eval if isinstance(record.eval, dict) else {}
     for side, scores in (ev.get("summary") or {}).items():
@@ -132,3 +139,27 @@ def close_run(record) -> None:
     if ev.get("error"):
         client.set_tag(ml["run_id"], "ftgen.eval_error", str(ev["error"])[:5000])
     client.set_terminated(ml["run_id"], _STATUS.get(record.status, "FINISHED"))
+
+
+def _adopt_strays(client, ml: dict) -> None:
+    """Fold into ftgen's run what the trainer logged after it: HF's MLflowCallback ends the run at the end of
+    training and MLflow forgets MLFLOW_RUN_ID once used, so a framework's evaluation after training (LLaMA-Factory
+    do_eval) starts a second run. Runs of the experiment started since ftgen's run that are not another ftgen
+    run's are copied metric by metric into ftgen's run and deleted (soft: `mlflow gc` removes them for good)."""
+    from mlflow.entities import Metric
+
+    since = ml.get("started_ms")
+    if not since:
+        return
+    for stray in client.search_runs([ml["experiment_id"]], filter_string=f"attributes.start_time >= {int(since)}"):
+        if stray.info.run_id == ml["run_id"] or "ftgen.run_id" in stray.data.tags:
+            continue
+        history = [
+            Metric(m.key, m.value, m.timestamp, m.step)
+            for key in stray.data.metrics
+            for m in client.get_metric_history(stray.info.run_id, key)
+        ]
+        for i in range(0, len(history), 1000):
+            client.log_batch(ml["run_id"], metrics=history[i : i + 1000])
+        client.set_tag(ml["run_id"], "ftgen.adopted_runs", stray.info.run_id)
+        client.delete_run(stray.info.run_id)

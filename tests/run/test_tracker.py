@@ -121,3 +121,21 @@ def test_ftgen_run_opens_the_tracker_run_and_the_trainer_gets_its_id(tmp_path, f
     assert saved["tracker"]["mlflow"]["run_id"] == seen["MLFLOW_RUN_ID"]
     run = mlflow.tracking.MlflowClient(tracking_uri=store).get_run(seen["MLFLOW_RUN_ID"])
     assert run.info.status == "FINISHED" and run.data.params["ftgen.plan.report_to"] == '["mlflow", "wandb"]'
+
+
+def test_what_the_trainer_logs_after_ending_the_run_is_folded_back(tmp_path):
+    """HF's MLflowCallback ends the run at train end; a later evaluation starts a stray run: ftgen adopts it."""
+    tracked = Tracking(("mlflow",), "tiny", "exp-3", "sqlite:///mlflow.db")
+    record = _record(tmp_path)
+    env = open_run(tracked, record, PLAN, tmp_path / "build")
+    client = mlflow.tracking.MlflowClient(tracking_uri=env["MLFLOW_TRACKING_URI"])
+    exp_id = record.tracker["mlflow"]["experiment_id"]
+    stray = client.create_run(exp_id).info.run_id  # what mlflow.log_metrics starts after end_run()
+    client.log_metric(stray, "eval_loss", 1.5, step=3)
+    other = client.create_run(exp_id, tags={"ftgen.run_id": "another-run"}).info.run_id  # another ftgen run
+    record.status = "succeeded"
+    close_run(record)
+    ours = client.get_run(env["MLFLOW_RUN_ID"])
+    assert ours.data.metrics["eval_loss"] == 1.5
+    assert client.get_run(stray).info.lifecycle_stage == "deleted"
+    assert client.get_run(other).info.lifecycle_stage == "active"
