@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 
 import click
-from rich.markup import escape
 
-from .._cli_common import handle_errors, out, table
+from .._cli_common import escape, handle_errors, out, table
 
 
 @click.command()

@@ -7,9 +7,8 @@ import sys
 from pathlib import Path
 
 import click
-from rich.markup import escape
 
-from .._cli_common import Column, FrameworkChoice, cell_text, err, handle_errors, listing, out, table
+from .._cli_common import Column, FrameworkChoice, cell_text, err, escape, handle_errors, listing, out, table
 from ..errors import Exit, FtgenError, Problem
 
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import frameworks
 from ..errors import FtgenError
-from ..facts.types import GPU, ModelCard
 from ..frameworks import Framework, Reading
 from . import _versions as V
 from ._model import Finding
+
+if TYPE_CHECKING:  # the facts package resolves specs: lint needs only these types, and only to annotate
+    from ..facts.types import GPU, ModelCard
 
 
 @dataclass(frozen=True)
