@@ -121,8 +121,8 @@ def _regex(pattern: str, strict: bool) -> re.Pattern:
 
 
 class _Checker:
-    def __init__(self, root: Mapping, numbers: str, strict_pattern: bool):
-        self.root, self.numbers, self.strict = root, numbers, strict_pattern
+    def __init__(self, root: Mapping, numbers: str, strict_pattern: bool, ignore: frozenset[str] = frozenset()):
+        self.root, self.numbers, self.strict, self.ignore = root, numbers, strict_pattern, ignore
 
     def resolve(self, ref: str) -> Any:
         if not ref.startswith("#"):
@@ -149,7 +149,7 @@ class _Checker:
             return False  # a date, a set...: jsonschema words it
         is_type = _is_type
         for key, arg in schema.items():
-            if key in _ANNOTATIONS or key.startswith("x-"):
+            if key in _ANNOTATIONS or key.startswith("x-") or key in self.ignore:
                 continue
             if key == "type":
                 names = arg if isinstance(arg, list) else [arg]
@@ -264,13 +264,22 @@ class _Checker:
 
 
 def is_valid(
-    schema: Any, value: Any, *, numbers: str = "none", strict_pattern: bool = False, root: Mapping | None = None
+    schema: Any,
+    value: Any,
+    *,
+    numbers: str = "none",
+    strict_pattern: bool = False,
+    root: Mapping | None = None,
+    ignore: tuple[str, ...] = (),
 ) -> bool:
     """Whether jsonschema (Draft 2020-12) finds no error in value; False also when this module cannot tell.
 
     numbers: "none", "lax" or "omegaconf", the framework schema's numeric-string policy. root: the document a
-    `$ref` points into, when schema is a part of it. Raises Unsupported for a keyword not implemented here."""
-    return _Checker(schema if root is None else root, numbers, strict_pattern).valid(schema, value)
+    `$ref` points into, when schema is a part of it. ignore: keywords of another dialect that jsonschema's
+    validator ignores too (SkyPilot's case_insensitive_enum). Raises Unsupported for a keyword not implemented
+    here."""
+    checker = _Checker(schema if root is None else root, numbers, strict_pattern, frozenset(ignore))
+    return checker.valid(schema, value)
 
 
 def quick_valid(schema: Mapping, value: Any, **options: Any) -> bool:

@@ -109,3 +109,21 @@ def test_an_unknown_keyword_is_not_guessed():
     with pytest.raises(_fastschema.Unsupported):
         _fastschema.is_valid({"dependentRequired": {"a": ["b"]}}, {"a": 1})
     assert _fastschema.quick_valid({"dependentRequired": {"a": ["b"]}}, {"a": 1}) is False
+
+
+def _sky_files() -> list[Path]:
+    return sorted(ROOT.glob("outputs/*/sky.yaml")) + sorted(ROOT.glob("tests/cases/good/expected/*/sky.yaml"))
+
+
+@pytest.mark.parametrize("path", _sky_files(), ids=lambda p: p.parent.name)
+def test_skypilot_tasks_and_their_mutations(path):
+    from generator._yaml import load_trusted
+    from generator.launch._files import SKY_DIALECT, _sky_validator, sky_schema
+
+    schema, validator = sky_schema(), _sky_validator()
+    data = load_trusted(path.read_text())
+    assert _agree(validator, schema, data, ignore=SKY_DIALECT) == (True, True)
+    for key in list(data):
+        for mutant in MUTANTS:
+            fast, slow = _agree(validator, schema, {**data, key: mutant}, ignore=SKY_DIALECT)
+            assert not (fast and not slow), f"{key}={mutant!r}: fast says valid, jsonschema finds an error"
