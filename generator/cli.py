@@ -152,6 +152,7 @@ def build(specs, out_root, framework, as_json, check, diff, refresh=False):
                     f"[yellow]would regenerate[/] {escape(str(d.out_dir))} from {escape(d.spec_file)}: "
                     f"{escape(', '.join(d.changed))}"
                 )
+                out.print(f"  [cyan]why[/] {escape(d.cause)}")
                 if diff:
                     out.print(d.diff, markup=False)
         sys.exit(int(Exit.FINDINGS) if dirty else 0)
