@@ -35,6 +35,14 @@ class Build:
     files: dict[str, str] = field(default_factory=dict)
 
 
+SPEC_FOLDERS = ("examples", "specs")
+
+
+def default_specs(root: Path = Path(".")) -> tuple[Path, ...]:
+    """The specs `ftgen check` reads when given none: examples/*.yaml and specs/*.yaml under root, sorted."""
+    return tuple(p for folder in SPEC_FOLDERS for p in sorted((Path(root) / folder).glob("*.yaml")))
+
+
 def _md(text) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 

@@ -213,7 +213,9 @@ def check(ctx, specs, out_root, diff):
     says to run `ftgen build SPEC` and commit the lock.
     """
     if not specs:
-        specs = tuple(sorted(Path(".").glob("examples/*.yaml")) + sorted(Path(".").glob("specs/*.yaml")))
+        from .build import default_specs
+
+        specs = default_specs()
         if not specs:
             err.print("no specs given and none found in examples/ or specs/")
             sys.exit(int(Exit.INVALID))
