@@ -49,12 +49,13 @@ def tree_digest(folder: Path) -> str:
     return h.hexdigest()[:16]
 
 
-def commands(config: Path, spec: Path, out_dir: Path) -> dict[str, list[str]]:
+def commands(config: Path, spec: Path) -> dict[str, list[str]]:
+    """The commands, run in a scratch folder (build writes out/<name>: the same stdout on every run)."""
     ftgen = ftgen_command()
     return {
         "floor (python -c 'import click, yaml')": [sys.executable, "-c", "import click, yaml"],
         "lint": [*ftgen, "lint", str(config)],
-        "build": [*ftgen, "build", str(spec), "--out", str(out_dir)],
+        "build": [*ftgen, "build", str(spec), "--out", "out"],
         "estimate": [*ftgen, "estimate", str(spec)],
     }
 
@@ -64,7 +65,7 @@ def run_once(argv: list[str], out_dir: Path) -> tuple[float, int, str]:
         shutil.rmtree(out_dir)  # every build writes from scratch (no "unchanged" short cut)
     env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120"}
     t = time.perf_counter()
-    proc = subprocess.run(argv, cwd=ROOT, capture_output=True, env=env)
+    proc = subprocess.run(argv, cwd=out_dir.parent, capture_output=True, env=env)
     elapsed = time.perf_counter() - t
     return elapsed, proc.returncode, hashlib.sha256(proc.stdout).hexdigest()[:16]
 
@@ -72,7 +73,7 @@ def run_once(argv: list[str], out_dir: Path) -> tuple[float, int, str]:
 def measure(config: Path, spec: Path, runs: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="ftgen-cli-speed-") as tmp:
         out_dir = Path(tmp) / "out"
-        cmds = commands(config, spec, out_dir)
+        cmds = commands(config, spec)
         times: dict[str, list[float]] = {name: [] for name in cmds}
         verdicts: dict[str, set] = {name: set() for name in cmds}
         written = ""
