@@ -61,7 +61,7 @@ class RuleContext:
     @cached_property
     def model(self) -> ModelCard | None:
         """The base model's catalog card, when the model is in ftgen's catalog."""
-        from ..facts.models import catalog_aliases, load_catalog
+        from ..facts.catalog import catalog_aliases, load_catalog
 
         ref = self.get("base_model")
         if not isinstance(ref, str):
