@@ -10,6 +10,7 @@ import pytest
 
 from generator import _fastschema, spec, validate
 from generator._yaml import load_file
+from generator.errors import FtgenError
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests" / "data" / "corpus"
@@ -57,8 +58,8 @@ def test_specs_and_their_mutations(path):
     validator = spec._validator()
     try:
         data = load_file(path, str(path)).data
-    except Exception:
-        pytest.skip("not readable YAML: the loader refuses it before the schema")
+    except FtgenError:
+        return  # not readable YAML (a bad case): the loader refuses it before any schema is asked
     fast, slow = _agree(validator, schema, data, strict_pattern=True)
     assert fast == slow
     if not isinstance(data, dict):
