@@ -86,3 +86,10 @@ def test_help_lists_every_command_module(cli):
     for info in pkgutil.iter_modules(commands.__path__):
         for command in importlib.import_module(f"generator.commands.{info.name}").COMMANDS:
             assert command.name in listing
+
+
+def test_estimate_writes_no_files_so_imports_no_launch_code(tmp_path):
+    spec = ROOT / "examples" / "support-bot.yaml"
+    modules = imported(tmp_path, "estimate", "--json", str(spec))
+    assert "generator.rules" in modules  # the probe did estimate
+    assert not _hits(modules, ("jsonschema", "generator.launch", "generator.commands.review"))

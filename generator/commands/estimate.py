@@ -18,7 +18,7 @@ def estimate(spec, as_json):
     """Print the plan's GPU memory per component, total against the GPU, and the time and cost estimate."""
     from ..build import build_file
 
-    b = build_file(spec, Path("outputs"))
+    b = build_file(spec, Path("outputs"), files=False)  # the plan and validated configs; no launch files
     plan, gpu = b.plan, b.facts.gpu
     if as_json:
         memory = plan.memory.to_dict() if plan.memory else {}
