@@ -8,18 +8,46 @@ import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from .errors import FtgenError, Problem
 
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+
+class _LazyConsole:
+    """A rich Console made on first use: importing rich costs more than `ftgen lint` may take in all, and a
+    command that prints plain text (lint, --json) never needs it."""
+
+    def __init__(self, **options: Any):
+        self._options = options
+        self._console: Console | None = None
+
+    def _get(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._get(), name)
+
+
+def escape(text: str) -> str:
+    """rich's markup escape (rich imported when something is printed with markup anyway)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
 # emoji=False: a value such as `:x:` in an error or a table is printed as written, never as an emoji
-out = Console(highlight=False, soft_wrap=True, emoji=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+out: Console = _LazyConsole(highlight=False, soft_wrap=True, emoji=False)  # type: ignore[assignment]
+err: Console = _LazyConsole(stderr=True, highlight=False, soft_wrap=True, emoji=False)  # type: ignore[assignment]
 
 EXIT_CODES = """
 Exit codes: 0 ok; 1 drift or lint findings; 2 invalid input or a plan that cannot work; 3 run failed.
@@ -53,6 +81,8 @@ def handle_errors(fn):
 
 def table(*columns: str, header: bool = True) -> Table:
     """A borderless table whose cells wrap instead of being cut (ids and paths must stay whole)."""
+    from rich.table import Table
+
     t = Table(box=None, show_header=header, pad_edge=False)
     for i, name in enumerate(columns):
         t.add_column(name, overflow="fold", no_wrap=i == 0)  # the first column is the key: never split it
@@ -132,21 +162,19 @@ def plain_columns(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 class FrameworkChoice(click.Choice):
     """A framework name, checked against the registry when the command runs (a registered framework counts);
-    `extra` adds words such as "both" or "all"."""
+    `extra` adds words such as "both" or "all". The registry is read when the choices are first needed, not when
+    the command is defined."""
 
     def __init__(self, *extra: str):
         self.extra = extra
-        super().__init__(self._names())
+        super().__init__(())
 
-    def _names(self) -> list[str]:
+    @property
+    def choices(self) -> list[str]:
         from .frameworks import names
 
         return [*names(), *self.extra]
 
-    def convert(self, value, param, ctx):
-        self.choices = self._names()
-        return super().convert(value, param, ctx)
-
-    def get_metavar(self, param, *args, **kwargs):
-        self.choices = self._names()
-        return super().get_metavar(param, *args, **kwargs)
+    @choices.setter
+    def choices(self, value) -> None:  # click.Choice.__init__ sets it; the registry answers instead
+        pass

@@ -35,6 +35,14 @@ class Build:
     files: dict[str, str] = field(default_factory=dict)
 
 
+SPEC_FOLDERS = ("examples", "specs")
+
+
+def default_specs(root: Path = Path(".")) -> tuple[Path, ...]:
+    """The specs `ftgen check` reads when given none: examples/*.yaml and specs/*.yaml under root, sorted."""
+    return tuple(p for folder in SPEC_FOLDERS for p in sorted((Path(root) / folder).glob("*.yaml")))
+
+
 def _md(text) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
@@ -136,11 +144,14 @@ def compile_spec(
     *,
     frozen: bool = False,
     refresh: bool = False,
+    files: bool = True,
 ) -> Build:
     """Compile a loaded spec in memory; nothing is written. Raises FtgenError listing every problem.
 
     frozen: a hub model only from the spec's lock (check, review); refresh: resolve it again, ignoring the lock.
     The lock file the build implies is `build.facts.lock` (facts.lock.LockWrite); `ftgen build` writes it.
+    files=False (ftgen estimate): the plan and the validated configs, without the launch files, plan.json and
+    PLAN.md (Build.files stays empty); the verdict on the spec is the same.
     """
     if framework:
         spec = _with_framework(spec, framework)
@@ -156,21 +167,23 @@ def compile_spec(
         rendered.append(r)
     if problems:
         raise FtgenError(problems)
-    files: dict[str, str] = {}
+    build = Build(spec, facts, plan, tuple(rendered), out_dir)
+    if not files:
+        return build
+    written: dict[str, str] = {}
     for r in rendered:
-        files[config_name(r.framework)] = r.text
-        files.update(r.extra_files)
+        written[config_name(r.framework)] = r.text
+        written.update(r.extra_files)
     dist = plan.get("distributed")
     if dist is not None and Distributed(dist).deepspeed:
-        files[Distributed(dist).deepspeed_file] = deepspeed.text(dist)
-    build = Build(spec, facts, plan, tuple(rendered), out_dir)
+        written[Distributed(dist).deepspeed_file] = deepspeed.text(dist)
     from .launch import generate as launch_files
 
-    files.update(launch_files(build))
-    names = sorted(list(files) + ["plan.json", "PLAN.md"])
-    files["plan.json"] = plan_json(plan, spec, facts, out_dir, names)
-    files["PLAN.md"] = plan_markdown(build, names)
-    return Build(spec, facts, plan, tuple(rendered), out_dir, dict(sorted(files.items())))
+    written.update(launch_files(build))
+    names = sorted(list(written) + ["plan.json", "PLAN.md"])
+    written["plan.json"] = plan_json(plan, spec, facts, out_dir, names)
+    written["PLAN.md"] = plan_markdown(build, names)
+    return Build(spec, facts, plan, tuple(rendered), out_dir, dict(sorted(written.items())))
 
 
 def duplicate_names(builds: list[Build]) -> list[Problem]:
@@ -268,6 +281,7 @@ def build_file(
     *,
     frozen: bool = False,
     refresh: bool = False,
+    files: bool = True,
 ) -> Build:
-    """Load and compile a spec file."""
-    return compile_spec(spec_mod.load(path), out_root, framework, frozen=frozen, refresh=refresh)
+    """Load and compile a spec file (files=False: no output files, see compile_spec)."""
+    return compile_spec(spec_mod.load(path), out_root, framework, frozen=frozen, refresh=refresh, files=files)

@@ -2,19 +2,78 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from pathlib import Path
 
 import click
-from rich.markup import escape
 
 from . import __version__
-from ._cli_common import EXIT_CODES, Column, FrameworkChoice, err, handle_errors, listing, out
+from ._cli_common import EXIT_CODES, Column, FrameworkChoice, err, escape, handle_errors, listing, out
 from .errors import Exit, FtgenError, Problem
 
+# Commands that generator/commands/*.py define, by name -> module: `ftgen lint` imports only commands/review.py.
+# A command missing here still works (every module is imported to find it), only its start is slower.
+LAZY_COMMANDS = {
+    "lint": "review",
+    "convert": "review",
+    "review": "review",
+    "estimate": "estimate",
+    "run": "runs",
+    "runs": "runs",
+    "show": "runs",
+    "stop": "runs",
+    "export": "runs",
+    "eval": "evaluate",
+    "report": "evaluate",
+    "compare": "evaluate",
+    "env": "env",
+    "validate": "env",
+    "tiny-model": "tiny",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110}, epilog=EXIT_CODES)
+
+class _LazyGroup(click.Group):
+    """Imports a command's module when the command is asked for (each module exports COMMANDS)."""
+
+    _loaded: set[str] = set()
+
+    def _load(self, module_name: str) -> None:
+        if module_name in self._loaded:
+            return
+        self._loaded.add(module_name)
+        module = importlib.import_module(f"{__package__}.commands.{module_name}")
+        for command in getattr(module, "COMMANDS", ()):
+            self.add_command(command)
+
+    def _load_all(self) -> None:
+        import pkgutil
+
+        from . import commands
+
+        for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+            if not info.name.startswith("_"):
+                self._load(info.name)
+
+    def get_command(self, ctx, cmd_name):
+        if cmd_name not in self.commands:
+            if cmd_name in LAZY_COMMANDS:
+                self._load(LAZY_COMMANDS[cmd_name])
+            if cmd_name not in self.commands:
+                self._load_all()
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx):
+        self._load_all()
+        return super().list_commands(ctx)
+
+
+@click.group(
+    cls=_LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
+    epilog=EXIT_CODES,
+)
 @click.version_option(__version__, prog_name="ftgen")
 def main() -> None:
     """ftgen compiles a fine-tuning requirements spec into validated training-framework configs (Axolotl,
@@ -93,6 +152,7 @@ def build(specs, out_root, framework, as_json, check, diff, refresh=False):
                     f"[yellow]would regenerate[/] {escape(str(d.out_dir))} from {escape(d.spec_file)}: "
                     f"{escape(', '.join(d.changed))}"
                 )
+                out.print(f"  [cyan]why[/] {escape(d.cause)}")
                 if diff:
                     out.print(d.diff, markup=False)
         sys.exit(int(Exit.FINDINGS) if dirty else 0)
@@ -153,7 +213,9 @@ def check(ctx, specs, out_root, diff):
     says to run `ftgen build SPEC` and commit the lock.
     """
     if not specs:
-        specs = tuple(sorted(Path(".").glob("examples/*.yaml")) + sorted(Path(".").glob("specs/*.yaml")))
+        from .build import default_specs
+
+        specs = default_specs()
         if not specs:
             err.print("no specs given and none found in examples/ or specs/")
             sys.exit(int(Exit.INVALID))
@@ -271,23 +333,6 @@ def targets(as_json):
     columns = [Column("framework", "framework"), Column("task", "task"), Column("methods", "methods")]
     listing(columns, (dict(zip(("framework", "task", "methods"), row)) for row in target_rows()), as_json=as_json)
 
-
-def _register_commands() -> None:
-    """Add the click commands that generator/commands/*.py export in COMMANDS."""
-    import importlib
-    import pkgutil
-
-    from . import commands
-
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{commands.__name__}.{info.name}")
-        for command in getattr(module, "COMMANDS", ()):
-            main.add_command(command)
-
-
-_register_commands()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

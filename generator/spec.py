@@ -12,8 +12,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator, ValidationError, validators
-
+from ._fastschema import quick_valid
 from ._resources import schemas_dir
 from ._schema_errors import schema_problems
 from ._secrets import is_secret_name, mask_text
@@ -138,6 +137,8 @@ _INT_LIMIT = 2**63  # integers a framework's own parser (and JSON) can hold
 def _pattern(validator, pattern: str, instance: Any, schema: dict):
     """`pattern` with the meaning of ECMA-262's `$` (end of text): Python's `$` also matches before a final newline,
     which would let a name like "x\\n" through."""
+    from jsonschema import ValidationError
+
     if not validator.is_type(instance, "string"):
         return
     strict = pattern[:-1] + r"\Z" if pattern.endswith("$") and not pattern.endswith(r"\$") else pattern
@@ -145,17 +146,26 @@ def _pattern(validator, pattern: str, instance: Any, schema: dict):
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
-_Validator = validators.extend(Draft202012Validator, {"pattern": _pattern})
-
-
-def _validator() -> Draft202012Validator:
+def _names() -> tuple[str, ...]:
     from . import frameworks
 
-    return _validator_for(frameworks.names())
+    return frameworks.names()
+
+
+def _validator():
+    """jsonschema's validator of the spec schema (imported only to word the errors of an invalid spec)."""
+    return _validator_for(_names())
 
 
 @cache
-def _validator_for(names: tuple[str, ...]) -> Draft202012Validator:
+def _validator_for(names: tuple[str, ...]):
+    from jsonschema import Draft202012Validator, validators
+
+    return validators.extend(Draft202012Validator, {"pattern": _pattern})(_schema_for(names))
+
+
+@cache
+def _schema_for(names: tuple[str, ...]) -> dict:
     """The spec schema with the registry's frameworks in `framework` and `framework_overrides` (the file lists the
     built-in ones for readers and editors; a registered framework joins them here)."""
     from . import frameworks
@@ -168,12 +178,18 @@ def _validator_for(names: tuple[str, ...]) -> Draft202012Validator:
         overrides.setdefault(name, {"description": f"{frameworks.label(name)} config keys.", "type": "object"})
     for name in [n for n in overrides if n not in names]:
         del overrides[name]
-    return _Validator(schema)
+    return schema
 
 
 def schema() -> dict:
     """The spec's JSON Schema."""
-    return _validator().schema
+    return _schema_for(_names())
+
+
+def _schema_problems(data: dict, file: str, where) -> list[Problem]:
+    if quick_valid(schema(), data, strict_pattern=True):
+        return []  # a valid spec never imports jsonschema
+    return schema_problems(_validator(), data, file, where)
 
 
 def _semantic_problems(data: dict, file: str, line_of) -> list[Problem]:
@@ -501,12 +517,10 @@ def from_dict(
     problems = _value_problems(data, file, where)
     if problems:  # the schema's verdict on the same keys would only repeat these, less clearly
         bad = [p.key for p in problems]
-        problems += [
-            p for p in schema_problems(_validator(), data, file, where) if not any(_under(p.key, b) for b in bad)
-        ]
+        problems += [p for p in _schema_problems(data, file, where) if not any(_under(p.key, b) for b in bad)]
         problems.sort(key=lambda p: p.key)
     else:
-        problems = schema_problems(_validator(), data, file, where)
+        problems = _schema_problems(data, file, where)
     if not problems:
         from ._imports import override_problems, reward_problems
 

@@ -11,16 +11,17 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator, validators
-from jsonschema.exceptions import ValidationError
-
 from . import frameworks
+from ._fastschema import quick_valid
 from ._resources import schemas_dir
 from .errors import FtgenError, Problem
 from .frameworks import Hardware
 from .frameworks._dialect import OMEGACONF_FLOAT
 
 if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
+
     from .envs import Env
 
 _LIST_LIMIT = 20  # enum lists longer than this are shown as close matches + a count
@@ -92,6 +93,8 @@ def _as_number(instance: Any) -> Any:
 
 @cache
 def _validator_for(framework: str, version: str | None) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator, validators  # only to word errors: _fastschema says valid first
+
     schema = load_schema(framework, version)
     policy = _numeric_string_policy(schema)
     base = Draft202012Validator
@@ -335,9 +338,12 @@ def _sort_key(p: Problem) -> tuple:
 
 def validate_config(framework: str, cfg: dict, file: str, version: str | None = None) -> list[Problem]:
     """Every problem of a parsed config against the vendored schema, one Problem per finding."""
-    validator = _validator_for(framework, version)
     if not isinstance(cfg, dict):
         return [Problem(file, "", "config must be a mapping of keys to values", type(cfg).__name__, "mapping")]
+    schema = load_schema(framework, version)
+    if quick_valid(schema, cfg, numbers=_numeric_string_policy(schema)):
+        return []  # no jsonschema import for a valid config
+    validator = _validator_for(framework, version)
     problems: list[Problem] = []
     for error in validator.iter_errors(cfg):
         problems.extend(_problems(error, file))

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.markup import escape
 
-from .._cli_common import EXIT_CODES, FrameworkChoice, handle_errors, out, table
+from .._cli_common import EXIT_CODES, FrameworkChoice, escape, handle_errors, out, table
 from ..errors import Exit, FtgenError, Problem
 from ..frameworks import names as framework_names
 

@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 
 import click
-from rich.markup import escape
 
-from .._cli_common import handle_errors, out, table
+from .._cli_common import escape, handle_errors, out, table
 
 
 @click.command()
@@ -19,7 +18,7 @@ def estimate(spec, as_json):
     """Print the plan's GPU memory per component, total against the GPU, and the time and cost estimate."""
     from ..build import build_file
 
-    b = build_file(spec, Path("outputs"))
+    b = build_file(spec, Path("outputs"), files=False)  # the plan and validated configs; no launch files
     plan, gpu = b.plan, b.facts.gpu
     if as_json:
         memory = plan.memory.to_dict() if plan.memory else {}

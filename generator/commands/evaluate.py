@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 
 import click
-from rich.markup import escape
 from rich.table import Table
 
-from .._cli_common import handle_errors, out
+from .._cli_common import escape, handle_errors, out
 
 
 def _score_table(ev: dict) -> Table:

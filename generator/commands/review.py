@@ -6,9 +6,8 @@ import sys
 from pathlib import Path
 
 import click
-from rich.markup import escape
 
-from .._cli_common import EXIT_CODES, Column, FrameworkChoice, err, handle_errors, listing, out
+from .._cli_common import EXIT_CODES, Column, FrameworkChoice, err, escape, handle_errors, listing, out
 from ..errors import Exit, FtgenError, Problem
 
 

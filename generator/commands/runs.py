@@ -7,9 +7,8 @@ import sys
 from pathlib import Path
 
 import click
-from rich.markup import escape
 
-from .._cli_common import Column, FrameworkChoice, cell_text, err, handle_errors, listing, out, table
+from .._cli_common import Column, FrameworkChoice, cell_text, err, escape, handle_errors, listing, out, table
 from ..errors import Exit, FtgenError, Problem
 
 
@@ -117,20 +116,8 @@ def run(
     else:
         if build_dir is None:
             raise FtgenError([Problem("<command line>", "BUILD_DIR", "missing", allowed="outputs/<name>")])
-        plan_path = Path(build_dir) / "plan.json"
-        if plan_path.is_file() and not without_eval_set:
-            plan = runner.read_json(plan_path, "plan.json")
-            if not isinstance(plan, dict) or not (plan.get("facts") or {}).get("eval"):
-                raise FtgenError(
-                    [
-                        Problem(
-                            str(plan_path),
-                            "eval",
-                            "the spec has no eval set: build an eval set first "
-                            "(200-500 prompts with ground-truth answers), or pass --without-eval-set",
-                        )
-                    ]
-                )
+        if not without_eval_set:
+            runner.require_eval_set(Path(build_dir))
         record = runner.start(Path(build_dir), framework, **kw)
     if as_json:
         click.echo(json.dumps(record.to_dict(), indent=2, ensure_ascii=False, default=str))

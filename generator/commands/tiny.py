@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.markup import escape
 
-from .._cli_common import FrameworkChoice, handle_errors, out
+from .._cli_common import FrameworkChoice, escape, handle_errors, out
 from ..errors import FtgenError, Problem
 from ..frameworks import names as framework_names
 

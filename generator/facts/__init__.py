@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from ..errors import FtgenError, Problem
-from ..spec import Spec
-from .datasets import inspect_eval, inspect_train
-from .gpus import lookup_gpu
-from .lock import LockWrite, lock_path
-from .lock import render as render_lock
-from .models import resolve_model
 from .types import GPU, DatasetStats, EvalStats, Facts, ModelCard
+
+if TYPE_CHECKING:
+    from ..spec import Spec
 
 __all__ = ["resolve", "Facts", "ModelCard", "GPU", "DatasetStats", "EvalStats"]
 
@@ -25,6 +23,13 @@ def resolve(spec: Spec, *, frozen: bool = False, refresh: bool = False) -> Facts
     frozen (check, review): a hub model comes from the spec's lock only, never this machine's cache or the hub.
     refresh (build --refresh): ignore the lock and resolve the model again.
     """
+    # here, not at the top: `ftgen lint` reads the catalogs (facts.models, facts.gpus) without resolving a spec
+    from .datasets import inspect_eval, inspect_train
+    from .gpus import lookup_gpu
+    from .lock import LockWrite, lock_path
+    from .lock import render as render_lock
+    from .models import resolve_model
+
     problems: list[Problem] = []
     notes: list[str] = []
 

@@ -8,7 +8,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from ..plan import Distributed
 from ..tracking import MLFLOW_REQUIREMENTS, MLFLOW_VERSION
 from ._base import (
     TORCHRUN_PORT,
@@ -547,6 +546,8 @@ def _write_distributed(values: Values, where: Where) -> dict[str, Any] | None:
     dist = values.get("distributed")
     if dist is None:
         return None
+    from ..plan import Distributed  # here: reading a config (ftgen lint) needs no plan
+
     dist = Distributed(dist)
     if dist.deepspeed:
         return {"deepspeed": dist.deepspeed_file}

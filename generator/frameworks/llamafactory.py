@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..plan import Distributed
 from ..tracking import MLFLOW_REQUIREMENTS, MLFLOW_VERSION
 from ._base import TORCHRUN_PORT, EnvSpec, Framework, Hardware, Refusal, Step, Traits
 from ._dialect import OMEGACONF
@@ -424,6 +423,8 @@ def _write_distributed(values: Values, where: Where) -> dict[str, Any] | None:
     dist = values.get("distributed")
     if dist is None:
         return None
+    from ..plan import Distributed  # here: reading a config (ftgen lint) needs no plan
+
     dist = Distributed(dist)
     if dist.deepspeed:
         return {"deepspeed": dist.deepspeed_file}

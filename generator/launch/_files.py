@@ -6,8 +6,8 @@ import json
 from functools import cache
 
 import jinja2
-from jsonschema import Draft202012Validator
 
+from .._fastschema import quick_valid
 from .._resources import schemas_dir
 from .._templates import environment
 from .._yaml import load_trusted
@@ -43,15 +43,29 @@ def _launch_arm(fw, ctx: LaunchContext) -> str:
     return _arm_template(fw.launch_sh).render(ctx=ctx, config=ctx.configs[fw.name]).rstrip("\n")
 
 
+# SkyPilot's own keyword: jsonschema's validator (as SkyPilot's schema is used here) ignores it, so does the quick check
+SKY_DIALECT = ("case_insensitive_enum",)
+
+
 @cache
-def _sky_validator() -> Draft202012Validator:
+def sky_schema() -> dict:
     """SkyPilot's own task schema, vendored by scripts/gen_skypilot_schema.py (version inside)."""
-    return Draft202012Validator(json.loads((schemas_dir() / "skypilot-task.schema.json").read_text("utf-8")))
+    return json.loads((schemas_dir() / "skypilot-task.schema.json").read_text("utf-8"))
+
+
+@cache
+def _sky_validator():
+    from jsonschema import Draft202012Validator  # only to word the errors: a valid task never imports it
+
+    return Draft202012Validator(sky_schema())
 
 
 def sky_problems(text: str, file: str = "sky.yaml") -> list[Problem]:
     """Where a sky.yaml breaks SkyPilot's task schema (none for what ftgen writes)."""
-    found = sorted(_sky_validator().iter_errors(load_trusted(text)), key=lambda e: list(e.absolute_path))
+    data = load_trusted(text)
+    if quick_valid(sky_schema(), data, ignore=SKY_DIALECT):
+        return []
+    found = sorted(_sky_validator().iter_errors(data), key=lambda e: list(e.absolute_path))
     return [Problem(file, ".".join(map(str, e.absolute_path)), e.message) for e in found]
 
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import frameworks
 from ..errors import FtgenError
-from ..facts.types import GPU, ModelCard
 from ..frameworks import Framework, Reading
 from . import _versions as V
 from ._model import Finding
+
+if TYPE_CHECKING:  # the facts package resolves specs: lint needs only these types, and only to annotate
+    from ..facts.types import GPU, ModelCard
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ class RuleContext:
     @cached_property
     def model(self) -> ModelCard | None:
         """The base model's catalog card, when the model is in ftgen's catalog."""
-        from ..facts.models import catalog_aliases, load_catalog
+        from ..facts.catalog import catalog_aliases, load_catalog
 
         ref = self.get("base_model")
         if not isinstance(ref, str):

@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-SECTIONS = ("What", "Why", "Example", "References")
-_ID = re.compile(r"^FT\d{3}$")
-_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+from .._registry import SECTIONS, Registry, cleandoc, doc_section
 
-
-def doc_section(doc: str, title: str) -> str:
-    """One section of a rule docstring (What / Why / Example / References), whitespace folded."""
-    pattern = re.compile(rf"^{title}:\s*(.*?)(?=^\s*(?:{'|'.join(SECTIONS)}):|\Z)", re.S | re.M)
-    m = pattern.search(doc)
-    return " ".join(m.group(1).split()) if m else ""
+__all__ = ["SECTIONS", "Rule", "all_rules", "doc_section", "get", "iter_ids", "rule"]
 
 
 @dataclass(frozen=True)
@@ -58,30 +50,20 @@ class Rule:
         return self.doc + "\n\nPlan keys and the config keys they become:\n" + "\n".join(lines)
 
 
-_RULES: dict[str, Rule] = {}
+def _load() -> None:
+    import importlib
+
+    importlib.import_module(__package__)  # the package imports every rule module
 
 
-def _dedent(doc: str) -> str:
-    import inspect
-
-    return inspect.cleandoc(doc or "")
+_RULES: Registry[Rule] = Registry("rule", r"^FT\d{3}$", "FT123", _load)
 
 
 def rule(rule_id: str, name: str, order: int):
     """Register a rule. Its docstring must have What / Why / Example / References sections."""
 
     def wrap(fn: Callable) -> Callable:
-        doc = _dedent(fn.__doc__)
-        if not _ID.match(rule_id):
-            raise ValueError(f"rule id {rule_id!r} must look like FT123")
-        if not _NAME.match(name):
-            raise ValueError(f"rule name {name!r} must be kebab-case")
-        if rule_id in _RULES:
-            raise ValueError(f"duplicate rule id {rule_id}")
-        missing = [s for s in SECTIONS if not re.search(rf"^{s}:", doc, re.M)]
-        if missing:
-            raise ValueError(f"rule {rule_id} docstring lacks sections: {', '.join(missing)}")
-        _RULES[rule_id] = Rule(rule_id, name, fn, doc, order)
+        _RULES.add(Rule(rule_id, name, fn, cleandoc(fn.__doc__), order))
         fn.rule_id = rule_id
         return fn
 
@@ -90,20 +72,11 @@ def rule(rule_id: str, name: str, order: int):
 
 def all_rules() -> list[Rule]:
     """Every registered rule, in evaluation order."""
-    import importlib
-
-    importlib.import_module(__package__)  # the package imports every rule module
-
-    return sorted(_RULES.values(), key=lambda r: r.order)
+    return sorted(_RULES.all(), key=lambda r: r.order)
 
 
 def get(rule_id_or_name: str) -> Rule | None:
-    rules = all_rules()
-    key = rule_id_or_name.strip()
-    for r in rules:
-        if r.id.lower() == key.lower() or r.name == key.lower():
-            return r
-    return None
+    return _RULES.get(rule_id_or_name)
 
 
 def iter_ids() -> Iterator[str]:

@@ -170,6 +170,26 @@ def _validated_natively(prep: Prepared, env: envs.Env, config_text: str, resolve
     return {"schema": True, "native": True, "cached": False}
 
 
+def require_eval_set(build_dir: Path) -> None:
+    """Refuse to train a build whose spec has no eval set (`ftgen run --without-eval-set` skips this): the run
+    could not be judged. A folder without plan.json is left to `start`, which says what is missing."""
+    plan_path = Path(build_dir) / "plan.json"
+    if not plan_path.is_file():
+        return
+    plan = read_json(plan_path, "plan.json")
+    if not isinstance(plan, dict) or not (plan.get("facts") or {}).get("eval"):
+        raise FtgenError(
+            [
+                Problem(
+                    str(plan_path),
+                    "eval",
+                    "the spec has no eval set: build an eval set first "
+                    "(200-500 prompts with ground-truth answers), or pass --without-eval-set",
+                )
+            ]
+        )
+
+
 def start(
     out_dir: Path,
     framework: str | None = None,

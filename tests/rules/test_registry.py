@@ -37,3 +37,20 @@ def test_cli_lists_and_explains(cli):
     assert by_name.exit_code == 0 and "FT101" in by_name.output
     unknown = cli("explain", "FT999")
     assert unknown.exit_code == 2 and "unknown rule" in unknown.output and "FT101" in unknown.output
+
+
+def test_build_and_lint_rules_share_one_registry_base():
+    from generator._registry import Registry
+    from generator.lint import _registry as lint_registry
+    from generator.rules import _registry as build_registry
+
+    assert isinstance(build_registry._RULES, Registry) and isinstance(lint_registry._RULES, Registry)
+    with pytest.raises(ValueError, match="kebab-case"):
+        lint_registry.lint_rule("FTL998", "Bad_Name", "warning")(lambda ctx: None)
+    with pytest.raises(ValueError, match="FTL123"):
+        lint_registry.lint_rule("FT998", "bad-id", "warning")(lambda ctx: None)
+    with pytest.raises(ValueError, match="lacks sections"):
+        lint_registry.lint_rule("FTL998", "no-docs", "warning")(lambda ctx: None)
+    with pytest.raises(ValueError, match="duplicate"):
+        first = build_registry.all_rules()[0]
+        rule(first.id, "another-name", order=999)(first.fn)

@@ -1,0 +1,148 @@
+"""Cold start of the everyday commands: `ftgen lint`, `ftgen build`, `ftgen estimate`, beside the floor that
+Python with click and yaml alone costs. Each run is a new process (the page cache is warm: one untimed run of
+each first); the figure is the median wall time of --runs runs, the runs of the commands interleaved so that a
+burst of load on a shared machine hits them alike.
+
+    python benchmarks/cli_speed.py                      # table on stdout, JSON in benchmarks/results/cli_speed.json
+    python benchmarks/cli_speed.py --runs 21 --json out.json
+    python -X importtime -c 'import generator.cli'      # then: what each command imports, to see where time goes
+
+Targets (issue 13): lint <= 100 ms, build <= 150 ms, estimate <= 150 ms. The verdicts must not move with the
+speed: each command's exit code and a digest of its stdout (and of the files build writes) are reported, so two
+JSON files from before and after a change can be compared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CONFIG = ROOT / "tests" / "data" / "corpus" / "axolotl" / "LiquidAI_lfm2-350m-fft.yaml"
+DEFAULT_SPEC = ROOT / "examples" / "support-bot.yaml"
+TARGETS_MS = {"lint": 100.0, "build": 150.0, "estimate": 150.0}
+
+
+def ftgen_command() -> list[str]:
+    """The installed console script beside this interpreter (what a user runs), else the same entry point."""
+    script = Path(sys.executable).with_name("ftgen")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "import sys; from generator.cli import main; sys.argv[0] = 'ftgen'; main()"]
+
+
+def tree_digest(folder: Path) -> str:
+    """A digest of every file under folder (relative path and bytes): the build's verdict is what it writes."""
+    h = hashlib.sha256()
+    for p in sorted(folder.rglob("*")):
+        if p.is_file():
+            h.update(str(p.relative_to(folder)).encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def commands(config: Path, spec: Path) -> dict[str, list[str]]:
+    """The commands, run in a scratch folder (build writes out/<name>: the same stdout on every run)."""
+    ftgen = ftgen_command()
+    return {
+        "floor (python -c 'import click, yaml')": [sys.executable, "-c", "import click, yaml"],
+        "lint": [*ftgen, "lint", str(config)],
+        "build": [*ftgen, "build", str(spec), "--out", "out"],
+        "estimate": [*ftgen, "estimate", str(spec)],
+    }
+
+
+def run_once(argv: list[str], out_dir: Path) -> tuple[float, int, str]:
+    if out_dir.exists():
+        shutil.rmtree(out_dir)  # every build writes from scratch (no "unchanged" short cut)
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120"}
+    t = time.perf_counter()
+    proc = subprocess.run(argv, cwd=out_dir.parent, capture_output=True, env=env)
+    elapsed = time.perf_counter() - t
+    return elapsed, proc.returncode, hashlib.sha256(proc.stdout).hexdigest()[:16]
+
+
+def measure(config: Path, spec: Path, runs: int) -> dict:
+    with tempfile.TemporaryDirectory(prefix="ftgen-cli-speed-") as tmp:
+        out_dir = Path(tmp) / "out"
+        cmds = commands(config, spec)
+        times: dict[str, list[float]] = {name: [] for name in cmds}
+        verdicts: dict[str, set] = {name: set() for name in cmds}
+        written = ""
+        for argv in cmds.values():  # warm the page cache (and the template bytecode cache)
+            run_once(argv, out_dir)
+        for _ in range(runs):
+            for name, argv in cmds.items():
+                elapsed, rc, digest = run_once(argv, out_dir)
+                times[name].append(elapsed * 1000)
+                verdicts[name].add((rc, digest))
+                if name == "build":
+                    written = tree_digest(out_dir)
+        rows = {}
+        for name, argv in cmds.items():
+            ms = times[name]
+            rows[name] = {
+                "argv": [a.replace(str(ROOT) + os.sep, "") for a in argv[1:]],
+                "median_ms": round(statistics.median(ms), 1),
+                "min_ms": round(min(ms), 1),
+                "max_ms": round(max(ms), 1),
+                "target_ms": TARGETS_MS.get(name),
+                "exit_codes": sorted({rc for rc, _ in verdicts[name]}),
+                "stdout_sha256": sorted({d for _, d in verdicts[name]}),
+            }
+        rows["build"]["files_sha256"] = written
+    floor = rows[next(iter(rows))]["median_ms"]
+    for r in rows.values():
+        r["over_floor_ms"] = round(r["median_ms"] - floor, 1)
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    return {
+        "runs": runs,
+        "cpus": os.cpu_count(),
+        "load_avg_after": load,
+        "python": sys.version.split()[0],
+        "rows": rows,
+    }
+
+
+def table(report: dict) -> str:
+    lines = [f"{'command':40} {'median':>8} {'min':>8} {'max':>8} {'+floor':>8} {'target':>8}  exit  verdict"]
+    for name, r in report["rows"].items():
+        target = r["target_ms"]
+        ok = "" if target is None else ("ok" if r["median_ms"] <= target else "OVER")
+        lines.append(
+            f"{name:40} {r['median_ms']:>8.1f} {r['min_ms']:>8.1f} {r['max_ms']:>8.1f} {r['over_floor_ms']:>8.1f} "
+            f"{'' if target is None else f'{target:.0f}':>8}  {','.join(map(str, r['exit_codes'])):>4}  {ok}"
+        )
+    load = report["load_avg_after"]
+    lines.append(
+        f"ms wall, median of {report['runs']} cold runs each; {report['cpus']} CPUs"
+        + (f", load average {load[0]:.1f} after" if load else "")
+    )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="the config `ftgen lint` reads")
+    ap.add_argument("--spec", type=Path, default=DEFAULT_SPEC, help="the spec `ftgen build` and `estimate` read")
+    ap.add_argument("--runs", type=int, default=11)
+    ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "cli_speed.json")
+    args = ap.parse_args(argv)
+    report = measure(args.config.resolve(), args.spec.resolve(), args.runs)
+    print(table(report))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
