@@ -533,3 +533,24 @@ def test_plain_mlp_saves_fewer_activations():
     gated = layer_activation_bytes(TINY, 16, 1, 2, True)
     plain = layer_activation_bytes(replace(TINY, mlp_gated=False), 16, 1, 2, True)
     assert gated - plain == 16 * 2 * 128 * 2  # two fewer intermediate-wide tensors per token
+
+
+# ------------------------------------------------------------------ the rules plan with the error band
+
+
+def test_rules_budget_is_the_fit_margin_of_the_measured_band(monkeypatch, tmp_path):
+    from generator import memory
+    from generator.build import build_file
+    from generator.rules import _fit
+
+    assert not hasattr(_fit, "SAFETY")  # one margin, defined in memory.py only
+    spec = ROOT / "examples" / "support-bot.yaml"
+    plan = build_file(spec, tmp_path).plan
+    assert plan.memory.fit_margin == fit_margin(TrainSetup("qlora", 1, 512))
+    assert plan.memory.low_gb < plan.memory.total_gb < plan.memory.high_gb
+    mb = {d.key: d.value for d in plan.decisions}["micro_batch_size"]
+    # a wider measured band leaves less of the GPU to plan with: the micro batch can only shrink
+    monkeypatch.setitem(memory.ERROR_BANDS, "one_gpu", (-0.1, 1.5))
+    wide = build_file(spec, tmp_path / "wide").plan
+    assert wide.memory.fit_margin == pytest.approx(0.4)
+    assert {d.key: d.value for d in wide.decisions}["micro_batch_size"] < mb
