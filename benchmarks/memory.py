@@ -614,9 +614,11 @@ def summarize(rows: list[Row]) -> dict[str, Any]:
     counted = [r for r in rows if r.gpus_stated is not None]
     out["gpu_counts_inside"] = sum(r.gpus_verdict == "inside" for r in counted)
     out["gpu_counts_total"] = len(counted)
-    out["ranges_ok"] = (
-        out["ranges_inside"] == out["ranges_total"] and out["gpu_counts_inside"] == out["gpu_counts_total"]
-    )
+    # Axolotl's ranges are estimates that read low against measured runs (issue 19; benchmarks/memory_published.py
+    # holds the estimator to MEASURED figures): the target is only that ftgen never plans below them
+    out["ranges_below"] = sum(r.verdict == "below" for r in ranges)
+    out["gpu_counts_below"] = sum(r.gpus_verdict == "below" for r in counted)
+    out["ranges_ok"] = out["ranges_below"] == 0 and out["gpu_counts_below"] == 0
     return out
 
 
@@ -678,8 +680,9 @@ def render(rows: list[Row], summary: dict, origin: str, sensitivity: list[dict] 
         f"<= {summary['measured_target_pct']}%: {'PASS' if summary['measured_ok'] else 'FAIL'}"
     )
     lines.append(
-        f"TARGET estimated ranges (Axolotl): {summary['ranges_inside']}/{summary['ranges_total']} inside, and "
-        f"{summary['gpu_counts_inside']}/{summary['gpu_counts_total']} cells stated as GPU counts inside: "
+        f"TARGET estimated ranges (Axolotl): the estimate never below a range ({summary['ranges_inside']}/"
+        f"{summary['ranges_total']} inside, {summary['ranges_below']} below; GPU counts "
+        f"{summary['gpu_counts_inside']}/{summary['gpu_counts_total']} inside, {summary['gpu_counts_below']} below): "
         f"{'PASS' if summary['ranges_ok'] else 'FAIL'}"
     )
     lines.append("LLaMA-Factory, Unsloth and seed rows: settings unknown, reported for information only.")

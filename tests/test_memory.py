@@ -435,6 +435,7 @@ def test_benchmark_axolotl_ranges_never_above_the_estimate():
     assert all(r.gpus_verdict in ("inside", "above") for r in counted.values())
     # a size range is estimated at both of its ends
     assert counted[("70-72B", "lora_bf16")].model == "meta-llama/Llama-3.1-70B / Qwen/Qwen2.5-72B"
+    assert bench.summarize(rows)["ranges_ok"]
 
 
 def test_gpus_needed_shards_until_it_fits():
