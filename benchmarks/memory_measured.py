@@ -16,7 +16,7 @@ What is compared:
   total      (GPU only) reserved peak + memory outside the allocator against the estimate's total.
 
     python benchmarks/memory_measured.py                         # cpu suite, LLaMA-Factory env
-    python benchmarks/memory_measured.py --suite gpu --framework axolotl
+    python benchmarks/memory_measured.py --suite gpu --framework axolotl   # table + memory_measured_gpu.json
     python benchmarks/memory_measured.py --python /path/to/venv/bin/python --case full-fp32-ac
 
 exit status: 0 when the median |error| of the allocated comparison is within the target, 1 when not,
@@ -367,6 +367,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=900, help="seconds per case (default 900)")
     ap.add_argument("--json", action="store_true", help="print results and summary as JSON")
     ap.add_argument(
+        "--out",
+        type=Path,
+        help="also write the results and summary as JSON to this file (default for --suite gpu: memory_measured_gpu.json)",
+    )
+    ap.add_argument(
         "--cache",
         help="keep the random models QLoRA cases save here between cases and runs "
         "(default: a temporary folder for this run)",
@@ -406,16 +411,16 @@ def main(argv: list[str] | None = None) -> int:
     if tmp_cache is not None:
         tmp_cache.cleanup()
     summary = summarize(results)
+    payload = {"device": device, "python": python, "summary": summary, "results": [r.__dict__ for r in results]}
+    out = args.out or (Path("memory_measured_gpu.json") if device == "cuda" else None)
+    if out is not None:
+        out.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
     if args.json:
-        print(
-            json.dumps(
-                {"device": device, "python": python, "summary": summary, "results": [r.__dict__ for r in results]},
-                indent=2,
-                default=str,
-            )
-        )
+        print(json.dumps(payload, indent=2, default=str))
     else:
         print(render(results, summary, device, python))
+        if out is not None:
+            print(f"JSON written to {out}")
     return 0 if summary["ok"] else 1
 
 
