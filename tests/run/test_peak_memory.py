@@ -124,3 +124,13 @@ def test_summary_without_memory_has_no_line(built, fake_env):
     assert all(k != "peak memory" for k, _ in RunSummary.of(rec).rows())
     rec.memory = {"measured_gb": "hostile"}
     assert all(k != "peak memory" for k, _ in RunSummary.of(rec).rows())
+
+
+def test_hook_still_loads_the_sitecustomize_it_shadows(tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "sitecustomize.py").write_text("import os\nos.environ['SHADOWED_RAN'] = '1'\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(peak_memory.HOOK_DIR), str(other)]))
+    code = "import os; print(os.environ.get('SHADOWED_RAN'))"
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "1", done.stderr

@@ -46,3 +46,26 @@ def _ftgen_record_peak_memory():
 
 
 atexit.register(_ftgen_record_peak_memory)
+
+
+def _ftgen_chain_next_sitecustomize():
+    """This file shadows any sitecustomize the trainer's Python would have loaded: load that one too."""
+    try:
+        import importlib.util
+        import sys
+
+        here = os.path.dirname(os.path.abspath(__file__))
+        for entry in sys.path:
+            folder = os.path.abspath(entry or os.getcwd())
+            candidate = os.path.join(folder, "sitecustomize.py")
+            if folder == here or not os.path.isfile(candidate):
+                continue
+            spec = importlib.util.spec_from_file_location("_ftgen_shadowed_sitecustomize", candidate)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            return
+    except Exception:
+        pass
+
+
+_ftgen_chain_next_sitecustomize()
