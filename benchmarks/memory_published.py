@@ -15,7 +15,7 @@ error = (estimate - measured) / measured: negative is an underestimate (an OOM r
     python benchmarks/memory_published.py --out r.json # table, and the JSON written to r.json
 
 It also prints the ratios that back the estimator's constants: (nvidia-smi - context) / allocated by kind of
-run (memory.FRAGMENTATION*) and the 10th/90th percentiles of measured/estimate - 1 (memory.ERROR_BAND).
+run (memory.FRAGMENTATION*) and the 10th/90th percentiles of measured/estimate - 1 (memory.ERROR_BANDS).
 
 exit status: 0 when the targets hold (median |error| <= 10 %, at most 1 figure in 10 underestimated by more
 than 15 %), 1 when not, 2 on bad input.
@@ -258,7 +258,7 @@ def summarize(rows: list[Comparison], data: dict) -> dict[str, Any]:
         "by_source": {},
         "by_method": {},
         "by_statistic": {},
-        # measured / estimate - 1: the band a measured peak falls in around the estimate (memory.ERROR_BAND)
+        # measured / estimate - 1: the band a measured peak falls in around the estimate (memory.ERROR_BANDS)
         "band_p10_p90": [round(_quantile(ratio, 0.10), 3), round(_quantile(ratio, 0.90), 3)],
         "band_p10_p90_one_gpu": _band([r for r in rows if r.gpus == 1]),
         "band_p10_p90_several_gpus": _band([r for r in rows if r.gpus > 1]),

@@ -37,8 +37,9 @@ def estimate(spec, as_json):
     grid.add_row("[bold]total[/]", f"[bold]{memory.get('total_gb', 0):.2f}[/]")
     if memory.get("high_gb") is not None:
         grid.add_row("measured runs land in", f"{memory['low_gb']:.2f} - {memory['high_gb']:.2f}")
-    margin = memory.get("fit_margin") or 0.9
-    grid.add_row(f"usable ({margin:.0%})", f"{gpu.vram_gb * margin:.2f}")
+    if memory.get("fit_margin") is not None:
+        margin = memory["fit_margin"]
+        grid.add_row(f"usable ({margin:.0%})", f"{gpu.vram_gb * margin:.2f}")
     out.print(grid)
     for note in memory.get("notes", []):
         out.print(f"  - {escape(note)}")
