@@ -1,4 +1,11 @@
-"""Per-component GPU memory estimate of a fine-tuning setup: weights, adapters, gradients, optimizer, activations."""
+"""Per-component GPU memory estimate of a fine-tuning setup: weights, adapters, gradients, optimizer, activations.
+
+`estimate()` adds up one function per component (weights_bytes, adapter_bytes, gradients_bytes, optimizer_bytes,
+optimizer_step_bytes, logits_bytes, activations_bytes, reference_bytes, overhead_bytes), each reading the same
+`_Frame`; `_phases` removes what the activation and gradient peaks do not hold at the same time. Every constant
+names the measurement or source behind it. The estimate carries its measured error band (ERROR_BANDS, from
+benchmarks/memory_published.py) and the share of a GPU a plan may fill (fit_margin), the only margin ftgen uses.
+"""
 
 from __future__ import annotations
 
