@@ -16,7 +16,7 @@ What is compared:
   total      (GPU only) reserved peak + memory outside the allocator against the estimate's total.
 
     python benchmarks/memory_measured.py                         # cpu suite, LLaMA-Factory env
-    python benchmarks/memory_measured.py --suite gpu --framework axolotl
+    python benchmarks/memory_measured.py --suite gpu --framework axolotl   # table + memory_measured_gpu.json
     python benchmarks/memory_measured.py --python /path/to/venv/bin/python --case full-fp32-ac
 
 exit status: 0 when the median |error| of the allocated comparison is within the target, 1 when not,
@@ -122,6 +122,7 @@ class Case:
             "lora_rank": s.lora_rank,
             "lora_targets": list(s.lora_targets),
             "double_quant": s.double_quant,
+            "lora_dropout": s.lora_dropout,
             "steps": self.steps,
             "device": device,
             "workdir": workdir,
@@ -161,6 +162,16 @@ CPU_CASES = (
     Case("lora-fp32-ac-tied-s1024", T_C, _t("lora", 1, 1024, lora_rank=64)),
     Case("full-fp32-sgd-tied", T_C, _t("full", 2, 256, optimizer="sgd")),
     Case("lora-fp32-qv-r8", T_B, _t("lora", 2, 512, lora_rank=8, lora_targets=("q_proj", "v_proj"))),
+    # the same LoRA layer stack with and without PEFT's dropout (ftgen ships 0.05; every other case runs 0.05):
+    # without checkpointing every layer's saved tensors are alive at the loss, so the difference is the
+    # dropped-out copies and masks of the adapted inputs
+    Case(
+        "lora-bf16-noac-d0-44M",
+        T_B,
+        _t("lora", 2, 256, precision="bf16", gradient_checkpointing=False, lora_dropout=0.0),
+    ),
+    Case("lora-bf16-noac-d05-44M", T_B, _t("lora", 2, 256, precision="bf16", gradient_checkpointing=False)),
+    Case("qlora-bf16-noac-d05-44M", T_B, _t("qlora", 2, 256, precision="bf16", gradient_checkpointing=False)),
 )
 
 
@@ -222,7 +233,7 @@ def describe(setup: TrainSetup) -> str:
     ]
     if setup.method != "full":
         targets = "all-linear" if tuple(setup.lora_targets) == TrainSetup.lora_targets else "/".join(setup.lora_targets)
-        bits.append(f"r{setup.lora_rank} {targets}")
+        bits.append(f"r{setup.lora_rank} {targets} dropout {setup.lora_dropout:g}")
     return " ".join(bits)
 
 
@@ -301,6 +312,26 @@ def render(results: list[Result], summary: dict, device: str, python: str) -> st
             line += f" {_mib(r.measured_total_gib):>10} {_mib(r.est_total_gib):>9} {terr:>8}"
         lines.append(line + f"  {r.settings}" + (f"  FAILED: {r.error}" if r.error else ""))
     lines.append("")
+    lines.append(
+        "measured breakdown (MiB; CPU profiler timeline): held when training starts (weights + adapters), "
+        "kept after the last step (+ optimizer states), transient peak on top (activations, logits, gradients)"
+    )
+    lines.append(f"{'case':<27} {'at start':>9} {'est.':>9} {'kept':>9} {'est.':>9} {'transient':>9} {'est.':>9}")
+    for r in results:
+        raw = r.raw or {}
+        if "allocated_before_train" not in raw or "allocated_after_train" not in raw:
+            continue
+        c = r.components
+        start = raw["allocated_before_train"] / GIB
+        kept = raw["allocated_after_train"] / GIB
+        peak = raw["train_peak_allocated"] / GIB
+        est_start = c["weights"] + c["lora_adapters"]
+        est_kept = est_start + c["optimizer"]
+        lines.append(
+            f"{r.case[:27]:<27} {_mib(start):>9} {_mib(est_start):>9} {_mib(kept):>9} {_mib(est_kept):>9} "
+            f"{_mib(peak - kept):>9} {_mib(r.est_allocated_gib - est_kept):>9}"
+        )
+    lines.append("")
     lines.append("estimate by component (MiB):")
     comp_names = list(results[0].components) if results else []
     lines.append(f"{'case':<27} " + " ".join(f"{c[:10]:>10}" for c in comp_names))
@@ -335,6 +366,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--list", action="store_true", help="list the cases and exit")
     ap.add_argument("--timeout", type=float, default=900, help="seconds per case (default 900)")
     ap.add_argument("--json", action="store_true", help="print results and summary as JSON")
+    ap.add_argument(
+        "--out",
+        type=Path,
+        help="also write the results and summary as JSON to this file (default for --suite gpu: memory_measured_gpu.json)",
+    )
     ap.add_argument(
         "--cache",
         help="keep the random models QLoRA cases save here between cases and runs "
@@ -375,16 +411,16 @@ def main(argv: list[str] | None = None) -> int:
     if tmp_cache is not None:
         tmp_cache.cleanup()
     summary = summarize(results)
+    payload = {"device": device, "python": python, "summary": summary, "results": [r.__dict__ for r in results]}
+    out = args.out or (Path("memory_measured_gpu.json") if device == "cuda" else None)
+    if out is not None:
+        out.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
     if args.json:
-        print(
-            json.dumps(
-                {"device": device, "python": python, "summary": summary, "results": [r.__dict__ for r in results]},
-                indent=2,
-                default=str,
-            )
-        )
+        print(json.dumps(payload, indent=2, default=str))
     else:
         print(render(results, summary, device, python))
+        if out is not None:
+            print(f"JSON written to {out}")
     return 0 if summary["ok"] else 1
 
 

@@ -300,15 +300,24 @@ class MemoryRecord:
     trainable_params: int = 0
     notes: tuple[str, ...] = ()
     unit: str = "GiB"
+    #: the estimate's measured error band (memory.ERROR_BANDS) applied to total_gb; None in older plans
+    low_gb: float | None = None
+    high_gb: float | None = None
+    #: share of the GPU the plan may fill (memory.fit_margin); None in older plans
+    fit_margin: float | None = None
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "unit": self.unit,
             "components": dict(self.components),
             "total_gb": self.total_gb,
             "trainable_params": self.trainable_params,
             "notes": list(self.notes),
         }
+        for key in ("low_gb", "high_gb", "fit_margin"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        return out
 
     @classmethod
     def from_dict(cls, data: dict | None) -> MemoryRecord | None:
@@ -320,6 +329,9 @@ class MemoryRecord:
             trainable_params=int(data.get("trainable_params") or 0),
             notes=tuple(str(n) for n in data.get("notes") or ()),
             unit=str(data.get("unit") or "GiB"),
+            low_gb=None if data.get("low_gb") is None else float(data["low_gb"]),
+            high_gb=None if data.get("high_gb") is None else float(data["high_gb"]),
+            fit_margin=None if data.get("fit_margin") is None else float(data["fit_margin"]),
         )
 
 

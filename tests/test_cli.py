@@ -60,10 +60,13 @@ def test_catalog_commands(cli):
 def test_estimate_prints_the_memory_table_and_cost(cli):
     result = cli("estimate", str(SPEC))
     assert result.exit_code == 0, result.output
-    for part in ("weights", "activations", "logits", "total", "usable (90%)", "time: ~"):
+    for part in ("weights", "activations", "logits", "total", "measured runs land in", "usable (90%)", "time: ~"):
         assert part in result.output
     data = json.loads(cli("estimate", str(SPEC), "--json").output)
     assert data["memory"]["total_gb"] > 0 and data["time_cost"]["hours"] > 0
+    # the error band of the estimate on measured runs, and the margin the plan keeps from it
+    assert data["memory"]["low_gb"] < data["memory"]["total_gb"] < data["memory"]["high_gb"]
+    assert data["memory"]["fit_margin"] == 0.901
 
 
 def test_no_held_out_split_turns_step_evaluation_off(cli, tmp_path):

@@ -14,11 +14,14 @@ from generator.facts.types import ModelCard
 from generator.memory import (
     COMPONENTS,
     CUDA_CONTEXT_GIB,
+    ERROR_BANDS,
     FRAGMENTATION,
     GIB,
     TrainSetup,
     estimate,
+    fit_margin,
     layer_activation_bytes,
+    lora_input_width,
     lora_trainable_params,
     max_micro_batch,
     param_split,
@@ -120,17 +123,39 @@ def test_unknown_lora_target_raises():
         lora_trainable_params(TINY, 8, ("q_proj", "qkv"))
 
 
+#: bytes one TINY layer saves per token in 16-bit: compute-dtype elements
+#: attention (64 + 2*32 + 3*64: QKV input, K, V, Q, attention output twice) + MLP (64 + 4*128) = 896,
+#: and the two RMSNorm inputs in fp32 (2*64*4 = 512 bytes)
+TINY_LAYER_16 = 896 * 2 + 512
+
+
 def test_layer_activation_bytes_by_hand():
-    # elements/token: norms 2*64 + attention (64 + 2*64 + 2*32) + MLP (64 + 4*128) = 960
-    assert layer_activation_bytes(TINY, 8, 1, 2, flash=True) == 8 * 960 * 2
+    assert layer_activation_bytes(TINY, 8, 1, 2, flash=True) == 8 * TINY_LAYER_16
     # eager attention saves the a*s^2*b scores as fp32 softmax output + its 16-bit cast (no dropout)
-    assert layer_activation_bytes(TINY, 8, 1, 2, flash=False) == 8 * 960 * 2 + 4 * 8 * 8 * (4 + 2)
-    # in fp32 the cast is the same tensor: 4 bytes per score
-    assert layer_activation_bytes(TINY, 8, 1, 4, flash=False) == 8 * 960 * 4 + 4 * 8 * 8 * 4
+    assert layer_activation_bytes(TINY, 8, 1, 2, flash=False) == 8 * TINY_LAYER_16 + 4 * 8 * 8 * (4 + 2)
+    # in fp32 the cast is the same tensor: 4 bytes per score; the norms are fp32 either way
+    assert layer_activation_bytes(TINY, 8, 1, 4, flash=False) == 8 * (896 * 4 + 512) + 4 * 8 * 8 * 4
+    # a fused norm (torch.compile, Liger) saves its 16-bit input instead of the fp32 upcast
+    assert layer_activation_bytes(TINY, 8, 1, 2, flash=True, fused_norm=True) == 8 * (896 + 128) * 2
+
+
+def test_lora_dropout_saves_a_masked_copy_of_each_adapted_input():
+    # PEFT lora_A(dropout(x)): the dropped-out copy (compute dtype) + the bool mask, per adapted input element
+    base = layer_activation_bytes(TINY, 8, 1, 2, flash=True, lora_inputs=100, lora_dropout=0.0)
+    assert base == 8 * TINY_LAYER_16  # dropout 0 is nn.Identity: nothing more is saved
+    dropped = layer_activation_bytes(TINY, 8, 1, 2, flash=True, lora_inputs=100, lora_dropout=0.05)
+    assert dropped - base == 8 * 100 * (2 + 1)
+    # the seven all-linear targets of TINY: q, k, v, gate, up read h; o reads hq; down reads i
+    assert lora_input_width(TINY, ALL) == 6 * 64 + 128
+    no = estimate(LLAMA_8B, replace(BASE, gradient_checkpointing=False, lora_dropout=0.0))
+    yes = estimate(LLAMA_8B, replace(BASE, gradient_checkpointing=False, lora_dropout=0.05))
+    per_token = (yes.components["activations"] - no.components["activations"]) * GIB / (2 * 2048 * 32)
+    # issue 19's CPU measurement of a Llama-8B layer: +104 KiB/token; the model: 3 * (6h + i) = 114 KiB
+    assert per_token / 1024 == pytest.approx(114, abs=1)
 
 
 def test_full_finetune_tiny_by_hand():
-    setup = TrainSetup("full", micro_batch_size=1, sequence_len=8)
+    setup = TrainSetup("full", micro_batch_size=1, sequence_len=8, optimizer="adamw_torch_fused")
     est = estimate(TINY, setup)
     assert list(est.components) == list(COMPONENTS)
     assert _bytes(est, "weights") == pytest.approx(TINY_PARAMS * 2)  # pure bf16 on one GPU
@@ -139,7 +164,7 @@ def test_full_finetune_tiny_by_hand():
     logits = 8 * 100 * 4 * 3  # b*s*vocab fp32 x 3 copies (log-softmax backward)
     assert _bytes(est, "logits") == pytest.approx(logits)
     checkpoints = 2 * (2 * 8 * 1 * 64)  # 2*s*b*h bytes per layer
-    layer = 8 * 960 * 2
+    layer = 8 * TINY_LAYER_16
     assert _bytes(est, "activations") == pytest.approx(checkpoints + (layer - logits))
     allocated = TINY_PARAMS * 8 + checkpoints + layer
     assert _bytes(est, "overhead") == pytest.approx(CUDA_CONTEXT_GIB * GIB + FRAGMENTATION * allocated)
@@ -148,7 +173,7 @@ def test_full_finetune_tiny_by_hand():
 
 
 def test_lora_tiny_by_hand():
-    setup = TrainSetup("lora", 1, 8, lora_rank=2, gradient_checkpointing=False)
+    setup = TrainSetup("lora", 1, 8, lora_rank=2, gradient_checkpointing=False, lora_dropout=0.0)
     est = estimate(TINY, setup)
     p = lora_trainable_params(TINY, 2, ALL)
     assert est.trainable_params == p
@@ -156,7 +181,7 @@ def test_lora_tiny_by_hand():
     assert _bytes(est, "lora_adapters") == pytest.approx(p * 4)  # fp32 adapters
     assert _bytes(est, "gradients") == pytest.approx(p * 4)
     assert _bytes(est, "optimizer") == pytest.approx(p * 8)  # fp32 AdamW moments
-    assert _bytes(est, "activations") == pytest.approx(2 * 8 * 960 * 2)  # every layer, no recompute
+    assert _bytes(est, "activations") == pytest.approx(2 * 8 * TINY_LAYER_16)  # every layer, no recompute
 
 
 def test_nf4_weight_bytes():
@@ -274,11 +299,12 @@ def test_flash_attention_removes_score_tensor():
     )
 
 
-def test_fp32_doubles_activations():
-    off = replace(BASE, gradient_checkpointing=False)
+def test_fp32_doubles_activations_but_not_the_fp32_norm_inputs():
+    off = replace(BASE, gradient_checkpointing=False, lora_dropout=0.0)
     a16 = estimate(LLAMA_8B, off).components["activations"]
     a32 = estimate(LLAMA_8B, replace(off, precision="fp32")).components["activations"]
-    assert a32 == pytest.approx(2 * a16)
+    norms = 32 * 2 * 2048 * 2 * 4096 * 4 / GIB  # layers * b*s * 2h * 4 bytes, the same in both
+    assert a32 == pytest.approx(2 * a16 - norms)
 
 
 def test_cross_entropy_variants_order():
@@ -292,7 +318,7 @@ def test_cross_entropy_variants_order():
 def test_no_gradient_accumulation_counts_gradient_and_loss_phases_once():
     # full fine-tune: gradients (16 GB) exceed activations + logits, so with one micro-step per
     # optimizer step the loss phase fits inside the gradient phase and adds nothing
-    full = replace(BASE, method="full")
+    full = replace(BASE, method="full", optimizer="adamw_torch_fused")
     acc = estimate(LLAMA_8B, full)  # gradient accumulation unknown: everything adds up
     one = estimate(LLAMA_8B, replace(full, gradient_accumulation_steps=1))
     shared = acc.components["activations"] + acc.components["logits"]
@@ -366,8 +392,9 @@ def test_max_micro_batch():
     setup = replace(BASE, method="qlora", quant_bits=4)
     mbs = max_micro_batch(LLAMA_8B, setup, vram_gb=24)
     assert 1 <= mbs < 64
-    assert estimate(LLAMA_8B, replace(setup, micro_batch_size=mbs)).total_gb <= 24 * 0.9
-    assert estimate(LLAMA_8B, replace(setup, micro_batch_size=mbs + 1)).total_gb > 24 * 0.9
+    margin = fit_margin(setup)
+    assert estimate(LLAMA_8B, replace(setup, micro_batch_size=mbs)).total_gb <= 24 * margin
+    assert estimate(LLAMA_8B, replace(setup, micro_batch_size=mbs + 1)).total_gb > 24 * margin
     assert max_micro_batch(LLAMA_8B, setup, vram_gb=80) >= mbs
     assert max_micro_batch(LLAMA_8B, replace(setup, method="full", quant_bits=None), vram_gb=24) == 0
     assert max_micro_batch(TINY, setup, vram_gb=80, cap=8) == 8
@@ -395,14 +422,17 @@ def test_benchmark_measured_rows_median_within_15_percent():
     assert summary["measured_ok"]
 
 
-def test_benchmark_axolotl_ranges_and_gpu_counts_inside():
+def test_benchmark_axolotl_ranges_never_above_the_estimate():
+    # Axolotl's table is itself an estimate (issue 19: such tables read low against measured runs), so the
+    # estimator is held to measured figures (benchmarks/memory_published.py) and only required never to
+    # plan for less than Axolotl's range, where an OOM would follow
     bench = _load_benchmark()
     anchors = yaml.safe_load(ANCHORS.read_text(encoding="utf-8"))
     rows = [r for r in bench.compare(anchors) if r.source == "axolotl_choosing_method"]
-    assert rows and all(r.verdict == "inside" for r in rows), [(r.label, r.method, r.verdict) for r in rows]
+    assert rows and all(r.verdict in ("inside", "above") for r in rows), [(r.label, r.method, r.verdict) for r in rows]
     counted = {(r.label, r.method): r for r in rows if r.gpus_stated is not None}
     assert set(counted) == set(bench.AXOLOTL_GPU_COUNT_CELLS)
-    assert all(r.gpus_verdict == "inside" for r in counted.values())
+    assert all(r.gpus_verdict in ("inside", "above") for r in counted.values())
     # a size range is estimated at both of its ends
     assert counted[("70-72B", "lora_bf16")].model == "meta-llama/Llama-3.1-70B / Qwen/Qwen2.5-72B"
     assert bench.summarize(rows)["ranges_ok"]
@@ -415,20 +445,68 @@ def test_gpus_needed_shards_until_it_fits():
     full = replace(BASE, method="full", master_dtype="bf16")
     n = bench.gpus_needed(LLAMA_8B, full, gpu_gib=24.0)
     assert n > 1
-    assert estimate(LLAMA_8B, replace(full, world_size=n, sharding="fsdp")).total_gb <= 24.0
-    assert estimate(LLAMA_8B, replace(full, world_size=n - 1, sharding="fsdp" if n > 2 else "single")).total_gb > 24.0
+    synced = replace(full, gradient_accumulation_steps=1)  # gpus_needed counts FSDP without no_sync
+    assert estimate(LLAMA_8B, replace(synced, world_size=n, sharding="fsdp")).total_gb <= 24.0
+    assert estimate(LLAMA_8B, replace(synced, world_size=n - 1, sharding="fsdp" if n > 2 else "single")).total_gb > 24.0
 
 
 def test_gradient_phases_stay_additive_with_persistent_gradient_buffers():
-    full = replace(BASE, method="full", gradient_accumulation_steps=1)
+    full = replace(BASE, method="full", gradient_accumulation_steps=1, optimizer="adamw_torch_fused")
     for multi in (
         replace(full, world_size=2),
         replace(full, world_size=4, sharding="zero2"),
-        replace(full, world_size=4, sharding="fsdp"),
     ):
         one = estimate(LLAMA_8B, multi)
         acc = estimate(LLAMA_8B, replace(multi, gradient_accumulation_steps=None))
         assert one.total_gb == pytest.approx(acc.total_gb)
+
+
+def test_fsdp_gradients_whole_under_accumulation_and_phased_without():
+    # HF Trainer runs every micro batch but the last under accelerator.no_sync: FSDP keeps unsharded gradients
+    fsdp = replace(BASE, method="full", world_size=4, sharding="fsdp", optimizer="adamw_torch_fused")
+    acc = estimate(LLAMA_8B, replace(fsdp, gradient_accumulation_steps=8))
+    one = estimate(LLAMA_8B, replace(fsdp, gradient_accumulation_steps=1))
+    trainable_grads = acc.trainable_params * 2 / GIB  # bf16 gradients (fp32 master in the optimizer), whole
+    assert acc.components["gradients"] == pytest.approx(trainable_grads)
+    assert one.components["gradients"] < acc.components["gradients"] / 3
+    assert any("no_sync" in n for n in acc.notes)
+    # without accumulation the gradient shards are freed by zero_grad like on one GPU: the phases do not add
+    assert one.components["logits"] < acc.components["logits"]
+
+
+def test_foreach_adamw_step_temporary():
+    # fms-acceleration: Mistral-7B pure fp16 full fine-tune peaks at weights + grads + states + one params-sized
+    # temporary (torch._foreach_sqrt), the same at micro batch 4 and 8
+    full = replace(BASE, method="full", precision="fp16", gradient_accumulation_steps=1)
+    foreach = estimate(LLAMA_8B, full)
+    fused = estimate(LLAMA_8B, replace(full, optimizer="adamw_torch_fused"))
+    assert fused.components["optimizer_step"] == 0
+    assert foreach.components["optimizer_step"] > 0
+    peak = sum(v for k, v in foreach.components.items() if k != "overhead")
+    params = foreach.trainable_params * 2 / GIB  # one fp16 copy of the parameters
+    # weights + gradients + two fp16 moments + the step temporary
+    assert peak == pytest.approx(5 * params, rel=0.01)
+
+
+def test_error_band_and_fit_margin():
+    one = estimate(LLAMA_8B, BASE)
+    lo, hi = ERROR_BANDS["one_gpu"]
+    assert one.low_gb == pytest.approx(one.total_gb * (1 + lo))
+    assert one.high_gb == pytest.approx(one.total_gb * (1 + hi))
+    assert fit_margin(BASE) == pytest.approx(1 / (1 + hi), abs=1e-3)
+    several = replace(BASE, world_size=4, sharding="fsdp")
+    assert fit_margin(several) < fit_margin(BASE)  # several GPUs: wider measured spread, more headroom
+    d = one.to_dict()
+    assert d["low_gb"] < d["total_gb"] < d["high_gb"] and d["fit_margin"] == fit_margin(BASE)
+    assert any("error band" in n for n in one.notes)
+
+
+def test_qlora_load_peak_counts_one_matrix_in_flight():
+    from generator.memory import _frame, load_peak_bytes
+
+    tiny_q = estimate(TINY, TrainSetup("qlora", 1, 8, quant_bits=4))
+    assert tiny_q.total_gb >= load_peak_bytes(_frame(TINY, TrainSetup("qlora", 1, 8, quant_bits=4))) / GIB
+    assert load_peak_bytes(_frame(TINY, TrainSetup("lora", 1, 8))) == 0
 
 
 # ------------------------------------------------------------------ architectures beyond gated q/k/v/o
@@ -456,3 +534,24 @@ def test_plain_mlp_saves_fewer_activations():
     gated = layer_activation_bytes(TINY, 16, 1, 2, True)
     plain = layer_activation_bytes(replace(TINY, mlp_gated=False), 16, 1, 2, True)
     assert gated - plain == 16 * 2 * 128 * 2  # two fewer intermediate-wide tensors per token
+
+
+# ------------------------------------------------------------------ the rules plan with the error band
+
+
+def test_rules_budget_is_the_fit_margin_of_the_measured_band(monkeypatch, tmp_path):
+    from generator import memory
+    from generator.build import build_file
+    from generator.rules import _fit
+
+    assert not hasattr(_fit, "SAFETY")  # one margin, defined in memory.py only
+    spec = ROOT / "examples" / "support-bot.yaml"
+    plan = build_file(spec, tmp_path).plan
+    assert plan.memory.fit_margin == fit_margin(TrainSetup("qlora", 1, 512))
+    assert plan.memory.low_gb < plan.memory.total_gb < plan.memory.high_gb
+    mb = {d.key: d.value for d in plan.decisions}["micro_batch_size"]
+    # a wider measured band leaves less of the GPU to plan with: the micro batch can only shrink
+    monkeypatch.setitem(memory.ERROR_BANDS, "one_gpu", (-0.1, 1.5))
+    wide = build_file(spec, tmp_path / "wide").plan
+    assert wide.memory.fit_margin == pytest.approx(0.4)
+    assert {d.key: d.value for d in wide.decisions}["micro_batch_size"] < mb

@@ -5,7 +5,9 @@ The case (one JSON object on stdin) names the model shape and the training setup
   {"model": {"hidden", "layers", "heads", "kv_heads", "intermediate", "vocab", "tie", "head_dim"?},
    "method": "full|lora|qlora", "precision": "fp32|bf16", "micro_batch_size", "sequence_len",
    "gradient_checkpointing", "flash_attention", "optimizer", "lora_rank", "lora_targets",
-   "double_quant", "steps", "device": "cpu|cuda", "seed", "workdir", "cache"?}
+   "double_quant", "lora_dropout"?, "steps", "device": "cpu|cuda", "seed", "workdir", "cache"?}
+("lora_dropout": PEFT's dropout on the adapter path, default 0.05 as ftgen plans it; the loss is the one ftgen
+configures, transformers' own causal-LM loss from the labels.)
 ("cache": a folder kept between cases for the random models QLoRA saves before quantising them.)
 Prints one JSON object on stdout with the measured peaks (bytes). Nothing is downloaded.
 
@@ -139,7 +141,7 @@ def _build(case, dtype, device, attn, workdir):
         lcfg = LoraConfig(
             r=case["lora_rank"],
             lora_alpha=2 * case["lora_rank"],
-            lora_dropout=0.0,
+            lora_dropout=float(case.get("lora_dropout", 0.05)),
             target_modules=list(case["lora_targets"]),
             task_type="CAUSAL_LM",
         )
@@ -194,17 +196,21 @@ def _cpu_peak(trace_file, window):
         if e.get("name") == window and e.get("ph") == "X":
             start, end = e["ts"], e["ts"] + e["dur"]
     overall = inside = 0
-    for e in events:
-        if e.get("name") != "[memory]":
-            continue
+    before = after = 0
+    for e in sorted((e for e in events if e.get("name") == "[memory]"), key=lambda e: e["ts"]):
         args = e.get("args", {})
         if args.get("Device Type", 0) != 0:
             continue
         total = int(args.get("Total Allocated", 0))
         overall = max(overall, total)
-        if start is not None and start <= e["ts"] <= end:
+        if start is None:
+            continue
+        if e["ts"] < start:
+            before = total
+        elif e["ts"] <= end:
             inside = max(inside, total)
-    return overall, inside, start is not None
+            after = total
+    return overall, inside, start is not None, before, after
 
 
 def measure(case):
@@ -240,6 +246,7 @@ def measure(case):
         before = torch.cuda.memory_allocated()
         trainer.train()
         torch.cuda.synchronize()
+        after = torch.cuda.memory_allocated()
         free1, _ = torch.cuda.mem_get_info()
         reserved_now = torch.cuda.memory_reserved()
         out.update(
@@ -247,6 +254,7 @@ def measure(case):
                 "train_peak_allocated": int(torch.cuda.max_memory_allocated()),
                 "train_peak_reserved": int(torch.cuda.max_memory_reserved()),
                 "allocated_before_train": int(before),
+                "allocated_after_train": int(after),
                 # device memory in use that the caching allocator does not hold: CUDA context, cuBLAS/cuDNN
                 # workspaces, NCCL, bitsandbytes paged (unified) memory
                 "outside_allocator": int((total_dev - free1) - reserved_now),
@@ -267,11 +275,22 @@ def measure(case):
                 trainer.train()
         trace = workdir / "trace.json"
         prof.export_chrome_trace(str(trace))
-        overall, inside, found = _cpu_peak(trace, "ftgen::train")
+        overall, inside, found, before, after = _cpu_peak(trace, "ftgen::train")
         trace.unlink()
         if not found:
             raise SystemExit("the profiler trace has no ftgen::train window")
-        out.update({"peak_allocated": overall, "train_peak_allocated": inside})
+        out.update(
+            {
+                "peak_allocated": overall,
+                "train_peak_allocated": inside,
+                # the breakdown the allocator's timeline allows: what the model holds when training starts
+                # (weights + adapters), what stays after the last step (+ optimizer states and gradients the
+                # trainer keeps), and the step's transient peak on top of that (activations, logits, gradients
+                # being produced, optimizer-step temporaries)
+                "allocated_before_train": before,
+                "allocated_after_train": after,
+            }
+        )
     params, trainable = _counts(model)
     loss = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     out.update(

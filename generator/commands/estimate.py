@@ -34,7 +34,11 @@ def estimate(spec, as_json):
     for name, gb in memory.get("components", {}).items():
         grid.add_row(name, f"{gb:.2f}")
     grid.add_row("[bold]total[/]", f"[bold]{memory.get('total_gb', 0):.2f}[/]")
-    grid.add_row("usable (90%)", f"{gpu.vram_gb * 0.9:.2f}")
+    if memory.get("high_gb") is not None:
+        grid.add_row("measured runs land in", f"{memory['low_gb']:.2f} - {memory['high_gb']:.2f}")
+    if memory.get("fit_margin") is not None:
+        margin = memory["fit_margin"]
+        grid.add_row(f"usable ({margin:.0%})", f"{gpu.vram_gb * margin:.2f}")
     out.print(grid)
     for note in memory.get("notes", []):
         out.print(f"  - {escape(note)}")

@@ -7,9 +7,6 @@ from typing import Any
 from .. import frameworks, memory, targets
 from ._context import Context
 
-SAFETY = 0.90  # plan to use at most 90% of GPU memory: allocator fragmentation and spikes need headroom
-
-
 PAIRED_TASKS = ("dpo", "orpo")  # chosen and rejected both go through the model: twice the sequences
 
 
@@ -57,6 +54,7 @@ def setup(ctx: Context, **changes: Any) -> memory.TrainSetup:
         reference_model=ctx.spec.task in ("dpo", "kto") and method == "full",
         # unknown (None, planned as accumulating) until the batch rule has decided it
         gradient_accumulation_steps=ctx.get("gradient_accumulation_steps"),
+        lora_dropout=float(ctx.get("lora_dropout", memory.TrainSetup.lora_dropout)) if method != "full" else 0.0,
     )
     masters = {frameworks.get(fw).master_dtype(str(method)) for fw in planned_frameworks(ctx)} - {"auto"}
     if masters:
@@ -73,9 +71,14 @@ def _default_optimizer(method: str) -> str:
     return "paged_adamw_8bit" if method == "qlora" else "adamw_torch"
 
 
-def budget_gb(ctx: Context) -> float:
-    """Usable GPU memory per device."""
-    return ctx.facts.gpu.vram_gb * SAFETY
+def margin(ctx: Context, **changes: Any) -> float:
+    """The share of GPU memory a plan may fill: memory.fit_margin, from the estimate's measured error band."""
+    return memory.fit_margin(setup(ctx, **changes))
+
+
+def budget_gb(ctx: Context, **changes: Any) -> float:
+    """Usable GPU memory per device: the card's memory times the fit margin of this kind of run."""
+    return ctx.facts.gpu.vram_gb * margin(ctx, **changes)
 
 
 def estimate(ctx: Context, **changes: Any) -> memory.MemoryEstimate:

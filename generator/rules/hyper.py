@@ -219,7 +219,6 @@ def batch_and_checkpointing(ctx: Context) -> None:
             model,
             _fit.setup(ctx, gradient_checkpointing=ckpt),
             vram_gb=ctx.facts.gpu.vram_gb,
-            safety=_fit.SAFETY,
             cap=target * pairs,
         )
         return sequences // pairs

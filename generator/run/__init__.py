@@ -292,10 +292,14 @@ def start(
         record.child_cmdline = mask_argv(list(child.cmdline)) if child else None
         record.save()
 
+    from . import peak_memory
+
     outcome = stream(
         record.command,
         cwd=run_dir,
-        env=env.subprocess_env(extra_env, trackers=tracked.backends if tracked else ()),
+        env=env.subprocess_env(
+            {**extra_env, **peak_memory.hook_env(run_dir)}, trackers=tracked.backends if tracked else ()
+        ),
         log_path=run_dir / "train.log",
         on_line=on_line or console_printer(),
         on_spawn=spawned,
@@ -304,6 +308,10 @@ def start(
     record.signal = outcome.signal
     record.wall_seconds = round(outcome.seconds, 2)
     record.finished_at = now()
+    try:
+        record.memory = peak_memory.measured(run_dir, prep.plan, outcome.max_rss_bytes)
+    except Exception as exc:  # a figure that cannot be read must not lose the run's status
+        record.memory = {"error": f"{type(exc).__name__}: {exc}"[:300]}
     if outcome.signal:
         record.status = "interrupted"
     else:

@@ -13,6 +13,15 @@ def _fmt(v) -> str:
     return "" if v is None else str(v)
 
 
+def _memory_line(r: RunRecord) -> str:
+    from .peak_memory import describe
+
+    try:
+        return describe(r.memory)
+    except (KeyError, TypeError, ValueError):  # a hand-edited record: no line rather than a crash
+        return ""
+
+
 @dataclass(frozen=True)
 class RunSummary:
     run_id: str
@@ -32,6 +41,7 @@ class RunSummary:
     eval_scores: dict
     path: str
     note: str | None = None
+    memory: str = ""  # measured peak vs the plan's estimate (peak_memory.describe)
 
     @classmethod
     def of(cls, r: RunRecord, derived=None) -> RunSummary:
@@ -56,6 +66,7 @@ class RunSummary:
             dict((r.eval or {}).get("summary") or {}),
             r.path,
             derived.note if stale else r.note,
+            _memory_line(r),
         )
 
     def rows(self) -> list[tuple[str, str]]:
@@ -76,6 +87,7 @@ class RunSummary:
                 f"{self.checkpoints}" + (f" (last: {self.last_checkpoint})" if self.last_checkpoint else ""),
             ),
             ("loss curve", self.curve or ""),
+            ("peak memory", self.memory),
         ]
         for model, scores in self.eval_scores.items():
             rows.append((f"eval set ({model})", ", ".join(f"{k} {_fmt(v)}" for k, v in scores.items())))

@@ -65,6 +65,7 @@ def test_worker_payload_carries_the_setup():
     payload = case.worker("cpu", "/tmp/w")
     assert payload["method"] == "qlora" and payload["lora_targets"] == ["q_proj"]
     assert payload["model"]["kv_heads"] == 2 and payload["device"] == "cpu" and payload["steps"] == 3
+    assert payload["lora_dropout"] == 0.05  # what ftgen ships; the worker used to hard-code 0
     json.dumps(payload)
 
 
@@ -137,7 +138,8 @@ def test_cpu_peak_reads_the_window(tmp_path):
             }
         )
     )
-    assert worker._cpu_peak(trace, "ftgen::train") == (500, 400, True)
+    # (overall peak, peak in the window, window found, allocated when it starts, allocated when it ends)
+    assert worker._cpu_peak(trace, "ftgen::train") == (500, 400, True, 500, 400)
     assert worker._cpu_peak(trace, "other")[2] is False
 
 
