@@ -680,7 +680,14 @@ ROWS = (
     row("lr_scheduler_kwargs", "lr_scheduler_kwargs", "Training"),
     row("learning_rate", "learning_rate", "Training", back=num),
     row("warmup_ratio", "warmup_ratio", "Training", back=num),
-    row("warmup_steps", "warmup_steps", "Training", back=_warmup_steps_back),
+    # the plan carries both; Axolotl refuses both at once, and its warmup_ratio already warms up over those steps
+    row(
+        "warmup_steps",
+        "warmup_steps",
+        "Training",
+        back=_warmup_steps_back,
+        implied=lambda v: v.get("warmup_steps") if v.get("warmup_ratio") is not None else None,
+    ),
     row("weight_decay", "weight_decay", "Training", back=num),
     row("max_grad_norm", "max_grad_norm", "Training", back=num),
     row("adam_beta1", "adam_beta1", "Training", back=num),

@@ -536,7 +536,7 @@ ROWS = (
         _read_checkpointing,
     ),
     row("gradient_checkpointing_kwargs", "gradient_checkpointing_kwargs", "Hardware"),
-    row("liger_kernel", "enable_liger_kernel", "Hardware"),
+    row("liger_kernel", "enable_liger_kernel", "Hardware", implied=lambda v: False),
     joint(
         ("distributed",),
         ("deepspeed",),
