@@ -39,10 +39,14 @@ def too_few_examples(ctx: Context) -> None:
     """Refuse to fine-tune on fewer than 1,000 examples unless the spec sets a method explicitly.
 
     What: with fewer than 1,000 training examples the build stops (exit 2) and suggests few-shot prompting
-    or retrieval (RAG) instead; an explicit `method:` in the spec proceeds with a warning.
+    or retrieval (RAG) instead; an explicit `method:` in the spec proceeds with a warning. Examples are counted
+    unique (exact duplicate rows once, FT174) where the training files are local; the `examples` decision
+    keeps the row count the trainer sees, with the unique count beside it. FT102's size branches count the same
+    unique examples.
     Why: below ~1K examples a fine-tune rarely beats a well-prompted base model and overfits easily; the
     seed's first branch is "fewer than 1K examples: don't fine-tune".
-    Example: `data.examples: 400`, `method: auto` -> error "400 training examples is fewer than 1,000 ...".
+    Example: `data.examples: 400`, `method: auto` -> error "400 training examples is fewer than 1,000 ...";
+    a 1,500-row file with 531 unique rows -> "531 training examples is fewer than 1,000 (1,500 rows, 531 unique)".
     References: the seed decision tree; LIMA (Zhou et al. 2023, arXiv:2305.11206) for what ~1K curated
     examples can do.
     """
@@ -55,10 +59,13 @@ def too_few_examples(ctx: Context) -> None:
         ("counted from the local training files" if ctx.facts.data.measured else "given in the spec (data.examples)")
         + (f"; {unique:,} of them unique (FT174)" if unique is not None and unique < n else ""),
     )
-    if n >= SMALL:
+    counted = _unique(ctx)
+    if counted >= SMALL:
         return
     message = (
-        f"{n:,} training examples is fewer than 1,000: fine-tuning is unlikely to beat few-shot "
+        f"{counted:,} training examples is fewer than 1,000"
+        + (f" ({n:,} rows, {counted:,} unique)" if counted != n else "")
+        + ": fine-tuning is unlikely to beat few-shot "
         "prompting or retrieval-augmented generation (RAG) on the base model; try those first"
     )
     if ctx.spec.method == "auto":
@@ -74,6 +81,12 @@ def too_few_examples(ctx: Context) -> None:
 
 def _size_branch(n: int) -> str:
     return "under 1K" if n < SMALL else "1K-10K" if n < MEDIUM else "10K-100K" if n < LARGE else "100K+"
+
+
+def _unique(ctx: Context) -> int:
+    """The examples the decision tree counts: unique rows where the files were read (FT174), else the spec's count."""
+    data = ctx.facts.data
+    return data.unique_examples if data.unique_examples is not None else data.examples
 
 
 @rule("FT102", "method-from-data", order=60)
@@ -98,7 +111,7 @@ def method_from_data(ctx: Context) -> None:
     (Thinking Machines Lab); TRL GRPOTrainer docs.
     """
     spec = ctx.spec
-    n = ctx.facts.data.examples
+    n = _unique(ctx)
     size = _size_branch(n)
     if spec.method != "auto":
         ctx.record_spec("method", spec.method, f"method {spec.method} set in the spec")
