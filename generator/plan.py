@@ -153,6 +153,9 @@ class Settings:
         "FT102", "the branch of the seed decision tree that applied, and why", also=("FT103",), config=False
     )
     frameworks: list = _key("FT104", "which framework configs are written", config=False)
+    alternatives: list = _key(
+        "FT179", "the other methods: whether each fits, its memory, time and cost (PLAN.md's summary)", config=False
+    )
     lora_r: int = _key("FT140", "LoRA rank")
     lora_alpha: int = _key("FT140", "LoRA alpha")
     lora_dropout: float = _key("FT140", "LoRA dropout")

@@ -289,3 +289,44 @@ def model_facts(ctx: Context) -> None:
     """
     for note in ctx.facts.model.notes:
         ctx.warn("base_model", note)
+
+
+@rule("FT179", "alternatives", order=240)
+def alternatives(ctx: Context) -> None:
+    """Price the methods the plan did not choose, for the summary that opens PLAN.md.
+
+    What: for each of qlora, lora and full other than the chosen method: whether it fits the GPUs at micro
+    batch 1 with gradient checkpointing and the lightest sharding that works (FT130's test), its per-GPU memory
+    there, and, when it fits, the time and cost of the run with the plan's other settings (FT160's model;
+    the optimizer each method would get from FT141, gradient checkpointing on).
+    Why: a team lead deciding on a plan wants to know what the alternatives would cost and why they lost, not
+    only what was chosen; the numbers come from the same estimators as the plan's own, so they compare.
+    Example: support-bot (QLoRA on an RTX 4090) -> lora: fits, ~19 GiB, ~0.3 h; full: does not fit (~130 GiB).
+    References: generator/memory.py, generator/throughput.py; FT130, FT141, FT160.
+    """
+    from .hardware import best_sharding
+
+    chosen = str(ctx["method"])
+    out = []
+    for method in ("qlora", "lora", "full"):
+        if method == chosen:
+            continue
+        sharding = best_sharding(ctx, method)
+        est = _fit.estimate(ctx, method=method, micro_batch_size=1, gradient_checkpointing=True, sharding=sharding)
+        entry = {
+            "method": method,
+            "fits": est.total_gb <= _fit.budget_gb(ctx),
+            "memory_gb": round(est.total_gb, 1),
+            "sharding": str(sharding),
+        }
+        if entry["fits"] and ctx.extras.get("time_cost") is not None and ctx.get("total_steps"):
+            optimizer = (
+                "paged_adamw_8bit"
+                if method == "qlora" and not ctx.facts.gpu.is_cpu
+                else ("adamw_torch" if ctx.facts.gpu.is_cpu else "adamw_torch_fused")
+            )
+            tc = _time_cost(ctx, method=method, optimizer=optimizer, gradient_checkpointing=True, sharding=sharding)
+            entry["hours"] = round(tc.hours, 1)
+            entry["usd"] = None if tc.usd is None else round(tc.usd, 2)
+        out.append(entry)
+    ctx.decide("alternatives", out, "the methods not chosen, priced with the plan's estimators")

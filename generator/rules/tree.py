@@ -128,7 +128,7 @@ def method_from_data(ctx: Context) -> None:
         return
     method, why = _by_size(ctx, n)
     ctx.decide("method", method, why)
-    stage = f"{spec.task} (preference) stage; method from the {size} branch" if spec.task in _PREF else size
+    stage = f"{size} ({spec.task} preference stage)" if spec.task in _PREF else size
     ctx.decide("tree_branch", stage, why)
 
 
@@ -186,7 +186,7 @@ def _rl_branch(ctx: Context, n: int) -> None:
     sharding = _full_sharding(ctx)
     full_fits = _fit.fits(ctx, method="full", micro_batch_size=1, gradient_checkpointing=True, sharding=sharding)
     lora_fits = _fit.fits(ctx, method="lora", micro_batch_size=1, gradient_checkpointing=True)
-    branch = "RL (GRPO): the seed places RL in full fine-tune / TRL territory"
+    branch = "the seed places RL in full fine-tune / TRL territory"
     if spec.goals.priority == "quality" and full_fits:
         method, why = "full", "priority quality and a full fine-tune fits the hardware"
     elif lora_fits:
