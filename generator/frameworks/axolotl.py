@@ -14,6 +14,7 @@ from ._base import (
     EnvSpec,
     Framework,
     Hardware,
+    Need,
     Refusal,
     Step,
     Traits,
@@ -978,11 +979,42 @@ class Axolotl(Framework):
             Step("upgrade pip", pip=("-U", "pip")),
             Step("install torch", pip=("{torch}",)),
             Step("install axolotl 0.19.0", pip=("{torch}", "axolotl==0.19.0", "matplotlib")),
+            # Axolotl's own `deepspeed` extra (deepspeed>=0.18.6,<0.19.0 and deepspeed-kernels); Liger
+            # (liger-kernel==0.8.1) is already a core requirement. Its `flash-attn` extra (flash-attn==2.8.3) is
+            # left out: PyPI has only its source, which compiles CUDA kernels for hours and publishes no wheel for
+            # torch 2.13; `ftgen run` names the install command when a config asks for it.
+            Step(
+                "install GPU extras: axolotl[deepspeed]",
+                pip=("{torch}", "axolotl[deepspeed]==0.19.0"),
+                flavors=("cuda",),
+            ),
         ),
         clis=("axolotl", "accelerate", "torchrun"),
     )
     cli_args = "--key=value"
     launch_sh = LAUNCH_SH
+
+    def needs(self, config: Mapping[str, Any]) -> list[Need]:
+        out = []
+        if config.get("deepspeed"):
+            out.append(Need("deepspeed", "deepspeed", "a DeepSpeed ZeRO config", ("axolotl[deepspeed]==0.19.0",)))
+        plugins = config.get("plugins") if isinstance(config.get("plugins"), list) else []
+        if LIGER_PLUGIN in plugins:
+            out.append(Need("liger_kernel", "plugins", "the Liger plugin", ("liger-kernel==0.8.1",)))
+        if config.get("attn_implementation") == "flash_attention_2" or truthy(config.get("flash_attention")):
+            out.append(
+                Need(
+                    "flash_attn",
+                    "attn_implementation",
+                    "FlashAttention-2 (builds from source: needs the CUDA toolkit, and takes long)",
+                    ("--no-build-isolation", "flash-attn==2.8.3"),
+                )
+            )
+        trl = config.get("trl") if isinstance(config.get("trl"), Mapping) else {}
+        if truthy(trl.get("use_vllm")):
+            out.append(Need("vllm", "trl.use_vllm", "generation through vLLM", ("axolotl[vllm]==0.19.0",)))
+        return out
+
     quiet_env = {"AXOLOTL_DO_NOT_TRACK": "1"}
     model_keys = ("base_model", "base_model_config", "tokenizer_config")
     rows = ROWS
