@@ -17,13 +17,14 @@ REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "outputs"
 
 
-def _env(tmp_path: Path, framework: str) -> Env:
+def _env(tmp_path: Path, framework: str, flavor: str = "cuda") -> Env:
     return Env(
         framework=framework,
         version="x",
         root=tmp_path / "env",
         python=tmp_path / "env" / "bin" / "python",
         bin_dir=tmp_path / "env" / "bin",
+        torch_flavor=flavor,
     )
 
 
@@ -99,3 +100,25 @@ def test_validate_reports_a_missing_module_as_not_checked_here(tmp_path, monkeyp
     (c,) = verdict.configs
     assert c.status == "not checked here"
     assert "cannot import liger_kernel" in c.not_checked and "pip install liger-kernel==0.8.1" in c.not_checked
+
+
+def test_validate_on_a_cpu_env_judges_gpu_configs_as_before(tmp_path, monkeypatch):
+    """A CPU env is not where a GPU plan runs: its missing flash_attn does not keep the validator from judging."""
+    import shutil
+
+    from generator import envs, validate
+
+    build = tmp_path / "code-assistant"
+    shutil.copytree(OUT / "code-assistant", build, ignore=shutil.ignore_patterns("runs"))
+    monkeypatch.setattr(envs, "get_env", lambda fw, root=None: _env(tmp_path, fw, "cpu"))
+    asked = []
+    monkeypatch.setattr(_needs, "probe", lambda python, mods: asked.append(mods) or {m: False for m in mods})
+    monkeypatch.setattr(
+        validate,
+        "native_verdicts",
+        lambda name, paths, env, hardware=None: {
+            str(p.absolute()): validate.NativeVerdict(name, str(p)) for p in paths
+        },
+    )
+    verdict = validate.validate_build(build, "axolotl")
+    assert asked == [] and [c.status for c in verdict.configs] == ["accepted"]

@@ -42,6 +42,8 @@ def install_command(env: Env, need: Need) -> str:
 def missing(framework: str, config: Mapping[str, Any], env: Env) -> list[Need]:
     """The needs of `config` that `env` cannot import."""
     needs = get_framework(framework).needs(config)
+    if not needs:
+        return []
     found = probe(env.python, [n.module for n in needs])
     return [n for n in needs if not found.get(n.module)]
 
