@@ -115,7 +115,7 @@ def lead_paragraph(plan: Plan, facts: Facts, spec: Spec) -> str:
         else:
             alts.append(f"{name} does not fit (~{a['memory_gb']:.1f} GB per GPU) {ASSUMED}")
     if alts:
-        parts.append("Alternatives: " + "; ".join(alts) + ".")
+        parts.append("Alternatives (memory at micro batch 1 with gradient checkpointing): " + "; ".join(alts) + ".")
     changes = _would_change(plan, spec, n)
     if changes:
         parts.append("What would change the decision: " + "; ".join(changes) + ".")

@@ -37,7 +37,7 @@ def test_plan_opens_with_the_decision_in_plain_words(path):
     assert "So ftgen trains **" in opening
     assert "What would change the decision:" in opening
     if "`alternatives`" in text:  # the plan priced the methods it did not choose
-        assert "Alternatives: " in opening
+        assert "Alternatives (memory at micro batch 1 with gradient checkpointing): " in opening
     assert LEGEND in text.split("## ", 1)[0]
 
 
