@@ -61,8 +61,8 @@ def grpo_generation(ctx: Context) -> None:
     `axolotl vllm-serve` or a colocated engine holding part of each GPU's memory (trl.vllm_mode colocate),
     which ftgen's memory plan does not reserve. A plan that cannot be sure to run is worse than a slow one;
     the warning says what the switch is worth so a team can opt in (framework_overrides.axolotl.trl).
-    Example: math-grpo (Qwen2.5-1.5B, 7,125 steps, 512-token completions) -> use_vllm false, generation ~100 h
-    of the estimate, warning: vLLM would cut it to ~10 h.
+    Example: math-grpo (Qwen2.5-1.5B LoRA, 28 layers, 7,126 steps, 512-token completions) -> use_vllm false,
+    generation ~28 h of the ~29 h estimate, warning: vLLM would take ~2.8 h.
     References: TRL GRPOTrainer docs (use_vllm, vllm_mode server/colocate); Axolotl docs/rlhf.qmd (GRPO with
     vllm-serve); Kwon et al. 2023, vLLM (arXiv:2309.06180).
     """
