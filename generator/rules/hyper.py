@@ -442,7 +442,8 @@ def fused_cross_entropy(ctx: Context) -> None:
     need the log-probabilities themselves: LLaMA-Factory switches the fused loss off there (require_logits)
     and TRL's GRPO / DPO compute log-probs from full logits, so ftgen leaves it off for them. The kernels are
     Triton code (CUDA, Ampere+ for bf16); a model type Liger does not patch is only warned about by the
-    frameworks, so ftgen does not ask for it. ftgen's memory estimate still counts the full logits: the plan
+    frameworks, so ftgen does not ask for it. A spec whose framework_overrides set `plugins` or a liger key
+    owns them: ftgen leaves Liger off rather than write switches whose plugin the override replaces. ftgen's memory estimate still counts the full logits: the plan
     keeps that margin instead of spending it on a larger micro batch.
     Example: Qwen2.5-7B SFT at sequence 4096 on an A100, logits 30% of the estimate -> liger_kernel true.
     References: Hsu et al. 2024, Liger Kernel (arXiv:2410.10989); LLaMA-Factory model/model_utils/
@@ -452,6 +453,10 @@ def fused_cross_entropy(ctx: Context) -> None:
     """
     task, gpu, model = ctx.spec.task, ctx.facts.gpu, ctx.facts.model
     est = ctx.extras.get("memory")
+    raw = [k for fw, keys in ctx.spec.framework_overrides.items() for k in keys if k == "plugins" or "liger" in k]
+    if raw:  # the spec's raw keys own the plugin list: a rendered plugin would be replaced and its switches orphaned
+        ctx.decide("liger_kernel", False, f"framework_overrides set {', '.join(sorted(set(raw)))}: left to them")
+        return
     if task not in ("sft", "pretrain"):
         why = f"task {task}: the trainer needs full logits for its log-probabilities"
         value = False

@@ -124,3 +124,13 @@ def test_llamafactory_warmup_is_a_whole_number_of_steps(spec, tmp_path):
     if "axolotl.yaml" in b.files:
         ax = yaml.safe_load(b.files["axolotl.yaml"])
         assert "warmup_steps" not in ax and ax["warmup_ratio"] == 0.03
+
+
+def test_framework_overrides_that_own_the_plugins_keep_liger_off(tmp_path):
+    spec = tmp_path / "s.yaml"
+    data = yaml.safe_load((REPO / "examples" / "legal-qa.yaml").read_text())
+    data["framework_overrides"] = {"axolotl": {"plugins": ["axolotl.integrations.kd.KDPlugin"]}}
+    data["allow_imports"] = []
+    spec.write_text(yaml.safe_dump(data))
+    d = build_file(spec, tmp_path / "out").plan.decision("liger_kernel")
+    assert d.value is False and "framework_overrides" in d.because
