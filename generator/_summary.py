@@ -75,11 +75,9 @@ def lead_paragraph(plan: Plan, facts: Facts, spec: Spec) -> str:
     v = plan.values()
     d = facts.data
     n = d.unique_examples if d.unique_examples is not None else d.examples
-    counted = (
-        f"{n:,} unique training examples counted from the files {MEASURED}"
-        if d.measured
-        else f"{n:,} training examples {SPEC}"
-    )
+    noun = {"grpo": "prompts", "dpo": "preference pairs", "orpo": "preference pairs", "kto": "labelled completions"}
+    what = noun.get(str(spec.task), "training examples")
+    counted = f"{n:,} unique {what} counted from the files {MEASURED}" if d.measured else f"{n:,} {what} {SPEC}"
     branch = str(v.get("tree_branch") or "")
     branch_why = plan.decision("tree_branch").because if "tree_branch" in v else ""
     method_d = plan.decision("method")
