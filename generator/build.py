@@ -13,6 +13,7 @@ import jinja2
 from . import __version__, rules
 from . import facts as facts_mod
 from . import spec as spec_mod
+from ._summary import lead_paragraph
 from ._templates import environment
 from .errors import FtgenError, Problem
 from .facts.types import Facts
@@ -73,6 +74,7 @@ def plan_markdown(b: Build, file_names: list[str]) -> str:
         spec_model_config=b.spec.model_config,
         hardware=hardware,
         files=file_names,
+        summary=lead_paragraph(b.plan, b.facts, b.spec),
     )
 
 

@@ -149,7 +149,13 @@ class Settings:
     distributed: Distributed = _key("FT131", "multi-GPU strategy")
     # method
     method: Method = _key("FT102", "qlora, lora or full", also=("FT103", "FT130", "FT160"))
+    tree_branch: str = _key(
+        "FT102", "the branch of the seed decision tree that applied, and why", also=("FT103",), config=False
+    )
     frameworks: list = _key("FT104", "which framework configs are written", config=False)
+    alternatives: list = _key(
+        "FT179", "the other methods: whether each fits, its memory, time and cost (PLAN.md's summary)", config=False
+    )
     lora_r: int = _key("FT140", "LoRA rank")
     lora_alpha: int = _key("FT140", "LoRA alpha")
     lora_dropout: float = _key("FT140", "LoRA dropout")
@@ -160,6 +166,7 @@ class Settings:
     num_epochs: float = _key("FT143", "passes over the data")
     lr_scheduler: Scheduler = _key("FT144", "learning-rate schedule")
     warmup_ratio: float = _key("FT144", "fraction of steps warming up")
+    warmup_steps: int = _key("FT178", "warmup as a whole number of optimizer steps (the ratio of the planned steps)")
     weight_decay: float = _key("FT144", "weight decay")
     global_batch_size: int = _key(
         "FT145", "sequences per optimizer step (micro batch x accumulation x GPUs)", config=False
@@ -174,7 +181,8 @@ class Settings:
     reward_funcs: list = _key("FT146", "GRPO reward functions")
     num_generations: int = _key("FT146", "GRPO completions per prompt")
     max_completion_length: int = _key("FT146", "GRPO completion length")
-    use_vllm: bool = _key("FT146", "GRPO generation through a vLLM server")
+    use_vllm: bool = _key("FT176", "GRPO generation through vLLM instead of the training model's generate")
+    liger_kernel: bool = _key("FT177", "Liger kernels, with the fused linear cross-entropy that never holds the logits")
     # evaluation and checkpoints
     val_set_size: float = _key("FT150", "fraction of the data held out for eval_loss")
     eval_strategy: EvalStrategy = _key("FT150", "when eval_loss is measured")

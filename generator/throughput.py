@@ -238,3 +238,53 @@ def estimate_time_cost(
         usd=usd,
         assumptions=tuple(notes),
     )
+
+
+# ----------------------------------------------------------------------------- RL generation (GRPO)
+#
+# GRPO samples its completions with the model being trained before each optimizer step. Without vLLM this is
+# transformers' generate: one decode step per completion token for the whole per-GPU generation batch at once.
+# At the small batches RL uses, a decode step is bound by per-layer kernel launches and Python overhead, not
+# by FLOPs: ftgen assumes DECODE_SECONDS_PER_LAYER per layer per decode step (eager PyTorch, no CUDA graphs),
+# x QLORA_DECODE_SLOWDOWN when bitsandbytes dequantises every weight at every step, and every completion
+# running to max_completion_length (an upper bound: RL completions often stop earlier). These are ftgen
+# assumptions, not measurements; a GPU run of benchmarks would replace them.
+DECODE_SECONDS_PER_LAYER = 1.0e-3
+QLORA_DECODE_SLOWDOWN = 2.0
+#: vLLM (CUDA graphs, paged KV cache) decodes small batches roughly this much faster than eager generate.
+VLLM_DECODE_SPEEDUP = 10.0
+
+
+def generation_hours(
+    model: ModelCard, method: str, steps: int, completion_len: int, use_vllm: bool
+) -> tuple[float, str]:
+    """Hours GRPO spends sampling completions over `steps` optimizer steps, and how that was estimated."""
+    step_s = shapes(model).layers * DECODE_SECONDS_PER_LAYER
+    how = f"{shapes(model).layers} layers x {DECODE_SECONDS_PER_LAYER * 1e3:g} ms per decode step"
+    if method == "qlora":
+        step_s *= QLORA_DECODE_SLOWDOWN
+        how += f" x{QLORA_DECODE_SLOWDOWN:g} (4-bit dequantisation)"
+    if use_vllm:
+        step_s /= VLLM_DECODE_SPEEDUP
+        how += f" / {VLLM_DECODE_SPEEDUP:g} (vLLM)"
+    hours = steps * completion_len * step_s / 3600.0
+    return hours, (
+        f"GRPO generation (assumed): {steps:,} steps x {completion_len} tokens x {how} = ~{hours:.1f} h "
+        "(completions assumed to run to max_completion_length)"
+    )
+
+
+def with_generation(tc: TimeCost, gen_hours: float, note: str, gpu: GPU, world_size: int) -> TimeCost:
+    """`tc` with the generation time added to the hours and the cost."""
+    hours = tc.hours + gen_hours
+    usd = gpu.usd_per_hour * world_size * hours if gpu.usd_per_hour else None
+    return TimeCost(
+        tokens_per_epoch=tc.tokens_per_epoch,
+        epochs=tc.epochs,
+        total_tokens=tc.total_tokens,
+        steps=tc.steps,
+        tokens_per_second=tc.tokens_per_second,
+        hours=hours,
+        usd=usd,
+        assumptions=(*tc.assumptions, note),
+    )

@@ -585,6 +585,7 @@ def validate_builds(
     import tempfile
 
     from . import envs
+    from .envs._needs import problems as missing_modules
     from .plan import Plan
     from .render._yamlsafe import yaml_document
     from .run import prepare, run_config
@@ -610,7 +611,16 @@ def validate_builds(
             run_dir = Path(tmp) / str(i)
             run_dir.mkdir()
             resolved = run_dir / fw.config_name
-            resolved.write_text(yaml_document(run_config(prep, run_dir)), encoding="utf-8")
+            cfg = run_config(prep, run_dir)
+            # a GPU env that cannot import what the config needs would fail the run: a fact of this machine's env,
+            # said with the install command. A CPU env is not where GPU plans run, so it is judged as before.
+            cuda = getattr(env, "torch_flavor", "cpu") == "cuda"
+            lacking = missing_modules(name, cfg, env, str(prep.config_path)) if cuda else []
+            if lacking:
+                why = "; ".join(f"{p.message} ({p.allowed})" for p in lacking)
+                verdicts[i] = ConfigVerdict(name, fw.version, str(prep.config_path), "not checked here", (), why)
+                continue
+            resolved.write_text(yaml_document(cfg), encoding="utf-8")
             key = (name, json.dumps(fw.native_request(hardware), sort_keys=True))
             groups.setdefault(key, []).append((i, resolved))
         for (name, _), items in groups.items():

@@ -235,14 +235,17 @@ def test_packing_keeps_examples_apart():
     assert any(p.key == "packing" and "apart" in p.message for p in conv.untranslated)
 
 
-def test_ftgen_warmup_ratio_survives_from_llamafactory():
-    """ftgen writes LLaMA-Factory's ratio as `warmup_steps: 0.03` (transformers 5.x); it is a ratio, not steps."""
+def test_ftgen_warmup_steps_and_a_warmup_ratio_survive_from_llamafactory():
+    """ftgen writes LLaMA-Factory's warmup as whole steps (FT178); a hand-written `warmup_steps: 0.03` is a ratio
+    on transformers 5.x and converts as one."""
     cfg = _load(EXPECTED / "cpu-tiny-local-model" / "llamafactory.yaml")
-    assert cfg["warmup_steps"] == 0.03
+    assert isinstance(cfg["warmup_steps"], int) and cfg["warmup_steps"] >= 1
     conv = convert_config(cfg, "llamafactory", "axolotl")
-    assert conv.config["warmup_ratio"] == 0.03 and "warmup_steps" not in conv.config
-    assert not any("warmup" in p.key for p in conv.untranslated)
-    back = convert_config(conv.config, "axolotl", "llamafactory")
+    assert conv.config["warmup_steps"] == cfg["warmup_steps"] and "warmup_ratio" not in conv.config
+    ratio = convert_config({**cfg, "warmup_steps": 0.03}, "llamafactory", "axolotl")
+    assert ratio.config["warmup_ratio"] == 0.03 and "warmup_steps" not in ratio.config
+    assert not any("warmup" in p.key for p in ratio.untranslated)
+    back = convert_config(ratio.config, "axolotl", "llamafactory")
     assert back.config["warmup_steps"] == 0.03
 
 

@@ -399,3 +399,23 @@ def test_probe_script_reports_versions(tmp_path):
     assert out["module_found"] is True
     assert out["packages"] == {"llamafactory": "0.9.5", "torch": None}
     assert out["prefix"] != out["base_prefix"]
+
+
+@pytest.mark.parametrize(
+    ("framework", "extra"), [("axolotl", "axolotl[deepspeed]==0.19.0"), ("llamafactory", "liger-kernel==0.8.1")]
+)
+def test_cuda_envs_get_the_gpu_extras_cpu_envs_do_not(framework, extra, tmp_path, fake_runner, monkeypatch):
+    """`--torch cuda` installs what GPU plans use (DeepSpeed, Liger) as the frameworks' own extras do; flash-attn is
+    left out (source only on PyPI: a long CUDA build) and the env spec says so."""
+    monkeypatch.setattr(_install, "_verify_torch", lambda *a, **k: None, raising=False)
+    for flavor in ("cpu", "cuda"):
+        runner = fake_runner()
+        try:
+            envs.install(framework, root=tmp_path / flavor, torch=flavor)
+        except FtgenError:
+            pass  # a fake env may fail verification after the steps ran; the steps are what is checked
+        args = [a for call in runner.calls for a in call]
+        assert (extra in args) is (flavor == "cuda"), (flavor, args)
+        assert not any(a.startswith("flash-attn") for a in args)
+    cuda_only = [s for s in envs.SPECS[framework].steps if s.flavors == ("cuda",)]
+    assert cuda_only and all("GPU extras" in s.description for s in cuda_only)

@@ -229,7 +229,7 @@ def install(
     base = env_root(root)
     name = env_dir_name(spec.framework, spec.version, flavor)
     final = base / name
-    steps = list(spec.steps)
+    steps = [s for s in spec.steps if flavor in s.flavors]  # the GPU extras only where torch is a CUDA build
     count = len(steps) + 1
 
     if final.exists() and not force:

@@ -24,12 +24,25 @@ class Step:
     """One install step: a virtualenv, a `pip install`, or a named file action.
 
     `pip` holds the arguments after `python -m pip install`; "{torch}" stands for the torch requirement of the
-    chosen flavor and "@file" for the requirement lines of a file in generator/envs/_data/.
+    chosen flavor and "@file" for the requirement lines of a file in generator/envs/_data/. `flavors` lists the
+    torch flavors the step is for (the GPU extras: cuda only).
     """
 
     description: str
     pip: tuple[str, ...] = ()
     action: str | None = None  # "venv" | "strip-torchaudio-libs"
+    flavors: tuple[str, ...] = ("cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class Need:
+    """A module a config needs in the framework's env: the config key that asks for it and the pip arguments that
+    install it (after `python -m pip install`)."""
+
+    module: str
+    key: str
+    why: str
+    pip: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -273,6 +286,10 @@ class Framework:
         """Whether a config for `task` on data in `formats` names a prompt template."""
         return False
 
+    def needs(self, config: Mapping[str, Any]) -> list[Need]:
+        """Modules this config imports beyond the framework's own requirements (DeepSpeed, Liger, flash-attn)."""
+        return []
+
     def refusals(self, values: Values, cpu: bool, world: int) -> list[Refusal]:
         """Plans this framework cannot run (e.g. a sharding strategy it has no launcher for)."""
         return []
@@ -367,6 +384,7 @@ __all__ = [
     "EnvSpec",
     "Framework",
     "Hardware",
+    "Need",
     "Reading",
     "Refusal",
     "Row",

@@ -14,6 +14,7 @@ from ._base import (
     EnvSpec,
     Framework,
     Hardware,
+    Need,
     Refusal,
     Step,
     Traits,
@@ -698,7 +699,14 @@ ROWS = (
     row("lr_scheduler_kwargs", "lr_scheduler_kwargs", "Training"),
     row("learning_rate", "learning_rate", "Training", back=num),
     row("warmup_ratio", "warmup_ratio", "Training", back=num),
-    row("warmup_steps", "warmup_steps", "Training", back=_warmup_steps_back),
+    # the plan carries both; Axolotl refuses both at once, and its warmup_ratio already warms up over those steps
+    row(
+        "warmup_steps",
+        "warmup_steps",
+        "Training",
+        back=_warmup_steps_back,
+        implied=lambda v: v.get("warmup_steps") if v.get("warmup_ratio") is not None else None,
+    ),
     row("weight_decay", "weight_decay", "Training", back=num),
     row("max_grad_norm", "max_grad_norm", "Training", back=num),
     row("adam_beta1", "adam_beta1", "Training", back=num),
@@ -999,11 +1007,42 @@ class Axolotl(Framework):
             Step("install torch", pip=("{torch}",)),
             Step("install axolotl 0.19.0", pip=("{torch}", "axolotl==0.19.0", "matplotlib")),
             Step(f"install MLflow {MLFLOW_VERSION} (experiment tracking)", pip=("{torch}", *MLFLOW_REQUIREMENTS)),
+            # Axolotl's own `deepspeed` extra (deepspeed>=0.18.6,<0.19.0 and deepspeed-kernels); Liger
+            # (liger-kernel==0.8.1) is already a core requirement. Its `flash-attn` extra (flash-attn==2.8.3) is
+            # left out: PyPI has only its source, which compiles CUDA kernels for hours and publishes no wheel for
+            # torch 2.13; `ftgen run` names the install command when a config asks for it.
+            Step(
+                "install GPU extras: axolotl[deepspeed]",
+                pip=("{torch}", "axolotl[deepspeed]==0.19.0"),
+                flavors=("cuda",),
+            ),
         ),
         clis=("axolotl", "accelerate", "torchrun"),
     )
     cli_args = "--key=value"
     launch_sh = LAUNCH_SH
+
+    def needs(self, config: Mapping[str, Any]) -> list[Need]:
+        out = []
+        if config.get("deepspeed"):
+            out.append(Need("deepspeed", "deepspeed", "a DeepSpeed ZeRO config", ("axolotl[deepspeed]==0.19.0",)))
+        plugins = config.get("plugins") if isinstance(config.get("plugins"), list) else []
+        if LIGER_PLUGIN in plugins:
+            out.append(Need("liger_kernel", "plugins", "the Liger plugin", ("liger-kernel==0.8.1",)))
+        if config.get("attn_implementation") == "flash_attention_2" or truthy(config.get("flash_attention")):
+            out.append(
+                Need(
+                    "flash_attn",
+                    "attn_implementation",
+                    "FlashAttention-2 (builds from source: needs the CUDA toolkit, and takes long)",
+                    ("--no-build-isolation", "flash-attn==2.8.3"),
+                )
+            )
+        trl = config.get("trl") if isinstance(config.get("trl"), Mapping) else {}
+        if truthy(trl.get("use_vllm")):
+            out.append(Need("vllm", "trl.use_vllm", "generation through vLLM", ("axolotl[vllm]==0.19.0",)))
+        return out
+
     quiet_env = {"AXOLOTL_DO_NOT_TRACK": "1"}
     model_keys = ("base_model", "base_model_config", "tokenizer_config")
     rows = ROWS

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..tracking import MLFLOW_REQUIREMENTS, MLFLOW_VERSION
-from ._base import TORCHRUN_PORT, EnvSpec, Framework, Hardware, Refusal, Step, Traits
+from ._base import TORCHRUN_PORT, EnvSpec, Framework, Hardware, Need, Refusal, Step, Traits
 from ._dialect import OMEGACONF
 from ._table import Reading, Untranslatable, Values, Where, inverse, joint, lookup, num, row, truthy
 
@@ -539,7 +539,7 @@ ROWS = (
         _read_checkpointing,
     ),
     row("gradient_checkpointing_kwargs", "gradient_checkpointing_kwargs", "Hardware"),
-    row("liger_kernel", "enable_liger_kernel", "Hardware"),
+    row("liger_kernel", "enable_liger_kernel", "Hardware", implied=lambda v: False),
     joint(
         ("distributed",),
         ("deepspeed",),
@@ -719,11 +719,38 @@ class LlamaFactory(Framework):
             Step("remove torchaudio's compiled extensions", action="strip-torchaudio-libs"),
             Step("install bitsandbytes 0.50.2 (QLoRA)", pip=("{torch}", "bitsandbytes==0.50.2")),
             Step(f"install MLflow {MLFLOW_VERSION} (experiment tracking)", pip=("{torch}", *MLFLOW_REQUIREMENTS)),
+            # What LLaMA-Factory's optional requirements add for GPUs: DeepSpeed (its README's range 0.10.0-0.16.x;
+            # 0.16.9 the newest in it) and liger-kernel (>=0.5.5; 0.8.1, the version Axolotl pins for
+            # transformers 5). flash-attn is left out: PyPI has only its source (a long CUDA build) and no wheel
+            # for torch 2.13; `ftgen run` names the install command when a config asks for it.
+            Step(
+                "install GPU extras: deepspeed, liger-kernel",
+                pip=("{torch}", "deepspeed==0.16.9", "liger-kernel==0.8.1"),
+                flavors=("cuda",),
+            ),
         ),
         clis=("llamafactory-cli", "accelerate", "torchrun"),
     )
     cli_args = "key=value"
     launch_sh = LAUNCH_SH
+
+    def needs(self, config: Mapping[str, Any]) -> list[Need]:
+        out = []
+        if config.get("deepspeed"):
+            out.append(Need("deepspeed", "deepspeed", "a DeepSpeed ZeRO config", ("deepspeed==0.16.9",)))
+        if truthy(config.get("enable_liger_kernel")):
+            out.append(Need("liger_kernel", "enable_liger_kernel", "the Liger kernels", ("liger-kernel==0.8.1",)))
+        if config.get("flash_attn") == "fa2":
+            out.append(
+                Need(
+                    "flash_attn",
+                    "flash_attn",
+                    "FlashAttention-2 (builds from source: needs the CUDA toolkit, and takes long)",
+                    ("--no-build-isolation", "flash-attn==2.8.3"),
+                )
+            )
+        return out
+
     quiet_env = {"DISABLE_VERSION_CHECK": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
     dialect = OMEGACONF
     rows = ROWS

@@ -12,16 +12,82 @@ def _time_cost(ctx: Context, **changes) -> throughput.TimeCost:
     epochs = ctx["num_epochs"]
     if ctx.get("max_steps"):
         epochs = ctx["max_steps"] / ctx.extras["steps_per_epoch"]
-    return throughput.estimate_time_cost(
+    examples, avg_tokens = ctx["examples"], ctx.facts.data.avg_tokens
+    grpo = ctx.spec.task == "grpo"
+    if grpo:  # the trainer learns on every completion: prompt + completion tokens, num_generations per prompt
+        examples *= ctx.spec.rl.num_generations
+        avg_tokens += ctx.spec.rl.max_completion_length
+    setup = _fit.setup(ctx, **changes)
+    tc = throughput.estimate_time_cost(
         ctx.facts.model,
-        _fit.setup(ctx, **changes),
+        setup,
         ctx.facts.gpu,
-        examples=ctx["examples"],
-        avg_tokens=ctx.facts.data.avg_tokens,
+        examples=examples,
+        avg_tokens=avg_tokens,
         epochs=epochs,
         global_batch=ctx["global_batch_size"],
         packing=ctx["packing"],
     )
+    if grpo and not ctx.facts.gpu.is_cpu:
+        hours, note = _generation(ctx, setup.method)
+        tc = throughput.with_generation(tc, hours, note, ctx.facts.gpu, ctx.spec.hardware.world_size)
+    return tc
+
+
+def _generation(ctx: Context, method: str, use_vllm: bool | None = None) -> tuple[float, str]:
+    return throughput.generation_hours(
+        ctx.facts.model,
+        str(method),
+        ctx["total_steps"],
+        ctx.spec.rl.max_completion_length,
+        bool(ctx.get("use_vllm")) if use_vllm is None else use_vllm,
+    )
+
+
+#: GRPO generation at or above this share of the estimated run is a warning.
+GENERATION_WARN_SHARE = 0.5
+
+
+@rule("FT176", "grpo-generation", order=185)
+def grpo_generation(ctx: Context) -> None:
+    """Decide where GRPO samples its completions (`use_vllm`) and count the generation time.
+
+    What: for task grpo, `use_vllm` false: completions come from the training model's own `generate` on the
+    training GPUs. The time estimate (FT160) adds the generation: one decode step per completion token per
+    optimizer step, at an assumed cost per layer (generator/throughput.py), and the plan warns when generation
+    is at least half the run, with what vLLM would save.
+    Why: vLLM decodes several times faster (CUDA graphs, paged KV cache), but it needs the `vllm` package (not
+    in ftgen's framework envs; Axolotl's `vllm` extra pins a CUDA build) and either a second set of GPUs for
+    `axolotl vllm-serve` or a colocated engine holding part of each GPU's memory (trl.vllm_mode colocate),
+    which ftgen's memory plan does not reserve. A plan that cannot be sure to run is worse than a slow one;
+    the warning says what the switch is worth so a team can opt in (framework_overrides.axolotl.trl).
+    Example: math-grpo (Qwen2.5-1.5B LoRA, 28 layers, 7,126 steps, 512-token completions) -> use_vllm false,
+    generation ~28 h of the ~29 h estimate, warning: vLLM would take ~2.8 h.
+    References: TRL GRPOTrainer docs (use_vllm, vllm_mode server/colocate); Axolotl docs/rlhf.qmd (GRPO with
+    vllm-serve); Kwon et al. 2023, vLLM (arXiv:2309.06180).
+    """
+    if ctx.spec.task != "grpo":
+        return
+    if ctx.facts.gpu.is_cpu:
+        ctx.decide("use_vllm", False, "CPU: vLLM needs CUDA; the training model generates")
+        return
+    hours, _ = _generation(ctx, ctx["method"], use_vllm=False)
+    fast, _ = _generation(ctx, ctx["method"], use_vllm=True)
+    ctx.decide(
+        "use_vllm",
+        False,
+        f"the training model generates (~{hours:.1f} h over the run); vLLM (~{fast:.1f} h) needs the vllm "
+        "package and GPU memory ftgen does not plan for",
+    )
+    total = _time_cost(ctx).hours
+    if hours >= GENERATION_WARN_SHARE * total:
+        ctx.warn(
+            "rl",
+            f"sampling completions takes ~{hours:.1f} h of the ~{total:.1f} h estimate; vLLM would take ~{fast:.1f} h",
+            found="use_vllm: false",
+            allowed="fewer steps (overrides.max_steps), shorter rl.max_completion_length, or vLLM "
+            "(framework_overrides.axolotl.trl: {use_vllm: true, vllm_mode: colocate} with vllm installed)",
+        )
 
 
 @rule("FT160", "budget", order=190)
@@ -223,3 +289,44 @@ def model_facts(ctx: Context) -> None:
     """
     for note in ctx.facts.model.notes:
         ctx.warn("base_model", note)
+
+
+@rule("FT179", "alternatives", order=240)
+def alternatives(ctx: Context) -> None:
+    """Price the methods the plan did not choose, for the summary that opens PLAN.md.
+
+    What: for each of qlora, lora and full other than the chosen method: whether it fits the GPUs at micro
+    batch 1 with gradient checkpointing and the lightest sharding that works (FT130's test), its per-GPU memory
+    there, and, when it fits, the time and cost of the run with the plan's other settings (FT160's model;
+    the optimizer each method would get from FT141, gradient checkpointing on).
+    Why: a team lead deciding on a plan wants to know what the alternatives would cost and why they lost, not
+    only what was chosen; the numbers come from the same estimators as the plan's own, so they compare.
+    Example: support-bot (QLoRA on an RTX 4090) -> lora: fits, ~19 GiB, ~0.3 h; full: does not fit (~130 GiB).
+    References: generator/memory.py, generator/throughput.py; FT130, FT141, FT160.
+    """
+    from .hardware import best_sharding
+
+    chosen = str(ctx["method"])
+    out = []
+    for method in ("qlora", "lora", "full"):
+        if method == chosen:
+            continue
+        sharding = best_sharding(ctx, method)
+        est = _fit.estimate(ctx, method=method, micro_batch_size=1, gradient_checkpointing=True, sharding=sharding)
+        entry = {
+            "method": method,
+            "fits": est.total_gb <= _fit.budget_gb(ctx),
+            "memory_gb": round(est.total_gb, 1),
+            "sharding": str(sharding),
+        }
+        if entry["fits"] and ctx.extras.get("time_cost") is not None and ctx.get("total_steps"):
+            optimizer = (
+                "paged_adamw_8bit"
+                if method == "qlora" and not ctx.facts.gpu.is_cpu
+                else ("adamw_torch" if ctx.facts.gpu.is_cpu else "adamw_torch_fused")
+            )
+            tc = _time_cost(ctx, method=method, optimizer=optimizer, gradient_checkpointing=True, sharding=sharding)
+            entry["hours"] = round(tc.hours, 1)
+            entry["usd"] = None if tc.usd is None else round(tc.usd, 2)
+        out.append(entry)
+    ctx.decide("alternatives", out, "the methods not chosen, priced with the plan's estimators")

@@ -39,10 +39,14 @@ def too_few_examples(ctx: Context) -> None:
     """Refuse to fine-tune on fewer than 1,000 examples unless the spec sets a method explicitly.
 
     What: with fewer than 1,000 training examples the build stops (exit 2) and suggests few-shot prompting
-    or retrieval (RAG) instead; an explicit `method:` in the spec proceeds with a warning.
+    or retrieval (RAG) instead; an explicit `method:` in the spec proceeds with a warning. Examples are counted
+    unique (exact duplicate rows once, FT174) where the training files are local; the `examples` decision
+    keeps the row count the trainer sees, with the unique count beside it. FT102's size branches count the same
+    unique examples.
     Why: below ~1K examples a fine-tune rarely beats a well-prompted base model and overfits easily; the
     seed's first branch is "fewer than 1K examples: don't fine-tune".
-    Example: `data.examples: 400`, `method: auto` -> error "400 training examples is fewer than 1,000 ...".
+    Example: `data.examples: 400`, `method: auto` -> error "400 training examples is fewer than 1,000 ...";
+    a 1,500-row file with 531 unique rows -> "531 training examples is fewer than 1,000 (1,500 rows, 531 unique)".
     References: the seed decision tree; LIMA (Zhou et al. 2023, arXiv:2305.11206) for what ~1K curated
     examples can do.
     """
@@ -55,10 +59,13 @@ def too_few_examples(ctx: Context) -> None:
         ("counted from the local training files" if ctx.facts.data.measured else "given in the spec (data.examples)")
         + (f"; {unique:,} of them unique (FT174)" if unique is not None and unique < n else ""),
     )
-    if n >= SMALL:
+    counted = _unique(ctx)
+    if counted >= SMALL:
         return
     message = (
-        f"{n:,} training examples is fewer than 1,000: fine-tuning is unlikely to beat few-shot "
+        f"{counted:,} training examples is fewer than 1,000"
+        + (f" ({n:,} rows, {counted:,} unique)" if counted != n else "")
+        + ": fine-tuning is unlikely to beat few-shot "
         "prompting or retrieval-augmented generation (RAG) on the base model; try those first"
     )
     if ctx.spec.method == "auto":
@@ -72,67 +79,129 @@ def too_few_examples(ctx: Context) -> None:
         ctx.warn(key, message + f"; proceeding because the spec sets method: {ctx.spec.method}")
 
 
+def _size_branch(n: int) -> str:
+    return "under 1K" if n < SMALL else "1K-10K" if n < MEDIUM else "10K-100K" if n < LARGE else "100K+"
+
+
+def _unique(ctx: Context) -> int:
+    """The examples the decision tree counts: unique rows where the files were read (FT174), else the spec's count."""
+    data = ctx.facts.data
+    return data.unique_examples if data.unique_examples is not None else data.examples
+
+
 @rule("FT102", "method-from-data", order=60)
 def method_from_data(ctx: Context) -> None:
-    """Pick QLoRA, LoRA or a full fine-tune from the number of examples and the distribution shift.
+    """Pick QLoRA, LoRA or a full fine-tune from the branch of the seed decision tree that applies.
 
     What: 1K-10K examples -> QLoRA; 10K-100K -> QLoRA (with multi-turn instruction data for a unique
     domain); 100K+ -> LoRA, or a full fine-tune when the shift is high, the priority is not cost and the
-    hardware fits it. An explicit `method:` in the spec wins.
+    hardware fits it. Preference stages (dpo, kto, orpo) take the method of their data-size branch. GRPO is the
+    seed's RL branch, which places RL in full fine-tune territory (TRL): ftgen trains LoRA on the 16-bit base
+    when it fits (QLoRA when only that fits), and a full fine-tune only for priority quality when it fits. An
+    explicit `method:` in the spec wins. `tree_branch` records the branch and why, for PLAN.md's summary.
     Why: adapters on a 4-bit base match 16-bit fine-tuning quality on instruction data at a fraction of the
     memory (QLoRA paper); with 100K+ examples of a genuinely new distribution, more trainable capacity pays.
-    Example: 12,000 alpaca rows, shift low -> method qlora.
+    In RL each episode carries few bits, so LoRA learns as much as full weights ("LoRA Without Regret"); GRPO's
+    time goes to sampling completions, which a 4-bit base slows down (every weight is dequantised at every
+    decode step), so the 16-bit base is worth its memory when it fits.
+    Example: 12,000 alpaca rows, shift low -> method qlora; grpo on Qwen2.5-1.5B with 7,500 prompts on an
+    H100 -> lora.
     References: the seed decision tree; Dettmers et al. 2023, QLoRA (arXiv:2305.14314); Biderman et al.
-    2024, "LoRA Learns Less and Forgets Less" (arXiv:2405.09673).
+    2024, "LoRA Learns Less and Forgets Less" (arXiv:2405.09673); Schulman et al. 2025, "LoRA Without Regret"
+    (Thinking Machines Lab); TRL GRPOTrainer docs.
     """
     spec = ctx.spec
+    n = _unique(ctx)
+    size = _size_branch(n)
     if spec.method != "auto":
         ctx.record_spec("method", spec.method, f"method {spec.method} set in the spec")
+        ctx.decide(
+            "tree_branch",
+            "spec",
+            f"the spec sets method {spec.method}; the tree's {size} branch would have decided otherwise"
+            if spec.method != _tree_method(ctx, n)
+            else f"the spec sets method {spec.method}, as the tree's {size} branch would",
+        )
         return
-    n = ctx.facts.data.examples
+    if spec.task == "grpo":
+        _rl_branch(ctx, n)
+        return
+    method, why = _by_size(ctx, n)
+    ctx.decide("method", method, why)
+    stage = f"{size} ({spec.task} preference stage)" if spec.task in _PREF else size
+    ctx.decide("tree_branch", stage, why)
+
+
+_PREF = ("dpo", "kto", "orpo")
+
+
+def _tree_method(ctx: Context, n: int) -> str:
+    if ctx.spec.task == "grpo":
+        return "lora"
+    return _by_size(ctx, n, quiet=True)[0]
+
+
+def _by_size(ctx: Context, n: int, quiet: bool = False) -> tuple[str, str]:
+    spec = ctx.spec
     shift = spec.data.distribution_shift
     if n < MEDIUM:
-        ctx.decide(
-            "method",
-            "qlora",
+        return "qlora", (
             f"{n:,} examples (1K-10K): QLoRA trains adapters on a 4-bit base, "
-            "enough capacity for this much data at the lowest memory",
+            "enough capacity for this much data at the lowest memory"
         )
-    elif n < LARGE:
-        ctx.decide(
-            "method",
-            "qlora",
-            f"{n:,} examples (10K-100K): QLoRA"
-            + (" with multi-turn instruction data for a unique domain" if spec.data.unique_domain else ""),
-        )
-        if spec.data.unique_domain and not spec.data.multi_turn:
+    if n < LARGE:
+        if not quiet and spec.data.unique_domain and not spec.data.multi_turn:
             ctx.info(
                 "data.multi_turn",
                 "a unique domain with 10K-100K examples learns best from multi-turn "
                 "instruction data; consider converting single-turn rows to conversations",
             )
-    elif (
+        return "qlora", (
+            f"{n:,} examples (10K-100K): QLoRA"
+            + (" with multi-turn instruction data for a unique domain" if spec.data.unique_domain else "")
+        )
+    if (
         shift == "high"
         and spec.goals.priority != "cost"
         and _fit.fits(ctx, method="full", micro_batch_size=1, gradient_checkpointing=True, sharding=_full_sharding(ctx))
     ):
-        ctx.decide(
-            "method",
-            "full",
+        return "full", (
             f"{n:,} examples (100K+) with high distribution shift, priority "
-            f"{spec.goals.priority}, and a full fine-tune fits the hardware",
+            f"{spec.goals.priority}, and a full fine-tune fits the hardware"
+        )
+    why = f"{n:,} examples (100K+)"
+    if shift == "high":
+        why += (
+            " with high distribution shift; a full fine-tune does not fit the hardware"
+            if spec.goals.priority != "cost"
+            else " with high distribution shift but priority cost"
         )
     else:
-        why = f"{n:,} examples (100K+)"
-        if shift == "high":
-            why += (
-                " with high distribution shift; a full fine-tune does not fit the hardware"
-                if spec.goals.priority != "cost"
-                else " with high distribution shift but priority cost"
-            )
-        else:
-            why += f" with {shift} distribution shift: LoRA on a 16-bit base trains faster than QLoRA at this scale"
-        ctx.decide("method", "lora", why)
+        why += f" with {shift} distribution shift: LoRA on a 16-bit base trains faster than QLoRA at this scale"
+    return "lora", why
+
+
+def _rl_branch(ctx: Context, n: int) -> None:
+    spec = ctx.spec
+    sharding = _full_sharding(ctx)
+    full_fits = _fit.fits(ctx, method="full", micro_batch_size=1, gradient_checkpointing=True, sharding=sharding)
+    lora_fits = _fit.fits(ctx, method="lora", micro_batch_size=1, gradient_checkpointing=True)
+    branch = "the seed places RL in full fine-tune / TRL territory"
+    if spec.goals.priority == "quality" and full_fits:
+        method, why = "full", "priority quality and a full fine-tune fits the hardware"
+    elif lora_fits:
+        method, why = (
+            "lora",
+            (
+                "LoRA on the 16-bit base instead: in RL LoRA learns as much as full weights (LoRA Without Regret) at "
+                "a fraction of the optimizer memory, and a 16-bit base samples completions faster than a 4-bit one"
+                + ("" if full_fits else "; a full fine-tune does not fit the hardware")
+            ),
+        )
+    else:
+        method, why = "qlora", "only QLoRA fits the hardware (a 4-bit base slows sampling)"
+    ctx.decide("method", method, f"{n:,} prompts, task grpo: {why}")
+    ctx.decide("tree_branch", "RL (GRPO)", f"{branch}; {why}")
 
 
 def _full_sharding(ctx: Context) -> str:
@@ -154,6 +223,12 @@ def many_adapters(ctx: Context) -> None:
     if not ctx.spec.goals.serve_many_adapters:
         return
     method = ctx["method"]
+    ctx.decide(
+        "tree_branch",
+        "many adapters on one base",
+        "goals.serve_many_adapters: the seed's many-adapters branch (LoRA adapters served from one base)"
+        + (f"; before it: {ctx.decisions['tree_branch'].because}" if "tree_branch" in ctx else ""),
+    )
     if method == "full":
         if ctx.is_spec("method"):
             ctx.error(

@@ -247,6 +247,11 @@ def start(
     atomic_write(config_path, header + yaml_document(cfg))
     shutil.copyfile(prep.config_path, run_dir / f"source-{prep.config_path.name}")
     try:
+        from ..envs._needs import problems as missing_modules
+
+        lacking = missing_modules(prep.framework, cfg, env, str(prep.config_path))
+        if lacking:  # stop before training: the framework would fail minutes in, at import or model load
+            raise FtgenError(lacking)
         validated = (
             _validated_natively(prep, env, _io.read_text(prep.config_path)[0], config_path)
             if native

@@ -1,8 +1,8 @@
 """`ftgen run` on the tiny model scores base vs fine-tuned on the colour eval set, per framework; report and compare.
 
-Needs the framework envs. The colour task (16 prompts, 400 training rows) is learnt by a full fine-tune of the
-random-initialised tiny Llama in ~150 CPU steps; LoRA cannot learn it (the untouched random lm_head keeps the
-logits flat), so full it is.
+Needs the framework envs. The colour task (16 facts: 80 training rows asking 5 ways, 16 eval prompts asking a
+6th) is learnt by a full fine-tune of the random-initialised tiny Llama in ~150 CPU steps (LLaMA-Factory: exact
+match 0 -> 1.0, measured 2026-12-02); the demo's LoRA run reaches 0.94 in 160 steps, but full learns it faster.
 """
 
 from __future__ import annotations
@@ -91,8 +91,8 @@ def test_run_scores_base_and_fine_tuned(framework, trained):
         assert len(rows) == 16 and all("prediction" in r and "exact_match" in r for r in rows)
         assert Path(ev["predictions"][name]).parent == run_dir / "eval"
     expected = {
-        "llamafactory": "Human: colour of apple?</s>\nAssistant:",
-        "axolotl": "### Instruction:\ncolour of apple?\n\n### Response:\n",
+        "llamafactory": "Human: which colour is apple?</s>\nAssistant:",
+        "axolotl": "### Instruction:\nwhich colour is apple?\n\n### Response:\n",
     }[framework]
     assert ev["prompt_example"].endswith(expected)
 

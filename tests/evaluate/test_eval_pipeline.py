@@ -130,7 +130,7 @@ def test_evaluate_run_records_scores_and_predictions(run_record, fake_generate):
     job = fake_generate[0]
     assert [m["name"] for m in job["models"]] == ["base", "fine-tuned"]
     assert job["models"][1]["adapter"] == str(run_record.dir / "model") and job["max_new_tokens"] == 8
-    assert job["rows"][0] == {"prompt": "colour of apple?"}
+    assert job["rows"][0] == {"prompt": "which colour is apple?"}
 
 
 def test_base_scores_are_cached_per_model_and_eval_set(run_record, fake_generate):
@@ -140,7 +140,7 @@ def test_base_scores_are_cached_per_model_and_eval_set(run_record, fake_generate
     assert ev["summary"]["base"]["exact_match"] == 0.0
     assert list(cache.cache_root().glob("*.json")), "the cache lives under $FTGEN_HOME/eval-cache"
     eval_file = run_record.dir.parents[1] / "data" / "eval.jsonl"
-    eval_file.write_text(eval_file.read_text() + '{"id": "c16", "prompt": "colour of sky?", "answer": "blue"}\n')
+    eval_file.write_text(eval_file.read_text() + '{"id": "c16", "prompt": "which colour is sky?", "answer": "blue"}\n')
     ev = evaluate_run(run_record)
     assert ev["cached_base"] is False and ev["eval_set"]["changed_since_build"] is True
     assert ev["eval_set"]["rows"] == 17
