@@ -35,7 +35,7 @@ def _config(name: str, framework: str) -> dict:
 @pytest.mark.parametrize(
     ("name", "framework", "modules"),
     [
-        ("clinical-notes", "llamafactory", {"deepspeed", "liger_kernel", "flash_attn"}),
+        ("clinical-notes", "llamafactory", {"deepspeed", "flash_attn"}),
         ("code-assistant", "axolotl", {"liger_kernel", "flash_attn"}),
         ("code-assistant", "llamafactory", {"liger_kernel", "flash_attn"}),
         ("tiny-cpu", "llamafactory", set()),
@@ -50,7 +50,8 @@ def test_each_framework_says_what_its_config_needs(name, framework, modules):
 def test_missing_modules_stop_with_the_install_command(tmp_path, monkeypatch):
     monkeypatch.setattr(_needs, "probe", lambda python, mods: {m: m == "flash_attn" for m in mods})
     env = _env(tmp_path, "llamafactory")
-    found = _needs.problems("llamafactory", _config("clinical-notes", "llamafactory"), env, "llamafactory.yaml")
+    config = {**_config("clinical-notes", "llamafactory"), "enable_liger_kernel": True}  # ZeRO and Liger together
+    found = _needs.problems("llamafactory", config, env, "llamafactory.yaml")
     by_key = {p.key: p for p in found}
     assert set(by_key) == {"deepspeed", "enable_liger_kernel"}
     assert by_key["deepspeed"].allowed == f"install it into the env: {env.python} -m pip install deepspeed==0.16.9"
@@ -122,3 +123,9 @@ def test_validate_on_a_cpu_env_judges_gpu_configs_as_before(tmp_path, monkeypatc
     )
     verdict = validate.validate_build(build, "axolotl")
     assert asked == [] and [c.status for c in verdict.configs] == ["accepted"]
+
+
+def test_llamafactory_names_the_trackers_its_env_lacks():
+    needs = frameworks.get("llamafactory").needs({"report_to": ["mlflow", "wandb", "tensorboard"]})
+    assert {(n.module, n.key) for n in needs} == {("wandb", "report_to"), ("tensorboard", "report_to")}
+    assert frameworks.get("llamafactory").needs({"report_to": "none"}) == []

@@ -749,6 +749,14 @@ class LlamaFactory(Framework):
                     ("--no-build-isolation", "flash-attn==2.8.3"),
                 )
             )
+        # trackers LLaMA-Factory reports to through transformers' callbacks; its env installs neither (MLflow is
+        # installed for every env: generator/tracking.py). Versions: those Axolotl 0.19's env resolves.
+        report_to = config.get("report_to")
+        trackers = set(report_to) if isinstance(report_to, list) else {report_to}
+        if "wandb" in trackers:
+            out.append(Need("wandb", "report_to", "logging to Weights & Biases", ("wandb==0.31.0",)))
+        if "tensorboard" in trackers:
+            out.append(Need("tensorboard", "report_to", "TensorBoard event files", ("tensorboard",)))
         return out
 
     quiet_env = {"DISABLE_VERSION_CHECK": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
