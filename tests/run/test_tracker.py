@@ -106,6 +106,10 @@ def test_ftgen_run_opens_the_tracker_run_and_the_trainer_gets_its_id(tmp_path, f
     write_all(b.out_dir, b.files)
     monkeypatch.setenv("FAKE_PRINT_TRACKER", "1")
     monkeypatch.setenv("WANDB_MODE", "offline")
+    from generator.envs import _needs
+
+    # the fake env's python lacks wandb; ftgen run would (rightly) stop before training with the install command
+    monkeypatch.setattr(_needs, "probe", lambda python, mods: dict.fromkeys(mods, True))
     rec = runner.start(b.out_dir, on_line=lambda *a: None, evaluate=False)
     assert rec.status == "succeeded"
     line = next(x for x in (Path(rec.path) / "train.log").read_text().splitlines() if x.startswith("tracker env:"))
