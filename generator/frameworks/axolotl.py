@@ -96,6 +96,81 @@ _KTO_TYPE = {"field_prompt": "prompt", "field_completion": "completion", "field_
 _DATASET_KEYS = {"path", "type", "split", "ds_type", "field_messages", "message_property_mappings", "field", "name"}
 _FILE_TYPES = {".json": "json", ".jsonl": "json", ".parquet": "parquet", ".csv": "csv", ".arrow": "arrow"}
 
+# GRPO prompts: the dataset transform ftgen ships beside an Axolotl GRPO config (FT193). Axolotl 0.19.0 loads a GRPO
+# dataset `type: module.function` through prompt_strategies/dpo (base.load: import_module, then function(cfg,
+# dataset_idx=i) returns the row transform); TRL's GRPOTrainer reads the `prompt` column (a string, or a list of
+# messages it formats with the tokenizer's chat template) and passes the other columns to the reward functions.
+GRPO_MODULE_FILE = "ftgen_grpo.py"
+GRPO_TRANSFORMS = {  # function -> the spec's data format it reads
+    "ftgen_grpo.alpaca_chat": "alpaca",
+    "ftgen_grpo.alpaca_text": "alpaca",
+    "ftgen_grpo.messages_chat": "messages",
+    "ftgen_grpo.sharegpt_chat": "sharegpt",
+}
+GRPO_MODULE = '''"""GRPO prompts for Axolotl, written by ftgen beside the config (rule FT193; `ftgen explain FT193`).
+
+Each function is an Axolotl dataset transform (datasets[].type: ftgen_grpo.<function>): it returns the function
+that turns one row into TRL GRPOTrainer's `prompt` (what the model completes) and `answer` (the reference the
+reward functions receive as a keyword argument, beside every other column of the row).
+"""
+
+# Axolotl 0.19.0 prompters.py AlpacaPrompter, prompt style "instruct": the alpaca prompt SFT trains on
+_SYSTEM_INPUT = (
+    "Below is an instruction that describes a task, paired with an input that provides further context. "
+    "Write a response that appropriately completes the request."
+)
+_SYSTEM = "Below is an instruction that describes a task. Write a response that appropriately completes the request."
+
+
+def _user(row):
+    instruction, extra = row.get("instruction") or "", row.get("input") or ""
+    return instruction + ("\\n\\n" + extra if extra else "")
+
+
+def alpaca_chat(cfg, dataset_idx=0, **kwargs):
+    """Alpaca rows as one user turn: the trainer applies the model's chat template."""
+
+    def transform(row, tokenizer=None):
+        return {"prompt": [{"role": "user", "content": _user(row)}], "answer": row.get("output")}
+
+    return transform
+
+
+def alpaca_text(cfg, dataset_idx=0, **kwargs):
+    """Alpaca rows in the alpaca prompt format (a model without a chat template)."""
+
+    def transform(row, tokenizer=None):
+        instruction, extra = row.get("instruction") or "", row.get("input") or ""
+        if extra:
+            text = f"{_SYSTEM_INPUT}\\n\\n### Instruction:\\n{instruction}\\n\\n### Input:\\n{extra}\\n\\n### Response:\\n"
+        else:
+            text = f"{_SYSTEM}\\n\\n### Instruction:\\n{instruction}\\n\\n### Response:\\n"
+        return {"prompt": text, "answer": row.get("output")}
+
+    return transform
+
+
+def _conversation(field, role, content):
+    def transform(row, tokenizer=None):
+        turns = [{"role": {"human": "user", "gpt": "assistant"}.get(m[role], m[role]), "content": m[content]}
+                 for m in row[field]]
+        last = max((i for i, m in enumerate(turns) if m["role"] == "assistant"), default=len(turns))
+        answer = turns[last]["content"] if last < len(turns) else None
+        return {"prompt": turns[:last], "answer": answer}
+
+    return transform
+
+
+def messages_chat(cfg, dataset_idx=0, **kwargs):
+    """OpenAI-style messages: the turns before the last assistant turn; that turn is the answer."""
+    return _conversation("messages", "role", "content")
+
+
+def sharegpt_chat(cfg, dataset_idx=0, **kwargs):
+    """ShareGPT conversations (from/value): the turns before the last gpt turn; that turn is the answer."""
+    return _conversation("conversations", "from", "value")
+'''
+
 
 def _adapters(values: Values) -> bool:
     return values.get("method") in ("lora", "qlora")
@@ -249,6 +324,13 @@ def _write_pref_loss(values: Values, where: Where) -> dict[str, Any] | None:
 def _write_grpo(values: Values, where: Where) -> dict[str, Any] | None:
     if values.get("reward_funcs") is None:
         return None
+    for name in values.get("reward_files") or ():  # FT194: shipped beside the config, importable from there
+        if where.base is None:
+            break  # keys only (no folder to copy from or to)
+        source = where.local(name)
+        if source is None:
+            raise Untranslatable(f"reward module file {name} is not beside the spec")
+        where.files[name] = source.read_text(encoding="utf-8")
     trl = {"reward_funcs": list(values["reward_funcs"])}
     for name in ("num_generations", "max_completion_length", "use_vllm"):
         if values.get(name) is not None:
@@ -338,7 +420,11 @@ def _write_datasets(values: Values, where: Where) -> dict[str, Any] | None:
     if not datasets:
         return None
     if values.get("task") == "grpo":
-        datasets = [{**d, "format": "prompt"} for d in datasets]
+        transform = values.get("grpo_transform")
+        if not transform:
+            raise Untranslatable("Axolotl's GRPO needs a dataset transform `type:` (FT193 decides it)")
+        where.files[GRPO_MODULE_FILE] = GRPO_MODULE
+        return {"datasets": [{**_dataset_entry({**d, "format": "prompt"}, where), "type": transform} for d in datasets]}
     return {"datasets": [_dataset_entry(d, where) for d in datasets]}
 
 
@@ -378,6 +464,8 @@ def _dataset_item(ds: Any) -> tuple[dict | None, str]:
         item["format"] = "text"
         if (ds.get("field") or "text") != "text":
             item["text_field"] = ds["field"]
+    elif isinstance(t, str) and t in GRPO_TRANSFORMS:
+        item["format"] = GRPO_TRANSFORMS[t]
     elif t == _PREFERENCE_TYPE:
         item["format"] = "preference"
     elif t == _KTO_TYPE:
@@ -642,7 +730,7 @@ ROWS = (
     row("pref_beta", "rl_beta", "Method", back=num),
     joint(("pref_loss",), (), "Method", _write_pref_loss, lambda cfg, r, w: None),
     joint(
-        ("reward_funcs", "num_generations", "max_completion_length", "use_vllm"),
+        ("reward_funcs", "num_generations", "max_completion_length", "use_vllm", "reward_files"),
         ("trl",),
         "Method",
         _write_grpo,
@@ -656,7 +744,7 @@ ROWS = (
     row("kto_chosen_weight", "kto_desirable_weight", "Method", back=num),
     row("kto_rejected_weight", "kto_undesirable_weight", "Method", back=num),
     # Data
-    joint(("datasets",), ("datasets",), "Data", _write_datasets, _read_datasets),
+    joint(("datasets", "grpo_transform"), ("datasets",), "Data", _write_datasets, _read_datasets),
     row("dataset_cache_dir", "dataset_prepared_path", "Data"),
     default_only("retokenize", True, "Data"),  # its cache is keyed by the config and the data
     row("dataset_num_proc", "dataset_num_proc", "Data"),

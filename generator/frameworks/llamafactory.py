@@ -589,6 +589,8 @@ ABSENT = {
     "group_by_length": "LLaMA-Factory 0.9.5 does not expose group_by_length",
     "test_datasets": "LLaMA-Factory names eval sets in eval_dataset through dataset_info.json; ftgen does not translate them",
     "reward_funcs": "LLaMA-Factory 0.9.5 has no GRPO stage",
+    "grpo_transform": "LLaMA-Factory 0.9.5 has no GRPO stage",
+    "reward_files": "LLaMA-Factory 0.9.5 has no GRPO stage",
     "num_generations": "LLaMA-Factory 0.9.5 has no GRPO stage",
     "max_completion_length": "LLaMA-Factory 0.9.5 has no GRPO stage",
     "use_vllm": "LLaMA-Factory 0.9.5 has no GRPO stage",

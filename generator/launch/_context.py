@@ -50,6 +50,7 @@ class LaunchContext:
     deepspeed_file: str  # "" when the plan uses no DeepSpeed
     hours: float | None
     master_port: int = MASTER_PORT
+    python_modules: tuple[str, ...] = ()  # Python files the build ships beside the configs (reward functions, ...)
 
     @property
     def world(self) -> int:
@@ -106,4 +107,5 @@ def context(build) -> LaunchContext:
         distributed=dist.value,
         deepspeed_file=dist.deepspeed_file or "",
         hours=plan.time_cost.hours if plan.time_cost else None,
+        python_modules=tuple(sorted(n for r in build.rendered for n in r.extra_files if n.endswith(".py"))),
     )
