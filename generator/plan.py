@@ -176,6 +176,7 @@ class Settings:
     max_completion_length: int = _key("FT146", "GRPO completion length")
     use_vllm: bool = _key("FT146", "GRPO generation through a vLLM server")
     grpo_transform: str = _key("FT193", "GRPO: the shipped function that turns a dataset row into a prompt")
+    pref_transform: str = _key("FT195", "DPO/ORPO/KTO: the shipped function that formats a preference row's prompt")
     reward_files: list = _key("FT194", "GRPO: reward module files copied beside the config (relative to the spec)")
     # evaluation and checkpoints
     val_set_size: float = _key("FT150", "fraction of the data held out for eval_loss")

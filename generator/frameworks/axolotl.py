@@ -171,6 +171,74 @@ def sharegpt_chat(cfg, dataset_idx=0, **kwargs):
     return _conversation("conversations", "from", "value")
 '''
 
+# Preference prompts: the dataset transform ftgen ships beside an Axolotl DPO / ORPO / KTO config (FT195). Axolotl
+# 0.19.0 loads `type: module.function` through prompt_strategies/dpo, orpo or kto (base.load), as for GRPO; the
+# transform gets the tokenizer (utils/data/rl.py _map_dataset) whose chat template Axolotl set from `chat_template`.
+PREF_MODULE_FILE = "ftgen_prefs.py"
+PREF_TRANSFORMS = {  # function -> the spec's data format it reads
+    "ftgen_prefs.pairs_chat": "preference",
+    "ftgen_prefs.pairs_alpaca": "preference",
+    "ftgen_prefs.kto_chat": "kto",
+    "ftgen_prefs.kto_alpaca": "kto",
+}
+PREF_MODULE = '''"""Preference prompts for Axolotl, written by ftgen beside the config (rule FT195; `ftgen explain FT195`).
+
+Each function is an Axolotl dataset transform (datasets[].type: ftgen_prefs.<function>) for rows of ftgen's
+preference format (prompt, chosen, rejected) or KTO format (prompt, completion, label): the prompt becomes one user
+turn in the model's chat template (*_chat) or an alpaca prompt (*_alpaca, a model without a chat template), the
+same prompt format SFT and evaluation use; each answer is what the template puts after that prompt.
+"""
+
+# Axolotl 0.19.0 prompters.py AlpacaPrompter, prompt style "instruct"
+_SYSTEM = "Below is an instruction that describes a task. Write a response that appropriately completes the request."
+
+
+def _alpaca(prompt):
+    return f"{_SYSTEM}\\n\\n### Instruction:\\n{prompt}\\n\\n### Response:\\n"
+
+
+def _chat(tokenizer, prompt, answers):
+    user = [{"role": "user", "content": prompt}]
+    head = tokenizer.apply_chat_template(user, add_generation_prompt=True, tokenize=False)
+    out = []
+    for answer in answers:
+        full = tokenizer.apply_chat_template(user + [{"role": "assistant", "content": answer}], tokenize=False)
+        out.append(full[len(head):] if full.startswith(head) else answer + (tokenizer.eos_token or ""))
+    return head, out
+
+
+def pairs_chat(cfg, dataset_idx=0, **kwargs):
+    def transform(row, tokenizer=None):
+        prompt, (chosen, rejected) = _chat(tokenizer, row["prompt"], [row["chosen"], row["rejected"]])
+        return {"prompt": prompt, "chosen": chosen, "rejected": rejected}
+
+    return transform
+
+
+def pairs_alpaca(cfg, dataset_idx=0, **kwargs):
+    def transform(row, tokenizer=None):
+        eos = tokenizer.eos_token or ""
+        return {"prompt": _alpaca(row["prompt"]), "chosen": row["chosen"] + eos, "rejected": row["rejected"] + eos}
+
+    return transform
+
+
+def kto_chat(cfg, dataset_idx=0, **kwargs):
+    def transform(row, tokenizer=None):
+        prompt, (completion,) = _chat(tokenizer, row["prompt"], [row["completion"]])
+        return {"prompt": prompt, "completion": completion, "label": bool(row["label"])}
+
+    return transform
+
+
+def kto_alpaca(cfg, dataset_idx=0, **kwargs):
+    def transform(row, tokenizer=None):
+        eos = tokenizer.eos_token or ""
+        return {"prompt": _alpaca(row["prompt"]), "completion": row["completion"] + eos, "label": bool(row["label"])}
+
+    return transform
+'''
+
 
 def _adapters(values: Values) -> bool:
     return values.get("method") in ("lora", "qlora")
@@ -380,7 +448,7 @@ def _dataset_entry(item: Mapping[str, Any], where: Where) -> dict[str, Any]:
     split = item.get("split", "train")
     if split != "train" or hub:
         out["split"] = split
-    if fmt == "preference":
+    if fmt == "preference":  # DPODataset / KTODataset have no ds_type: Axolotl reads the file's extension
         out["type"] = dict(_PREFERENCE_TYPE)
         return out
     if fmt == "kto":
@@ -425,6 +493,10 @@ def _write_datasets(values: Values, where: Where) -> dict[str, Any] | None:
             raise Untranslatable("Axolotl's GRPO needs a dataset transform `type:` (FT193 decides it)")
         where.files[GRPO_MODULE_FILE] = GRPO_MODULE
         return {"datasets": [{**_dataset_entry({**d, "format": "prompt"}, where), "type": transform} for d in datasets]}
+    transform = values.get("pref_transform")
+    if transform and values.get("task") in ("dpo", "kto", "orpo"):
+        where.files[PREF_MODULE_FILE] = PREF_MODULE
+        return {"datasets": [{**_dataset_entry(d, where), "type": transform} for d in datasets]}
     return {"datasets": [_dataset_entry(d, where) for d in datasets]}
 
 
@@ -466,6 +538,8 @@ def _dataset_item(ds: Any) -> tuple[dict | None, str]:
             item["text_field"] = ds["field"]
     elif isinstance(t, str) and t in GRPO_TRANSFORMS:
         item["format"] = GRPO_TRANSFORMS[t]
+    elif isinstance(t, str) and t in PREF_TRANSFORMS:
+        item["format"] = PREF_TRANSFORMS[t]
     elif t == _PREFERENCE_TYPE:
         item["format"] = "preference"
     elif t == _KTO_TYPE:
@@ -744,7 +818,7 @@ ROWS = (
     row("kto_chosen_weight", "kto_desirable_weight", "Method", back=num),
     row("kto_rejected_weight", "kto_undesirable_weight", "Method", back=num),
     # Data
-    joint(("datasets", "grpo_transform"), ("datasets",), "Data", _write_datasets, _read_datasets),
+    joint(("datasets", "grpo_transform", "pref_transform"), ("datasets",), "Data", _write_datasets, _read_datasets),
     row("dataset_cache_dir", "dataset_prepared_path", "Data"),
     default_only("retokenize", True, "Data"),  # its cache is keyed by the config and the data
     row("dataset_num_proc", "dataset_num_proc", "Data"),
@@ -1088,11 +1162,21 @@ class Axolotl(Framework):
         "pretrain": ("qlora", "lora", "full"),
         "dpo": ("qlora", "lora", "full"),
         "kto": ("qlora", "lora", "full"),
+        "orpo": ("qlora", "lora", "full"),
         "grpo": ("qlora", "lora", "full"),
     }
-    unsupported = {
-        "orpo": "Axolotl's ORPO strategies need chosen/rejected message lists (chat_template.argilla), "
-        "which ftgen's preference format does not map to yet",
+    unsupported: dict[str, str] = {}
+    proven = {
+        ("sft", "lora"): "cell",
+        ("sft", "qlora"): "sft",
+        ("sft", "full"): "sft",
+        ("pretrain", "lora"): "cell",
+        ("dpo", "lora"): "cell",
+        ("dpo", "qlora"): "cell",
+        ("dpo", "full"): "cell",
+        ("kto", "lora"): "cell",
+        ("orpo", "lora"): "cell",
+        ("grpo", "lora"): "cell",
     }
     preferred = {
         "sft": "Axolotl packs samples with multipack",
@@ -1147,8 +1231,11 @@ class Axolotl(Framework):
         return card.axolotl_chat_template
 
     def uses_template(self, task: str, formats: tuple[str, ...]) -> bool:
-        """Axolotl applies a chat template to conversation datasets (type: chat_template) only."""
-        return task in ("sft", "grpo") and any(f in ("sharegpt", "messages") for f in formats)
+        """Axolotl applies a chat template to conversation datasets (type: chat_template), and to preference rows
+        through the transform ftgen ships (FT195)."""
+        return task in ("dpo", "kto", "orpo") or (
+            task in ("sft", "grpo") and any(f in ("sharegpt", "messages") for f in formats)
+        )
 
     def refusals(self, values: Values, cpu: bool, world: int) -> list[Refusal]:
         out = []

@@ -590,6 +590,7 @@ ABSENT = {
     "test_datasets": "LLaMA-Factory names eval sets in eval_dataset through dataset_info.json; ftgen does not translate them",
     "reward_funcs": "LLaMA-Factory 0.9.5 has no GRPO stage",
     "grpo_transform": "LLaMA-Factory 0.9.5 has no GRPO stage",
+    "pref_transform": "LLaMA-Factory formats preference rows with its `template` (FT107), no transform",
     "reward_files": "LLaMA-Factory 0.9.5 has no GRPO stage",
     "num_generations": "LLaMA-Factory 0.9.5 has no GRPO stage",
     "max_completion_length": "LLaMA-Factory 0.9.5 has no GRPO stage",
@@ -755,6 +756,17 @@ class LlamaFactory(Framework):
         "dpo": "LLaMA-Factory runs every preference stage from one `stage:` key",
         "kto": "LLaMA-Factory runs every preference stage from one `stage:` key",
         "orpo": "LLaMA-Factory runs every preference stage from one `stage:` key",
+    }
+    proven = {
+        ("sft", "lora"): "cell",
+        ("sft", "qlora"): "sft",
+        ("sft", "full"): "sft",
+        ("pretrain", "lora"): "cell",
+        ("dpo", "lora"): "cell",
+        ("dpo", "qlora"): "cell",
+        ("dpo", "full"): "cell",
+        ("kto", "lora"): "cell",
+        ("orpo", "lora"): "cell",
     }
     traits = Traits(
         unknown_keys="refused",

@@ -228,3 +228,34 @@ def reward_modules(ctx: Context) -> None:
             files.append(rel.as_posix())
     if files:
         ctx.decide("reward_files", files, "reward modules beside the spec, copied next to the config")
+
+
+@rule("FT195", "preference-prompt-format", order=179)
+def preference_prompt_format(ctx: Context) -> None:
+    """Format DPO / ORPO / KTO prompts as SFT and evaluation do: the model's chat template, else alpaca.
+
+    What: for tasks dpo, orpo and kto in Axolotl, each dataset gets `type: ftgen_prefs.<function>` and the build
+    writes ftgen_prefs.py next to the config: a model with a chat template gets the prompt as one user turn in
+    that template (Axolotl sets the tokenizer's template from `chat_template`) and each answer as the template
+    continues it; a base model gets the alpaca prompt. LLaMA-Factory formats the same rows with its `template`
+    (FT107).
+    Why: Axolotl's field-mapping types (`type: {field_prompt: ...}`) train on the bare prompt text, so a model
+    aligned that way is trained on another prompt format than the one it is served and evaluated with; Axolotl's
+    ORPO chat-template strategy (chat_template.argilla) reads message lists, not ftgen's prompt/chosen/rejected.
+    Example: Qwen2.5-1.5B-Instruct, task orpo -> `rl: orpo`, `type: ftgen_prefs.pairs_chat`.
+    References: Axolotl 0.19.0 prompt_strategies/dpo/chat_template.py and orpo/chat_template.py (how Axolotl cuts
+    a templated answer after its prompt), utils/data/rl.py _load_split; TRL DPOTrainer / KTOTrainer dataset
+    formats (prompt, chosen, rejected; prompt, completion, label).
+    """
+    task = ctx.spec.task
+    if task not in ("dpo", "orpo", "kto"):
+        return
+    chat = _has_chat_template(ctx)
+    kind = "kto" if task == "kto" else "pairs"
+    style = "chat" if chat else "alpaca"
+    why = (
+        f"prompts as one user turn in {ctx.facts.model.id}'s chat template, as SFT and eval format them"
+        if chat
+        else f"alpaca prompts: {ctx.facts.model.id} has no chat template"
+    )
+    ctx.decide("pref_transform", f"ftgen_prefs.{kind}_{style}", why + " (ftgen_prefs.py ships beside the config)")
