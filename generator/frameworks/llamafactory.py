@@ -798,7 +798,9 @@ class LlamaFactory(Framework):
         return out
 
     def model_template(self, card) -> str | None:
-        return card.llamafactory_template
+        """The model's chat template; a base model (no chat template) trains on alpaca prompts, as Axolotl's
+        `type: alpaca` formats them (data/template.py `alpaca`), so one spec has one prompt format."""
+        return card.llamafactory_template if card.chat else "alpaca"
 
     def uses_template(self, task: str, formats: tuple[str, ...]) -> bool:
         """LLaMA-Factory formats every stage but pretraining through its template."""
