@@ -273,8 +273,9 @@ class Framework:
         """The model's prompt template as this framework names it (model catalog)."""
         return None
 
-    def uses_template(self, task: str, formats: tuple[str, ...]) -> bool:
-        """Whether a config for `task` on data in `formats` names a prompt template."""
+    def uses_template(self, task: str, formats: tuple[str, ...], chat: bool = False) -> bool:
+        """Whether a config for `task` on data in `formats` names a prompt template (`chat`: the model has a chat
+        template; a base model trains on alpaca prompts)."""
         return False
 
     def refusals(self, values: Values, cpu: bool, world: int) -> list[Refusal]:

@@ -239,6 +239,48 @@ def kto_alpaca(cfg, dataset_idx=0, **kwargs):
     return transform
 '''
 
+# SFT on alpaca rows with a chat model: a prompt strategy package ftgen ships beside the config (FT107). Axolotl
+# 0.19.0 prompt_strategies/__init__.py load: `type: pkg.module` imports pkg.module and calls its load(tokenizer,
+# cfg, ds_cfg); this one wraps Axolotl's own chat_template strategy, turning each row into a user and an assistant
+# turn first, so the model trains (and is evaluated) in its chat template.
+SFT_TRANSFORM = "ftgen_sft.alpaca_chat"
+SFT_FILES = {
+    "ftgen_sft/__init__.py": '"""Prompt strategies ftgen ships beside an Axolotl config (`ftgen explain FT107`)."""\n',
+    "ftgen_sft/alpaca_chat.py": '''"""Alpaca rows (instruction, input, output) as a user turn and an assistant turn in the model's chat template.
+
+Axolotl loads it for `type: ftgen_sft.alpaca_chat` and tokenises the turns with its own chat_template strategy
+(the assistant turn is trained, the user turn masked), as it does for `type: chat_template` conversations.
+"""
+
+from axolotl.prompt_strategies.chat_template import load as _chat_template
+
+
+def _turns(instruction, extra, output):
+    user = (instruction or "") + ("\\n\\n" + extra if extra else "")
+    return [{"role": "user", "content": user}, {"role": "assistant", "content": output or ""}]
+
+
+def load(tokenizer, cfg, ds_cfg=None, processor=None):
+    ds = dict(ds_cfg or {})
+    ds.update(type="chat_template", field_messages="messages")
+    strategy = _chat_template(tokenizer, cfg, ds, processor=processor)
+    tokenize = strategy.tokenize_prompt
+
+    def tokenize_prompt(prompt):
+        row = {k: v for k, v in prompt.items() if k in ("instruction", "input", "output")}
+        if isinstance(row.get("instruction"), list):  # a batch of rows
+            n = len(row["instruction"])
+            extras, outputs = row.get("input") or [None] * n, row.get("output") or [None] * n
+            messages = [_turns(*t) for t in zip(row["instruction"], extras, outputs)]
+        else:
+            messages = _turns(row.get("instruction"), row.get("input"), row.get("output"))
+        return tokenize({"messages": messages})
+
+    strategy.tokenize_prompt = tokenize_prompt
+    return strategy
+''',
+}
+
 
 def _adapters(values: Values) -> bool:
     return values.get("method") in ("lora", "qlora")
@@ -458,7 +500,10 @@ def _dataset_entry(item: Mapping[str, Any], where: Where) -> dict[str, Any]:
         out["ds_type"] = _FILE_TYPES.get(Path(str(item["path"])).suffix.lower(), "json")
     if fmt == "prompt":  # GRPO prompts: read as they are
         return out
-    if fmt == "alpaca":
+    if fmt == "alpaca" and item.get("chat"):
+        out["type"] = SFT_TRANSFORM
+        where.files.update(SFT_FILES)
+    elif fmt == "alpaca":
         out["type"] = "alpaca"
     elif fmt in ("sharegpt", "messages"):
         out["type"] = "chat_template"
@@ -493,6 +538,9 @@ def _write_datasets(values: Values, where: Where) -> dict[str, Any] | None:
             raise Untranslatable("Axolotl's GRPO needs a dataset transform `type:` (FT193 decides it)")
         where.files[GRPO_MODULE_FILE] = GRPO_MODULE
         return {"datasets": [{**_dataset_entry({**d, "format": "prompt"}, where), "type": transform} for d in datasets]}
+    template = values.get("chat_template")
+    if values.get("task") in (None, "sft") and isinstance(template, Mapping) and template.get(NAME):
+        datasets = [{**d, "chat": True} for d in datasets]  # alpaca rows in the model's chat template
     transform = values.get("pref_transform")
     if transform and values.get("task") in ("dpo", "kto", "orpo"):
         where.files[PREF_MODULE_FILE] = PREF_MODULE
@@ -517,7 +565,7 @@ def _dataset_item(ds: Any) -> tuple[dict | None, str]:
         item["split"] = ds["split"]
     if ds.get("name"):
         item["subset"] = ds["name"]
-    if t == "alpaca":
+    if t in ("alpaca", SFT_TRANSFORM):
         item["format"] = "alpaca"
     elif t == "chat_template":
         mapping = ds.get("message_property_mappings") or {}
@@ -1133,6 +1181,9 @@ class Axolotl(Framework):
             Step("upgrade pip", pip=("-U", "pip")),
             Step("install torch", pip=("{torch}",)),
             Step("install axolotl 0.19.0", pip=("{torch}", "axolotl==0.19.0", "matplotlib")),
+            # its `deepspeed` extra pins deepspeed>=0.18.6,<0.19.0 (METADATA); an sdist whose setup.py imports
+            # torch: built against the env's torch, ops compiled on first use
+            Step("install deepspeed 0.18.9 (ZeRO)", pip=("--no-build-isolation", "{torch}", "deepspeed==0.18.9")),
         ),
         clis=("axolotl", "accelerate", "torchrun"),
     )
@@ -1230,12 +1281,13 @@ class Axolotl(Framework):
     def model_template(self, card) -> str | None:
         return card.axolotl_chat_template
 
-    def uses_template(self, task: str, formats: tuple[str, ...]) -> bool:
-        """Axolotl applies a chat template to conversation datasets (type: chat_template), and to preference rows
-        through the transform ftgen ships (FT195)."""
-        return task in ("dpo", "kto", "orpo") or (
-            task in ("sft", "grpo") and any(f in ("sharegpt", "messages") for f in formats)
-        )
+    def uses_template(self, task: str, formats: tuple[str, ...], chat: bool = False) -> bool:
+        """Axolotl applies a chat template to conversation datasets (type: chat_template) and, for a model with a
+        chat template, to alpaca SFT rows and preference rows through the transforms ftgen ships (FT107, FT195)."""
+        conversations = any(f in ("sharegpt", "messages") for f in formats)
+        if task in ("dpo", "kto", "orpo"):
+            return chat
+        return task in ("sft", "grpo") and (conversations or (chat and task == "sft" and "alpaca" in formats))
 
     def refusals(self, values: Values, cpu: bool, world: int) -> list[Refusal]:
         out = []
@@ -1308,7 +1360,7 @@ class Axolotl(Framework):
         base, _, style = kind.partition(":") if isinstance(kind, str) else ("", "", "")
         if base == "alpaca":
             return {"kind": "alpaca", "prompt_style": style or None, "sequence_len": cfg.get("sequence_len")}
-        if base == "chat_template":
+        if base in ("chat_template", SFT_TRANSFORM):
             return {
                 "kind": "chat_template",
                 "chat_template": ds.get("chat_template") or cfg.get("chat_template") or "tokenizer_default",

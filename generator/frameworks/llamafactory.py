@@ -714,6 +714,12 @@ class LlamaFactory(Framework):
             # 2.11; LLaMA-Factory imports torchaudio but the text path needs no extension.
             Step("remove torchaudio's compiled extensions", action="strip-torchaudio-libs"),
             Step("install bitsandbytes 0.50.2 (QLoRA)", pip=("{torch}", "bitsandbytes==0.50.2")),
+            # its `deepspeed` extra (requirements/deepspeed.txt: deepspeed>=0.10.0,<=0.16.9); an sdist whose
+            # setup.py imports torch: built against the env's torch, ops compiled on first use
+            Step(
+                "install deepspeed 0.16.9 (ZeRO)",
+                pip=("--no-build-isolation", "{torch}", "deepspeed==0.16.9"),
+            ),
         ),
         clis=("llamafactory-cli", "accelerate", "torchrun"),
     )
@@ -802,7 +808,7 @@ class LlamaFactory(Framework):
         `type: alpaca` formats them (data/template.py `alpaca`), so one spec has one prompt format."""
         return card.llamafactory_template if card.chat else "alpaca"
 
-    def uses_template(self, task: str, formats: tuple[str, ...]) -> bool:
+    def uses_template(self, task: str, formats: tuple[str, ...], chat: bool = False) -> bool:
         """LLaMA-Factory formats every stage but pretraining through its template."""
         return task != "pretrain"
 

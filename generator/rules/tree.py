@@ -272,6 +272,6 @@ def chat_template(ctx: Context) -> None:
     value = {}
     for name in ctx.get("frameworks") or []:
         fw = frameworks.get(name)
-        value[name] = fw.model_template(card) if fw.uses_template(task, formats) else None
+        value[name] = fw.model_template(card) if fw.uses_template(task, formats, chat=card.chat) else None
     if any(value.values()):
         ctx.decide("chat_template", value, f"{card.id}'s prompt template as each framework names it (model catalog)")
