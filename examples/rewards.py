@@ -2,7 +2,7 @@
 
 The trainer (TRL's GRPOTrainer through Axolotl) calls each with the prompts, the sampled completions and the
 dataset's other columns as keyword arguments, and expects one float per completion. ftgen only checks that this
-file and these functions exist; it never imports them.
+file and these functions exist (it never imports them) and copies the file next to the built config (FT194).
 """
 
 import re

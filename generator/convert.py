@@ -143,7 +143,10 @@ def convert_config(
         Problem(file, key, why, _value(cfg, key), None, "warning", "convert")
         for key, why in sorted(untranslated.items())
     ]
-    extra = {name: json.dumps(data, indent=2, ensure_ascii=False) + "\n" for name, data in written.files.items()}
+    extra = {
+        name: (data if isinstance(data, str) else json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        for name, data in written.files.items()
+    }
     return Conversion(file, source, target, config, extra, translated, problems, notes + written.notes)
 
 

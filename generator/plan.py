@@ -169,12 +169,12 @@ class Settings:
     warmup_steps: int = _key("FT178", "warmup as a whole number of optimizer steps (the ratio of the planned steps)")
     weight_decay: float = _key("FT144", "weight decay")
     global_batch_size: int = _key(
-        "FT145", "sequences per optimizer step (micro batch x accumulation x GPUs)", config=False
+        "FT145", "sequences per optimizer step (micro batch x accumulation x GPUs)", also=("FT192",), config=False
     )
-    gradient_checkpointing: bool = _key("FT145", "recompute activations in backward")
-    micro_batch_size: int = _key("FT145", "sequences per GPU per training forward")
-    gradient_accumulation_steps: int = _key("FT145", "micro batches per optimizer step")
-    eval_batch_size: int = _key("FT145", "sequences per GPU per evaluation forward")
+    gradient_checkpointing: bool = _key("FT145", "recompute activations in backward", also=("FT191",))
+    micro_batch_size: int = _key("FT145", "sequences per GPU per training forward", also=("FT191",))
+    gradient_accumulation_steps: int = _key("FT145", "micro batches per optimizer step", also=("FT191", "FT192"))
+    eval_batch_size: int = _key("FT145", "sequences per GPU per evaluation forward", also=("FT191", "FT192"))
     # stages
     pref_beta: float = _key("FT146", "preference-loss beta")
     pref_loss: str = _key("FT146", "preference loss")
@@ -183,6 +183,9 @@ class Settings:
     max_completion_length: int = _key("FT146", "GRPO completion length")
     use_vllm: bool = _key("FT176", "GRPO generation through vLLM instead of the training model's generate")
     liger_kernel: bool = _key("FT177", "Liger kernels, with the fused linear cross-entropy that never holds the logits")
+    grpo_transform: str = _key("FT193", "GRPO: the shipped function that turns a dataset row into a prompt")
+    pref_transform: str = _key("FT195", "DPO/ORPO/KTO: the shipped function that formats a preference row's prompt")
+    reward_files: list = _key("FT194", "GRPO: reward module files copied beside the config (relative to the spec)")
     # evaluation and checkpoints
     val_set_size: float = _key("FT150", "fraction of the data held out for eval_loss")
     eval_strategy: EvalStrategy = _key("FT150", "when eval_loss is measured")

@@ -42,9 +42,58 @@ def auto_choice(task: str, method: str | None = None) -> tuple[str, str] | None:
 
 
 def table() -> list[tuple[str, str, str]]:
-    """Rows (framework, task, methods) for docs and `ftgen targets`."""
+    """Rows (framework, task, methods) for docs."""
     rows = []
     for fw in frameworks.all_frameworks():
         rows += [(fw.name, task, ", ".join(methods)) for task, methods in fw.targets.items()]
         rows += [(fw.name, task, f"not supported: {why}") for task, why in fw.unsupported.items()]
     return sorted(rows)
+
+
+def proof_table() -> list[tuple[str, str, str, str]]:
+    """Rows (framework, task, method, proof) for `ftgen targets`: per claimed cell and method, the e2e test that
+    trains it or why no run proves it here; an unsupported task has method "-" and says why."""
+    rows = []
+    for fw in frameworks.all_frameworks():
+        for task, methods in fw.targets.items():
+            rows += [(fw.name, task, method, proof(fw.name, task, method)) for method in methods]
+        rows += [(fw.name, task, "-", f"not supported: {why}") for task, why in fw.unsupported.items()]
+    return sorted(rows)
+
+
+# ------------------------------------------------------------------------------------------------ proof by training
+# (framework, task, method) -> the e2e test that trains it for real (`ftgen build` + `ftgen run` on a tiny local
+# Llama, CPU, a few steps, "succeeded" with a checkpoint). tests/run/test_targets_e2e.py is parametrised from the
+# CELLS entries; tests/run/test_run_e2e.py's SFT runs (loss must fall) prove the others.
+_CELL = "tests/run/test_targets_e2e.py::test_cell_trains"
+_SFT = "tests/run/test_run_e2e.py::test_build_and_run"
+# each framework module's `proven` table: (task, method) -> "cell" (test_cell_trains) or "sft" (test_build_and_run)
+CELLS = tuple(
+    (fw.name, task, method)
+    for fw in frameworks.all_frameworks()
+    for (task, method), how in fw.proven.items()
+    if how == "cell"
+)
+SFT_RUNS = tuple(  # as tests/run/test_run_e2e.py CASES: (framework, method, task)
+    (fw.name, method, task)
+    for fw in frameworks.all_frameworks()
+    for (task, method), how in fw.proven.items()
+    if how == "sft"
+)
+PROVEN: dict[tuple[str, str, str], str] = {
+    **{(fw, task, method): f"{_SFT}[{fw}-{method}-{task}]" for fw, method, task in SFT_RUNS},
+    **{cell: f"{_CELL}[{'-'.join(cell)}]" for cell in CELLS},
+}
+# claimed cells no run proves here, and why
+UNPROVEN: dict[tuple[str, str, str], str] = {
+    (fw.name, task, method): why for fw in frameworks.all_frameworks() for (task, method), why in fw.unproven.items()
+}
+
+
+def proof(framework: str, task: str, method: str) -> str:
+    """How a claimed cell is proven: the e2e test that trains it, or why no run proves it here."""
+    if (framework, task, method) in PROVEN:
+        return f"trained: {PROVEN[(framework, task, method)]}"
+    return UNPROVEN.get(
+        (framework, task, method), "not proven by a run here (the method is proven on sft and a preference stage)"
+    )

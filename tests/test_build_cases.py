@@ -27,7 +27,8 @@ def test_case_matches_expected_files(spec):
         f"{spec.name} differs from its expected files "
         f"(run `python scripts/regen_cases.py` if intended):\n{drift.diff[:4000]}"
     )
-    on_disk = {p.name for p in (EXPECTED / b.spec.name).iterdir()}
+    folder = EXPECTED / b.spec.name
+    on_disk = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
     assert on_disk == set(b.files), "expected/ holds files the build no longer writes"
 
 

@@ -46,6 +46,12 @@ class ModelCard:
     notes: tuple[str, ...] = ()  # caveats about the facts (e.g. an architecture ftgen has no row for)
 
     @property
+    def chat(self) -> bool:
+        """Whether the model formats prompts with a chat template: an instruct / chat model, or a local model
+        whose tokenizer ships one."""
+        return self.kind == "instruct" or (self.source == "local" and self.axolotl_chat_template == "tokenizer_default")
+
+    @property
     def dim_head(self) -> int:
         return self.head_dim or self.hidden // self.heads
 

@@ -139,6 +139,10 @@ class Framework:
     v1_markers: tuple[str, ...] = ()  # keys of another config format of this framework (two of them name it)
     targets: Mapping[str, tuple[str, ...]] = {}  # task -> methods ftgen compiles and runs
     unsupported: Mapping[str, str] = {}  # task -> why not
+    # (task, method) -> the e2e test that trains it: "cell" (tests/run/test_targets_e2e.py, a few CPU steps) or
+    # "sft" (tests/run/test_run_e2e.py, the loss must fall); generator/targets.py turns it into test ids
+    proven: Mapping[tuple[str, str], str] = {}
+    unproven: Mapping[tuple[str, str], str] = {}  # (task, method) claimed but no run here proves it -> why
     preferred: Mapping[str, str] = {}  # task -> why `framework: auto` picks this framework for it
     traits: Traits
     schema_dir: Path | None = None  # where <name>-<version>.schema.json is (None: ftgen's schemas/)
@@ -282,8 +286,9 @@ class Framework:
         """The model's prompt template as this framework names it (model catalog)."""
         return None
 
-    def uses_template(self, task: str, formats: tuple[str, ...]) -> bool:
-        """Whether a config for `task` on data in `formats` names a prompt template."""
+    def uses_template(self, task: str, formats: tuple[str, ...], chat: bool = False) -> bool:
+        """Whether a config for `task` on data in `formats` names a prompt template (`chat`: the model has a chat
+        template; a base model trains on alpaca prompts)."""
         return False
 
     def needs(self, config: Mapping[str, Any]) -> list[Need]:

@@ -97,6 +97,191 @@ _KTO_TYPE = {"field_prompt": "prompt", "field_completion": "completion", "field_
 _DATASET_KEYS = {"path", "type", "split", "ds_type", "field_messages", "message_property_mappings", "field", "name"}
 _FILE_TYPES = {".json": "json", ".jsonl": "json", ".parquet": "parquet", ".csv": "csv", ".arrow": "arrow"}
 
+# GRPO prompts: the dataset transform ftgen ships beside an Axolotl GRPO config (FT193). Axolotl 0.19.0 loads a GRPO
+# dataset `type: module.function` through prompt_strategies/dpo (base.load: import_module, then function(cfg,
+# dataset_idx=i) returns the row transform); TRL's GRPOTrainer reads the `prompt` column (a string, or a list of
+# messages it formats with the tokenizer's chat template) and passes the other columns to the reward functions.
+GRPO_MODULE_FILE = "ftgen_grpo.py"
+GRPO_TRANSFORMS = {  # function -> the spec's data format it reads
+    "ftgen_grpo.alpaca_chat": "alpaca",
+    "ftgen_grpo.alpaca_text": "alpaca",
+    "ftgen_grpo.messages_chat": "messages",
+    "ftgen_grpo.sharegpt_chat": "sharegpt",
+}
+GRPO_MODULE = '''"""GRPO prompts for Axolotl, written by ftgen beside the config (rule FT193; `ftgen explain FT193`).
+
+Each function is an Axolotl dataset transform (datasets[].type: ftgen_grpo.<function>): it returns the function
+that turns one row into TRL GRPOTrainer's `prompt` (what the model completes) and `answer` (the reference the
+reward functions receive as a keyword argument, beside every other column of the row).
+"""
+
+# Axolotl 0.19.0 prompters.py AlpacaPrompter, prompt style "instruct": the alpaca prompt SFT trains on
+_SYSTEM_INPUT = (
+    "Below is an instruction that describes a task, paired with an input that provides further context. "
+    "Write a response that appropriately completes the request."
+)
+_SYSTEM = "Below is an instruction that describes a task. Write a response that appropriately completes the request."
+
+
+def _user(row):
+    instruction, extra = row.get("instruction") or "", row.get("input") or ""
+    return instruction + ("\\n\\n" + extra if extra else "")
+
+
+def alpaca_chat(cfg, dataset_idx=0, **kwargs):
+    """Alpaca rows as one user turn: the trainer applies the model's chat template."""
+
+    def transform(row, tokenizer=None):
+        return {"prompt": [{"role": "user", "content": _user(row)}], "answer": row.get("output")}
+
+    return transform
+
+
+def alpaca_text(cfg, dataset_idx=0, **kwargs):
+    """Alpaca rows in the alpaca prompt format (a model without a chat template)."""
+
+    def transform(row, tokenizer=None):
+        instruction, extra = row.get("instruction") or "", row.get("input") or ""
+        if extra:
+            text = f"{_SYSTEM_INPUT}\\n\\n### Instruction:\\n{instruction}\\n\\n### Input:\\n{extra}\\n\\n### Response:\\n"
+        else:
+            text = f"{_SYSTEM}\\n\\n### Instruction:\\n{instruction}\\n\\n### Response:\\n"
+        return {"prompt": text, "answer": row.get("output")}
+
+    return transform
+
+
+def _conversation(field, role, content):
+    def transform(row, tokenizer=None):
+        turns = [{"role": {"human": "user", "gpt": "assistant"}.get(m[role], m[role]), "content": m[content]}
+                 for m in row[field]]
+        last = max((i for i, m in enumerate(turns) if m["role"] == "assistant"), default=len(turns))
+        answer = turns[last]["content"] if last < len(turns) else None
+        return {"prompt": turns[:last], "answer": answer}
+
+    return transform
+
+
+def messages_chat(cfg, dataset_idx=0, **kwargs):
+    """OpenAI-style messages: the turns before the last assistant turn; that turn is the answer."""
+    return _conversation("messages", "role", "content")
+
+
+def sharegpt_chat(cfg, dataset_idx=0, **kwargs):
+    """ShareGPT conversations (from/value): the turns before the last gpt turn; that turn is the answer."""
+    return _conversation("conversations", "from", "value")
+'''
+
+# Preference prompts: the dataset transform ftgen ships beside an Axolotl DPO / ORPO / KTO config (FT195). Axolotl
+# 0.19.0 loads `type: module.function` through prompt_strategies/dpo, orpo or kto (base.load), as for GRPO; the
+# transform gets the tokenizer (utils/data/rl.py _map_dataset) whose chat template Axolotl set from `chat_template`.
+PREF_MODULE_FILE = "ftgen_prefs.py"
+PREF_TRANSFORMS = {  # function -> the spec's data format it reads
+    "ftgen_prefs.pairs_chat": "preference",
+    "ftgen_prefs.pairs_alpaca": "preference",
+    "ftgen_prefs.kto_chat": "kto",
+    "ftgen_prefs.kto_alpaca": "kto",
+}
+PREF_MODULE = '''"""Preference prompts for Axolotl, written by ftgen beside the config (rule FT195; `ftgen explain FT195`).
+
+Each function is an Axolotl dataset transform (datasets[].type: ftgen_prefs.<function>) for rows of ftgen's
+preference format (prompt, chosen, rejected) or KTO format (prompt, completion, label): the prompt becomes one user
+turn in the model's chat template (*_chat) or an alpaca prompt (*_alpaca, a model without a chat template), the
+same prompt format SFT and evaluation use; each answer is what the template puts after that prompt.
+"""
+
+# Axolotl 0.19.0 prompters.py AlpacaPrompter, prompt style "instruct"
+_SYSTEM = "Below is an instruction that describes a task. Write a response that appropriately completes the request."
+
+
+def _alpaca(prompt):
+    return f"{_SYSTEM}\\n\\n### Instruction:\\n{prompt}\\n\\n### Response:\\n"
+
+
+def _chat(tokenizer, prompt, answers):
+    user = [{"role": "user", "content": prompt}]
+    head = tokenizer.apply_chat_template(user, add_generation_prompt=True, tokenize=False)
+    out = []
+    for answer in answers:
+        full = tokenizer.apply_chat_template(user + [{"role": "assistant", "content": answer}], tokenize=False)
+        out.append(full[len(head):] if full.startswith(head) else answer + (tokenizer.eos_token or ""))
+    return head, out
+
+
+def pairs_chat(cfg, dataset_idx=0, **kwargs):
+    def transform(row, tokenizer=None):
+        prompt, (chosen, rejected) = _chat(tokenizer, row["prompt"], [row["chosen"], row["rejected"]])
+        return {"prompt": prompt, "chosen": chosen, "rejected": rejected}
+
+    return transform
+
+
+def pairs_alpaca(cfg, dataset_idx=0, **kwargs):
+    def transform(row, tokenizer=None):
+        eos = tokenizer.eos_token or ""
+        return {"prompt": _alpaca(row["prompt"]), "chosen": row["chosen"] + eos, "rejected": row["rejected"] + eos}
+
+    return transform
+
+
+def kto_chat(cfg, dataset_idx=0, **kwargs):
+    def transform(row, tokenizer=None):
+        prompt, (completion,) = _chat(tokenizer, row["prompt"], [row["completion"]])
+        return {"prompt": prompt, "completion": completion, "label": bool(row["label"])}
+
+    return transform
+
+
+def kto_alpaca(cfg, dataset_idx=0, **kwargs):
+    def transform(row, tokenizer=None):
+        eos = tokenizer.eos_token or ""
+        return {"prompt": _alpaca(row["prompt"]), "completion": row["completion"] + eos, "label": bool(row["label"])}
+
+    return transform
+'''
+
+# SFT on alpaca rows with a chat model: a prompt strategy package ftgen ships beside the config (FT107). Axolotl
+# 0.19.0 prompt_strategies/__init__.py load: `type: pkg.module` imports pkg.module and calls its load(tokenizer,
+# cfg, ds_cfg); this one wraps Axolotl's own chat_template strategy, turning each row into a user and an assistant
+# turn first, so the model trains (and is evaluated) in its chat template.
+SFT_TRANSFORM = "ftgen_sft.alpaca_chat"
+SFT_FILES = {
+    "ftgen_sft/__init__.py": '"""Prompt strategies ftgen ships beside an Axolotl config (`ftgen explain FT107`)."""\n',
+    "ftgen_sft/alpaca_chat.py": '''"""Alpaca rows (instruction, input, output) as a user turn and an assistant turn in the model's chat template.
+
+Axolotl loads it for `type: ftgen_sft.alpaca_chat` and tokenises the turns with its own chat_template strategy
+(the assistant turn is trained, the user turn masked), as it does for `type: chat_template` conversations.
+"""
+
+from axolotl.prompt_strategies.chat_template import load as _chat_template
+
+
+def _turns(instruction, extra, output):
+    user = (instruction or "") + ("\\n\\n" + extra if extra else "")
+    return [{"role": "user", "content": user}, {"role": "assistant", "content": output or ""}]
+
+
+def load(tokenizer, cfg, ds_cfg=None, processor=None):
+    ds = dict(ds_cfg or {})
+    ds.update(type="chat_template", field_messages="messages")
+    strategy = _chat_template(tokenizer, cfg, ds, processor=processor)
+    tokenize = strategy.tokenize_prompt
+
+    def tokenize_prompt(prompt):
+        row = {k: v for k, v in prompt.items() if k in ("instruction", "input", "output")}
+        if isinstance(row.get("instruction"), list):  # a batch of rows
+            n = len(row["instruction"])
+            extras, outputs = row.get("input") or [None] * n, row.get("output") or [None] * n
+            messages = [_turns(*t) for t in zip(row["instruction"], extras, outputs)]
+        else:
+            messages = _turns(row.get("instruction"), row.get("input"), row.get("output"))
+        return tokenize({"messages": messages})
+
+    strategy.tokenize_prompt = tokenize_prompt
+    return strategy
+''',
+}
+
 
 def _adapters(values: Values) -> bool:
     return values.get("method") in ("lora", "qlora")
@@ -250,6 +435,13 @@ def _write_pref_loss(values: Values, where: Where) -> dict[str, Any] | None:
 def _write_grpo(values: Values, where: Where) -> dict[str, Any] | None:
     if values.get("reward_funcs") is None:
         return None
+    for name in values.get("reward_files") or ():  # FT194: shipped beside the config, importable from there
+        if where.base is None:
+            break  # keys only (no folder to copy from or to)
+        source = where.local(name)
+        if source is None:
+            raise Untranslatable(f"reward module file {name} is not beside the spec")
+        where.files[name] = source.read_text(encoding="utf-8")
     trl = {"reward_funcs": list(values["reward_funcs"])}
     for name in ("num_generations", "max_completion_length", "use_vllm"):
         if values.get(name) is not None:
@@ -299,7 +491,7 @@ def _dataset_entry(item: Mapping[str, Any], where: Where) -> dict[str, Any]:
     split = item.get("split", "train")
     if split != "train" or hub:
         out["split"] = split
-    if fmt == "preference":
+    if fmt == "preference":  # DPODataset / KTODataset have no ds_type: Axolotl reads the file's extension
         out["type"] = dict(_PREFERENCE_TYPE)
         return out
     if fmt == "kto":
@@ -309,7 +501,10 @@ def _dataset_entry(item: Mapping[str, Any], where: Where) -> dict[str, Any]:
         out["ds_type"] = _FILE_TYPES.get(Path(str(item["path"])).suffix.lower(), "json")
     if fmt == "prompt":  # GRPO prompts: read as they are
         return out
-    if fmt == "alpaca":
+    if fmt == "alpaca" and item.get("chat"):
+        out["type"] = SFT_TRANSFORM
+        where.files.update(SFT_FILES)
+    elif fmt == "alpaca":
         out["type"] = "alpaca"
     elif fmt in ("sharegpt", "messages"):
         out["type"] = "chat_template"
@@ -339,7 +534,18 @@ def _write_datasets(values: Values, where: Where) -> dict[str, Any] | None:
     if not datasets:
         return None
     if values.get("task") == "grpo":
-        datasets = [{**d, "format": "prompt"} for d in datasets]
+        transform = values.get("grpo_transform")
+        if not transform:
+            raise Untranslatable("Axolotl's GRPO needs a dataset transform `type:` (FT193 decides it)")
+        where.files[GRPO_MODULE_FILE] = GRPO_MODULE
+        return {"datasets": [{**_dataset_entry({**d, "format": "prompt"}, where), "type": transform} for d in datasets]}
+    template = values.get("chat_template")
+    if values.get("task") in (None, "sft") and isinstance(template, Mapping) and template.get(NAME):
+        datasets = [{**d, "chat": True} for d in datasets]  # alpaca rows in the model's chat template
+    transform = values.get("pref_transform")
+    if transform and values.get("task") in ("dpo", "kto", "orpo"):
+        where.files[PREF_MODULE_FILE] = PREF_MODULE
+        return {"datasets": [{**_dataset_entry(d, where), "type": transform} for d in datasets]}
     return {"datasets": [_dataset_entry(d, where) for d in datasets]}
 
 
@@ -360,7 +566,7 @@ def _dataset_item(ds: Any) -> tuple[dict | None, str]:
         item["split"] = ds["split"]
     if ds.get("name"):
         item["subset"] = ds["name"]
-    if t == "alpaca":
+    if t in ("alpaca", SFT_TRANSFORM):
         item["format"] = "alpaca"
     elif t == "chat_template":
         mapping = ds.get("message_property_mappings") or {}
@@ -379,6 +585,10 @@ def _dataset_item(ds: Any) -> tuple[dict | None, str]:
         item["format"] = "text"
         if (ds.get("field") or "text") != "text":
             item["text_field"] = ds["field"]
+    elif isinstance(t, str) and t in GRPO_TRANSFORMS:
+        item["format"] = GRPO_TRANSFORMS[t]
+    elif isinstance(t, str) and t in PREF_TRANSFORMS:
+        item["format"] = PREF_TRANSFORMS[t]
     elif t == _PREFERENCE_TYPE:
         item["format"] = "preference"
     elif t == _KTO_TYPE:
@@ -661,7 +871,7 @@ ROWS = (
     row("pref_beta", "rl_beta", "Method", back=num),
     joint(("pref_loss",), (), "Method", _write_pref_loss, lambda cfg, r, w: None),
     joint(
-        ("reward_funcs", "num_generations", "max_completion_length", "use_vllm"),
+        ("reward_funcs", "num_generations", "max_completion_length", "use_vllm", "reward_files"),
         ("trl",),
         "Method",
         _write_grpo,
@@ -675,7 +885,7 @@ ROWS = (
     row("kto_chosen_weight", "kto_desirable_weight", "Method", back=num),
     row("kto_rejected_weight", "kto_undesirable_weight", "Method", back=num),
     # Data
-    joint(("datasets",), ("datasets",), "Data", _write_datasets, _read_datasets),
+    joint(("datasets", "grpo_transform", "pref_transform"), ("datasets",), "Data", _write_datasets, _read_datasets),
     row("dataset_cache_dir", "dataset_prepared_path", "Data"),
     default_only("retokenize", True, "Data"),  # its cache is keyed by the config and the data
     row("dataset_num_proc", "dataset_num_proc", "Data"),
@@ -1007,6 +1217,9 @@ class Axolotl(Framework):
             Step("install torch", pip=("{torch}",)),
             Step("install axolotl 0.19.0", pip=("{torch}", "axolotl==0.19.0", "matplotlib")),
             Step(f"install MLflow {MLFLOW_VERSION} (experiment tracking)", pip=("{torch}", *MLFLOW_REQUIREMENTS)),
+            # its `deepspeed` extra pins deepspeed>=0.18.6,<0.19.0 (METADATA); an sdist whose setup.py imports
+            # torch: built against the env's torch, ops compiled on first use
+            Step("install deepspeed 0.18.9 (ZeRO)", pip=("--no-build-isolation", "{torch}", "deepspeed==0.18.9")),
             # Axolotl's own `deepspeed` extra (deepspeed>=0.18.6,<0.19.0 and deepspeed-kernels); Liger
             # (liger-kernel==0.8.1) is already a core requirement. Its `flash-attn` extra (flash-attn==2.8.3) is
             # left out: PyPI has only its source, which compiles CUDA kernels for hours and publishes no wheel for
@@ -1067,11 +1280,21 @@ class Axolotl(Framework):
         "pretrain": ("qlora", "lora", "full"),
         "dpo": ("qlora", "lora", "full"),
         "kto": ("qlora", "lora", "full"),
+        "orpo": ("qlora", "lora", "full"),
         "grpo": ("qlora", "lora", "full"),
     }
-    unsupported = {
-        "orpo": "Axolotl's ORPO strategies need chosen/rejected message lists (chat_template.argilla), "
-        "which ftgen's preference format does not map to yet",
+    unsupported: dict[str, str] = {}
+    proven = {
+        ("sft", "lora"): "cell",
+        ("sft", "qlora"): "sft",
+        ("sft", "full"): "sft",
+        ("pretrain", "lora"): "cell",
+        ("dpo", "lora"): "cell",
+        ("dpo", "qlora"): "cell",
+        ("dpo", "full"): "cell",
+        ("kto", "lora"): "cell",
+        ("orpo", "lora"): "cell",
+        ("grpo", "lora"): "cell",
     }
     preferred = {
         "sft": "Axolotl packs samples with multipack",
@@ -1125,9 +1348,13 @@ class Axolotl(Framework):
     def model_template(self, card) -> str | None:
         return card.axolotl_chat_template
 
-    def uses_template(self, task: str, formats: tuple[str, ...]) -> bool:
-        """Axolotl applies a chat template to conversation datasets (type: chat_template) only."""
-        return task in ("sft", "grpo") and any(f in ("sharegpt", "messages") for f in formats)
+    def uses_template(self, task: str, formats: tuple[str, ...], chat: bool = False) -> bool:
+        """Axolotl applies a chat template to conversation datasets (type: chat_template) and, for a model with a
+        chat template, to alpaca SFT rows and preference rows through the transforms ftgen ships (FT107, FT195)."""
+        conversations = any(f in ("sharegpt", "messages") for f in formats)
+        if task in ("dpo", "kto", "orpo"):
+            return chat
+        return task in ("sft", "grpo") and (conversations or (chat and task == "sft" and "alpaca" in formats))
 
     def refusals(self, values: Values, cpu: bool, world: int) -> list[Refusal]:
         out = []
@@ -1200,7 +1427,7 @@ class Axolotl(Framework):
         base, _, style = kind.partition(":") if isinstance(kind, str) else ("", "", "")
         if base == "alpaca":
             return {"kind": "alpaca", "prompt_style": style or None, "sequence_len": cfg.get("sequence_len")}
-        if base == "chat_template":
+        if base in ("chat_template", SFT_TRANSFORM):
             return {
                 "kind": "chat_template",
                 "chat_template": ds.get("chat_template") or cfg.get("chat_template") or "tokenizer_default",

@@ -596,6 +596,9 @@ ABSENT = {
     "group_by_length": "LLaMA-Factory 0.9.5 does not expose group_by_length",
     "test_datasets": "LLaMA-Factory names eval sets in eval_dataset through dataset_info.json; ftgen does not translate them",
     "reward_funcs": "LLaMA-Factory 0.9.5 has no GRPO stage",
+    "grpo_transform": "LLaMA-Factory 0.9.5 has no GRPO stage",
+    "pref_transform": "LLaMA-Factory formats preference rows with its `template` (FT107), no transform",
+    "reward_files": "LLaMA-Factory 0.9.5 has no GRPO stage",
     "num_generations": "LLaMA-Factory 0.9.5 has no GRPO stage",
     "max_completion_length": "LLaMA-Factory 0.9.5 has no GRPO stage",
     "use_vllm": "LLaMA-Factory 0.9.5 has no GRPO stage",
@@ -719,13 +722,18 @@ class LlamaFactory(Framework):
             Step("remove torchaudio's compiled extensions", action="strip-torchaudio-libs"),
             Step("install bitsandbytes 0.50.2 (QLoRA)", pip=("{torch}", "bitsandbytes==0.50.2")),
             Step(f"install MLflow {MLFLOW_VERSION} (experiment tracking)", pip=("{torch}", *MLFLOW_REQUIREMENTS)),
-            # What LLaMA-Factory's optional requirements add for GPUs: DeepSpeed (its README's range 0.10.0-0.16.x;
-            # 0.16.9 the newest in it) and liger-kernel (>=0.5.5; 0.8.1, the version Axolotl pins for
-            # transformers 5). flash-attn is left out: PyPI has only its source (a long CUDA build) and no wheel
-            # for torch 2.13; `ftgen run` names the install command when a config asks for it.
+            # its `deepspeed` extra (requirements/deepspeed.txt: deepspeed>=0.10.0,<=0.16.9); an sdist whose
+            # setup.py imports torch: built against the env's torch, ops compiled on first use
             Step(
-                "install GPU extras: deepspeed, liger-kernel",
-                pip=("{torch}", "deepspeed==0.16.9", "liger-kernel==0.8.1"),
+                "install deepspeed 0.16.9 (ZeRO)",
+                pip=("--no-build-isolation", "{torch}", "deepspeed==0.16.9"),
+            ),
+            # What LLaMA-Factory's optional requirements add for GPUs beyond DeepSpeed: liger-kernel (>=0.5.5; 0.8.1,
+            # the version Axolotl pins for transformers 5). flash-attn is left out: PyPI has only its source (a long
+            # CUDA build) and no wheel for torch 2.13; `ftgen run` names the install command when a config asks for it.
+            Step(
+                "install GPU extras: liger-kernel",
+                pip=("{torch}", "liger-kernel==0.8.1"),
                 flavors=("cuda",),
             ),
         ),
@@ -797,6 +805,17 @@ class LlamaFactory(Framework):
         "kto": "LLaMA-Factory runs every preference stage from one `stage:` key",
         "orpo": "LLaMA-Factory runs every preference stage from one `stage:` key",
     }
+    proven = {
+        ("sft", "lora"): "cell",
+        ("sft", "qlora"): "sft",
+        ("sft", "full"): "sft",
+        ("pretrain", "lora"): "cell",
+        ("dpo", "lora"): "cell",
+        ("dpo", "qlora"): "cell",
+        ("dpo", "full"): "cell",
+        ("kto", "lora"): "cell",
+        ("orpo", "lora"): "cell",
+    }
     traits = Traits(
         unknown_keys="refused",
         type_errors="train",
@@ -827,9 +846,11 @@ class LlamaFactory(Framework):
         return out
 
     def model_template(self, card) -> str | None:
-        return card.llamafactory_template
+        """The model's chat template; a base model (no chat template) trains on alpaca prompts, as Axolotl's
+        `type: alpaca` formats them (data/template.py `alpaca`), so one spec has one prompt format."""
+        return card.llamafactory_template if card.chat else "alpaca"
 
-    def uses_template(self, task: str, formats: tuple[str, ...]) -> bool:
+    def uses_template(self, task: str, formats: tuple[str, ...], chat: bool = False) -> bool:
         """LLaMA-Factory formats every stage but pretraining through its template."""
         return task != "pretrain"
 

@@ -52,6 +52,7 @@ class LaunchContext:
     master_port: int = MASTER_PORT
     trackers: tuple[str, ...] = ()  # the spec's tracking backends (none: every tracker off)
     tracking_env: dict[str, str] = field(default_factory=dict)  # MLFLOW_* / WANDB_* defaults, from the build folder
+    python_modules: tuple[str, ...] = ()  # Python files the build ships beside the configs (reward functions, ...)
 
     @property
     def world(self) -> int:
@@ -113,4 +114,5 @@ def context(build) -> LaunchContext:
         hours=plan.time_cost.hours if plan.time_cost else None,
         trackers=tracked.backends if tracked else (),
         tracking_env=tracked.env() if tracked else {},
+        python_modules=tuple(sorted(n for r in build.rendered for n in r.extra_files if n.endswith(".py"))),
     )

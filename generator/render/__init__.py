@@ -160,7 +160,10 @@ def render(plan, spec, facts, framework: str, out_dir: Path) -> Rendered:
                 )
             ]
         )
-    extra = {name: json.dumps(data, indent=2, ensure_ascii=False) + "\n" for name, data in found.files.items()}
+    extra = {
+        name: (data if isinstance(data, str) else json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        for name, data in found.files.items()
+    }
     return Rendered(framework, fw.version, text, parsed, extra, found.entries)
 
 

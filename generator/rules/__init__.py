@@ -6,7 +6,7 @@ from ..errors import FtgenError
 from ..facts.types import Facts
 from ..plan import MemoryRecord, Plan, TimeCostRecord, coerce
 from ..spec import Spec
-from . import checks, defaults, hardware, hyper, tracking, tree  # noqa: F401  (importing registers the rules)
+from . import checks, defaults, hardware, hyper, stages, tracking, tree  # noqa: F401  (importing registers the rules)
 from ._context import Context
 from ._registry import Rule, all_rules, get
 

@@ -331,15 +331,19 @@ def chat_template(ctx: Context) -> None:
     """Name the model's prompt template in each framework config that formats prompts with one.
 
     What: for each chosen framework whose configs format prompts through a named template (LLaMA-Factory for
-    every stage but pretraining; Axolotl for conversation data, `type: chat_template`), the model's template as
-    that framework names it, from the model catalog (a local model: its tokenizer's template, else the family's).
-    The value maps framework -> template name (Axolotl `chat_template`, LLaMA-Factory `template`); null for a
-    framework that formats this data without one.
+    every stage but pretraining; Axolotl for conversation data, `type: chat_template`, and, with a model that has
+    a chat template, for alpaca SFT rows through the `ftgen_sft.alpaca_chat` strategy the build ships and for the
+    preference stages, FT195), the model's template as that framework names it, from the model catalog (a local
+    model: its tokenizer's template, else the family's). A base model (no chat template) trains on alpaca prompts
+    in both frameworks (LLaMA-Factory `template: alpaca`, Axolotl `type: alpaca`): one prompt format per spec,
+    the one evaluation scores with. The value maps framework -> template name (Axolotl `chat_template`,
+    LLaMA-Factory `template`); null for a framework that formats this data without one.
     Why: a model fine-tuned on another template than the one it is served with answers worse; the two
     frameworks name the same template differently (Qwen2.5: Axolotl `qwen_25`, LLaMA-Factory `qwen`).
     Example: Llama-3.1-8B-Instruct, sft on messages, framework both -> {axolotl: llama3, llamafactory: llama3}.
-    References: generator/catalog/models.yaml; Axolotl utils/schemas/enums.py ChatTemplate; LLaMA-Factory
-    data/template.py.
+    References: generator/catalog/models.yaml; Axolotl 0.19.0 utils/schemas/enums.py ChatTemplate,
+    prompt_strategies/__init__.py load (a `pkg.module` type) and chat_template.py; LLaMA-Factory 0.9.5
+    data/template.py (`alpaca`).
     """
     task = ctx.spec.task
     formats = tuple(t.format for t in ctx.spec.data.train)
@@ -347,6 +351,6 @@ def chat_template(ctx: Context) -> None:
     value = {}
     for name in ctx.get("frameworks") or []:
         fw = frameworks.get(name)
-        value[name] = fw.model_template(card) if fw.uses_template(task, formats) else None
+        value[name] = fw.model_template(card) if fw.uses_template(task, formats, chat=card.chat) else None
     if any(value.values()):
         ctx.decide("chat_template", value, f"{card.id}'s prompt template as each framework names it (model catalog)")

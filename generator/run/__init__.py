@@ -268,6 +268,9 @@ def start(
     argv, extra_env = launch_command(prep.framework, Path("config.yaml"), env, launcher=launcher, nproc=nproc)
     if tracked is not None:
         extra_env = {**tracked.env(prep.out_dir.resolve(), run_name=record.run_id), **extra_env}
+    shipped = [f for f in prep.plan.get("files") or [] if isinstance(f, str) and f.endswith(".py")]
+    if shipped:  # reward functions and data transforms the build ships beside the config (FT193, FT194)
+        extra_env = {**extra_env, "PYTHONPATH": str(Path(prep.out_dir).resolve())}
     _identify(record)
     record.command = mask_argv([str(a) for a in argv])
     record.launcher = launcher if nproc == 1 else f"{launcher} x{nproc}"

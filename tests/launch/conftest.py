@@ -71,6 +71,7 @@ def _write_build(spec: Path | str, out_root: Path) -> Path:
     b.out_dir.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
         path = b.out_dir / name
+        path.parent.mkdir(parents=True, exist_ok=True)  # a shipped package (ftgen_sft/)
         path.write_text(text, encoding="utf-8")
         if name in EXECUTABLE:
             path.chmod(0o755)

@@ -58,6 +58,7 @@ if [ ! -d "$FTGEN_ENV_BIN" ]; then
 fi
 export PATH="$FTGEN_ENV_BIN:$PATH"
 unset PYTHONHOME PYTHONPATH PYTHONSTARTUP
+export PYTHONPATH="$PWD"  # the modules this build ships beside the config: ftgen_sft/__init__.py, ftgen_sft/alpaca_chat.py
 export PYTHONUNBUFFERED=1
 # Hub downloads stay on (the framework fetches the model and hub datasets it names) unless the environment says
 # offline: FTGEN_OFFLINE or HF_HUB_OFFLINE set to 1, true, yes or on - the rule `ftgen run` follows.

@@ -1,0 +1,1 @@
+"""Prompt strategies ftgen ships beside an Axolotl config (`ftgen explain FT107`)."""
