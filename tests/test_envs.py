@@ -176,7 +176,7 @@ def test_failed_step_leaves_no_env_and_says_how_to_retry(tmp_path, fake_runner):
     assert "torch==2.13.0" in err.command
     assert "No matching distribution" in err.output_tail
     text = err.render()
-    assert "step 3/6" in text and "ftgen env install axolotl" in text and f"--env-dir {tmp_path}" in text
+    assert "step 3/7" in text and "ftgen env install axolotl" in text and f"--env-dir {tmp_path}" in text
     assert not (tmp_path / "axolotl-0.19.0-cpu").exists()
     assert not list(tmp_path.glob(".tmp-*"))
     assert (tmp_path / ".logs" / "axolotl-0.19.0-cpu.log").is_file()

@@ -614,6 +614,12 @@ _MACHINE = (
         "DeepSpeed runs only under torchrun (FORCE_TORCHRUN=1) on GPUs; the check here runs one CPU process",
     ),
     (
+        # a relative `deepspeed:` path is read from the folder training starts in (LLaMA-Factory's own examples name
+        # examples/deepspeed/... from its repository root): where the file is, not what the config says
+        re.compile(r"Expected a string path to an existing deepspeed config"),
+        "the DeepSpeed config file it names is not found from the folder this check runs in",
+    ),
+    (
         re.compile(r"'(deepspeed)[^']*' distribution was not found"),
         "DeepSpeed is not installed in the LLaMA-Factory env",
     ),

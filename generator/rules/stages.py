@@ -67,6 +67,15 @@ def kto_micro_batch(ctx: Context) -> None:
             f"{mb} per GPU x {world} GPU(s) x {accum} = {mb * world * accum} toward the global batch "
             f"{ctx['global_batch_size']}",
         )
+    product = mb * world * ctx["gradient_accumulation_steps"]
+    if product != ctx["global_batch_size"] and not ctx.is_spec("global_batch_size"):
+        # 2 per GPU on many GPUs can exceed the global batch FT145 aimed for: the batch that trains is the product
+        ctx.decide(
+            "global_batch_size",
+            product,
+            f"KTO's micro batch of 2 x {world} GPU(s) x {ctx['gradient_accumulation_steps']} = {product} sequences "
+            f"per optimizer step (FT145 aimed for {ctx['global_batch_size']})",
+        )
     ctx.extras["memory"] = _fit.estimate(ctx)
 
 
