@@ -395,7 +395,9 @@ def config_faults(build) -> list[str]:
             if getattr(event, "tag", None) is not None:
                 faults.append(f"{r.framework}: explicit tag {event.tag} in the rendered config")
     for name in build.files:
-        if "/" in name or "\\" in name or name.startswith("."):
+        # a shipped package (ftgen_sft/) is one level of plain names inside the output folder, never out of it
+        parts = name.split("/")
+        if "\\" in name or len(parts) > 2 or any(not p or p.startswith(".") for p in parts):
             faults.append(f"file name {name!r} is not a plain name")
     try:
         json.loads(build.files["plan.json"])

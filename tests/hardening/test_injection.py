@@ -157,7 +157,9 @@ def test_hub_splits_round_trip(tmp_path):
     spec = _base(data={"train": [{"path": hub, "format": "alpaca", "split": v} for v in splits], "examples": 5000})
     b = build_file(_write_spec(tmp_path, spec), tmp_path / "outputs")
     cfg = _configs(b)
-    assert cfg["axolotl"]["datasets"] == [{"path": hub, "split": v, "type": "alpaca"} for v in splits]
+    datasets = cfg["axolotl"]["datasets"]
+    assert [(d["path"], d["split"]) for d in datasets] == [(hub, v) for v in splits]
+    assert len({d["type"] for d in datasets}) == 1  # one prompt format (FT107), whatever the model's template
     info = json.loads(b.files["dataset_info.json"])
     assert [(e["hf_hub_url"], e.get("split", "train")) for e in info.values()] == [(hub, v) for v in splits]
 
