@@ -537,5 +537,8 @@ def test_every_golden_and_example_config_passes_the_frameworks_own_validator():
             assert c.status != "refused", f"{build.name} {c.framework}: {[p.message for p in c.errors]}"
             if c.status == "not checked here":
                 not_checked[f"{build.name}/{c.framework}"] = c.not_checked
-    # only DeepSpeed needs what this machine lacks (GPUs, torchrun, the deepspeed package)
-    assert all("DeepSpeed" in why for why in not_checked.values()), not_checked
+    # only DeepSpeed (GPUs, torchrun, the deepspeed package) and the GPU extras a CPU env leaves out (LLaMA-Factory
+    # refuses enable_liger_kernel without liger-kernel, installed by `--torch cuda`) need what this machine lacks
+    assert all(
+        "DeepSpeed" in why or "a package the config needs is not installed" in why for why in not_checked.values()
+    ), not_checked
