@@ -764,11 +764,11 @@ class LlamaFactory(Framework):
         "orpo": "LLaMA-Factory runs every preference stage from one `stage:` key",
     }
     proven = {
-        ("sft", "lora"): "cell",
-        ("sft", "qlora"): "sft",
-        ("sft", "full"): "sft",
+        ("sft", "lora"): "run",
+        ("sft", "qlora"): "run",
+        ("sft", "full"): "run",
         ("pretrain", "lora"): "cell",
-        ("dpo", "lora"): "cell",
+        ("dpo", "lora"): "run",
         ("dpo", "qlora"): "cell",
         ("dpo", "full"): "cell",
         ("kto", "lora"): "cell",
