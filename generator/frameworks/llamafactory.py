@@ -607,6 +607,12 @@ _MACHINE = (
         "DeepSpeed runs only under torchrun (FORCE_TORCHRUN=1) on GPUs; the check here runs one CPU process",
     ),
     (
+        # transformers' HfDeepSpeedConfig with deepspeed installed: the json a relative `deepspeed:` path names is
+        # looked up from the folder the check runs in, not the one the config is launched from
+        re.compile(r"Expected a string path to an existing deepspeed config"),
+        "the DeepSpeed config file is not found from here (a relative path is read from the launch folder)",
+    ),
+    (
         re.compile(r"'(deepspeed)[^']*' distribution was not found"),
         "DeepSpeed is not installed in the LLaMA-Factory env",
     ),
