@@ -140,7 +140,7 @@ class Framework:
     targets: Mapping[str, tuple[str, ...]] = {}  # task -> methods ftgen compiles and runs
     unsupported: Mapping[str, str] = {}  # task -> why not
     # (task, method) -> the e2e test that trains it: "cell" (tests/run/test_targets_e2e.py, a few CPU steps) or
-    # "sft" (tests/run/test_run_e2e.py, the loss must fall); generator/targets.py turns it into test ids
+    # "run" (tests/run/test_run_e2e.py, 24 steps, the loss must fall); generator/targets.py makes the test ids
     proven: Mapping[tuple[str, str], str] = {}
     unproven: Mapping[tuple[str, str], str] = {}  # (task, method) claimed but no run here proves it -> why
     preferred: Mapping[str, str] = {}  # task -> why `framework: auto` picks this framework for it

@@ -1285,9 +1285,9 @@ class Axolotl(Framework):
     }
     unsupported: dict[str, str] = {}
     proven = {
-        ("sft", "lora"): "cell",
-        ("sft", "qlora"): "sft",
-        ("sft", "full"): "sft",
+        ("sft", "lora"): "run",
+        ("sft", "qlora"): "run",
+        ("sft", "full"): "run",
         ("pretrain", "lora"): "cell",
         ("dpo", "lora"): "cell",
         ("dpo", "qlora"): "cell",

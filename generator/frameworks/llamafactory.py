@@ -614,10 +614,10 @@ _MACHINE = (
         "DeepSpeed runs only under torchrun (FORCE_TORCHRUN=1) on GPUs; the check here runs one CPU process",
     ),
     (
-        # a relative `deepspeed:` path is read from the folder training starts in (LLaMA-Factory's own examples name
-        # examples/deepspeed/... from its repository root): where the file is, not what the config says
+        # transformers' HfDeepSpeedConfig with deepspeed installed: the json a relative `deepspeed:` path names is
+        # looked up from the folder the check runs in, not the one the config is launched from
         re.compile(r"Expected a string path to an existing deepspeed config"),
-        "the DeepSpeed config file it names is not found from the folder this check runs in",
+        "the DeepSpeed config file is not found from here (a relative path is read from the launch folder)",
     ),
     (
         re.compile(r"'(deepspeed)[^']*' distribution was not found"),
@@ -812,11 +812,11 @@ class LlamaFactory(Framework):
         "orpo": "LLaMA-Factory runs every preference stage from one `stage:` key",
     }
     proven = {
-        ("sft", "lora"): "cell",
-        ("sft", "qlora"): "sft",
-        ("sft", "full"): "sft",
+        ("sft", "lora"): "run",
+        ("sft", "qlora"): "run",
+        ("sft", "full"): "run",
         ("pretrain", "lora"): "cell",
-        ("dpo", "lora"): "cell",
+        ("dpo", "lora"): "run",
         ("dpo", "qlora"): "cell",
         ("dpo", "full"): "cell",
         ("kto", "lora"): "cell",
