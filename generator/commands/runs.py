@@ -141,11 +141,14 @@ def run(
             raise SystemExit(int(Exit.RUN_FAILED))
         return
     if launcher == "skypilot":
-        from ..launch.run import submit
+        from ..run import skypilot
 
         if build_dir is None:
             raise FtgenError([Problem("<command line>", "BUILD_DIR", "missing", allowed="outputs/<name>")])
-        click.echo(str(submit(Path(build_dir), launcher)))
+        record, submission = skypilot.submit(Path(build_dir), framework)
+        click.echo(str(submission))
+        if record is not None:
+            out.print(f"recorded run {escape(record.run_id)}: {escape(record.note or '')}")
         return
     kw = dict(
         env_root=env_dir,

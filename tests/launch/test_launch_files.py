@@ -609,3 +609,23 @@ def test_spec_cluster_block_refuses_what_sbatch_cannot_take(cluster, key, messag
     with pytest.raises(FtgenError) as exc:
         specmod.from_dict(data, "spec.yaml", Path("."), {}, "")
     assert any(p.key == key and message in p.message for p in exc.value.problems), exc.value.render()
+
+
+def test_skypilot_run_records_cluster_job_name_and_how_to_follow_it(built, stubs, monkeypatch):
+    from generator.run import derive_status, skypilot
+    from generator.run.summary import RunSummary
+
+    out = built("ddp-lora-4xa100")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    record, sub = skypilot.submit(out)
+    assert record is None and not sub.ran  # no sky here: nothing submitted, nothing recorded
+    monkeypatch.setenv("PATH", f"{stubs.bin}:/usr/bin:/bin")
+    monkeypatch.setenv("STUB_LOG", str(stubs.log))
+    record, sub = skypilot.submit(out)
+    assert sub.ran and record.launcher == "skypilot" and record.status == "queued"
+    sched = record.scheduler
+    assert sched["cluster"] == sched["job_name"] == "ftgen-ddp-lora-4xa100"
+    rows = dict(RunSummary.of(record, derive_status(record)).rows())
+    assert rows["scheduler"] == "SkyPilot cluster ftgen-ddp-lora-4xa100, task ftgen-ddp-lora-4xa100"
+    shown = [v for k, v in RunSummary.of(record).rows() if k == "follow"]
+    assert "sky logs ftgen-ddp-lora-4xa100" in shown
