@@ -66,6 +66,31 @@ class Budget:
 
 
 @dataclass(frozen=True)
+class Cluster:
+    """The `cluster:` block: what slurm.sbatch asks Slurm for (None: the cluster's default / the plan's estimate)."""
+
+    partition: str | None = None
+    account: str | None = None
+    time: str | None = None
+    signal_seconds: int = 300
+    sbatch: tuple[str, ...] = ()
+
+
+#: #SBATCH options slurm.sbatch writes itself; `cluster.sbatch` may not repeat them
+SBATCH_OWN = (
+    "job-name",
+    "nodes",
+    "ntasks-per-node",
+    "gpus-per-node",
+    "output",
+    "time",
+    "partition",
+    "account",
+    "signal",
+)
+
+
+@dataclass(frozen=True)
 class Goals:
     serve_many_adapters: bool = False
     priority: str = "balanced"
@@ -106,6 +131,7 @@ class Spec:
     eval: EvalSpec | None = None
     hardware: Hardware = field(default_factory=Hardware)
     budget: Budget = field(default_factory=Budget)
+    cluster: Cluster = field(default_factory=Cluster)
     goals: Goals = field(default_factory=Goals)
     framework: str = "auto"
     method: str = "auto"
@@ -218,6 +244,20 @@ def _semantic_problems(data: dict, file: str, line_of) -> list[Problem]:
                     found=hw[name],
                     allowed="remove it, or replace hardware.gpu by hardware.vram_gb",
                     line=line_of(f"hardware.{name}"),
+                )
+            )
+    for i, line in enumerate((data.get("cluster") or {}).get("sbatch") or ()):
+        option = line[2:].split("=", 1)[0]
+        if option in SBATCH_OWN:
+            out.append(
+                Problem(
+                    file,
+                    f"cluster.sbatch[{i}]",
+                    "slurm.sbatch writes this option itself",
+                    found=line,
+                    allowed="cluster.partition / account / time / signal_seconds, hardware.nodes / gpus_per_node, "
+                    "or another option",
+                    line=line_of(f"cluster.sbatch[{i}]"),
                 )
             )
     task = data.get("task", "sft")
@@ -556,6 +596,9 @@ def from_dict(
             hw.get("usd_per_hour"),
         ),
         budget=Budget(**(data.get("budget") or {})),
+        cluster=Cluster(
+            **dict(data.get("cluster") or {}, sbatch=tuple((data.get("cluster") or {}).get("sbatch") or ()))
+        ),
         goals=Goals(**(data.get("goals") or {})),
         framework=data.get("framework", "auto"),
         method=data.get("method", "auto"),

@@ -22,6 +22,16 @@ fi
 if ! command -v shellcheck >/dev/null 2>&1 && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   (apt-get update -qq && apt-get install -y -qq shellcheck) >/dev/null 2>&1 || echo "shellcheck not installed; its checks will skip"
 fi
+# A single-node Slurm for the Slurm e2e tests (tests/run/test_slurm_e2e.py): installed and started as root with
+# apt-get, stopped at the end when this script started it; otherwise those tests skip with the reason.
+slurm_started=""
+if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  if ! bash scripts/slurm_local.sh status >/dev/null 2>&1; then
+    if bash scripts/slurm_local.sh start >/dev/null; then slurm_started=1; else echo "local Slurm not started; the slurm tests will skip"; fi
+  fi
+fi
+# shellcheck disable=SC2317  # called by the EXIT trap
+stop_slurm() { if [ -n "$slurm_started" ]; then bash scripts/slurm_local.sh stop || true; fi; }
 echo "ruff: lint and format check"
 .venv/bin/ruff check --quiet generator tests benchmarks scripts
 .venv/bin/ruff format --check --quiet generator tests benchmarks scripts
@@ -31,6 +41,7 @@ echo "framework envs ready in $(( $(date +%s) - start )) s"
 set +e
 .venv/bin/python -m pytest -p no:cacheprovider -q -rs --durations=15 "$@"
 rc=$?
+stop_slurm
 set -e
 if [ "$rc" -eq 5 ]; then
   echo "pytest collected no tests (exit 5)"

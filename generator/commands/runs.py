@@ -59,6 +59,12 @@ def _print_summary(summary) -> None:
     show_default=True,
     help="Processes on this machine (torchrun data parallel).",
 )
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="With --launcher slurm: follow the job (its train.log, as a local run shows its output) until it and its "
+    "eval job end, then collect and print the run.",
+)
 @click.option("--quiet", is_flag=True, help="Do not echo the framework's output (it is still in train.log).")
 @click.option("--json", "as_json", is_flag=True, help="Print run.json at the end.")
 @click.option(
@@ -82,6 +88,7 @@ def run(
     quiet,
     as_json,
     offline=False,
+    wait=False,
 ):
     """Train BUILD_DIR (outputs/<name>) with its framework; record everything in runs/<run-id>/.
 
@@ -96,12 +103,51 @@ def run(
     if offline:  # every framework process this command starts (training, eval) inherits it
         os.environ["FTGEN_OFFLINE"] = "1"
 
-    if launcher in ("slurm", "skypilot"):
-        from ..launch.run import submit
+    if launcher == "slurm":
+        from ..run import slurm
+
+        if build_dir is None and not resume_ref:
+            raise FtgenError([Problem("<command line>", "BUILD_DIR", "missing", allowed="outputs/<name>")])
+        if resume_ref:
+            previous = runner.load_run(resume_ref, Path(build_dir) if build_dir else Path("outputs"))
+            record = slurm.submit(
+                Path(previous.path).parent.parent,
+                previous.framework,
+                env_root=env_dir,
+                evaluate=not no_eval,
+                resume_run=Path(previous.path),
+            )
+        else:
+            record = slurm.submit(Path(build_dir), framework, env_root=env_dir, evaluate=not no_eval)
+        sched = record.scheduler or {}
+        if not as_json:
+            out.print(
+                f"submitted run {escape(record.run_id)}: Slurm job {escape(str(sched.get('job_id')))}"
+                + (f", eval job {escape(str(sched['eval_job_id']))} after it" if sched.get("eval_job_id") else "")
+            )
+            out.print(f"  {escape(record.path)}")
+            for line in sched.get("follow") or []:
+                out.print(f"  follow: {escape(line)}")
+        if wait:
+            record = slurm.wait(record, console_printer(quiet))
+            if not as_json:
+                from ..run.summary import RunSummary
+
+                _print_summary(RunSummary.of(record))
+        if as_json:
+            click.echo(json.dumps(record.to_dict(), indent=2, ensure_ascii=False, default=str))
+        if record.status in ("failed", "cancelled", "interrupted"):
+            raise SystemExit(int(Exit.RUN_FAILED))
+        return
+    if launcher == "skypilot":
+        from ..run import skypilot
 
         if build_dir is None:
             raise FtgenError([Problem("<command line>", "BUILD_DIR", "missing", allowed="outputs/<name>")])
-        click.echo(str(submit(Path(build_dir), launcher)))
+        record, submission = skypilot.submit(Path(build_dir), framework)
+        click.echo(str(submission))
+        if record is not None:
+            out.print(f"recorded run {escape(record.run_id)}: {escape(record.note or '')}")
         return
     kw = dict(
         env_root=env_dir,

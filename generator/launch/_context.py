@@ -53,6 +53,13 @@ class LaunchContext:
     trackers: tuple[str, ...] = ()  # the spec's tracking backends (none: every tracker off)
     tracking_env: dict[str, str] = field(default_factory=dict)  # MLFLOW_* / WANDB_* defaults, from the build folder
     python_modules: tuple[str, ...] = ()  # Python files the build ships beside the configs (reward functions, ...)
+    # the spec's cluster: block (slurm.sbatch only)
+    partition: str | None = None
+    account: str | None = None
+    time_limit: str | None = None  # Slurm --time; None: no limit written
+    time_from: str = ""  # where time_limit comes from, said in a comment
+    signal_seconds: int = 300
+    sbatch_extra: tuple[str, ...] = ()
 
     @property
     def world(self) -> int:
@@ -90,6 +97,31 @@ class LaunchContext:
         }
 
 
+TIME_FACTOR = 1.5  # the plan's estimate is rough: the default limit is this much of it ...
+TIME_MARGIN_MIN = 15  # ... plus this (startup, env creation on first use, eval of checkpoints)
+
+
+def slurm_time(minutes: int) -> str:
+    """Minutes as Slurm's D-HH:MM:00 (or HH:MM:00 under a day)."""
+    days, rest = divmod(max(1, minutes), 24 * 60)
+    hours, mins = divmod(rest, 60)
+    return f"{days}-{hours:02d}:{mins:02d}:00" if days else f"{hours:02d}:{mins:02d}:00"
+
+
+def time_limit(spec_time: str | None, hours: float | None) -> tuple[str | None, str]:
+    """(--time value or None, where it comes from): the spec's cluster.time, else the estimate with a margin."""
+    import math
+
+    if spec_time:
+        return spec_time, "cluster.time in the spec"
+    if hours is None:
+        return None, "the plan has no time estimate: the partition's default limit applies (set cluster.time)"
+    minutes = math.ceil(hours * 60 * TIME_FACTOR) + TIME_MARGIN_MIN
+    return slurm_time(minutes), (
+        f"the plan's estimate ~{hours:.1f} h x {TIME_FACTOR} + {TIME_MARGIN_MIN} min (set cluster.time to change it)"
+    )
+
+
 def context(build) -> LaunchContext:
     """The launch context of a compiled Build."""
     from ..tracking import from_plan
@@ -97,6 +129,9 @@ def context(build) -> LaunchContext:
     plan, spec = build.plan, build.spec
     dist = Distributed(plan.get("distributed", "single"))
     tracked = from_plan(plan, spec, build.out_dir)
+    hours = plan.time_cost.hours if plan.time_cost else None
+    cluster = spec.cluster
+    limit, limit_from = time_limit(cluster.time, hours)
     return LaunchContext(
         name=spec.name,
         spec_file=Path(spec.file).name,
@@ -111,7 +146,13 @@ def context(build) -> LaunchContext:
         gpu_vram_gb=build.facts.gpu.vram_gb,
         distributed=dist.value,
         deepspeed_file=dist.deepspeed_file or "",
-        hours=plan.time_cost.hours if plan.time_cost else None,
+        hours=hours,
+        partition=cluster.partition,
+        account=cluster.account,
+        time_limit=limit,
+        time_from=limit_from,
+        signal_seconds=cluster.signal_seconds,
+        sbatch_extra=tuple(cluster.sbatch),
         trackers=tracked.backends if tracked else (),
         tracking_env=tracked.env() if tracked else {},
         python_modules=tuple(sorted(n for r in build.rendered for n in r.extra_files if n.endswith(".py"))),

@@ -15,20 +15,20 @@ from ..errors import FtgenError, Problem
 from ..facts.gpus import load_gpus
 from ..render._yamlsafe import UnsafeValue, yaml_value
 from ._context import LaunchContext, context
-from ._quote import comment, job_name, shell_word
+from ._quote import comment, job_name, sbatch_value, shell_word
 
 # Every pod of the PyTorchJob runs this image; the manifest says how to swap it for a prebuilt one.
 K8S_IMAGE = "python:3.11"
 
-# launch.sh is written for every build; the cluster files only for GPU hardware (the CPU target is
-# for local runs and tests, which need no scheduler).
+# launch.sh and slurm.sbatch are written for every build (a CPU build's job asks for no GPU: CPU clusters,
+# and the local Slurm of the tests); sky.yaml and pytorchjob.yaml only for GPU hardware.
 CLUSTER_FILES = ("slurm.sbatch", "sky.yaml", "pytorchjob.yaml")
 EXECUTABLE = frozenset({"launch.sh"})
 
 
 @cache
 def _env() -> jinja2.Environment:
-    env = environment({"q": shell_word, "y": yaml_value, "name": job_name, "comment": comment})
+    env = environment({"q": shell_word, "y": yaml_value, "name": job_name, "comment": comment, "sbatch": sbatch_value})
     env.globals["launch_arm"] = _launch_arm
     return env
 
@@ -70,8 +70,8 @@ def sky_problems(text: str, file: str = "sky.yaml") -> list[Problem]:
 
 
 def file_names(cpu: bool) -> tuple[str, ...]:
-    """The launch files a build writes: launch.sh, plus the cluster files unless it targets CPU."""
-    return ("launch.sh",) if cpu else ("launch.sh", *CLUSTER_FILES)
+    """The launch files a build writes: launch.sh and slurm.sbatch, plus sky.yaml and pytorchjob.yaml unless CPU."""
+    return ("launch.sh", "slurm.sbatch") if cpu else ("launch.sh", *CLUSTER_FILES)
 
 
 def _render(name: str, **values) -> str:
@@ -97,9 +97,9 @@ def render_all(ctx: LaunchContext, file: str = "<spec>") -> dict[str, str]:
     out: dict[str, str] = {}
     try:
         out["launch.sh"] = _render("launch.sh", ctx=ctx)
+        out["slurm.sbatch"] = _render("slurm.sbatch", ctx=ctx)
         if ctx.cpu:
             return out
-        out["slurm.sbatch"] = _render("slurm.sbatch", ctx=ctx)
         accelerators = ctx.sky_accelerators(load_gpus())
         out["sky.yaml"] = _render("sky.yaml", ctx=ctx, accelerators=accelerators)
         out["pytorchjob.yaml"] = _render("pytorchjob.yaml", ctx=ctx, image=K8S_IMAGE)

@@ -32,4 +32,16 @@ def job_name(value: object) -> str:
     return text
 
 
-__all__ = ["UnsafeValue", "comment", "job_name", "shell_word"]
+_SBATCH = re.compile(r"^[A-Za-z0-9_.,:=@%/+-]+$")
+
+
+def sbatch_value(value: object) -> str:
+    """A value for an #SBATCH line (filter `sbatch`): sbatch reads these lines itself, not the shell, so only
+    characters that need no quoting pass (the spec schema allows no others)."""
+    text = str(value)
+    if not _SBATCH.match(text):
+        raise UnsafeValue(f"{text!r} cannot be written on an #SBATCH line (letters, digits and _.,:=@%/+- only)")
+    return text
+
+
+__all__ = ["UnsafeValue", "comment", "job_name", "sbatch_value", "shell_word"]

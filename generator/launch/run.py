@@ -140,7 +140,9 @@ def submit_command(out_dir: Path | str, launcher: str) -> list[str]:
                     str(out_dir),
                     file,
                     "not found: builds for GPU hardware write it "
-                    "(a CPU build writes only launch.sh); run `ftgen build` first",
+                    "(a CPU build writes launch.sh and slurm.sbatch); run `ftgen build` first"
+                    if file == "sky.yaml"
+                    else "not found: run `ftgen build` first",
                 )
             ]
         )

@@ -330,3 +330,28 @@ def alternatives(ctx: Context) -> None:
             entry["usd"] = None if tc.usd is None else round(tc.usd, 2)
         out.append(entry)
     ctx.decide("alternatives", out, "the methods not chosen, priced with the plan's estimators")
+
+
+@rule("FT210", "cluster-data", order=230)
+def cluster_data(ctx: Context) -> None:
+    """Warn when local training files will not reach the nodes of sky.yaml and pytorchjob.yaml.
+
+    What: a GPU build writes sky.yaml (SkyPilot syncs only the build folder, its `workdir`) and pytorchjob.yaml
+    (its pods see only the `ftgen-outputs` volume); training files read from local paths lie outside both, so
+    a warning lists them with the ways to carry them. slurm.sbatch assumes a filesystem the nodes share.
+    Why: a job that starts on a cluster and then cannot find its data fails late, after queueing and setup.
+    Example: data/train.jsonl on a GPU plan -> "1 local training file (data/train.jsonl) will not reach the
+    nodes of sky.yaml / pytorchjob.yaml".
+    References: SkyPilot task YAML (workdir, file_mounts); Kubernetes volumes (PersistentVolumeClaim).
+    """
+    files = ctx.facts.data.local_files
+    if ctx.facts.gpu.is_cpu or not files:
+        return
+    shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+    ctx.warn(
+        "data.train",
+        f"{len(files)} local training file(s) ({shown}) will not reach the nodes of sky.yaml (SkyPilot syncs only "
+        "the build folder) or pytorchjob.yaml (its pods see only the ftgen-outputs volume); slurm.sbatch needs "
+        "them on a filesystem the nodes share",
+        allowed="a hub dataset, the files copied onto the cluster's volume, or file_mounts added to sky.yaml",
+    )

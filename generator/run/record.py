@@ -27,7 +27,7 @@ RUN_FILE = "run.json"
 SCHEMA_FILE = "run.schema.json"
 SCHEMA_VERSION = 1
 MAX_RECORD_BYTES = 64 * 1024 * 1024  # history grows with logged steps; a few MB for a long run
-STATUSES = ("running", "succeeded", "failed", "interrupted")
+STATUSES = ("queued", "running", "succeeded", "failed", "interrupted", "cancelled")
 
 # Defaults JSON Schema cannot state (they depend on the moment and the machine): set when a record is created.
 _DYNAMIC_DEFAULTS = {
@@ -197,12 +197,21 @@ class Derived:
     note: str | None = None
 
 
+def _scheduled(record: RunRecord) -> bool:
+    return str(record.launcher or "").split(" ")[0] == "slurm" and bool((record.scheduler or {}).get("job_id"))
+
+
 def derive_status(record: RunRecord) -> Derived:
     """What a record's status really is, worked out in memory: never signals, never writes.
 
     A record 'running' on this host whose ftgen process is gone (kill -9, power loss, a reboot) is interrupted.
-    Records of other hosts are left as they say: nothing here can tell.
+    Records of other hosts are left as they say: nothing here can tell. A Slurm run's status comes from its job
+    (run/slurm.py: squeue and the job's own state file).
     """
+    if _scheduled(record):
+        from .slurm import derive
+
+        return derive(record)
     if record.status != "running" or record.host != socket.gethostname():
         return Derived(record.status)
     boot = _procs.boot_id()
@@ -221,6 +230,10 @@ def derive_status(record: RunRecord) -> Derived:
 
 def refresh(record: RunRecord) -> bool:
     """Save the derived status of a stale record (`ftgen runs --refresh`, `ftgen stop`); True when it changed."""
+    if _scheduled(record):
+        from .slurm import refresh as slurm_refresh
+
+        return slurm_refresh(record)
     derived = derive_status(record)
     if not derived.stale:
         return False

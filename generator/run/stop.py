@@ -284,3 +284,11 @@ def stop_local(record: RunRecord, orphans: bool = False) -> StopResult:
         [("trainer", pgid, "SIGTERM")],
         changed=True,
     )
+
+
+@register_stopper("slurm")
+def stop_slurm(record: RunRecord, orphans: bool = False) -> StopResult:
+    """A Slurm run: scancel its training job (and its eval job); the job's trap records it cancelled."""
+    from .slurm import stop as slurm_stop
+
+    return slurm_stop(record, orphans)

@@ -22,6 +22,17 @@ def _memory_line(r: RunRecord) -> str:
         return ""
 
 
+def _where(sched: dict | None) -> str | None:
+    if not sched:
+        return None
+    if sched.get("kind") == "skypilot":
+        return f"SkyPilot cluster {sched.get('cluster')}, task {sched.get('job_name')}"
+    text = f"Slurm job {sched.get('job_id')}"
+    if sched.get("eval_job_id"):
+        text += f", eval job {sched['eval_job_id']} (afterok)"
+    return text
+
+
 @dataclass(frozen=True)
 class RunSummary:
     run_id: str
@@ -42,6 +53,8 @@ class RunSummary:
     path: str
     note: str | None = None
     memory: str = ""  # measured peak vs the plan's estimate (peak_memory.describe)
+    scheduler: str | None = None  # where a submitted run runs: Slurm job ids, SkyPilot cluster and task
+    follow: tuple[str, ...] = ()  # commands that follow it
 
     @classmethod
     def of(cls, r: RunRecord, derived=None) -> RunSummary:
@@ -65,8 +78,10 @@ class RunSummary:
             r.curve,
             dict((r.eval or {}).get("summary") or {}),
             r.path,
-            derived.note if stale else r.note,
+            derived.note if stale or (derived is not None and derived.note and r.scheduler) else r.note,
             _memory_line(r),
+            _where(r.scheduler),
+            tuple((r.scheduler or {}).get("follow") or ()),
         )
 
     def rows(self) -> list[tuple[str, str]]:
@@ -92,6 +107,10 @@ class RunSummary:
         for model, scores in self.eval_scores.items():
             rows.append((f"eval set ({model})", ", ".join(f"{k} {_fmt(v)}" for k, v in scores.items())))
         rows.append(("folder", self.path))
+        if self.scheduler:
+            rows.append(("scheduler", self.scheduler))
+        for command in self.follow:
+            rows.append(("follow", command))
         if self.note:
             rows.append(("note", self.note))
         return [(k, v) for k, v in rows if v]

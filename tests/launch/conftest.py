@@ -42,7 +42,7 @@ RECORDED = (
 )
 
 _STUB = """#!{python}
-import json, os, subprocess, sys
+import json, os, subprocess, sys, time
 name = os.path.basename(sys.argv[0])
 args = sys.argv[1:]
 with open(os.environ["STUB_LOG"], "a", encoding="utf-8") as fh:
@@ -58,6 +58,7 @@ elif name == "srun":
     while args and args[0].startswith("--"):
         args = args[1:]
     sys.exit(subprocess.call(args))
+time.sleep(float(os.environ.get("STUB_SLEEP", "0")))
 sys.exit(int(os.environ.get("STUB_EXIT", "0")))
 """
 

@@ -5,6 +5,7 @@ Regenerate the golden files after an intended change: FTGEN_UPDATE_EXPECTED=1 py
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -58,9 +59,14 @@ def test_every_case_gets_its_launch_files(spec):
     files = generate(b)
     assert tuple(files) == file_names(b.facts.gpu.is_cpu)
     assert files["launch.sh"].startswith("#!/usr/bin/env bash\n")
+    assert "#SBATCH --signal=B:USR1@300" in files["slurm.sbatch"]
     if b.facts.gpu.is_cpu:
-        assert not set(CLUSTER_FILES) & set(files), "a CPU build needs no cluster files"
+        # slurm.sbatch without a GPU request (CPU clusters; the local Slurm of the e2e tests); no sky / k8s files
+        assert set(files) == {"launch.sh", "slurm.sbatch"}
+        assert "--gpus-per-node" not in files["slurm.sbatch"]
         return
+    assert set(files) == {"launch.sh", *CLUSTER_FILES}
+    assert f"#SBATCH --gpus-per-node={b.spec.hardware.gpus_per_node}\n" in files["slurm.sbatch"]
     sky = yaml.safe_load(files["sky.yaml"])
     assert sky["num_nodes"] == b.spec.hardware.nodes
     assert sky_problems(files["sky.yaml"]) == []  # SkyPilot's own task schema (vendored)
@@ -105,6 +111,7 @@ def _scripts(out_dir: Path) -> list[Path]:
     paths = [out_dir / "launch.sh"]
     if (out_dir / "slurm.sbatch").exists():
         paths.append(out_dir / "slurm.sbatch")
+    if (out_dir / "sky.yaml").exists():
         sky = yaml.safe_load((out_dir / "sky.yaml").read_text())
         job = yaml.safe_load((out_dir / "pytorchjob.yaml").read_text())
         command = job["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["spec"]["containers"][0]["command"]
@@ -326,6 +333,73 @@ def test_slurm_sbatch_runs_launch_sh_on_every_node_with_c10d_rendezvous(built, s
     assert r.returncode == 2 and "submit from the folder" in r.stderr
 
 
+def _run_folder(out: Path, tmp_path: Path) -> Path:
+    """A run folder as `ftgen run --launcher slurm` writes it: launch.sh and the config beside it."""
+    run_dir = tmp_path / "runs" / "r1"
+    run_dir.mkdir(parents=True)
+    for name in ("launch.sh", "axolotl.yaml", "llamafactory.yaml"):
+        if (out / name).is_file():
+            shutil.copy(out / name, run_dir / name)
+    return run_dir
+
+
+def _slurm_env(stubs, out: Path, run_dir: Path, **extra) -> dict:
+    return stubs.env(
+        SLURM_SUBMIT_DIR=str(out),
+        SLURM_JOB_NODELIST="node-1",
+        SLURM_NNODES="1",
+        SLURM_JOB_ID="77",
+        FTGEN_RUN_DIR=str(run_dir),
+        FTGEN_ENV_BIN=str(stubs.bin),
+        **extra,
+    )
+
+
+def test_slurm_sbatch_under_ftgen_run_records_state_and_exit_code_in_the_run_folder(built, stubs, tmp_path):
+    out = built("cpu-tiny-local-model")
+    text = (out / "slurm.sbatch").read_text()
+    assert "--gpus-per-node" not in text and "#SBATCH --time=" in text  # the plan's estimate with a margin
+    run_dir = _run_folder(out, tmp_path)
+    r = stubs.run(["bash", str(out / "slurm.sbatch")], out, _slurm_env(stubs, out, run_dir))
+    assert r.returncode == 0, r.stderr
+    [srun] = stubs.calls("srun")
+    assert srun["argv"][3:] == ["bash", str(run_dir / "launch.sh"), "axolotl"]
+    [call] = stubs.calls("axolotl")
+    assert call["cwd"] == str(run_dir)  # the run's launch.sh reads the run's config beside it
+    state = json.loads((run_dir / "slurm-state.json").read_text())
+    assert (state["state"], state["exit_code"], state["job_id"]) == ("succeeded", 0, "77")
+    r = stubs.run(["bash", str(out / "slurm.sbatch")], out, _slurm_env(stubs, out, run_dir, STUB_EXIT="3"))
+    assert r.returncode == 3
+    state = json.loads((run_dir / "slurm-state.json").read_text())
+    assert (state["state"], state["exit_code"]) == ("failed", 3)
+
+
+@pytest.mark.parametrize("sig,state,code", [("TERM", "cancelled", 143), ("USR1", "interrupted", 138)])
+def test_slurm_sbatch_records_cancel_and_time_limit_signals(built, stubs, tmp_path, sig, state, code):
+    """scancel sends the batch script SIGTERM; --signal=B:USR1@N warns it of the time limit."""
+    import signal as signals
+    import time
+
+    out = built("cpu-tiny-local-model")
+    run_dir = _run_folder(out, tmp_path)
+    stubs.log.unlink(missing_ok=True)
+    proc = subprocess.Popen(
+        ["bash", str(out / "slurm.sbatch")], cwd=out, env=_slurm_env(stubs, out, run_dir, STUB_SLEEP="3")
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not stubs.calls("axolotl") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert json.loads((run_dir / "slurm-state.json").read_text())["state"] == "running"
+        proc.send_signal(getattr(signals, f"SIG{sig}"))
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    got = json.loads((run_dir / "slurm-state.json").read_text())
+    assert (got["state"], got["exit_code"]) == (state, code)
+
+
 def test_sky_run_uses_skypilot_rank_and_first_ip(built, stubs, tmp_path):
     out = built("zero3-full-70b-4-nodes")
     sky = yaml.safe_load((out / "sky.yaml").read_text())
@@ -468,5 +542,90 @@ def test_submit_prints_the_command_without_the_tool_and_runs_it_with(built, stub
     with pytest.raises(FtgenError) as exc:
         submit(out, "slurm")
     assert exc.value.exit_code == 3
-    with pytest.raises(FtgenError, match="CPU build writes only launch.sh"):
-        submit(built("cpu-tiny-local-model"), "slurm")
+    with pytest.raises(FtgenError, match="CPU build writes launch.sh and slurm.sbatch"):
+        submit(built("cpu-tiny-local-model"), "skypilot")
+
+
+# ------------------------------------------------------------------ the spec's cluster: block
+
+
+def test_time_limit_is_the_spec_time_or_the_plan_estimate_with_a_margin():
+    from generator.launch._context import time_limit
+
+    assert time_limit("2-00:00:00", 0.5) == ("2-00:00:00", "cluster.time in the spec")
+    assert time_limit(None, 0.1)[0] == "00:24:00"  # 6 min x 1.5 + 15 min
+    assert time_limit(None, 30.0)[0] == "1-21:15:00"  # 45 h + 15 min
+    limit, why = time_limit(None, None)
+    assert limit is None and "cluster.time" in why
+
+
+def test_cluster_block_writes_partition_account_time_and_extra_sbatch_lines(built):
+    import dataclasses
+
+    from generator.launch import context, render_all
+
+    ctx = dataclasses.replace(
+        context(build_file(CASES / "ddp-lora-4xa100.yaml")),
+        partition="gpu",
+        account="team-a",
+        time_limit="12:00:00",
+        signal_seconds=600,
+        sbatch_extra=("--qos=high", "--constraint=a100"),
+    )
+    text = render_all(ctx)["slurm.sbatch"]
+    for line in (
+        "#SBATCH --time=12:00:00",
+        "#SBATCH --partition=gpu",
+        "#SBATCH --account=team-a",
+        "#SBATCH --signal=B:USR1@600",
+        "#SBATCH --qos=high",
+        "#SBATCH --constraint=a100",
+    ):
+        assert line + "\n" in text
+    header = text.split("set -euo pipefail")[0]
+    assert header.index("#SBATCH --qos=high") < header.index("#SBATCH --output=")
+    with pytest.raises(FtgenError, match="cannot be written on an #SBATCH line"):
+        render_all(dataclasses.replace(ctx, sbatch_extra=("--comment=a b\n#SBATCH --uid=0",)))
+
+
+@pytest.mark.parametrize(
+    "cluster,key,message",
+    [
+        ({"sbatch": ["--time=5"]}, "cluster.sbatch[0]", "writes this option itself"),
+        ({"sbatch": ["--qos=high\n--uid=0"]}, "cluster.sbatch[0]", ""),
+        ({"time": "two hours"}, "cluster.time", ""),
+        ({"partition": "gpu; rm -rf /"}, "cluster.partition", ""),
+    ],
+)
+def test_spec_cluster_block_refuses_what_sbatch_cannot_take(cluster, key, message):
+    from generator import spec as specmod
+
+    data = {
+        "name": "x",
+        "base_model": "m",
+        "data": {"train": [{"path": "t.jsonl", "format": "alpaca"}]},
+        "cluster": cluster,
+    }
+    with pytest.raises(FtgenError) as exc:
+        specmod.from_dict(data, "spec.yaml", Path("."), {}, "")
+    assert any(p.key == key and message in p.message for p in exc.value.problems), exc.value.render()
+
+
+def test_skypilot_run_records_cluster_job_name_and_how_to_follow_it(built, stubs, monkeypatch):
+    from generator.run import derive_status, skypilot
+    from generator.run.summary import RunSummary
+
+    out = built("ddp-lora-4xa100")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    record, sub = skypilot.submit(out)
+    assert record is None and not sub.ran  # no sky here: nothing submitted, nothing recorded
+    monkeypatch.setenv("PATH", f"{stubs.bin}:/usr/bin:/bin")
+    monkeypatch.setenv("STUB_LOG", str(stubs.log))
+    record, sub = skypilot.submit(out)
+    assert sub.ran and record.launcher == "skypilot" and record.status == "queued"
+    sched = record.scheduler
+    assert sched["cluster"] == sched["job_name"] == "ftgen-ddp-lora-4xa100"
+    rows = dict(RunSummary.of(record, derive_status(record)).rows())
+    assert rows["scheduler"] == "SkyPilot cluster ftgen-ddp-lora-4xa100, task ftgen-ddp-lora-4xa100"
+    shown = [v for k, v in RunSummary.of(record).rows() if k == "follow"]
+    assert "sky logs ftgen-ddp-lora-4xa100" in shown

@@ -1,0 +1,393 @@
+"""Runs on Slurm: `ftgen run --launcher slurm` records the run, submits slurm.sbatch (and the eval as a dependent
+job) and returns; status comes from squeue and the run folder; the end state is collected like a local run's.
+
+The batch job writes its own state and exit code to runs/<id>/slurm-state.json (the trap in slurm.sbatch), so end
+states do not depend on Slurm accounting (sacct needs slurmdbd; squeue forgets finished jobs). Listings derive
+the status in memory (`derive`); `refresh` saves it and collects checkpoints, metrics and the loss curve.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from .. import _io
+from ..errors import Exit, FtgenError, Problem
+from .record import Derived, RunRecord, new_run_dir, now
+
+STATE_FILE = "slurm-state.json"
+ENDED = ("succeeded", "failed", "cancelled", "interrupted")
+_RUNNING = ("RUNNING", "COMPLETING", "CONFIGURING", "STAGE_OUT", "SIGNALING", "RESIZING")
+_WHERE = "ftgen run --launcher slurm"
+
+
+def _problem(key: str, message: str, found=None, allowed=None, file: str = _WHERE) -> FtgenError:
+    return FtgenError([Problem(file, key, message, found, allowed)], Exit.RUN_FAILED)
+
+
+def _tool(name: str) -> str:
+    exe = shutil.which(name)
+    if exe is None:
+        raise FtgenError(
+            [
+                Problem(
+                    _WHERE,
+                    "--launcher",
+                    f"{name} is not installed here: run ftgen on a Slurm login node",
+                    allowed="a machine with the Slurm client commands (sbatch, squeue, scancel) on PATH",
+                )
+            ],
+            Exit.INVALID,
+        )
+    return exe
+
+
+def _sbatch(argv: list[str], cwd: Path, env: dict | None = None) -> str:
+    """Run sbatch --parsable; the job id."""
+    proc = subprocess.run(argv, cwd=cwd, env=env, text=True, capture_output=True, check=False, timeout=120)
+    if proc.returncode != 0:
+        raise _problem(
+            "--launcher",
+            f"sbatch failed with exit status {proc.returncode}: {(proc.stdout + proc.stderr).strip()[-2000:]}",
+            shlex.join(argv),
+        )
+    return proc.stdout.strip().split(";")[0]
+
+
+def submit(
+    out_dir: Path,
+    framework: str | None = None,
+    *,
+    env_root: Path | None = None,
+    evaluate: bool = True,
+    resume_run: Path | None = None,
+) -> RunRecord:
+    """Create (or continue) the run folder and run.json, submit slurm.sbatch for it and the eval after it; return
+    the record (status queued). Raises FtgenError when sbatch is missing or refuses the job."""
+    from ..write import atomic_write
+    from . import MODEL_DIR, _dataset_hashes, _get_env, _git, metrics, prepare, run_config
+    from .runner import sha256_file
+
+    prep = prepare(out_dir, framework)
+    sbatch_file = prep.out_dir / "slurm.sbatch"
+    if not sbatch_file.is_file():
+        raise FtgenError(
+            [Problem(str(prep.out_dir), "slurm.sbatch", "not found: run `ftgen build` again (every build writes it)")]
+        )
+    sbatch = _tool("sbatch")
+    env = _get_env(prep.framework, env_root)
+    if resume_run is None:
+        run_id, run_dir = new_run_dir(prep.out_dir.resolve() / "runs", prep.framework)
+        record = RunRecord(
+            run_id=run_id,
+            name=str(prep.plan.get("name", prep.out_dir.name)),
+            framework=prep.framework,
+            path=str(run_dir.resolve()),
+        )
+        resume_from = None
+    else:
+        record = RunRecord.load(resume_run)
+        run_dir = Path(record.path)
+        cps = metrics.checkpoints(run_dir / MODEL_DIR)
+        if not cps:
+            raise FtgenError(
+                [
+                    Problem(
+                        str(run_dir),
+                        "--resume",
+                        "the run has no checkpoint to resume from",
+                        found=record.run_id,
+                        allowed="a run with runs/<id>/model/checkpoint-N",
+                    )
+                ]
+            )
+        resume_from = cps[-1]["path"]
+        record.attempts.append(
+            {
+                k: getattr(record, k)
+                for k in ("status", "started_at", "finished_at", "exit_code", "signal", "last_checkpoint")
+            }
+            | {"job_id": (record.scheduler or {}).get("job_id")}
+        )
+        record.started_at, record.finished_at = now(), None
+        record.exit_code = record.signal = record.note = None
+    run_dir = Path(record.path)
+    cfg = run_config(prep, run_dir, resume_from)
+    from ..render._yamlsafe import yaml_document
+
+    text = (
+        f"# {prep.framework} config for run {record.run_id}: {prep.config_path.name} with output_dir and local paths "
+        "resolved by `ftgen run --launcher slurm`\n" + yaml_document(cfg)
+    )
+    atomic_write(run_dir / "config.yaml", text)
+    # the job runs the run's copy of launch.sh, which reads the config by the framework's file name beside it
+    atomic_write(run_dir / prep.config_path.name, text)
+    shutil.copyfile(prep.out_dir / "launch.sh", run_dir / "launch.sh")
+    os.chmod(run_dir / "launch.sh", 0o755)
+    shutil.copyfile(prep.config_path, run_dir / f"source-{prep.config_path.name}")
+    (run_dir / STATE_FILE).unlink(missing_ok=True)
+
+    job_env = dict(os.environ, FTGEN_RUN_DIR=str(run_dir), FTGEN_ENV_BIN=str(env.bin_dir))
+    argv = [
+        "sbatch",
+        "--parsable",
+        f"--output={run_dir / 'train.log'}",
+        "--open-mode=append",
+        "slurm.sbatch",
+        prep.framework,
+    ]
+    shown = (
+        f"cd {shlex.quote(str(prep.out_dir.resolve()))} && FTGEN_RUN_DIR={shlex.quote(str(run_dir))} "
+        f"FTGEN_ENV_BIN={shlex.quote(str(env.bin_dir))} {shlex.join(argv)}"
+    )
+    from .. import envs
+
+    manifest = envs.read_manifest(env.root) or {}
+    record.launcher = "slurm"
+    record.status = "queued"
+    record.command = argv
+    record.versions = dict(manifest.get("versions") or {}, **{prep.framework: env.version})
+    record.env_python = str(env.python)
+    record.config_sha256 = sha256_file(prep.config_path)
+    record.spec_sha256 = prep.plan.get("spec_sha256", "")
+    record.datasets = _dataset_hashes(prep, cfg)
+    record.git_commit, record.git_dirty = _git(prep.out_dir)
+    record.scheduler = {"kind": "slurm", "job_id": None, "submit_command": shown, "state": "SUBMITTING"}
+    record.save()
+    job_id = _sbatch([sbatch, *argv[1:]], prep.out_dir.resolve(), job_env)
+    sched = dict(record.scheduler, job_id=job_id, state="PENDING", eval_job_id=None, cancel_requested_at=None)
+    sched["job_name"] = _job_name(sbatch_file)
+    sched["follow"] = [f"squeue -j {job_id}", f"tail -f {shlex.quote(str(run_dir / 'train.log'))}"]
+    record.scheduler = sched
+    record.save()
+    if evaluate and prep.plan.get("eval_set"):
+        eval_argv = [
+            "sbatch",
+            "--parsable",
+            f"--dependency=afterok:{job_id}",
+            "--kill-on-invalid-dep=yes",
+            f"--job-name={sched['job_name'] or 'ftgen'}-eval",
+            f"--output={run_dir / 'eval.log'}",
+            "--open-mode=append",
+            f"--chdir={run_dir}",
+            "--wrap",
+            shlex.join(_eval_command(run_dir, env_root)),
+        ]
+        record.scheduler = dict(record.scheduler, eval_job_id=_sbatch([sbatch, *eval_argv[1:]], run_dir, job_env))
+        record.save()
+    return record
+
+
+def _job_name(sbatch_file: Path) -> str | None:
+    for line in _io.read_text(sbatch_file, str(sbatch_file), 1 << 20)[0].splitlines():
+        if line.startswith("#SBATCH --job-name="):
+            return line.split("=", 1)[1].strip()
+    return None
+
+
+def _eval_command(run_dir: Path, env_root: Path | None) -> list[str]:
+    """The eval job: collect the finished training (as `runs --refresh` does), then score base vs fine-tuned."""
+    code = "import sys; from generator.run.slurm import eval_job; sys.exit(eval_job(sys.argv[1], sys.argv[2] or None))"
+    return [sys.executable, "-c", code, str(run_dir), str(env_root or "")]
+
+
+def eval_job(run_dir: str, env_root: str | None = None) -> int:
+    """Body of the dependent eval job (runs on a Slurm node): refresh the record, then evaluate the run."""
+    from ..evaluate import evaluate_run
+    from .runner import console_printer
+
+    record = RunRecord.load(run_dir)
+    refresh(record)
+    try:
+        evaluate_run(record, env_root=Path(env_root) if env_root else None, on_line=console_printer(quiet=False))
+    except FtgenError as exc:
+        record = RunRecord.load(run_dir)
+        record.eval = {"error": exc.render(), "evaluated_at": now()}
+        record.save()
+        print(exc.render(), file=sys.stderr)
+        return 1
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------- status
+
+
+def job_state(job_id: str | None) -> tuple[str, str] | None:
+    """(state, reason) as squeue lists the job, or None when squeue does not list it (ended, or no squeue)."""
+    exe = shutil.which("squeue")
+    if not job_id or exe is None:
+        return None
+    try:
+        proc = subprocess.run(
+            [exe, "-h", "-j", str(job_id), "-o", "%T|%r"], text=True, capture_output=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    line = proc.stdout.strip().splitlines()[0] if proc.returncode == 0 and proc.stdout.strip() else ""
+    if not line:
+        return None
+    state, _, reason = line.partition("|")
+    return state.strip(), reason.strip()
+
+
+def read_state(record: RunRecord) -> dict | None:
+    """The job's own record of its state (slurm-state.json), when it is the current job's."""
+    try:
+        data = json.loads(_io.read_text(record.dir / STATE_FILE, STATE_FILE, 1 << 16)[0])
+    except (FtgenError, ValueError, OSError):
+        return None
+    job = (record.scheduler or {}).get("job_id")
+    if not isinstance(data, dict) or (job and str(data.get("job_id")) != str(job)):
+        return None
+    return data
+
+
+def derive(record: RunRecord) -> Derived:
+    """A Slurm run's status now, from the job's state file and squeue: never writes."""
+    sched = record.scheduler or {}
+    if record.status in ENDED and record.finished_at:
+        return Derived(record.status)
+    own = read_state(record) or {}
+    state = own.get("state")
+    if state in ENDED:
+        return Derived(state, state != record.status, f"Slurm job {sched.get('job_id')} {state}")
+    listed = job_state(sched.get("job_id"))
+    if listed is not None:
+        slurm_state, reason = listed
+        status = "running" if slurm_state in _RUNNING else "queued"
+        note = f"Slurm job {sched.get('job_id')} {slurm_state}" + (
+            f" ({reason})" if reason and reason != "None" else ""
+        )
+        return Derived(status, status != record.status, note)
+    if shutil.which("squeue") is None:
+        return Derived(record.status, False, "squeue is not on PATH here: status as last recorded")
+    if sched.get("cancel_requested_at"):
+        return Derived("cancelled", True, f"Slurm job {sched.get('job_id')} cancelled by `ftgen stop`")
+    if state == "running":
+        return Derived(
+            "failed",
+            True,
+            f"Slurm job {sched.get('job_id')} ended without recording its end (time limit, "
+            "node failure or scancel -9?)",
+        )
+    return Derived("failed", True, f"Slurm job {sched.get('job_id')} is gone and never started (see train.log)")
+
+
+def refresh(record: RunRecord) -> bool:
+    """Save the derived status; once the job ended, collect what a local run collects. True when it changed."""
+    from . import collect
+
+    derived = derive(record)
+    if not derived.stale:
+        return False
+    record.status = derived.status
+    record.note = derived.note
+    sched = dict(record.scheduler or {})
+    listed = job_state(sched.get("job_id"))
+    sched["state"], sched["reason"] = listed if listed else ("ENDED", None)
+    record.scheduler = sched
+    if derived.status in ENDED:
+        own = read_state(record) or {}
+        code = own.get("exit_code")
+        record.exit_code = code if isinstance(code, int) else None
+        record.finished_at = own.get("at") if derived.status == own.get("state") else now()
+        try:
+            collect(record)
+        except Exception as exc:  # a broken output folder must not lose the run's status
+            record.note = f"{record.note}; collecting metrics failed: {type(exc).__name__}: {exc}"
+    record.save()
+    return True
+
+
+def wait(record: RunRecord, on_line: Callable[[str, bool], None] | None = None, poll: float = 2.0) -> RunRecord:
+    """Follow the job until it and its eval job end, showing train.log as a local run shows its output."""
+    from .progress import Progress
+
+    log = record.dir / "train.log"
+    offset = log.stat().st_size if log.is_file() else 0
+    progress = Progress()
+    buf = b""
+    last_status = None
+
+    def pump() -> None:
+        nonlocal offset, buf
+        if not log.is_file():
+            return
+        with open(log, "rb") as fh:
+            fh.seek(offset)
+            chunk = fh.read()
+        offset += len(chunk)
+        buf += chunk
+        cut = max(buf.rfind(b"\n"), buf.rfind(b"\r")) + 1
+        done, buf = buf[:cut], buf[cut:]
+        for raw in done.replace(b"\r", b"\n").split(b"\n"):
+            if raw and on_line:
+                line = raw.decode("utf-8", "replace")
+                on_line(line, progress.feed(line))
+
+    try:
+        while True:
+            pump()
+            record = RunRecord.load(record.dir)  # the eval job writes it too: never save a stale copy
+            refresh(record)
+            if record.status != last_status and on_line:
+                on_line(f"[ftgen] {record.run_id}: {record.status} ({record.note or ''})", False)
+                last_status = record.status
+            if record.status in ENDED:
+                break
+            time.sleep(poll)
+        pump()
+        eval_job = (record.scheduler or {}).get("eval_job_id")
+        if record.status == "succeeded" and eval_job:
+            if on_line:
+                on_line(f"[ftgen] eval job {eval_job}: scoring base and fine-tuned models", False)
+            while job_state(eval_job) is not None:
+                time.sleep(poll)
+            record = RunRecord.load(record.dir)
+            refresh(record)
+            if not record.eval:
+                record.eval = {
+                    "error": f"the eval job {eval_job} wrote no scores (see eval.log)",
+                    "evaluated_at": now(),
+                }
+                record.save()
+    finally:
+        close = getattr(on_line, "close", None)
+        if close is not None:
+            close()
+    return record
+
+
+# ---------------------------------------------------------------------------------------------- stop
+
+
+def stop(record: RunRecord, orphans: bool = False):
+    """`ftgen stop` for a Slurm run: scancel its job (and its eval job); the job records itself cancelled."""
+    from .stop import StopResult
+
+    sched = dict(record.scheduler or {})
+    jobs = [str(j) for j in (sched.get("job_id"), sched.get("eval_job_id")) if j]
+    live = [j for j in jobs if job_state(j) is not None]
+    if not live:
+        changed = refresh(record)
+        return StopResult(f"run {record.run_id} is not queued or running (status {record.status})", changed=changed)
+    exe = _tool("scancel")
+    proc = subprocess.run([exe, *live], text=True, capture_output=True, timeout=60, check=False)
+    if proc.returncode != 0:
+        raise _problem("job_id", f"scancel failed: {(proc.stdout + proc.stderr).strip()[-2000:]}", ", ".join(live))
+    sched["cancel_requested_at"] = now()
+    record.scheduler = sched
+    record.save()
+    return StopResult(
+        f"cancelled Slurm job(s) {', '.join(live)} of {record.run_id} (scancel): the job records the run as "
+        "cancelled; `ftgen runs --refresh` collects its last checkpoint",
+        [("slurm job", int(j) if j.isdigit() else 0, "scancel") for j in live],
+        changed=True,
+    )

@@ -1,0 +1,96 @@
+"""A Slurm run's status, derived from the job's own state file and squeue (stubbed), never written by listings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from generator.run import derive_status, refresh
+from generator.run.record import RunRecord
+from generator.run.stop import STOPPERS, stop
+
+
+def _record(tmp_path: Path, **sched) -> RunRecord:
+    run_dir = tmp_path / "runs" / "r1"
+    run_dir.mkdir(parents=True)
+    r = RunRecord(run_id="r1", name="x", framework="llamafactory", path=str(run_dir))
+    r.launcher, r.status = "slurm", "queued"
+    r.scheduler = {"kind": "slurm", "job_id": "12", "submit_command": "sbatch slurm.sbatch", **sched}
+    r.save()
+    return r
+
+
+@pytest.fixture
+def squeue(tmp_path, monkeypatch):
+    """squeue / scancel stubs: squeue prints $SQUEUE_OUT; scancel logs its arguments."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "squeue").write_text('#!/bin/sh\nprintf "%s" "$SQUEUE_OUT"\n')
+    (bin_dir / "scancel").write_text(f'#!/bin/sh\necho "$@" >> {tmp_path}/scancel.log\n')
+    for f in bin_dir.iterdir():
+        f.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+
+    def listed(text: str) -> None:
+        monkeypatch.setenv("SQUEUE_OUT", text)
+
+    listed("")
+    return listed
+
+
+CASES = [
+    # squeue says, state file says -> derived status
+    ("PENDING|Resources\n", None, "queued", "PENDING (Resources)"),
+    ("RUNNING|None\n", {"state": "running", "exit_code": None}, "running", "RUNNING"),
+    ("", {"state": "succeeded", "exit_code": 0}, "succeeded", "succeeded"),
+    ("", {"state": "failed", "exit_code": 3}, "failed", "failed"),
+    ("COMPLETING|None\n", {"state": "cancelled", "exit_code": 143}, "cancelled", "cancelled"),
+    ("", {"state": "running", "exit_code": None}, "failed", "without recording its end"),
+    ("", None, "failed", "never started"),
+]
+
+
+@pytest.mark.parametrize("listed,state,status,note", CASES)
+def test_status_comes_from_the_state_file_then_squeue_and_listing_never_writes(
+    tmp_path, squeue, listed, state, status, note
+):
+    r = _record(tmp_path)
+    squeue(listed)
+    if state is not None:
+        (r.dir / "slurm-state.json").write_text(json.dumps({**state, "job_id": "12", "at": "2026-01-01T00:00:00Z"}))
+    before = (r.dir / "run.json").read_text()
+    d = derive_status(r)
+    assert (d.status, note in (d.note or "")) == (status, True), d
+    assert (r.dir / "run.json").read_text() == before  # derived in memory only
+
+
+def test_a_state_file_of_another_job_is_not_this_attempts(tmp_path, squeue):
+    r = _record(tmp_path)
+    (r.dir / "slurm-state.json").write_text(json.dumps({"state": "succeeded", "exit_code": 0, "job_id": "11"}))
+    squeue("PENDING|Priority\n")
+    assert derive_status(r).status == "queued"
+
+
+def test_refresh_saves_the_end_state_with_exit_code_and_collects(tmp_path, squeue):
+    r = _record(tmp_path)
+    (r.dir / "slurm-state.json").write_text(
+        json.dumps({"state": "failed", "exit_code": 3, "job_id": "12", "at": "2026-01-01T00:00:00Z"})
+    )
+    assert refresh(r) is True
+    saved = RunRecord.load(r.dir)
+    assert (saved.status, saved.exit_code, saved.finished_at) == ("failed", 3, "2026-01-01T00:00:00Z")
+    assert saved.checkpoints == [] and saved.scheduler["state"] == "ENDED"
+    assert refresh(saved) is False  # ended records stay as saved
+
+
+def test_stop_scancels_the_job_and_its_eval_job(tmp_path, squeue):
+    assert "slurm" in STOPPERS
+    r = _record(tmp_path, eval_job_id="13")
+    squeue("RUNNING|None\n")
+    result = stop(r)
+    assert (tmp_path / "scancel.log").read_text().split() == ["12", "13"]
+    assert "scancel" in result.message and RunRecord.load(r.dir).scheduler["cancel_requested_at"]
+    squeue("")  # the job is gone and never wrote its end: cancelled, as ftgen stop asked
+    assert derive_status(RunRecord.load(r.dir)).status == "cancelled"

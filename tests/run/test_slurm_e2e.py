@@ -1,0 +1,181 @@
+"""Real Slurm: `ftgen run --launcher slurm` on a single-node Slurm started by scripts/slurm_local.sh.
+
+The tiny spec is built, submitted and followed with --wait (run record succeeded, a checkpoint, eval scores from
+the dependent eval job); a second run cancelled by `ftgen stop` mid-training ends `cancelled` with its last
+checkpoint and `--resume` continues it. Skipped with the script's reason when the local Slurm cannot start
+(not root, no apt-get); scripts/test.sh starts it as root. Needs the llamafactory env.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from generator import envs
+
+REPO = Path(__file__).resolve().parents[2]
+DATA = REPO / "examples" / "data"
+pytestmark = [pytest.mark.e2e, pytest.mark.slurm]
+
+
+def _ftgen(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "generator.cli", *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def slurm():
+    """A Slurm that answers: the one scripts/slurm_local.sh starts (or finds); skip with its reason otherwise."""
+    proc = subprocess.run(
+        ["bash", str(REPO / "scripts" / "slurm_local.sh")], capture_output=True, text=True, timeout=600, check=False
+    )
+    if proc.returncode != 0:
+        reason = [line for line in proc.stderr.splitlines() if "cannot start" in line]
+        pytest.skip(reason[-1] if reason else f"scripts/slurm_local.sh failed: {proc.stderr.strip()[-300:]}")
+    conf = [line for line in proc.stdout.splitlines() if line.startswith("SLURM_CONF=")]
+    old = os.environ.get("SLURM_CONF")
+    if conf:
+        os.environ["SLURM_CONF"] = conf[-1].split("=", 1)[1]
+    yield
+    if old is None:
+        os.environ.pop("SLURM_CONF", None)
+    else:
+        os.environ["SLURM_CONF"] = old
+
+
+@pytest.fixture(scope="module")
+def build(slurm, tmp_path_factory):
+    env = envs.get_env("llamafactory")
+    if env is None:
+        pytest.skip("no llamafactory env (run `ftgen env install llamafactory`)")
+    tmp = tmp_path_factory.mktemp("slurm")
+    model = tmp / "tiny-llama"
+    envs.run_json(
+        env.python,
+        "make_tiny_model.py",
+        [str(model), "--data", str(DATA / "colours-train.jsonl")],
+        env=env.subprocess_env(),
+        timeout=600,
+    )
+
+    def make(name: str, steps: int, save_steps: int) -> Path:
+        spec = {
+            "name": name,
+            "base_model": str(model),
+            "method": "lora",
+            "data": {"train": [{"path": str(DATA / "colours-train.jsonl"), "format": "alpaca"}]},
+            "eval": {"path": str(DATA / "colours-eval.jsonl"), "max_new_tokens": 8},
+            "hardware": {"gpu": "CPU"},
+            "framework": "llamafactory",
+            "sequence_len": 128,
+            "cluster": {"time": "30"},
+            "overrides": {
+                "max_steps": steps,
+                "save_steps": save_steps,
+                "learning_rate": 5.0e-3,
+                "packing": False,
+                "micro_batch_size": 4,
+            },
+        }
+        path = tmp / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(spec, sort_keys=False))
+        done = _ftgen("build", str(path), "--out", str(tmp / "outputs"))
+        assert done.returncode == 0, done.stdout + done.stderr
+        out = tmp / "outputs" / name
+        assert (out / "slurm.sbatch").is_file()
+        return out
+
+    return make
+
+
+def _record(run_dir: Path) -> dict:
+    return json.loads((run_dir / "run.json").read_text())
+
+
+def _run_dir(out: Path) -> Path:
+    runs = sorted(p for p in (out / "runs").iterdir() if p.is_dir())
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+def test_slurm_run_is_recorded_collected_and_scored(build):
+    out = build("slurm-ok", steps=16, save_steps=8)
+    started = time.monotonic()
+    done = _ftgen("run", str(out), "--launcher", "slurm", "--wait", "--quiet")
+    print(f"slurm run --wait: {time.monotonic() - started:.1f} s")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "submitted run" in done.stdout and "squeue -j" in done.stdout
+    rec = _record(_run_dir(out))
+    assert rec["status"] == "succeeded" and rec["exit_code"] == 0 and rec["launcher"] == "slurm"
+    sched = rec["scheduler"]
+    assert sched["kind"] == "slurm" and sched["job_id"] and sched["eval_job_id"]
+    assert "sbatch" in sched["submit_command"]
+    assert rec["checkpoints"] and rec["last_checkpoint"] and Path(rec["last_checkpoint"]).is_dir()
+    assert rec["history"] and rec["curve"] and Path(rec["curve"]).is_file()
+    assert (Path(rec["path"]) / "train.log").stat().st_size > 0
+    ev = rec["eval"]
+    assert "error" not in ev, ev.get("error")
+    assert set(ev["summary"]["base"]) == set(ev["summary"]["fine-tuned"]) and ev["summary"]["base"]
+    listed = _ftgen("runs", str(out), "--json")
+    assert listed.returncode == 0 and '"succeeded"' in listed.stdout
+
+
+def _wait_for(check, timeout: float, what: str):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        got = check()
+        if got:
+            return got
+        time.sleep(1)
+    pytest.fail(f"timed out after {timeout} s waiting for {what}")
+
+
+def test_slurm_run_cancelled_mid_training_keeps_its_checkpoint_and_resumes(build):
+    out = build("slurm-cancel", steps=400, save_steps=4)
+    started = time.monotonic()
+    done = _ftgen("run", str(out), "--launcher", "slurm", "--no-eval")
+    assert done.returncode == 0, done.stdout + done.stderr
+    run_dir = _run_dir(out)
+    assert _record(run_dir)["status"] == "queued"
+    _wait_for(lambda: list((run_dir / "model").glob("checkpoint-*")), 300, "a first checkpoint")
+    running = _ftgen("show", str(run_dir))
+    assert "running" in running.stdout, running.stdout
+    stopped = _ftgen("stop", str(run_dir))
+    assert stopped.returncode == 0 and "scancel" in stopped.stdout, stopped.stdout + stopped.stderr
+
+    def cancelled():
+        _ftgen("runs", str(out), "--refresh")
+        rec = _record(run_dir)
+        return rec if rec["status"] == "cancelled" else None
+
+    rec = _wait_for(cancelled, 120, "the run to be recorded cancelled")
+    print(f"slurm cancel: {time.monotonic() - started:.1f} s")
+    assert rec["last_checkpoint"] and Path(rec["last_checkpoint"]).is_dir()
+    first = rec["last_checkpoint"]
+
+    # resume: a shorter run continues from the checkpoint (max_steps lowered in the run's config is not needed:
+    # the run goes on from the checkpoint's step; stop it again once it has saved a later one)
+    resumed = _ftgen("run", "--resume", str(run_dir), "--launcher", "slurm", "--no-eval")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    step = int(Path(first).name.split("-")[1])
+    later = _wait_for(
+        lambda: [p for p in (run_dir / "model").glob("checkpoint-*") if int(p.name.split("-")[1]) > step],
+        300,
+        "a checkpoint after the resumed one",
+    )
+    assert later
+    log = (run_dir / "train.log").read_text(errors="replace")
+    assert "Resuming" in log or "resume" in log.lower()
+    assert _ftgen("stop", str(run_dir)).returncode == 0
+    rec = _wait_for(cancelled, 120, "the resumed run to be recorded cancelled")
+    assert rec["attempts"] and rec["attempts"][0]["status"] == "cancelled"
+    assert shutil.which("squeue")
