@@ -73,7 +73,9 @@ def test_concurrent_builds_in_threads_agree(tmp_path):
     for t in threads:
         t.join()
     assert not errors, errors
-    assert {p.name: p.read_text() for p in expected.out_dir.iterdir()} == expected.files
+    assert {
+        p.relative_to(expected.out_dir).as_posix(): p.read_text() for p in expected.out_dir.rglob("*") if p.is_file()
+    } == expected.files
     _no_temp_files(out)
 
 
@@ -115,7 +117,9 @@ def test_concurrent_builds_in_processes_agree_and_readers_never_see_a_torn_file(
         t.join()
     assert all(code == 0 for code, _ in results), results
     assert not torn, f"a reader saw a partly written file: {sorted(set(torn))}"
-    assert {p.name: p.read_text() for p in new.out_dir.iterdir()} == new.files
+    assert {
+        p.relative_to(new.out_dir).as_posix(): p.read_text() for p in new.out_dir.rglob("*") if p.is_file()
+    } == new.files
     _no_temp_files(out)
 
 
