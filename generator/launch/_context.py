@@ -95,7 +95,7 @@ def context(build) -> LaunchContext:
 
     plan, spec = build.plan, build.spec
     dist = Distributed(plan.get("distributed", "single"))
-    tracked = from_plan(plan, spec, build.out_dir)
+    tracked = from_plan(plan, spec, build.out_path)
     return LaunchContext(
         name=spec.name,
         spec_file=Path(spec.file).name,
