@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from ._yaml import join_key
 from .errors import Problem
 
 if TYPE_CHECKING:
@@ -37,18 +38,15 @@ def schema_problems(
 
 
 def key_path(parts: Iterable[Any]) -> str:
-    """["datasets", 0, "type"] -> "datasets[0].type"."""
+    """["datasets", 0, "type"] -> "datasets[0].type" (an empty key shows as '', so no problem lacks a key)."""
     out = ""
     for part in parts:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
+        out = join_key(out, part)
     return out
 
 
-def _join(prefix: str, name: str) -> str:
-    return f"{prefix}.{name}" if prefix else name
+def _join(prefix: str, name: Any) -> str:
+    return join_key(prefix, str(name))  # a key, even when YAML read it as a number
 
 
 def _type_name(value: Any) -> str:
