@@ -25,6 +25,11 @@ __all__ = [  # the schema part lives in generator.configschema (what lint import
     "validate_file",
     "native_validate",
     "native_validate_many",
+    "classify",
+    "NativeVerdict",
+    "native_verdicts",
+    "ConfigVerdict",
+    "BuildVerdict",
     "validate_build",
     "validate_builds",
 ]
