@@ -9,7 +9,7 @@ would hide an error, so every doubt answers False; tests compare it with jsonsch
 The keywords are those the vendored framework schemas and the spec schema use, with jsonschema's semantics
 (its `equal` for enum / const: true is not 1; `pattern` is re.search; assertions apply only to their own type).
 Two variations that validate.py and spec.py make to jsonschema's validator are options here:
-`numbers` (the numeric-string policy of a framework schema, validate._numeric_string_policy) and
+`numbers` (the numeric-string policy of a framework schema, configschema._numeric_string_policy) and
 `strict_pattern` (spec.py: a pattern's final `$` means end of text).
 """
 
@@ -84,7 +84,7 @@ def _number_string(value: Any, numbers: str) -> bool:
 
 
 def _as_number(value: Any) -> Any:
-    """validate._as_number: what a bound compares when the schema accepts numeric strings."""
+    """configschema._as_number: what a bound compares when the schema accepts numeric strings."""
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, str):

@@ -26,7 +26,10 @@ from .validate import validate_config
 
 @dataclass(frozen=True)
 class Build:
-    """Everything one spec compiles to; `files` maps names inside out_dir to their text."""
+    """Everything one spec compiles to; `files` maps names inside out_dir to their text.
+
+    `out_dir` is the output folder as the spec's root names it (what messages and reports show); `out_path` is
+    where this process reads and writes it."""
 
     spec: Spec
     facts: Facts
@@ -34,6 +37,10 @@ class Build:
     rendered: tuple[Rendered, ...]
     out_dir: Path
     files: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def out_path(self) -> Path:
+        return self.spec.located(self.out_dir)
 
 
 SPEC_FOLDERS = ("examples", "specs")
@@ -159,11 +166,12 @@ def compile_spec(
         spec = _with_framework(spec, framework)
     facts = facts_mod.resolve(spec, frozen=frozen, refresh=refresh)
     plan = rules.decide(spec, facts)
-    out_dir = Path(out_root) / spec.name
+    out_dir = Path(out_root) / spec.name  # out_root, like spec.file, is relative to spec.root
+    out_path = spec.located(out_dir)
     rendered = []
     problems: list[Problem] = []
     for fw in plan.frameworks:
-        r = render(plan, spec, facts, fw, out_dir)
+        r = render(plan, spec, facts, fw, out_path)
         found = validate_config(fw, r.config, str(out_dir / config_name(fw)))
         problems.extend(_override_problems([p for p in found if p.severity == "error"], spec, fw))
         rendered.append(r)
@@ -183,7 +191,7 @@ def compile_spec(
 
     written.update(launch_files(build))
     names = sorted(list(written) + ["plan.json", "PLAN.md"])
-    written["plan.json"] = plan_json(plan, spec, facts, out_dir, names)
+    written["plan.json"] = plan_json(plan, spec, facts, out_path, names)
     written["PLAN.md"] = plan_markdown(build, names)
     return Build(spec, facts, plan, tuple(rendered), out_dir, dict(sorted(written.items())))
 
@@ -193,7 +201,7 @@ def duplicate_names(builds: list[Build]) -> list[Problem]:
     seen: dict[str, Build] = {}
     problems = []
     for b in builds:
-        key = os.path.normcase(os.path.abspath(b.out_dir))
+        key = os.path.normcase(os.path.abspath(b.out_path))
         first = seen.setdefault(key, b)
         if first is not b:
             problems.append(
@@ -235,7 +243,7 @@ def previous_files(out_dir: Path) -> set[str]:
 
 def stale_files(b: Build) -> list[str]:
     """Files a previous build of this spec wrote into out_dir that this build does not write (and that exist)."""
-    return sorted(n for n in previous_files(b.out_dir) - set(b.files) if (Path(b.out_dir) / n).is_file())
+    return sorted(n for n in previous_files(b.out_path) - set(b.files) if (b.out_path / n).is_file())
 
 
 def write_build(b: Build, executable: frozenset[str] | set[str] = frozenset()) -> tuple[list[Path], list[Path]]:
@@ -262,12 +270,12 @@ def write_build(b: Build, executable: frozenset[str] | set[str] = frozenset()) -
             ) from None
         written.append(Path(lock.path))
     stale = stale_files(b)
-    written += write_all(b.out_dir, b.files, executable=executable)
+    written += write_all(b.out_path, b.files, executable=executable)
     if "tracking" in b.files.get("plan.json", ""):
         from .tracking import keep_gitignore
 
-        keep_gitignore(b.out_dir.parent)
-    return written, remove_files(b.out_dir, stale)
+        keep_gitignore(b.out_path.parent)
+    return written, remove_files(b.out_path, stale)
 
 
 def _with_framework(spec: Spec, framework: str) -> Spec:

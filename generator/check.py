@@ -24,15 +24,16 @@ class Drift:
         return not self.changed
 
 
-def _committed(path: Path) -> str | None:
-    """The committed text of a generated file (None when it is missing), through the one safe reader."""
+def _committed(path: Path, name: Path | None = None) -> str | None:
+    """The committed text of a generated file (None when it is missing), through the one safe reader; errors
+    call it `name` (how the spec's root names it) when given."""
     from . import _io
     from .errors import FtgenError
 
     if not os.path.lexists(path):
         return None
     try:
-        return _io.read_text(path, str(path), 64 * 1024 * 1024)[0]
+        return _io.read_text(path, str(name or path), 64 * 1024 * 1024)[0]
     except FtgenError as exc:
         if any("not found" in p.message for p in exc.problems):
             return None
@@ -43,8 +44,8 @@ def compare(b: Build) -> Drift:
     changed: list[str] = []
     chunks: list[str] = []
     for name, text in b.files.items():
-        path = b.out_dir / name
-        old = _committed(path)
+        path = b.out_dir / name  # as the spec's root names it (the diff's headers); read from b.out_path
+        old = _committed(b.out_path / name, path)
         if old == text:
             continue
         changed.append(name if old is not None else f"{name} (missing)")
@@ -68,7 +69,7 @@ def compare(b: Build) -> Drift:
 
 def _recorded(b: Build) -> dict | None:
     """The committed plan.json (what the build that wrote the outputs recorded), or None."""
-    text = _committed(b.out_dir / "plan.json")
+    text = _committed(b.out_path / "plan.json", b.out_dir / "plan.json")
     try:
         data = json.loads(text) if text is not None else None
     except ValueError:

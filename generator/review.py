@@ -148,17 +148,6 @@ def _tracked(repo: Path, ref: str | None) -> list[str]:
     return sorted(n for n, (mode, _) in _tree(repo, ref).items() if mode in _REGULAR)
 
 
-@contextlib.contextmanager
-def _chdir(path: Path) -> Iterator[None]:
-    """contextlib.chdir for Python 3.10 too."""
-    old = os.getcwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(old)
-
-
 def _safe_members(tar: tarfile.TarFile, dest: str, skipped: list[str]) -> Iterator[tarfile.TarInfo]:
     """The members of a `git archive` that stay inside dest: regular files, folders, and symlinks whose target
     resolves inside; a symlink (or anything) leading out of the repository is skipped and named in `skipped`."""
@@ -394,18 +383,18 @@ def _build(tree: Path, spec_path: str, out_root: str, not_followed: frozenset[st
     from .build import compile_spec
     from .spec import load
 
-    with _chdir(tree):
-        try:
-            if not _inside(tree, tree / spec_path):
-                raise FtgenError([Problem(spec_path, "", "a symlink out of the repository: not followed")])
-            spec = load(spec_path)
-            outside = _outside_problems(tree, spec, not_followed)
-            if outside:
-                raise FtgenError(outside)
-            b = compile_spec(spec, Path(out_root), frozen=True)  # hub models from the committed lock only
-        except FtgenError as exc:
-            return _Side(False, problems=exc.problems)
-        return _Side(True, b.plan, build=b)
+    try:
+        if not _inside(tree, tree / spec_path):
+            raise FtgenError([Problem(spec_path, "", "a symlink out of the repository: not followed")])
+        # paths as the tree names them (spec.file, the lock, out_dir), read under the tree: no chdir
+        spec = load(spec_path, root=tree)
+        outside = _outside_problems(tree, spec, not_followed)
+        if outside:
+            raise FtgenError(outside)
+        b = compile_spec(spec, Path(out_root), frozen=True)  # hub models from the committed lock only
+    except FtgenError as exc:
+        return _Side(False, problems=exc.problems)
+    return _Side(True, b.plan, build=b)
 
 
 def _problem_dict(p: Problem) -> dict:
@@ -497,8 +486,7 @@ def _config_states(tree: Path, side: _Side) -> list[ConfigState]:
     out_dir = side.build.out_dir.as_posix()
     if not _inside(tree, tree / side.build.out_dir):
         return [ConfigState("ftgen", f"{out_dir}/", "not followed")]
-    with _chdir(tree):
-        drift = compare(side.build)
+    drift = compare(side.build)  # reads build.out_path (under the tree); names out_dir as the tree does
     states: dict[str, str] = {}
     for c in drift.changed:
         name, state = c, "would regenerate"

@@ -146,10 +146,16 @@ class Spec:
     file: str = "<spec>"
     base_dir: Path = Path(".")
     sha256: str = ""
+    root: Path | None = None  # the folder `file` (and a build's out_root) is relative to; None: the working folder
     lines: Mapping[str, int] = field(default_factory=dict)
 
     def line_of(self, key: str) -> int | None:
         return line_of(self.lines, key)
+
+    def located(self, path: Path | str) -> Path:
+        """A path named relative to the spec's root (as `file` is: its lock, a build's out_root) as this process
+        reads it: under `root` when one was given, else as it is (the working folder)."""
+        return Path(path) if self.root is None else self.root / path
 
 
 # A spec is a few KB; anything near these limits is a mistake or an attack, refused before parsing it.
@@ -535,6 +541,7 @@ def from_dict(
     base_dir: Path = Path("."),
     lines: Mapping[str, int] | None = None,
     sha256: str = "",
+    root: Path | None = None,
 ) -> Spec:
     """Validate a parsed spec and build a Spec; raise FtgenError listing every problem."""
     lines = dict(lines or {})
@@ -616,13 +623,21 @@ def from_dict(
         base_dir=base_dir,
         sha256=sha256,
         lines=lines,
+        root=root,
     )
 
 
-def load(path: Path | str) -> Spec:
-    """Read, parse and validate a spec file."""
+def load(path: Path | str, root: Path | str | None = None) -> Spec:
+    """Read, parse and validate a spec file.
+
+    `path` is how errors, plans and reports name the spec; relative, it is read from `root` (None: the working
+    folder), and so are the spec's lock and a build's out_root (Spec.root): no chdir is needed to load a spec of
+    another tree (ftgen review) with the names it has there."""
     path = Path(path)
     file = str(path)
-    text, raw = read_text(path, file, MAX_SPEC_BYTES, kind="spec ")
+    root = Path(root) if root is not None else None
+    real = root / path if root is not None else path
+    text, raw = read_text(real, file, MAX_SPEC_BYTES, kind="spec ")
     loaded = load_text(text, file, max_bytes=MAX_SPEC_BYTES, max_nodes=MAX_SPEC_NODES)
-    return from_dict(loaded.data, file, path.resolve().parent, loaded.lines, hashlib.sha256(raw).hexdigest())
+    sha = hashlib.sha256(raw).hexdigest()
+    return from_dict(loaded.data, file, real.resolve().parent, loaded.lines, sha, root=root)

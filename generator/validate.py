@@ -2,353 +2,37 @@
 
 from __future__ import annotations
 
-import difflib
 import json
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from . import frameworks
-from ._fastschema import quick_valid
-from ._resources import schemas_dir
+from .configschema import default_version, load_schema, schema_path, validate_config
 from .errors import FtgenError, Problem
 from .frameworks import Hardware
-from .frameworks._dialect import OMEGACONF_FLOAT
 
 if TYPE_CHECKING:
-    from jsonschema import Draft202012Validator
-    from jsonschema.exceptions import ValidationError
-
     from .envs import Env
 
-_LIST_LIMIT = 20  # enum lists longer than this are shown as close matches + a count
-_INT_STRING = re.compile(r"^\s*[-+]?[0-9]+(?:_[0-9]+)*\s*$")
-
-
-def default_version(framework: str) -> str:
-    """The pinned framework version whose schema ftgen ships."""
-    return frameworks.get(framework).version
-
-
-def _check_framework(framework: str) -> None:
-    frameworks.get(framework)
-
-
-def schema_path(framework: str, version: str | None = None) -> Path:
-    """The vendored schema file of a framework version (in schemas/, or the framework's own schema_dir)."""
-    fw = frameworks.get(framework)
-    return (fw.schema_dir or schemas_dir()) / f"{framework}-{version or fw.version}.schema.json"
-
-
-@cache
-def load_schema(framework: str, version: str | None = None) -> dict:
-    """The vendored JSON Schema of a framework version (cached)."""
-    _check_framework(framework)
-    path = schema_path(framework, version)
-    if not path.is_file():
-        have = sorted(p.name.removesuffix(".schema.json") for p in path.parent.glob(f"{framework}-*.schema.json"))
-        raise FtgenError(
-            [Problem(str(path), "", "no schema for this framework version", version, ", ".join(have) or None)]
-        )
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-# ----------------------------------------------------------------------------------------------
-# numeric strings: the schema's x-ftgen.numeric_strings says whether the framework converts them
-
-
-def _numeric_string_policy(schema: dict) -> str:
-    policy = schema.get("x-ftgen", {}).get("numeric_strings", {})
-    if not policy.get("accepted"):
-        return "none"
-    return policy.get("mode", "lax")
-
-
-def _is_number_string(instance: Any, policy: str) -> bool:
-    if not isinstance(instance, str) or policy == "none":
-        return False
-    if policy == "omegaconf":
-        return bool(OMEGACONF_FLOAT.match(instance))
-    try:
-        float(instance.replace("_", ""))
-    except ValueError:
-        return False
-    return True
-
-
-def _as_number(instance: Any) -> Any:
-    if isinstance(instance, bool):
-        return int(instance)
-    if isinstance(instance, str):
-        try:
-            text = instance.strip().replace("_", "")
-            return int(text) if _INT_STRING.match(instance) else float(text)
-        except ValueError:
-            return instance
-    return instance
-
-
-@cache
-def _validator_for(framework: str, version: str | None) -> Draft202012Validator:
-    from jsonschema import Draft202012Validator, validators  # only to word errors: _fastschema says valid first
-
-    schema = load_schema(framework, version)
-    policy = _numeric_string_policy(schema)
-    base = Draft202012Validator
-    if policy == "none":
-        return base(schema)
-
-    lax = policy == "lax"  # pydantic lax mode: numeric strings and booleans convert to numbers
-
-    def is_number(checker, instance):
-        if base.TYPE_CHECKER.is_type(instance, "number") or _is_number_string(instance, policy):
-            return True
-        return lax and isinstance(instance, bool)
-
-    def is_integer(checker, instance):
-        if base.TYPE_CHECKER.is_type(instance, "integer"):
-            return True
-        return lax and (isinstance(instance, bool) or (isinstance(instance, str) and bool(_INT_STRING.match(instance))))
-
-    checker = base.TYPE_CHECKER.redefine_many({"number": is_number, "integer": is_integer})
-
-    def numeric(keyword):
-        original = base.VALIDATORS[keyword]
-
-        def check(validator, value, instance, schema_):
-            yield from original(validator, value, _as_number(instance), schema_)
-
-        return check
-
-    cls = validators.extend(
-        base,
-        validators={
-            k: numeric(k) for k in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
-        },
-        type_checker=checker,
-    )
-    return cls(schema)
-
-
-# ----------------------------------------------------------------------------------------------
-# jsonschema errors -> Problems
-
-
-def key_path(parts: Iterable[Any]) -> str:
-    """["datasets", 0, "type"] -> "datasets[0].type"."""
-    out = ""
-    for part in parts:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out
-
-
-def _join(prefix: str, name: str) -> str:
-    return f"{prefix}.{name}" if prefix else name
-
-
-def _type_name(value: Any) -> str:
-    if isinstance(value, list):
-        return " or ".join(map(str, value))
-    return str(value)
-
-
-def _format_choices(values: list, found: Any = None) -> str:
-    shown = [("null" if v is None else str(v)) for v in values]
-    if len(shown) <= _LIST_LIMIT:
-        return ", ".join(shown)
-    close = difflib.get_close_matches(str(found), [s for s in shown if s != "null"], n=5, cutoff=0.6) if found else []
-    head = f"did you mean {', '.join(close)}? " if close else ""
-    return f"{head}one of {len(shown)} values: " + ", ".join(shown[:_LIST_LIMIT]) + ", ..."
-
-
-def _describe_branch(schema: dict) -> list[str]:
-    """Short words for what one anyOf branch accepts."""
-    if "enum" in schema:
-        return [("null" if v is None else str(v)) for v in schema["enum"]]
-    if "const" in schema:
-        return [str(schema["const"])]
-    if "pattern" in schema and schema.get("type") == "string":
-        return [f"a string matching {schema['pattern']}"]
-    if "type" in schema:
-        t = schema["type"]
-        return [_type_name(t)] if not isinstance(t, list) else [str(x) for x in t]
-    if "$ref" in schema:
-        return [schema["$ref"].rsplit("/", 1)[-1]]
-    return []
-
-
-def _enum_values(schema: dict) -> list:
-    """Every enum value reachable through anyOf/oneOf branches (for close matches)."""
-    out: list = []
-    for branch in schema.get("anyOf", []) + schema.get("oneOf", []):
-        out.extend(branch.get("enum", []))
-        if "const" in branch:
-            out.append(branch["const"])
-    out.extend(schema.get("enum", []))
-    return out
-
-
-def _problems(error: ValidationError, file: str) -> list[Problem]:
-    path = list(error.absolute_path)
-    key = key_path(path)
-    kind = error.validator
-    found = error.instance
-    schema = error.schema if isinstance(error.schema, dict) else {}
-    spath = list(error.absolute_schema_path)
-
-    if spath and spath[0] == "dependentSchemas":
-        trigger = spath[1]
-        if error.validator == "contains":
-            plugins = error.validator_value.get("enum", [])
-        else:
-            plugins = schema.get("properties", {}).get("plugins", {}).get("contains", {}).get("enum", [])
-        return [
-            Problem(
-                file,
-                trigger,
-                "key only works with its plugin listed under `plugins` (ignored otherwise)",
-                trigger,
-                "add to plugins: " + ", ".join(p for p in plugins if p.count(".") == 3) if plugins else None,
-            )
-        ]
-    if kind == "additionalProperties" and isinstance(found, dict):
-        known = set(schema.get("properties", {}))
-        patterns = [re.compile(p) for p in schema.get("patternProperties", {})]
-        out = []
-        for name in found:
-            if name in known or any(p.search(name) for p in patterns):
-                continue
-            close = difflib.get_close_matches(str(name), sorted(known), n=3, cutoff=0.75)
-            out.append(
-                Problem(
-                    file,
-                    _join(key, str(name)),
-                    "unknown key",
-                    None,
-                    ("did you mean " + ", ".join(close) + "?") if close else None,
-                )
-            )
-        return out
-    if kind == "required":
-        missing = [m for m in error.validator_value if isinstance(found, dict) and m not in found]
-        return [Problem(file, _join(key, m), "missing required key", None, None) for m in missing]
-    if kind == "enum":
-        return [Problem(file, key, "value not allowed", found, _format_choices(list(error.validator_value), found))]
-    if kind == "const":
-        return [Problem(file, key, "value not allowed", found, str(error.validator_value))]
-    if kind == "type":
-        return [Problem(file, key, "wrong type", found, _type_name(error.validator_value))]
-    if kind in ("anyOf", "oneOf"):
-        return _problems_any_of(error, file)
-    if kind in ("minItems", "maxItems", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "pattern"):
-        words = {
-            "minItems": "at least {} items",
-            "maxItems": "at most {} items",
-            "minimum": ">= {}",
-            "maximum": "<= {}",
-            "exclusiveMinimum": "> {}",
-            "exclusiveMaximum": "< {}",
-            "pattern": "a string matching {}",
-        }
-        return [
-            Problem(
-                file,
-                key,
-                "value out of range" if "imum" in kind else "invalid value",
-                found,
-                words[kind].format(error.validator_value),
-            )
-        ]
-    return [Problem(file, key, error.message, found, None)]
-
-
-def _problems_any_of(error: ValidationError, file: str) -> list[Problem]:
-    key = key_path(error.absolute_path)
-    found = error.instance
-    schema = error.schema if isinstance(error.schema, dict) else {}
-    branches: dict[int, list[ValidationError]] = {}
-    for sub in error.context or []:
-        branches.setdefault(sub.relative_schema_path[0], []).append(sub)
-    # A branch whose errors lie deeper than the value itself matched its shape (e.g. the object
-    # branch of a dataset entry): report those errors, not the branch alternatives.
-    deep = {i: errs for i, errs in branches.items() if any(len(e.relative_path) > 0 for e in errs)}
-    shallow_only = {i: errs for i, errs in branches.items() if i not in deep}
-    if deep and not any(_type_matches(errs, found) for errs in shallow_only.values()):
-        best = min(deep.values(), key=len)
-        out: list[Problem] = []
-        for sub in best:
-            out.extend(_problems(sub, file))
-        return _dedupe(out)
-    # nested anyOf / typed branch where the type matched: descend into that branch only
-    typed = [errs for errs in branches.values() if _type_matches(errs, found)]
-    if len(typed) == 1 and all(e.validator in ("anyOf", "oneOf", "additionalProperties", "required") for e in typed[0]):
-        out = []
-        for sub in typed[0]:
-            out.extend(_problems(sub, file))
-        return _dedupe(out)
-    allowed_text = schema.get("x-ftgen-allowed")
-    choices: list[str] = []
-    for branch in schema.get("anyOf", []) + schema.get("oneOf", []):
-        for word in _describe_branch(branch):
-            if word not in choices:
-                choices.append(word)
-    enum_values = _enum_values(schema)
-    for sub in error.context or []:  # enums behind a $ref (e.g. RLType) surface as the branch's enum error
-        if sub.validator == "enum" and len(sub.relative_path) == 0:
-            enum_values.extend(v for v in sub.validator_value if v not in enum_values)
-    if allowed_text:
-        close = difflib.get_close_matches(str(found), [str(v) for v in enum_values if v is not None], n=3, cutoff=0.6)
-        allowed = (f"did you mean {', '.join(close)}? " if close else "") + allowed_text
-        return [Problem(file, key, "value not allowed", found, allowed)]
-    if enum_values and (isinstance(found, str) or found is None):
-        allowed = _format_choices(list(dict.fromkeys(enum_values)), found)
-        return [Problem(file, key, "value not allowed", found, allowed)]
-    only_types = all(
-        all(e.validator == "type" and len(e.relative_path) == 0 for e in errs) for errs in branches.values()
-    )
-    return [
-        Problem(file, key, "wrong type" if only_types else "wrong type or value", found, ", ".join(choices) or None)
-    ]
-
-
-def _type_matches(errors: list[ValidationError], instance: Any) -> bool:
-    """True when none of a branch's errors is about the value's own type."""
-    return not any(e.validator == "type" and len(e.relative_path) == 0 for e in errors)
-
-
-def _dedupe(problems: list[Problem]) -> list[Problem]:
-    seen, out = set(), []
-    for p in problems:
-        ident = (p.key, p.message, repr(p.found), p.allowed)
-        if ident not in seen:
-            seen.add(ident)
-            out.append(p)
-    return out
-
-
-def _sort_key(p: Problem) -> tuple:
-    return (p.key, p.message)
-
-
-def validate_config(framework: str, cfg: dict, file: str, version: str | None = None) -> list[Problem]:
-    """Every problem of a parsed config against the vendored schema, one Problem per finding."""
-    if not isinstance(cfg, dict):
-        return [Problem(file, "", "config must be a mapping of keys to values", type(cfg).__name__, "mapping")]
-    schema = load_schema(framework, version)
-    if quick_valid(schema, cfg, numbers=_numeric_string_policy(schema)):
-        return []  # no jsonschema import for a valid config
-    validator = _validator_for(framework, version)
-    problems: list[Problem] = []
-    for error in validator.iter_errors(cfg):
-        problems.extend(_problems(error, file))
-    return sorted(_dedupe(problems), key=_sort_key)
-
+__all__ = [  # the schema part lives in generator.configschema (what lint imports); re-exported here
+    "default_version",
+    "load_schema",
+    "schema_path",
+    "validate_config",
+    "load_config",
+    "validate_file",
+    "native_validate",
+    "native_validate_many",
+    "classify",
+    "NativeVerdict",
+    "native_verdicts",
+    "ConfigVerdict",
+    "BuildVerdict",
+    "validate_build",
+    "validate_builds",
+]
 
 # ----------------------------------------------------------------------------------------------
 # reading configs the way each framework reads them

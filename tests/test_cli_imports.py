@@ -22,6 +22,11 @@ LINT_NEVER = (
     "generator.build",
     "generator.plan",
     "generator.facts.models",
+    "generator.validate",  # lint needs the schema part only: generator.configschema
+    "generator.envs",
+    "generator.render",
+    "generator.launch",
+    "generator._schema_errors",  # a valid config has no error to word
 )
 
 _PROBE = """
@@ -53,6 +58,7 @@ def _hits(modules: set[str], roots: tuple[str, ...]) -> list[str]:
 def test_lint_imports_no_schema_library_templates_console_or_rules(tmp_path, fmt):
     modules = imported(tmp_path, "lint", "--format", fmt, str(CONFIG))
     assert "generator.lint.rules" in modules  # the probe did lint
+    assert "generator.configschema" in modules  # the schema part of validation, alone
     assert not _hits(modules, LINT_NEVER)
     others = {f"generator.commands.{m}" for m in ("runs", "evaluate", "env", "tiny", "estimate")}
     assert not modules & others, "lint loads only the module that defines it"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from generator import _fastschema, spec, validate
+from generator import _fastschema, configschema, spec, validate
 from generator._yaml import load_file
 from generator.errors import FtgenError
 
@@ -35,8 +35,8 @@ def _agree(validator, schema, value, **options) -> tuple[bool, bool]:
 @pytest.mark.parametrize("framework,path", _configs(), ids=lambda v: getattr(v, "name", v))
 def test_framework_configs_and_their_mutations(framework, path):
     schema = validate.load_schema(framework)
-    options = {"numbers": validate._numeric_string_policy(schema)}
-    validator = validate._validator_for(framework, None)
+    options = {"numbers": configschema._numeric_string_policy(schema)}
+    validator = configschema._validator_for(framework, None)
     cfg = load_file(path, str(path)).data
     assert _agree(validator, schema, cfg, **options) in ((True, True), (False, False))
     props = schema.get("properties", {})

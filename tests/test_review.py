@@ -74,6 +74,22 @@ def test_markdown_report_matches_expected_file(repo):
     assert text == EXPECTED_MD.read_text(encoding="utf-8"), "review markdown changed (FTGEN_UPDATE_EXPECTED=1)"
 
 
+def test_review_never_changes_the_working_folder(repo, monkeypatch, tmp_path):
+    """The trees under review are read with explicit base folders: os.chdir is refused for the whole run, from a
+    working folder outside the repository, and the report (repo-relative paths) is the same."""
+
+    def refuse(path):
+        raise AssertionError(f"os.chdir({path!r}) called")
+
+    monkeypatch.setattr(os, "chdir", refuse)
+    monkeypatch.setattr(os, "getcwd", lambda: str(tmp_path))  # a relative path resolved from cwd would miss
+    for head in ("HEAD", None):
+        text = rv.markdown(rv.review(repo, "base", head))
+        if head == "HEAD":
+            assert text == EXPECTED_MD.read_text(encoding="utf-8")
+        assert str(repo) not in text and "ftgen-review-" not in text
+
+
 def test_review_content(repo):
     r = rv.review(repo, "base", "HEAD")
     assert not r.ok

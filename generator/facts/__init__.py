@@ -40,7 +40,8 @@ def resolve(spec: Spec, *, frozen: bool = False, refresh: bool = False) -> Facts
             problems.extend(exc.problems)
             return None
 
-    lock_file = lock_path(spec.file) if spec.file and not spec.file.startswith("<") else None
+    lock_name = lock_path(spec.file) if spec.file and not spec.file.startswith("<") else None
+    lock_file = spec.located(lock_name) if lock_name is not None else None  # beside the spec, under its root
     resolved = attempt(
         resolve_model,
         spec.base_model,
@@ -53,6 +54,8 @@ def resolve(spec: Spec, *, frozen: bool = False, refresh: bool = False) -> Facts
         refresh=refresh,
         line=spec.line_of("base_model"),
     )
+    if lock_file != lock_name:  # errors name the lock as the spec's root names it (spec.file likewise)
+        problems[:] = [replace(p, file=str(lock_name)) if p.file == str(lock_file) else p for p in problems]
     model = resolved.card if resolved else None
     lock = None
     if resolved is not None and resolved.entry is not None and lock_file is not None:

@@ -128,7 +128,7 @@ def context(build) -> LaunchContext:
 
     plan, spec = build.plan, build.spec
     dist = Distributed(plan.get("distributed", "single"))
-    tracked = from_plan(plan, spec, build.out_dir)
+    tracked = from_plan(plan, spec, build.out_path)
     hours = plan.time_cost.hours if plan.time_cost else None
     cluster = spec.cluster
     limit, limit_from = time_limit(cluster.time, hours)

@@ -65,8 +65,9 @@ def sky_problems(text: str, file: str = "sky.yaml") -> list[Problem]:
     data = load_trusted(text)
     if quick_valid(sky_schema(), data, ignore=SKY_DIALECT):
         return []
-    found = sorted(_sky_validator().iter_errors(data), key=lambda e: list(e.absolute_path))
-    return [Problem(file, ".".join(map(str, e.absolute_path)), e.message) for e in found]
+    from .._schema_errors import schema_problems
+
+    return schema_problems(_sky_validator(), data, file)
 
 
 def file_names(cpu: bool) -> tuple[str, ...]:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from .. import frameworks
 from .._yaml import Loaded, load_file
+from ..configschema import default_version
 from ..errors import FtgenError
-from ..validate import default_version
 from ._context import Hardware, RuleContext
 from ._detect import detect
 from ._fastvalidate import clear_caches

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 
 from .. import frameworks
-from ..validate import load_schema
+from ..configschema import load_schema
 
 
 @cache

@@ -8,8 +8,8 @@ import re
 from functools import cache, lru_cache
 from typing import Any
 
+from ..configschema import load_schema, validate_config
 from ..errors import Problem
-from ..validate import load_schema, validate_config
 
 _ITEM_LISTS = ("datasets", "test_datasets")
 _TOP = re.compile(r"^[^.\[]+")

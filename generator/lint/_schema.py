@@ -7,7 +7,7 @@ from functools import cache
 from typing import Any
 
 from .. import frameworks
-from ..validate import load_schema
+from ..configschema import load_schema
 from . import _versions as V
 from ._fastvalidate import validate as validate_config
 from ._model import Finding

@@ -12,7 +12,7 @@ from typing import Any
 
 from .. import frameworks
 from .._yaml import load_trusted_file
-from ..validate import default_version, load_schema
+from ..configschema import default_version, load_schema
 
 _DATA = Path(__file__).resolve().parent / "_data"
 _INDEX = re.compile(r"\[\d+\]")

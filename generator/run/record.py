@@ -130,7 +130,7 @@ class RunRecord:
             )
         from .._schema_errors import schema_problems
 
-        problems = schema_problems(_validator(), data, file, lambda key: None)
+        problems = schema_problems(_validator(), data, file)
         if problems:
             raise FtgenError(problems)
         record = cls.__new__(cls)

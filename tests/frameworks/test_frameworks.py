@@ -22,7 +22,7 @@ SMALL = REPO / "tests" / "cases" / "data" / "small.jsonl"
 
 
 def _clear_caches() -> None:
-    from generator import validate
+    from generator import configschema as validate
     from generator.lint import _detect, clear_caches
 
     validate.load_schema.cache_clear()
