@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -302,12 +303,14 @@ def start(
 
     from . import peak_memory
 
+    hook = peak_memory.hook_env(run_dir)
+    # both on the trainer's path: the build folder's shipped modules (FT193-FT195) and the memory hook
+    paths = [p for p in (extra_env.get("PYTHONPATH"), hook.pop("PYTHONPATH", None)) if p]
+    trainer_env = {**extra_env, **hook, **({"PYTHONPATH": os.pathsep.join(paths)} if paths else {})}
     outcome = stream(
         record.command,
         cwd=run_dir,
-        env=env.subprocess_env(
-            {**extra_env, **peak_memory.hook_env(run_dir)}, trackers=tracked.backends if tracked else ()
-        ),
+        env=env.subprocess_env(trainer_env, trackers=tracked.backends if tracked else ()),
         log_path=run_dir / "train.log",
         on_line=on_line or console_printer(),
         on_spawn=spawned,
