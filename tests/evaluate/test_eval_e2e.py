@@ -92,7 +92,8 @@ def test_run_scores_base_and_fine_tuned(framework, trained):
         assert Path(ev["predictions"][name]).parent == run_dir / "eval"
     expected = {
         "llamafactory": "Human: which colour is apple?</s>\nAssistant:",
-        "axolotl": "### Instruction:\nwhich colour is apple?\n\n### Response:\n",
+        # the tiny model has a chat template: Axolotl trains alpaca rows in it (ftgen_sft.alpaca_chat), eval asks so
+        "axolotl": "User: which colour is apple?\nAssistant: ",
     }[framework]
     assert ev["prompt_example"].endswith(expected)
 
