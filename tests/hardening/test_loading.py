@@ -14,7 +14,9 @@ from generator.errors import FtgenError
 from generator.spec import MAX_SPEC_BYTES, load
 
 REPO = Path(__file__).resolve().parents[2]
-TIME_LIMIT = 5.0  # seconds; each case takes milliseconds on a laptop, this leaves room for a loaded CI machine
+# seconds: a guard against a parser that never ends (an alias bomb expands for hours), not a speed target; each
+# case takes milliseconds on a laptop and this leaves room for a loaded 2-core CI machine running tests in parallel
+TIME_LIMIT = 60.0
 VALID_HEAD = (
     "name: x\nbase_model: Qwen/Qwen2.5-7B-Instruct\ndata: {train: [{path: a/b, format: alpaca}], examples: 5000}\n"
 )
