@@ -135,6 +135,7 @@ class Settings:
     task: Task = _key("FT100", "training stage")
     examples: int = _key("FT101", "training examples", config=False)
     base_model: str = _key("FT105", "the base model: a hub id, or a local folder relative to the spec")
+    model_revision: str = _key("FT105", "the hub commit of the base model the lock file pins")
     datasets: list = _key("FT105", "training datasets: path (local paths relative to the spec), source, format")
     chat_template: dict = _key("FT107", "the prompt template, as each framework names it")
     trust_remote_code: bool = _key("FT171", "run the model repository's own code")

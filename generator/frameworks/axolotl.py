@@ -851,6 +851,7 @@ ROWS = (
     # Model
     row("base_model", "base_model", "Model", path=True),
     row("trust_remote_code", "trust_remote_code", "Model", implied=lambda v: False),
+    row("model_revision", "revision_of_model", "Model", implied=lambda v: "main"),
     joint(("chat_template",), ("chat_template",), "Model", _write_template, _read_template),
     # Method
     joint(

@@ -452,6 +452,7 @@ ROWS = (
     # Model
     row("base_model", "model_name_or_path", "Model", path=True),
     row("trust_remote_code", "trust_remote_code", "Model", implied=lambda v: False),
+    row("model_revision", "model_revision", "Model", implied=lambda v: "main"),
     joint(("chat_template",), ("template",), "Model", _write_template, _read_template),
     # Method
     joint(("task",), ("stage", "do_train"), "Method", _write_task, _read_task),

@@ -297,7 +297,9 @@ def model_and_data(ctx: Context) -> None:
     """Record the base model and the training datasets the configs load.
 
     What: `base_model` as the hub knows it (a catalog alias or a lock's requested spelling resolved to the hub's
-    canonical id, never written verbatim), or a local folder relative to the spec; and one entry per
+    canonical id, never written verbatim), or a local folder relative to the spec; for a model resolved through the
+    lock file, `model_revision`: the commit the lock pins (Axolotl `revision_of_model`, LLaMA-Factory
+    `model_revision`), so the trainer downloads the revision the plan's facts were read at; and one entry per
     `data.train` item: its path (local files relative to the spec), `source` (file or hub), `format` and a split
     other than train. Every framework config references them from here (Axolotl `base_model`, `datasets`;
     LLaMA-Factory `model_name_or_path`, `dataset` / `dataset_dir` and the entries of dataset_info.json), with
@@ -315,6 +317,13 @@ def model_and_data(ctx: Context) -> None:
         ctx.record_spec("base_model", spec.base_model, "base_model in the spec")
     else:
         ctx.record_spec("base_model", model.id, "base_model in the spec, written as the hub's canonical id")
+    if model.revision:
+        ctx.record_spec(
+            "model_revision",
+            model.revision,
+            f"the commit {Path(model.lock_file).name if model.lock_file else 'the lock file'} pins: the trainer loads "
+            "the weights the plan was made for, not whatever the hub's main branch holds at run time",
+        )
     items = []
     for entry in spec.data.train:
         path = Path(entry.path)

@@ -109,6 +109,10 @@ def test_hub_model_builds_offline_from_the_cache_and_the_lock_rebuilds_it_withou
         "cache",
     )
     assert plan["facts"]["model"]["revision"] == commit_of(model)
+    # the configs load that commit, not whatever the hub's main branch holds when the run starts
+    ax = yaml.safe_load((b.out_dir / "axolotl.yaml").read_text())
+    lf = yaml.safe_load((b.out_dir / "llamafactory.yaml").read_text())
+    assert ax["revision_of_model"] == lf["model_revision"] == commit_of(model)
     assert "the lock `bot.lock.json`" in b.files["PLAN.md"]
     lock = b.facts.lock
     assert lock.path == tmp_path / "specs" / "bot.lock.json" and lock.fresh
