@@ -7,7 +7,7 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -221,13 +221,88 @@ def schema() -> dict:
 def _schema_problems(data: dict, file: str, where) -> list[Problem]:
     if quick_valid(schema(), data, strict_pattern=True):
         return []  # a valid spec never imports jsonschema
-    return schema_problems(_validator(), data, file, where)
+    return [_with_key_hint(p) for p in schema_problems(_validator(), data, file, where)]
+
+
+# keys people write for a spec key of another name: an unknown one of these names the key it means
+KEY_HINTS = {
+    "hardware": {
+        **dict.fromkeys(("gpus", "count", "gpu_count", "num_gpus", "n_gpus", "gpus_per_host"), "gpus_per_node"),
+        **dict.fromkeys(("num_nodes", "node_count", "n_nodes", "hosts"), "nodes"),
+        **dict.fromkeys(("vram", "memory_gb", "gpu_memory_gb", "memory"), "vram_gb"),
+        **dict.fromkeys(("price", "usd_hour", "cost_per_hour"), "usd_per_hour"),
+    },
+    "": {"model": "base_model", "dataset": "data", "datasets": "data", "gpu": "hardware"},
+}
+
+
+def _with_key_hint(p: Problem) -> Problem:
+    if p.message != "unknown key":
+        return p
+    parent, _, name = p.key.rpartition(".")
+    meant = KEY_HINTS.get(parent, {}).get(name)
+    if meant is None:
+        return p
+    return replace(p, allowed=f"did you mean {f'{parent}.' if parent else ''}{meant}?")
+
+
+def _fold(text: str) -> str:
+    return re.sub(r"[\s_\-.]", "", text).lower()
+
+
+_GPU_COUNT = re.compile(r"^\s*(\d+)\s*[x×*]\s*(\S.*)$", re.IGNORECASE)
+
+
+def canonical_spellings(data: Any, schema_node: dict) -> Any:
+    """The spec with values typed the way people type them written the way the schema spells them: an enum value
+    in another case or with other separators (`framework: LLaMA-Factory`, `method: QLoRA`, `task: SFT`, `format:
+    ShareGPT`) becomes the one enum value it folds to, and a GPU named with its count (`gpu: 4x A100 80GB`) becomes
+    `gpu: A100 80GB` with `gpus_per_node: 4` (a different gpus_per_node beside it is left for the error). A value
+    that folds to no enum value, or to several, is left as written, for the schema's error. A new object is
+    returned; `data` is not changed."""
+    out = _canonical(data, schema_node)
+    hw = out.get("hardware") if isinstance(out, dict) else None
+    if isinstance(hw, dict) and isinstance(hw.get("gpu"), str):
+        m = _GPU_COUNT.match(hw["gpu"])
+        if m and hw.get("gpus_per_node", int(m.group(1))) == int(m.group(1)):
+            out["hardware"] = {**hw, "gpu": m.group(2).strip(), "gpus_per_node": int(m.group(1))}
+    return out
+
+
+def _canonical(value: Any, node: Any) -> Any:
+    if not isinstance(node, dict):
+        return value
+    if isinstance(value, str) and isinstance(node.get("enum"), list) and value not in node["enum"]:
+        folded = [e for e in node["enum"] if isinstance(e, str) and _fold(e) == _fold(value)]
+        return folded[0] if len(folded) == 1 else value
+    for branch in node.get("anyOf", ()):
+        changed = _canonical(value, branch)
+        if changed is not value:
+            return changed
+    if isinstance(value, dict) and isinstance(node.get("properties"), dict):
+        props = node["properties"]
+        return {k: _canonical(v, props.get(k)) for k, v in value.items()}
+    if isinstance(value, list) and isinstance(node.get("items"), dict):
+        return [_canonical(v, node["items"]) for v in value]
+    return value
 
 
 def _semantic_problems(data: dict, file: str, line_of) -> list[Problem]:
     """Checks JSON Schema cannot express clearly."""
     out = []
     hw = data.get("hardware") or {}
+    counted = _GPU_COUNT.match(hw["gpu"]) if isinstance(hw.get("gpu"), str) else None
+    if counted:  # canonical_spellings left it: the count in the name and gpus_per_node disagree
+        out.append(
+            Problem(
+                file,
+                "hardware.gpu",
+                f"the GPU name says {counted.group(1)} GPUs, hardware.gpus_per_node says {hw.get('gpus_per_node')}",
+                found=hw["gpu"],
+                allowed=f"one count: gpu: {counted.group(2).strip()} with gpus_per_node: N",
+                line=line_of("hardware.gpu"),
+            )
+        )
     if "gpu" in hw and "vram_gb" in hw:
         out.append(
             Problem(
@@ -561,6 +636,7 @@ def from_dict(
                 )
             ]
         )
+    data = canonical_spellings(data, schema())
     problems = _value_problems(data, file, where)
     if problems:  # the schema's verdict on the same keys would only repeat these, less clearly
         bad = [p.key for p in problems]
