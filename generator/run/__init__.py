@@ -46,17 +46,31 @@ def read_json(path: Path, what: str, max_bytes: int = 16 * 1024 * 1024):
     return _io.read_json(path, str(path), max_bytes)
 
 
+def _not_a_build(path: Path) -> tuple[str, None, str]:
+    """What the path is instead of a build folder, and what to run: a spec names its build, a framework config
+    its folder."""
+    usage = "a folder written by `ftgen build`, e.g. outputs/<name>"
+    if path.is_file() and path.suffix.lower() in (".yaml", ".yml"):
+        if (path.parent / "plan.json").is_file():
+            return "a config inside a build folder", None, f"the folder: ftgen run {path.parent}"
+        from .. import _yaml
+
+        try:
+            data = _yaml.load_text(_yaml.read_text(path, str(path))[0], str(path)).data
+        except Exception:  # whatever it is, it is not a build folder: the plain answer below
+            data = None
+        if isinstance(data, dict) and "base_model" in data and "data" in data:
+            name = data.get("name") if isinstance(data.get("name"), str) else "<name>"
+            return "a spec, not a build folder", None, f"`ftgen build {path}` first, then `ftgen run outputs/{name}`"
+    return "not an ftgen build folder (no plan.json)", None, usage
+
+
 def prepare(out_dir: Path, framework: str | None = None) -> Prepared:
     """Read outputs/<name>/: plan.json and the chosen framework's config; schema-validate it."""
     out_dir = Path(out_dir)
     plan_path = out_dir / "plan.json"
     if not plan_path.is_file():
-        raise _problem(
-            out_dir,
-            "",
-            "not an ftgen build folder (no plan.json)",
-            allowed="a folder written by `ftgen build`, e.g. outputs/<name>",
-        )
+        raise _problem(out_dir, "", *_not_a_build(out_dir))
     plan = read_json(plan_path, "plan.json")
     if not isinstance(plan, dict):
         raise _problem(plan_path, "", "plan.json is not a JSON object", found=type(plan).__name__)

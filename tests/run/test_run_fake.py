@@ -137,3 +137,19 @@ def test_cli_run_with_two_frameworks_asks_which(tmp_path, cli):
     write_all(b.out_dir, b.files)
     result = cli("run", str(b.out_dir), "--without-eval-set")
     assert result.exit_code == 2 and "choose one" in result.output
+
+
+def test_run_of_a_spec_or_a_config_says_what_to_run(tmp_path, cli):
+    """People pass the spec, or the framework config, where the build folder goes: the error says what to run."""
+    spec = tmp_path / "bot.yaml"
+    spec.write_text("name: bot\nbase_model: Qwen/Qwen2.5-0.5B\ndata:\n  train: [{path: org/ds, format: alpaca}]\n")
+    result = cli("run", str(spec))
+    assert result.exit_code == 2 and "a spec, not a build folder" in result.output
+    assert f"ftgen build {spec}" in result.output and "ftgen run outputs/bot" in result.output
+    build = tmp_path / "outputs" / "bot"
+    build.mkdir(parents=True)
+    (build / "plan.json").write_text("{}")
+    (build / "axolotl.yaml").write_text("base_model: x\n")
+    result = cli("run", str(build / "axolotl.yaml"))
+    assert result.exit_code == 2 and f"ftgen run {build}" in result.output
+    assert "Traceback" not in result.output
