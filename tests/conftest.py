@@ -89,3 +89,12 @@ def built_tiny(tmp_path):
     b = build_file(REPO / "examples" / "tiny-cpu.yaml", tmp_path / "outputs")
     write_all(b.out_dir, b.files)
     return b.out_dir
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (`-n 2 --dist loadgroup`, as scripts/test.sh runs the suite), tests that need one
+    machine-wide resource run in one worker, one after another: the Slurm e2e tests share the single-node Slurm's
+    CPUs, and the two-process torchrun tests bind torchrun's fixed rendezvous port."""
+    for item in items:
+        if item.get_closest_marker("slurm") or "torchrun" in item.nodeid:
+            item.add_marker(pytest.mark.xdist_group("machine-wide"))
