@@ -103,6 +103,13 @@ def run(
     if offline:  # every framework process this command starts (training, eval) inherits it
         os.environ["FTGEN_OFFLINE"] = "1"
 
+    if build_dir is not None and not resume_ref and (Path(build_dir) / "sweep.json").is_file():
+        if not without_eval_set:
+            runner.require_eval_set(Path(build_dir))
+        _run_sweep(
+            Path(build_dir), framework, launcher, env_dir, skip_native_validation, no_eval, nproc, quiet, as_json
+        )
+        return
     if launcher == "slurm":
         from ..run import slurm
 
@@ -178,6 +185,59 @@ def run(
         )
     if record.status != "succeeded":
         err.print(f"[red]run {record.status}[/] - log: {escape(str(Path(record.path) / 'train.log'))}")
+        sys.exit(int(Exit.RUN_FAILED))
+
+
+def _run_sweep(build_dir, framework, launcher, env_dir, skip_native, no_eval, nproc, quiet, as_json) -> None:
+    """A sweep build: its trials one after another here (finished ones skipped), or as one Slurm array job, or
+    one SkyPilot task per trial; exit 3 when a trial failed."""
+    from ..run.runner import console_printer
+    from ..run.sweep import run_sweep
+
+    if launcher in ("slurm", "skypilot"):
+        from ..run import sweep_launch
+
+        records = sweep_launch.submit(build_dir, framework, launcher, env_root=env_dir, evaluate=not no_eval)
+        if as_json:
+            click.echo(json.dumps([r.to_dict() for r in records], indent=2, ensure_ascii=False, default=str))
+        else:
+            for r in records:
+                out.print(f"{escape(r.run_id)}: {escape(r.status)} {escape(r.note or '')}  ({escape(r.path)})")
+        return
+
+    def starting(trial, i, n):
+        if not as_json:
+            out.print(f"[bold]trial {i + 1}/{n}[/] {escape(trial['id'])}: {escape(json.dumps(trial['parameters']))}")
+
+    results = run_sweep(
+        build_dir,
+        framework,
+        on_trial=starting,
+        env_root=env_dir,
+        native=not skip_native,
+        on_line=console_printer(quiet or as_json),
+        evaluate=not no_eval,
+        launcher=launcher,
+        nproc=nproc,
+    )
+    rows = [
+        {
+            "trial": r.trial["id"],
+            "run": r.record.run_id if r.record else None,
+            "status": r.record.status if r.record else None,
+            "skipped": r.skipped,
+            "path": r.record.path if r.record else None,
+        }
+        for r in results
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False, default=str))
+    else:
+        for row in rows:
+            kept = " (finished earlier: kept)" if row["skipped"] else ""
+            out.print(f"{escape(row['trial'])}: [{_status_style(row['status'])}]{row['status']}[/]{kept}")
+        out.print(f"rank the trials: ftgen compare {escape(str(build_dir))}")
+    if any(row["status"] != "succeeded" for row in rows):
         sys.exit(int(Exit.RUN_FAILED))
 
 
