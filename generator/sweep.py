@@ -97,7 +97,16 @@ def trials(sweep: SweepSpec, seed: int) -> list[Trial]:
 
 def trial_spec(spec: Spec, trial: Trial) -> Spec:
     """The spec a trial builds: the sweep's overrides applied over the spec's own, no sweep, named after it."""
-    return replace(spec, name=f"{spec.name}-{trial.id}", overrides={**spec.overrides, **trial.overrides}, sweep=None)
+    tracking = spec.tracking
+    if tracking is not None and tracking.project is None:  # every trial in the sweep's experiment / project
+        tracking = replace(tracking, project=spec.name)
+    return replace(
+        spec,
+        name=f"{spec.name}-{trial.id}",
+        overrides={**spec.overrides, **trial.overrides},
+        sweep=None,
+        tracking=tracking,
+    )
 
 
 def _reason(exc: FtgenError) -> str:
