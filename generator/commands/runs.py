@@ -194,15 +194,31 @@ def _run_sweep(build_dir, framework, launcher, env_dir, skip_native, no_eval, np
     from ..run.runner import console_printer
     from ..run.sweep import run_sweep
 
-    if launcher in ("slurm", "skypilot"):
-        from ..run import sweep_launch
+    if launcher == "slurm":
+        from ..run.sweep_launch import submit_slurm
 
-        records = sweep_launch.submit(build_dir, framework, launcher, env_root=env_dir, evaluate=not no_eval)
+        records = submit_slurm(build_dir, framework, env_root=env_dir, evaluate=not no_eval)
         if as_json:
             click.echo(json.dumps([r.to_dict() for r in records], indent=2, ensure_ascii=False, default=str))
-        else:
-            for r in records:
-                out.print(f"{escape(r.run_id)}: {escape(r.status)} {escape(r.note or '')}  ({escape(r.path)})")
+            return
+        if not records:
+            out.print("every trial has a succeeded run: nothing to submit")
+        for r in records:
+            sched = r.scheduler or {}
+            ev = f", eval job {sched['eval_job_id']} after it" if sched.get("eval_job_id") else ""
+            out.print(f"submitted {escape(r.name)}: run {escape(r.run_id)}, Slurm array task {sched.get('job_id')}{ev}")
+        if records:
+            out.print(
+                f"  follow: ftgen runs {escape(str(build_dir))} --refresh; then ftgen compare {escape(str(build_dir))}"
+            )
+        return
+    if launcher == "skypilot":
+        from ..run.sweep_launch import submit_skypilot
+
+        for trial, record, submission in submit_skypilot(build_dir, framework):
+            click.echo(f"{trial}: {submission}")
+            if record is not None:
+                out.print(f"  recorded run {escape(record.run_id)}: {escape(record.note or '')}")
         return
 
     def starting(trial, i, n):

@@ -6,30 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from generator.build import build_file
+from _sweep import sweep_build
+
 from generator.run.sweep import finished, run_sweep
-from generator.write import write_all
-
-REPO = Path(__file__).resolve().parents[2]
-SWEEP = """
-sweep:
-  parameters:
-    overrides.learning_rate: [1.0e-3, 5.0e-3]
-  metric: eval.token_f1
-"""
-
-
-def sweep_build(tmp_path: Path, sweep: str = SWEEP) -> Path:
-    """examples/tiny-cpu.yaml with a sweep block, built into tmp_path/outputs/tiny-cpu."""
-    text = (REPO / "examples" / "tiny-cpu.yaml").read_text()
-    spec = REPO / "examples" / f".sweep-test-{tmp_path.name}.yaml"  # beside the example: its relative paths hold
-    spec.write_text(text + sweep)
-    try:
-        b = build_file(spec, tmp_path / "outputs")
-    finally:
-        spec.unlink()
-    write_all(b.out_dir, b.files)
-    return b.out_dir
 
 
 def test_trials_run_one_after_another_and_finished_ones_are_kept(tmp_path, fake_env, cli):
