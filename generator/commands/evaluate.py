@@ -123,15 +123,15 @@ def _compare_sweep(build_dir: Path, data: dict, as_json: bool) -> None:
         click.echo(json.dumps(dict(ranking.to_dict(), tracker_run=tracked), indent=2, default=str))
         return
     headers = list(sweep_compare.HEADERS)
-    headers[3] = f"{ranking.metric} ({ranking.goal})"
+    headers[sweep_compare.SCORE_COLUMN] = f"{ranking.metric} ({ranking.goal})"
     grid = table(*headers)
     for cells in sweep_compare.rows(ranking):
-        style = "bold green" if cells[1].endswith("(best)") else None
+        style = "bold green" if cells[0].endswith("(best)") else None
         grid.add_row(*(f"[{style}]{escape(c)}[/]" if style else escape(c) for c in cells))
     out.print(grid)
     best = ranking.best
     if best is None:
-        out.print("[yellow]no trial has a score yet[/]")
+        out.print(f"[yellow]no trial has a score yet[/]: `ftgen run {escape(str(build_dir))}` runs the trials")
     else:
         vs = f", {best.vs_base:+.4f} vs the base model ({best.base:.4f})" if best.vs_base is not None else ""
         out.print(f"[bold green]best[/] {escape(best.id)}: {ranking.metric} {best.score:.4f}{vs}")

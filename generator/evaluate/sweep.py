@@ -91,7 +91,7 @@ def rank(build_dir: Path, data: dict) -> Ranking:
             runs = runs_of(folder)
             row.status = runs[-1].status if runs else "not run"
             row.run_id = runs[-1].run_id if runs else None
-            row.note = "no succeeded run" if runs else f"`ftgen run {build_dir}`"
+            row.note = "no succeeded run" if runs else ""
         else:
             row.run_id, row.status = record.run_id, record.status
             row.score, row.base, row.note = _score(record, metric)
@@ -117,17 +117,17 @@ def _params(p: dict) -> str:
 
 
 def rows(r: Ranking) -> list[list[str]]:
-    """The table's cells: rank, trial (best marked), parameters, score, base, vs base, run, status / note."""
+    """The table's cells: trial (best marked), rank, score, vs base, base, parameters, run, status / note."""
     out = []
     for t in r.trials:
         out.append(
             [
-                str(t.rank) if t.rank else "-",
                 t.id + (" (best)" if t.best else ""),
-                _params(t.parameters),
+                str(t.rank) if t.rank else "-",
                 _fmt(t.score),
-                _fmt(t.base),
                 _fmt(t.vs_base, signed=True),
+                _fmt(t.base),
+                _params(t.parameters),
                 t.run_id or "-",
                 t.status + (f": {t.note}" if t.note else ""),
             ]
@@ -135,11 +135,13 @@ def rows(r: Ranking) -> list[list[str]]:
     return out
 
 
-HEADERS = ["rank", "trial", "parameters", "score", "base model", "vs base", "run", "status"]
+HEADERS = ["trial", "rank", "score", "vs base", "base model", "parameters", "run", "status"]
+SCORE_COLUMN = 2
 
 
 def markdown(r: Ranking) -> str:
-    head = HEADERS[:3] + [f"{r.metric} ({r.goal})"] + HEADERS[4:]
+    head = list(HEADERS)
+    head[SCORE_COLUMN] = f"{r.metric} ({r.goal})"
     lines = [f"# Sweep {r.name}: trials ranked by {r.metric}", "", f"![{r.metric} per trial]({CHART})", ""]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for cells in rows(r):
