@@ -90,5 +90,14 @@ def run_sweep(
             continue
         if on_trial:
             on_trial(t, i, len(trials))
-        results.append(TrialRun(t, start(folder, framework, **start_kw)))
+        record = start(folder, framework, **start_kw)
+        record.sweep_trial = trial_info(build_dir, t)
+        record.save()
+        results.append(TrialRun(t, record))
     return results
+
+
+def trial_info(build_dir: Path, trial: dict) -> dict:
+    """run.json's sweep_trial: which sweep, which trial, its overrides."""
+    data = read(build_dir) or {}
+    return {"sweep": str(data.get("name", Path(build_dir).name)), "id": trial["id"], "parameters": trial["parameters"]}

@@ -13,7 +13,7 @@ from .. import _io
 from ..errors import FtgenError, Problem
 from ..write import atomic_write
 from .record import RunRecord, now
-from .sweep import finished, trial_dirs
+from .sweep import finished, trial_dirs, trial_info
 
 ARRAY_DIR = "sweep-runs"  # outputs/<name>/sweep-runs/<stamp>/array.sbatch: one folder per array job submitted
 _OWN = ("job-name", "output", "time", "array", "error")
@@ -80,9 +80,12 @@ def submit_slurm(
     todo = [(t, folder) for t, folder in trial_dirs(build_dir) if finished(folder) is None]
     if not todo:
         return []
-    tasks = [
-        (folder, slurm.submit(folder, framework, env_root=env_root, evaluate=False, hold=True)) for _, folder in todo
-    ]
+    tasks = []
+    for t, folder in todo:
+        r = slurm.submit(folder, framework, env_root=env_root, evaluate=False, hold=True)
+        r.sweep_trial = trial_info(build_dir, t)
+        r.save()
+        tasks.append((folder, r))
     fw = tasks[0][1].framework
     stamp = now().replace(":", "").replace("-", "")[:15]
     log_dir = (Path(build_dir) / ARRAY_DIR / stamp).resolve()
@@ -139,5 +142,8 @@ def submit_skypilot(build_dir: Path, framework: str | None) -> list[tuple[str, R
                 ]
             )
         record, submission = skypilot.submit(folder, framework)
+        if record is not None:
+            record.sweep_trial = trial_info(build_dir, t)
+            record.save()
         out.append((str(t["id"]), record, str(submission)))
     return out

@@ -19,7 +19,9 @@ def test_trials_run_one_after_another_and_finished_ones_are_kept(tmp_path, fake_
     for r in first:
         run_dir = Path(r.record.path)
         assert run_dir.parent == (out / r.trial["dir"] / "runs").resolve()
-        assert json.loads((run_dir / "run.json").read_text())["name"] == f"tiny-cpu-{r.trial['id']}"
+        saved = json.loads((run_dir / "run.json").read_text())
+        assert saved["name"] == f"tiny-cpu-{r.trial['id']}"
+        assert saved["sweep_trial"] == {"sweep": "tiny-cpu", "id": r.trial["id"], "parameters": r.trial["parameters"]}
     again = run_sweep(out, on_line=lambda *a: None, evaluate=False)
     assert all(r.skipped for r in again)
     assert [r.record.run_id for r in again] == [r.record.run_id for r in first]

@@ -38,6 +38,7 @@ def test_unfinished_trials_go_in_one_array_job(tmp_path, fake_env, sbatch):
     for r in records:
         assert r.status == "queued" and r.launcher == "slurm" and r.path in text
         assert Path(r.path).parent.parent.parent.name == "trials"
+        assert RunRecord.load(r.path).sweep_trial["id"] == Path(r.path).parent.parent.name
     assert [next(a for a in c if a.startswith("--dependency")) for c in sbatch[1:]] == [
         "--dependency=afterok:101_0",
         "--dependency=afterok:101_1",
