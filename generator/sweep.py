@@ -221,9 +221,20 @@ def sweep_json(spec: Spec, outcome: Outcome) -> str:
 
 def files(spec: Spec, outcome: Outcome) -> dict[str, str]:
     """The files the sweep adds to the build: every trial's files under trials/<id>/, and sweep.json."""
-    written = {f"{TRIALS_DIR}/{t.id}/{name}": text for t, b in outcome.kept for name, text in b.files.items()}
+    written = {
+        f"{TRIALS_DIR}/{t.id}/{name}": _trial_folder(text, spec.name, t.id)
+        for t, b in outcome.kept
+        for name, text in b.files.items()
+    }
     written[SWEEP_FILE] = sweep_json(spec, outcome)
     return written
+
+
+def _trial_folder(text: str, name: str, trial: str) -> str:
+    """The launch files name the build folder after the spec (`cd outputs/<spec name>`, the PyTorchJob's
+    /workspace/<spec name>): a trial's folder is outputs/<name>/trials/<id>, not outputs/<name>-<id>."""
+    pattern = rf"(outputs|/workspace)/{re.escape(f'{name}-{trial}')}(?![A-Za-z0-9_.-])"
+    return re.sub(pattern, lambda m: f"{m.group(1)}/{name}/{TRIALS_DIR}/{trial}", text)
 
 
 def read(build_dir: Path) -> dict | None:

@@ -35,6 +35,8 @@ def test_sweep_json_matches_expected(spec, tmp_path):
     for t in data["trials"]:  # every kept trial is a complete build: its config, plan, launch files
         names = {n.split("/", 2)[2] for n in b.files if n.startswith(f"{t['dir']}/")}
         assert {"plan.json", "PLAN.md", "launch.sh", "slurm.sbatch"} <= names
+        sbatch = b.files[f"{t['dir']}/slurm.sbatch"]
+        assert f"cd outputs/{data['name']}/trials/{t['id']} && sbatch" in sbatch  # where it is, not <name>-<id>
         plan = json.loads(b.files[f"{t['dir']}/plan.json"])
         for key, value in t["parameters"].items():
             decision = next(d for d in plan["decisions"] if d["key"] == key.split(".", 1)[1])
