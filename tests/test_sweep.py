@@ -98,3 +98,12 @@ def test_random_draws_are_seeded():
     first = [t.id for t in sweep.trials(sw, 1)]
     assert first == [t.id for t in sweep.trials(sw, 1)] and len(first) == 5
     assert first != [t.id for t in sweep.trials(sw, 2)]
+
+
+def test_estimate_prints_the_sweep(cli):
+    spec = str(CASES_DIR / "budget-cap.yaml")
+    text = cli("estimate", spec)
+    assert text.exit_code == 0, text.output
+    assert "sweep grid over overrides.num_epochs: 2 trial(s)" in text.output and "dropped t02-ep3" in text.output
+    data = json.loads(cli("estimate", spec, "--json").output)
+    assert data["sweep"]["total"]["trials"] == 2
