@@ -107,7 +107,7 @@ def run(
         if not without_eval_set:
             runner.require_eval_set(Path(build_dir))
         _run_sweep(
-            Path(build_dir), framework, launcher, env_dir, skip_native_validation, no_eval, nproc, quiet, as_json
+            Path(build_dir), framework, launcher, env_dir, skip_native_validation, no_eval, nproc, quiet, as_json, wait
         )
         return
     if launcher == "slurm":
@@ -188,7 +188,7 @@ def run(
         sys.exit(int(Exit.RUN_FAILED))
 
 
-def _run_sweep(build_dir, framework, launcher, env_dir, skip_native, no_eval, nproc, quiet, as_json) -> None:
+def _run_sweep(build_dir, framework, launcher, env_dir, skip_native, no_eval, nproc, quiet, as_json, wait) -> None:
     """A sweep build: its trials one after another here (finished ones skipped), or as one Slurm array job, or
     one SkyPilot task per trial; exit 3 when a trial failed."""
     from ..run.runner import console_printer
@@ -198,8 +198,15 @@ def _run_sweep(build_dir, framework, launcher, env_dir, skip_native, no_eval, np
         from ..run.sweep_launch import submit_slurm
 
         records = submit_slurm(build_dir, framework, env_root=env_dir, evaluate=not no_eval)
+        if wait:  # the array's tasks run side by side: follow each until it and its eval job ended
+            from ..run import slurm
+
+            records = [slurm.wait(r, console_printer(quiet or as_json)) for r in records]
+        failed = any(r.status in ("failed", "cancelled", "interrupted") for r in records)
         if as_json:
             click.echo(json.dumps([r.to_dict() for r in records], indent=2, ensure_ascii=False, default=str))
+            if failed:
+                sys.exit(int(Exit.RUN_FAILED))
             return
         if not records:
             out.print("every trial has a succeeded run: nothing to submit")
@@ -207,10 +214,16 @@ def _run_sweep(build_dir, framework, launcher, env_dir, skip_native, no_eval, np
             sched = r.scheduler or {}
             ev = f", eval job {sched['eval_job_id']} after it" if sched.get("eval_job_id") else ""
             out.print(f"submitted {escape(r.name)}: run {escape(r.run_id)}, Slurm array task {sched.get('job_id')}{ev}")
-        if records:
+        if wait:
+            for r in records:
+                out.print(f"{escape(r.name)}: [{_status_style(r.status)}]{r.status}[/]")
+            out.print(f"rank the trials: ftgen compare {escape(str(build_dir))}")
+        elif records:
             out.print(
                 f"  follow: ftgen runs {escape(str(build_dir))} --refresh; then ftgen compare {escape(str(build_dir))}"
             )
+        if failed:
+            sys.exit(int(Exit.RUN_FAILED))
         return
     if launcher == "skypilot":
         from ..run.sweep_launch import submit_skypilot

@@ -65,3 +65,19 @@ def test_skypilot_needs_a_sky_yaml_per_trial(tmp_path, fake_env):
 
 def test_time_limits_compare_as_durations():
     assert sweep_launch._seconds("1-00:00:00") > sweep_launch._seconds("23:59:59") > sweep_launch._seconds("90")
+
+
+def test_wait_follows_every_task_and_fails_when_one_failed(tmp_path, fake_env, sbatch, monkeypatch, cli):
+    out = sweep_build(tmp_path)
+    followed = []
+
+    def wait(record, on_line=None):
+        followed.append(record.scheduler["job_id"])
+        record.status = "failed" if record.scheduler["array_task"] == 1 else "succeeded"
+        return record
+
+    monkeypatch.setattr(slurm, "wait", wait)
+    result = cli("run", str(out), "--launcher", "slurm", "--wait", "--no-eval")
+    assert followed == ["101_0", "101_1"]
+    assert result.exit_code == 3, result.output
+    assert "tiny-cpu-t00-lr1e-3: succeeded" in result.output and "tiny-cpu-t01-lr5e-3: failed" in result.output

@@ -75,25 +75,14 @@ def test_a_two_trial_sweep_runs_as_a_slurm_array(slurm, tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     out = tmp_path / "outputs" / "e2e-sweep-slurm"
     started = time.monotonic()
-    done = _ftgen("run", str(out), "--launcher", "slurm")
-    assert done.returncode == 0, done.stdout + done.stderr
+    done = _ftgen("run", str(out), "--launcher", "slurm", "--wait", "--quiet")  # follows both tasks and evals
+    print(f"slurm sweep (2 trials, array job): {time.monotonic() - started:.1f} s")
+    recs = [json.loads(p.read_text()) for p in sorted(out.glob("trials/*/runs/*/run.json"))]
+    logs = "".join((Path(r["path"]) / "train.log").read_text(errors="replace")[-2000:] for r in recs)
+    assert done.returncode == 0, done.stdout + done.stderr + logs
     assert done.stdout.count("Slurm array task") == 2, done.stdout
     script = next((out / "sweep-runs").glob("*/array.sbatch"))
     assert "#SBATCH --array=0-1" in script.read_text()
-
-    def records() -> list[dict]:
-        return [json.loads(p.read_text()) for p in sorted(out.glob("trials/*/runs/*/run.json"))]
-
-    end = time.monotonic() + 540
-    while time.monotonic() < end:
-        _ftgen("runs", str(out), "--refresh")
-        recs = records()
-        if all(r["status"] in ("succeeded", "failed", "cancelled") and r.get("eval") for r in recs):
-            break
-        time.sleep(3)
-    print(f"slurm sweep (2 trials, array job): {time.monotonic() - started:.1f} s")
-    recs = records()
-    logs = "".join((Path(r["path"]) / "train.log").read_text(errors="replace")[-2000:] for r in recs)
     assert [r["status"] for r in recs] == ["succeeded", "succeeded"], logs
     for r in recs:
         assert r["launcher"] == "slurm" and r["scheduler"]["array_job_id"] and r["checkpoints"]
