@@ -154,8 +154,12 @@ def compile_spec(
     frozen: bool = False,
     refresh: bool = False,
     files: bool = True,
+    out_dir: Path | None = None,
 ) -> Build:
     """Compile a loaded spec in memory; nothing is written. Raises FtgenError listing every problem.
+
+    out_dir: the build folder (default out_root/<name>; a sweep's trial: outputs/<name>/trials/<id>). A spec with
+    a `sweep:` block adds every trial's build under trials/<id>/ and sweep.json to the files (generator/sweep.py).
 
     frozen: a hub model only from the spec's lock (check, review); refresh: resolve it again, ignoring the lock.
     The lock file the build implies is `build.facts.lock` (facts.lock.LockWrite); `ftgen build` writes it.
@@ -166,7 +170,7 @@ def compile_spec(
         spec = _with_framework(spec, framework)
     facts = facts_mod.resolve(spec, frozen=frozen, refresh=refresh)
     plan = rules.decide(spec, facts)
-    out_dir = Path(out_root) / spec.name  # out_root, like spec.file, is relative to spec.root
+    out_dir = Path(out_root) / spec.name if out_dir is None else Path(out_dir)  # relative to spec.root, as spec.file
     out_path = spec.located(out_dir)
     rendered = []
     problems: list[Problem] = []
@@ -190,6 +194,11 @@ def compile_spec(
     from .launch import generate as launch_files
 
     written.update(launch_files(build))
+    if spec.sweep is not None:
+        from . import sweep
+
+        outcome = sweep.compile_trials(spec, out_dir, framework, frozen=frozen, refresh=refresh)
+        written.update(sweep.files(spec, outcome))
     names = sorted(list(written) + ["plan.json", "PLAN.md"])
     written["plan.json"] = plan_json(plan, spec, facts, out_path, names)
     written["PLAN.md"] = plan_markdown(build, names)

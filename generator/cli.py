@@ -176,6 +176,8 @@ def build(specs, out_root, framework, as_json, check, diff, refresh=False):
             f"[bold green]built[/] {escape(s['name'])}: {s['task']} / [bold]{s['method']}[/] -> "
             f"{', '.join(s['framework'])}  ({escape(str(b.out_dir))})"
         )
+        if s.get("sweep"):
+            _print_sweep(s["sweep"])
         for r in s["removed"]:
             out.print(f"  [cyan]removed[/] {escape(r)} (a previous build wrote it; this one does not)")
         for f in b.plan.findings:
@@ -183,8 +185,24 @@ def build(specs, out_root, framework, as_json, check, diff, refresh=False):
             out.print(f"  [{colour}]{f.severity}[/] {escape(f'[{f.rule}] {f.key}: {f.message}')}")
 
 
+def _print_sweep(sw: dict) -> None:
+    """The sweep a build wrote: its trials with their estimates, the dropped ones with why, the total."""
+    total = sw["total"]
+    cost = f", ~${total['usd']:.2f}" if total.get("usd") is not None else " (no price for this hardware)"
+    out.print(
+        f"  [bold]sweep[/] {sw['method']} over {', '.join(sw['parameters'])}: {total['trials']} trial(s), "
+        f"~{total['hours']:.2f} h in all{cost}, ranked by {sw['metric']} ({sw['goal']})"
+    )
+    for t in sw["trials"]:
+        usd = f", ~${t['usd']:.2f}" if t.get("usd") is not None else ""
+        out.print(f"    {escape(t['id'])}: {t['method']}, ~{t['hours']} h{usd}")
+    for d in sw["dropped"]:
+        out.print(f"    [yellow]dropped[/] {escape(d['id'])}: {escape(d['reason'])}")
+
+
 def _summary(b, written, removed=()) -> dict:
     p = b.plan
+    sweep = json.loads(b.files["sweep.json"]) if "sweep.json" in b.files else None
     return {
         "name": p.name,
         "task": p.task,
@@ -197,6 +215,7 @@ def _summary(b, written, removed=()) -> dict:
         "hours": p.time_cost.hours if p.time_cost else None,
         "usd": p.time_cost.usd if p.time_cost else None,
         "warnings": [f.to_dict() for f in p.findings],
+        **({"sweep": sweep} if sweep is not None else {}),
     }
 
 

@@ -264,6 +264,10 @@ class SpecReview:
     head_problems: list[dict] = field(default_factory=list)
     base_problems: list[dict] = field(default_factory=list)
     configs: list[ConfigState] = field(default_factory=list)
+    # a sweep (sweep.json's trial count, total hours and USD) at base and head; None where the spec has none
+    sweep_trials: tuple[float | None, float | None] = (None, None)
+    sweep_hours: tuple[float | None, float | None] = (None, None)
+    sweep_usd: tuple[float | None, float | None] = (None, None)
 
     @property
     def ok(self) -> bool:
@@ -276,7 +280,7 @@ class SpecReview:
         d["decisions"] = [x.to_dict() for x in self.decisions]
         d["configs"] = [c.to_dict() for c in self.configs]
         d["ok"] = self.ok
-        for k in ("method", "frameworks", "memory_gb", "hours", "usd"):
+        for k in ("method", "frameworks", "memory_gb", "hours", "usd", "sweep_trials", "sweep_hours", "sweep_usd"):
             d[k] = {"before": d[k][0], "after": d[k][1]}
         return d
 
@@ -478,6 +482,15 @@ def _import_changes(before: dict | None, after: dict | None) -> list[Change]:
 _DRIFT_STATES = ((" (missing)", "missing"), (" (would be removed)", "would be removed"))
 
 
+def _sweep_total(side: _Side | None) -> dict:
+    """sweep.json's `total` (trials, hours, usd) of a side's build; {} when it has no sweep or did not compile."""
+    files = side.build.files if side is not None and side.ok and side.build is not None else {}
+    try:
+        return dict(json.loads(files["sweep.json"])["total"]) if "sweep.json" in files else {}
+    except (ValueError, KeyError, TypeError):
+        return {}
+
+
 def _config_states(tree: Path, side: _Side) -> list[ConfigState]:
     from . import frameworks
     from .check import compare
@@ -595,6 +608,10 @@ def review(repo: Path | str, base: str, head: str | None = None, out_root: str =
                 bp.time_cost.usd if bp and bp.time_cost else None,
                 hp.time_cost.usd if hp and hp.time_cost else None,
             )
+            sb, sh = _sweep_total(b), _sweep_total(h)
+            sr.sweep_trials = (sb.get("trials"), sh.get("trials"))
+            sr.sweep_hours = (sb.get("hours"), sh.get("hours"))
+            sr.sweep_usd = (sb.get("usd"), sh.get("usd"))
             wb, wh = _warning_ids(bp), _warning_ids(hp)
             sr.new_warnings = [w for k, w in wh.items() if k not in wb]
             sr.resolved_warnings = [w for k, w in wb.items() if k not in wh]

@@ -119,6 +119,28 @@ class TrackingSpec:
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
+#: what ranks a sweep's trials: eval-set scores (maximised) and the trainer's eval_loss (minimised)
+SWEEP_METRICS = ("eval.exact_match", "eval.contains", "eval.token_f1", "eval.rouge_l", "eval_loss")
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """The `sweep:` block: overrides.<key> -> values to try, how trials are chosen, what ranks them."""
+
+    parameters: tuple[tuple[str, tuple[Any, ...]], ...]
+    metric: str
+    method: str = "grid"
+    max_trials: int = 8
+
+    @property
+    def maximise(self) -> bool:
+        return self.metric.startswith("eval.")
+
+    @property
+    def grid_size(self) -> int:
+        return math.prod(len(values) for _, values in self.parameters)
+
+
 @dataclass(frozen=True)
 class Spec:
     """A validated requirements spec. `file` is how errors name it; `base_dir` anchors relative paths."""
@@ -143,6 +165,7 @@ class Spec:
     framework_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     rl: RLSpec | None = None
     tracking: TrackingSpec | None = None  # None: no tracker (absent, or backend none)
+    sweep: SweepSpec | None = None
     file: str = "<spec>"
     base_dir: Path = Path(".")
     sha256: str = ""
@@ -391,6 +414,7 @@ def _semantic_problems(data: dict, file: str, line_of) -> list[Problem]:
                     )
                 )
     out += _tracking_problems(data.get("tracking"), file, line_of)
+    out += _sweep_problems(data, file, line_of)
     fmt_for_task = {
         "dpo": {"preference"},
         "orpo": {"preference"},
@@ -481,6 +505,118 @@ def _tracking_problems(block: Any, file: str, line_of) -> list[Problem]:
                 )
             )
     return out
+
+
+def _sweep_problems(data: dict, file: str, line_of) -> list[Problem]:
+    """sweep: parameters are overrides.<key> with values that key allows, no repeats, a grid within max_trials
+    (unless random), an eval-set metric only with an eval set."""
+    block = data.get("sweep")
+    if not isinstance(block, dict):
+        return []
+    out = []
+    overrides = schema()["properties"]["overrides"]["properties"]
+    for name, values in (block.get("parameters") or {}).items():
+        key = f"sweep.parameters.{name}"
+        field_name = name[len("overrides.") :] if name.startswith("overrides.") else None
+        if field_name not in overrides:
+            out.append(
+                Problem(
+                    file,
+                    key,
+                    "a sweep varies overrides only",
+                    found=name,
+                    allowed=", ".join(f"overrides.{k}" for k in overrides),
+                    line=line_of(key),
+                )
+            )
+            continue
+        node = overrides[field_name]
+        seen: list[Any] = []
+        for i, value in enumerate(values):
+            where = f"{key}[{i}]"
+            if not _allows(node, value):
+                allowed = node.get("description", "")
+                if "enum" in node:
+                    allowed = ", ".join(map(str, node["enum"]))
+                elif node.get("type"):
+                    bounds = [
+                        f"{w} {node[k]}"
+                        for k, w in (
+                            ("minimum", ">="),
+                            ("exclusiveMinimum", ">"),
+                            ("maximum", "<="),
+                            ("exclusiveMaximum", "<"),
+                        )
+                        if k in node
+                    ]
+                    allowed = f"a {node['type']}" + (f" {' and '.join(bounds)}" if bounds else "")
+                out.append(
+                    Problem(
+                        file,
+                        where,
+                        f"not a value overrides.{field_name} allows",
+                        found=value,
+                        allowed=allowed,
+                        line=line_of(where),
+                    )
+                )
+            elif any(value == s and type(value) is type(s) for s in seen):
+                out.append(
+                    Problem(
+                        file,
+                        where,
+                        "this value is already in the list (one trial per value)",
+                        found=value,
+                        allowed="each value once",
+                        line=line_of(where),
+                    )
+                )
+            seen.append(value)
+    metric = block.get("metric")
+    if isinstance(metric, str) and metric.startswith("eval.") and not data.get("eval"):
+        out.append(
+            Problem(
+                file,
+                "sweep.metric",
+                "an eval-set score needs the spec's eval set",
+                found=metric,
+                allowed="add eval: {path: ...}, or metric: eval_loss",
+                line=line_of("sweep.metric"),
+            )
+        )
+    size = math.prod(len(v) for v in (block.get("parameters") or {}).values())
+    max_trials = block.get("max_trials", 8)
+    if block.get("method", "grid") == "grid" and size > max_trials:
+        out.append(
+            Problem(
+                file,
+                "sweep.max_trials",
+                f"the grid has {size} trials, more than max_trials",
+                found=max_trials,
+                allowed=f"max_trials: {size} or more, fewer values, or method: random (draws {max_trials} of them)",
+                line=line_of("sweep.max_trials") or line_of("sweep"),
+            )
+        )
+    return out
+
+
+def _allows(node: dict, value: Any) -> bool:
+    """Whether a value is one an overrides.<key> schema node allows (the ECMA `$` of patterns, as the spec's)."""
+    from ._fastschema import Unsupported, is_valid
+
+    try:
+        return is_valid(node, value, strict_pattern=True)
+    except Unsupported:
+        from jsonschema import Draft202012Validator, validators
+
+        return validators.extend(Draft202012Validator, {"pattern": _pattern})(node).is_valid(value)
+
+
+def _sweep(block: Any) -> SweepSpec | None:
+    if not isinstance(block, dict):
+        return None
+    params = tuple((str(k), tuple(v)) for k, v in block["parameters"].items())
+    return SweepSpec(params, block["metric"], block.get("method", "grid"), block.get("max_trials", 8))
 
 
 def tracking_backends(value: Any) -> tuple[str, ...]:
@@ -695,6 +831,7 @@ def from_dict(
         if rl is not None
         else None,
         tracking=_tracking(data.get("tracking")),
+        sweep=_sweep(data.get("sweep")),
         file=file,
         base_dir=base_dir,
         sha256=sha256,

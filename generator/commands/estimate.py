@@ -20,10 +20,17 @@ def estimate(spec, as_json):
 
     b = build_file(spec, Path("outputs"), files=False)  # the plan and validated configs; no launch files
     plan, gpu = b.plan, b.facts.gpu
+    sweep = None
+    if b.spec.sweep is not None:  # every trial through the rules: what each costs, which are dropped and why
+        from .. import sweep as sweep_mod
+
+        outcome = sweep_mod.compile_trials(b.spec, b.out_dir, None, frozen=False, refresh=False)
+        sweep = json.loads(sweep_mod.sweep_json(b.spec, outcome))
     if as_json:
         memory = plan.memory.to_dict() if plan.memory else {}
         time_cost = plan.time_cost.to_dict() if plan.time_cost else {}
-        click.echo(json.dumps({"method": plan.method, "memory": memory, "time_cost": time_cost}, indent=2))
+        data = {"method": plan.method, "memory": memory, "time_cost": time_cost}
+        click.echo(json.dumps(data | ({"sweep": sweep} if sweep else {}), indent=2))
         return
     out.print(
         f"[bold]{escape(plan.name)}[/]: {plan.task} / [bold]{plan.method}[/] on "
@@ -52,6 +59,10 @@ def estimate(spec, as_json):
         )
         for a in tc.get("assumptions", []):
             out.print(f"  - {escape(a)}")
+    if sweep:
+        from ..cli import _print_sweep
+
+        _print_sweep(sweep)
 
 
 COMMANDS = [estimate]

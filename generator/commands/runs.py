@@ -103,6 +103,13 @@ def run(
     if offline:  # every framework process this command starts (training, eval) inherits it
         os.environ["FTGEN_OFFLINE"] = "1"
 
+    if build_dir is not None and not resume_ref and (Path(build_dir) / "sweep.json").is_file():
+        if not without_eval_set:
+            runner.require_eval_set(Path(build_dir))
+        _run_sweep(
+            Path(build_dir), framework, launcher, env_dir, skip_native_validation, no_eval, nproc, quiet, as_json, wait
+        )
+        return
     if launcher == "slurm":
         from ..run import slurm
 
@@ -178,6 +185,88 @@ def run(
         )
     if record.status != "succeeded":
         err.print(f"[red]run {record.status}[/] - log: {escape(str(Path(record.path) / 'train.log'))}")
+        sys.exit(int(Exit.RUN_FAILED))
+
+
+def _run_sweep(build_dir, framework, launcher, env_dir, skip_native, no_eval, nproc, quiet, as_json, wait) -> None:
+    """A sweep build: its trials one after another here (finished ones skipped), or as one Slurm array job, or
+    one SkyPilot task per trial; exit 3 when a trial failed."""
+    from ..run.runner import console_printer
+    from ..run.sweep import run_sweep
+
+    if launcher == "slurm":
+        from ..run.sweep_launch import submit_slurm
+
+        records = submit_slurm(build_dir, framework, env_root=env_dir, evaluate=not no_eval)
+        if wait:  # the array's tasks run side by side: follow each until it and its eval job ended
+            from ..run import slurm
+
+            records = [slurm.wait(r, console_printer(quiet or as_json)) for r in records]
+        failed = any(r.status in ("failed", "cancelled", "interrupted") for r in records)
+        if as_json:
+            click.echo(json.dumps([r.to_dict() for r in records], indent=2, ensure_ascii=False, default=str))
+            if failed:
+                sys.exit(int(Exit.RUN_FAILED))
+            return
+        if not records:
+            out.print("every trial has a succeeded run: nothing to submit")
+        for r in records:
+            sched = r.scheduler or {}
+            ev = f", eval job {sched['eval_job_id']} after it" if sched.get("eval_job_id") else ""
+            out.print(f"submitted {escape(r.name)}: run {escape(r.run_id)}, Slurm array task {sched.get('job_id')}{ev}")
+        if wait:
+            for r in records:
+                out.print(f"{escape(r.name)}: [{_status_style(r.status)}]{r.status}[/]")
+            out.print(f"rank the trials: ftgen compare {escape(str(build_dir))}")
+        elif records:
+            out.print(
+                f"  follow: ftgen runs {escape(str(build_dir))} --refresh; then ftgen compare {escape(str(build_dir))}"
+            )
+        if failed:
+            sys.exit(int(Exit.RUN_FAILED))
+        return
+    if launcher == "skypilot":
+        from ..run.sweep_launch import submit_skypilot
+
+        for trial, record, submission in submit_skypilot(build_dir, framework):
+            click.echo(f"{trial}: {submission}")
+            if record is not None:
+                out.print(f"  recorded run {escape(record.run_id)}: {escape(record.note or '')}")
+        return
+
+    def starting(trial, i, n):
+        if not as_json:
+            out.print(f"[bold]trial {i + 1}/{n}[/] {escape(trial['id'])}: {escape(json.dumps(trial['parameters']))}")
+
+    results = run_sweep(
+        build_dir,
+        framework,
+        on_trial=starting,
+        env_root=env_dir,
+        native=not skip_native,
+        on_line=console_printer(quiet or as_json),
+        evaluate=not no_eval,
+        launcher=launcher,
+        nproc=nproc,
+    )
+    rows = [
+        {
+            "trial": r.trial["id"],
+            "run": r.record.run_id if r.record else None,
+            "status": r.record.status if r.record else None,
+            "skipped": r.skipped,
+            "path": r.record.path if r.record else None,
+        }
+        for r in results
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False, default=str))
+    else:
+        for row in rows:
+            kept = " (finished earlier: kept)" if row["skipped"] else ""
+            out.print(f"{escape(row['trial'])}: [{_status_style(row['status'])}]{row['status']}[/]{kept}")
+        out.print(f"rank the trials: ftgen compare {escape(str(build_dir))}")
+    if any(row["status"] != "succeeded" for row in rows):
         sys.exit(int(Exit.RUN_FAILED))
 
 

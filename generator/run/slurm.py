@@ -68,9 +68,13 @@ def submit(
     env_root: Path | None = None,
     evaluate: bool = True,
     resume_run: Path | None = None,
+    hold: bool = False,
 ) -> RunRecord:
     """Create (or continue) the run folder and run.json, submit slurm.sbatch for it and the eval after it; return
-    the record (status queued). Raises FtgenError when sbatch is missing or refuses the job."""
+    the record (status queued). Raises FtgenError when sbatch is missing or refuses the job.
+
+    hold: create the run and return it unsubmitted (job_id None): a sweep submits its trials as one array job
+    (run/sweep_launch.py) and their evals with `submit_eval`."""
     from ..write import atomic_write
     from . import MODEL_DIR, _dataset_hashes, _get_env, _git, metrics, prepare, run_config
     from .runner import sha256_file
@@ -161,6 +165,8 @@ def submit(
     record.git_commit, record.git_dirty = _git(prep.out_dir)
     record.scheduler = {"kind": "slurm", "job_id": None, "submit_command": shown, "state": "SUBMITTING"}
     record.save()
+    if hold:
+        return record
     job_id = _sbatch([sbatch, *argv[1:]], prep.out_dir.resolve(), job_env)
     sched = dict(record.scheduler, job_id=job_id, state="PENDING", eval_job_id=None, cancel_requested_at=None)
     sched["job_name"] = _job_name(sbatch_file)
@@ -168,21 +174,28 @@ def submit(
     record.scheduler = sched
     record.save()
     if evaluate and prep.plan.get("eval_set"):
-        eval_argv = [
-            "sbatch",
-            "--parsable",
-            f"--dependency=afterok:{job_id}",
-            "--kill-on-invalid-dep=yes",
-            f"--job-name={sched['job_name'] or 'ftgen'}-eval",
-            f"--output={run_dir / 'eval.log'}",
-            "--open-mode=append",
-            f"--chdir={run_dir}",
-            "--wrap",
-            shlex.join(_eval_command(run_dir, env_root)),
-        ]
-        record.scheduler = dict(record.scheduler, eval_job_id=_sbatch([sbatch, *eval_argv[1:]], run_dir, job_env))
-        record.save()
+        submit_eval(record, job_id, env_root, job_env)
     return record
+
+
+def submit_eval(record: RunRecord, job_id: str, env_root: Path | None, job_env: dict | None = None) -> None:
+    """Submit the run's eval as a job that starts when job_id (a job, or an array task 123_4) succeeded."""
+    run_dir = Path(record.path)
+    eval_argv = [
+        "sbatch",
+        "--parsable",
+        f"--dependency=afterok:{job_id}",
+        "--kill-on-invalid-dep=yes",
+        f"--job-name={(record.scheduler or {}).get('job_name') or 'ftgen'}-eval",
+        f"--output={run_dir / 'eval.log'}",
+        "--open-mode=append",
+        f"--chdir={run_dir}",
+        "--wrap",
+        shlex.join(_eval_command(run_dir, env_root)),
+    ]
+    eval_id = _sbatch([_tool("sbatch"), *eval_argv[1:]], run_dir, job_env)
+    record.scheduler = dict(record.scheduler or {}, eval_job_id=eval_id)
+    record.save()
 
 
 def _job_name(sbatch_file: Path) -> str | None:
@@ -244,9 +257,25 @@ def read_state(record: RunRecord) -> dict | None:
     except (FtgenError, ValueError, OSError):
         return None
     job = (record.scheduler or {}).get("job_id")
-    if not isinstance(data, dict) or (job and str(data.get("job_id")) != str(job)):
+    if not isinstance(data, dict):
+        return None
+    if job and str(data.get("job_id")) != str(job) and str(data.get("job_id")) != _task_job_id(record):
         return None
     return data
+
+
+TASK_FILE = "slurm-task.json"  # an array task's own job id (SLURM_JOB_ID), written by the sweep's array job
+
+
+def _task_job_id(record: RunRecord) -> str | None:
+    """The job id Slurm gave this run's array task (its state file names that one, not 123_4), or None."""
+    if not (record.scheduler or {}).get("array_job_id"):
+        return None
+    try:
+        data = json.loads(_io.read_text(record.dir / TASK_FILE, TASK_FILE, 1 << 16)[0])
+    except (FtgenError, ValueError, OSError):
+        return None
+    return str(data.get("job_id")) if isinstance(data, dict) and data.get("job_id") else None
 
 
 def derive(record: RunRecord) -> Derived:

@@ -1,0 +1,93 @@
+"""Real Slurm: a 2-trial sweep submitted by `ftgen run --launcher slurm` as one array job on the single-node Slurm
+of scripts/slurm_local.sh; both tasks are recorded, collected and scored like Slurm runs, then ranked.
+
+Skipped with the script's reason when the local Slurm cannot start. Needs the llamafactory env. Kept small:
+4 steps a trial, 4 eval prompts, 4 new tokens."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from generator import envs
+
+REPO = Path(__file__).resolve().parents[2]
+DATA = REPO / "examples" / "data"
+pytestmark = [pytest.mark.e2e, pytest.mark.slurm]
+
+
+def _ftgen(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "generator.cli", *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+@pytest.fixture
+def slurm(monkeypatch):
+    proc = subprocess.run(
+        ["bash", str(REPO / "scripts" / "slurm_local.sh")], capture_output=True, text=True, timeout=600, check=False
+    )
+    if proc.returncode != 0:
+        reason = [line for line in proc.stderr.splitlines() if "cannot start" in line]
+        pytest.skip(reason[-1] if reason else f"scripts/slurm_local.sh failed: {proc.stderr.strip()[-300:]}")
+    conf = [line for line in proc.stdout.splitlines() if line.startswith("SLURM_CONF=")]
+    if conf:
+        monkeypatch.setenv("SLURM_CONF", conf[-1].split("=", 1)[1])
+
+
+def test_a_two_trial_sweep_runs_as_a_slurm_array(slurm, tmp_path):
+    env = envs.get_env("llamafactory")
+    if env is None:
+        pytest.skip("no llamafactory env (run `ftgen env install llamafactory`)")
+    model = tmp_path / "tiny-llama"
+    envs.run_json(
+        env.python,
+        "make_tiny_model.py",
+        [str(model), "--data", str(DATA / "colours-train.jsonl")],
+        env=env.subprocess_env(),
+        timeout=600,
+    )
+    evalset = tmp_path / "eval.jsonl"
+    evalset.write_text("".join((DATA / "colours-eval.jsonl").read_text().splitlines(keepends=True)[:4]))
+    spec = {
+        "name": "e2e-sweep-slurm",
+        "base_model": str(model),
+        "method": "lora",
+        "data": {"train": [{"path": str(DATA / "colours-train.jsonl"), "format": "alpaca"}]},
+        "eval": {"path": str(evalset), "max_new_tokens": 4},
+        "hardware": {"gpu": "CPU"},
+        "framework": "llamafactory",
+        "sequence_len": 64,
+        "cluster": {"time": "30"},
+        "overrides": {"max_steps": 4, "packing": False, "micro_batch_size": 4, "save_steps": 4, "eval_steps": 4},
+        "sweep": {"parameters": {"overrides.learning_rate": [1.0e-3, 5.0e-3]}, "metric": "eval.token_f1"},
+    }
+    path = tmp_path / "e2e-sweep-slurm.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    done = _ftgen("build", str(path), "--out", str(tmp_path / "outputs"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = tmp_path / "outputs" / "e2e-sweep-slurm"
+    started = time.monotonic()
+    done = _ftgen("run", str(out), "--launcher", "slurm", "--wait", "--quiet")  # follows both tasks and evals
+    print(f"slurm sweep (2 trials, array job): {time.monotonic() - started:.1f} s")
+    recs = [json.loads(p.read_text()) for p in sorted(out.glob("trials/*/runs/*/run.json"))]
+    logs = "".join((Path(r["path"]) / "train.log").read_text(errors="replace")[-2000:] for r in recs)
+    assert done.returncode == 0, done.stdout + done.stderr + logs
+    assert done.stdout.count("Slurm array task") == 2, done.stdout
+    script = next((out / "sweep-runs").glob("*/array.sbatch"))
+    assert "#SBATCH --array=0-1" in script.read_text()
+    assert [r["status"] for r in recs] == ["succeeded", "succeeded"], logs
+    for r in recs:
+        assert r["launcher"] == "slurm" and r["scheduler"]["array_job_id"] and r["checkpoints"]
+        assert "token_f1" in r["eval"]["summary"]["fine-tuned"], r["eval"]
+    assert os.path.isfile(Path(recs[0]["path"]) / "slurm-task.json")
+    ranked = _ftgen("compare", str(out), "--json")
+    assert ranked.returncode == 0, ranked.stdout + ranked.stderr
+    assert [t["rank"] for t in json.loads(ranked.stdout)["trials"]] == [1, 2]
