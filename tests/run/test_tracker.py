@@ -116,6 +116,21 @@ def test_ftgens_facts_and_the_eval_scores_go_into_the_wandb_run(tmp_path):
     assert "wandb" in sys.modules  # imported by the run, lazily (the build path never imports it)
 
 
+@pytest.mark.parametrize(
+    ("caller", "mode"), [("offline", None), ("online", None), ("disabled", "online"), (None, None)]
+)
+def test_ftgens_wandb_calls_follow_the_callers_mode_but_not_an_off_switch(caller, mode, monkeypatch):
+    """The trainer gets the caller's WANDB_MODE except `disabled` (Env.subprocess_env drops it when the spec asks for
+    W&B); ftgen's own W&B calls do the same, so its facts land where the trainer's run is."""
+    from generator.run.tracker import _wandb_mode
+
+    if caller is None:
+        monkeypatch.delenv("WANDB_MODE", raising=False)
+    else:
+        monkeypatch.setenv("WANDB_MODE", caller)
+    assert _wandb_mode() == mode
+
+
 def test_ftgen_run_without_wandb_stops_before_training_with_the_install_command(tmp_path, fake_env, monkeypatch):
     """wandb is ftgen's optional extra: a spec asking for W&B on a Python without it stops before training (exit 2,
     the pinned install command, no run folder left)."""

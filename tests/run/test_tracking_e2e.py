@@ -82,11 +82,13 @@ def test_trainer_and_ftgen_log_into_one_tracker_run(framework, backends, tiny_mo
     assert [r.info.run_id for r in runs] == [run.info.run_id], "one tracker run per ftgen run"
 
     if "wandb" in backends:  # offline: the run's files under the run folder, named by the run id
-        from wandb_offline import read_run
+        from wandb_offline import read_run, session_dirs
 
         wandb_id = rec["tracker"]["wandb"]["run_id"]
         wandb_dirs = list((run_dir / "wandb").glob("offline-run-*"))
-        assert wandb_dirs and all(p.name.endswith(wandb_id) for p in wandb_dirs), sorted(p.name for p in wandb_dirs)
+        assert wandb_dirs and len(session_dirs(run_dir, wandb_id)) == len(wandb_dirs), sorted(
+            p.name for p in wandb_dirs
+        )
         # ftgen before training, the trainer, ftgen after evaluation: sessions of one run (`wandb sync` joins them)
         wb = read_run(run_dir, wandb_id)
         assert wb["sessions"] >= 3 and {r["run_id"] for r in wb["runs"]} == {wandb_id}

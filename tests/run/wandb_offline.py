@@ -9,6 +9,7 @@ wandb's former Python writer, wandb/sdk/internal/datastore.py, wrote it.
 
 from __future__ import annotations
 
+import re
 import struct
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,9 +55,17 @@ def records(path: Path) -> Iterator[Any]:
         yield record
 
 
+def session_dirs(wandb_dir: Path, run_id: str) -> list[Path]:
+    """The folders of every offline session of the run `run_id` under `<dir>/wandb/`, oldest first:
+    offline-run-<YYYYMMDD_HHMMSS>-<run id>, with -1, -2, ... added by wandb when two start in the same second."""
+    name = re.compile(rf"^offline-run-(\d{{8}}_\d{{6}})-{re.escape(run_id)}(?:-(\d+))?$")
+    found = [(m, p) for p in Path(wandb_dir).glob("wandb/offline-run-*") if (m := name.match(p.name))]
+    return [p for m, p in sorted(found, key=lambda mp: (mp[0].group(1), int(mp[0].group(2) or 0)))]
+
+
 def run_files(wandb_dir: Path, run_id: str) -> list[Path]:
-    """The .wandb files of every offline session of the run `run_id` under `<dir>/wandb/`, oldest first."""
-    return sorted(Path(wandb_dir).glob(f"wandb/offline-run-*-{run_id}/run-{run_id}.wandb"))
+    """The .wandb files of every offline session of the run `run_id`, oldest first."""
+    return [f for d in session_dirs(wandb_dir, run_id) for f in sorted(d.glob("*.wandb"))]
 
 
 def read_run(wandb_dir: Path, run_id: str) -> dict[str, Any]:
