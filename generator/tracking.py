@@ -17,6 +17,11 @@ from typing import Any
 # frameworks' pyarrow 26.0.1 (pip --dry-run in both envs); skinny leaves every pin there as it is.
 MLFLOW_VERSION = "3.17.2"
 MLFLOW_REQUIREMENTS = (f"mlflow-skinny=={MLFLOW_VERSION}", "sqlalchemy>=1.4,<3", "alembic>=1.4,<2,!=1.10.0")
+# The one W&B version: ftgen's optional `wandb` extra (pyproject) and both framework envs (Axolotl 0.19.0 requires
+# it; the LLaMA-Factory env gets it as its own step). wandb 0.31.0 needs protobuf>=5,<8: pip --dry-run in the
+# LLaMA-Factory env (protobuf 7.36.2) only adds packages.
+WANDB_VERSION = "0.31.0"
+WANDB_REQUIREMENT = f"wandb=={WANDB_VERSION}"
 DEFAULT_MLFLOW_URI = "sqlite:///mlflow.db"  # beside the spec: the store MLflow itself defaults to, in one file
 # What the trackers write that git should not hold (the .gitignore `ftgen build` keeps in its output root).
 TRACKER_FILES = ("mlruns/", "mlartifacts/", "wandb/", "mlflow.db")

@@ -54,8 +54,27 @@ def test_missing_modules_stop_with_the_install_command(tmp_path, monkeypatch):
     found = _needs.problems("llamafactory", config, env, "llamafactory.yaml")
     by_key = {p.key: p for p in found}
     assert set(by_key) == {"deepspeed", "enable_liger_kernel"}
-    assert by_key["deepspeed"].allowed == f"install it into the env: {env.python} -m pip install deepspeed==0.16.9"
+    assert by_key["deepspeed"].allowed == (
+        f"install it into the env: {env.python} -m pip install --no-build-isolation deepspeed==0.16.9"
+    )
     assert "cannot import liger_kernel" in by_key["enable_liger_kernel"].message
+
+
+@pytest.mark.parametrize(
+    ("framework", "module", "key", "config"),
+    [
+        ("axolotl", "deepspeed", "deepspeed", {"deepspeed": "ds.json"}),
+        ("llamafactory", "deepspeed", "deepspeed", {"deepspeed": "ds.json"}),
+        ("llamafactory", "wandb", "report_to", {"report_to": ["mlflow", "wandb"]}),
+    ],
+)
+def test_the_install_command_is_the_env_install_step(framework, module, key, config):
+    """What `ftgen run` tells a user to install is what `ftgen env install` runs (the same pip arguments but the
+    torch pin the env already holds): DeepSpeed builds against the env's torch, so both need --no-build-isolation."""
+    need = next(n for n in frameworks.get(framework).needs(config) if n.module == module)
+    assert need.key == key
+    steps = [tuple(a for a in s.pip if a != "{torch}") for s in frameworks.get(framework).env.steps]
+    assert need.pip in steps
 
 
 def test_probe_asks_the_env_python_without_importing(tmp_path):

@@ -92,6 +92,23 @@ def test_one_mlflow_pin_for_ftgen_and_both_framework_envs():
         assert set(MLFLOW_REQUIREMENTS) <= set(pips), fw.name
 
 
+def test_one_wandb_pin_for_ftgens_extra_its_tests_and_the_llamafactory_env():
+    """wandb is ftgen's optional `wandb` extra (the tests install it: the `test` extra) at the version Axolotl 0.19's
+    env resolves; the LLaMA-Factory env installs the same so its `report_to: wandb` works."""
+    import tomllib
+
+    from generator import frameworks
+    from generator.tracking import WANDB_REQUIREMENT
+
+    root = Path(__file__).resolve().parent.parent
+    extras = tomllib.loads((root / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert extras["wandb"] == [WANDB_REQUIREMENT]
+    assert WANDB_REQUIREMENT in extras["test"]
+    assert "wandb" not in " ".join(tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"])
+    pips = [a for step in frameworks.get("llamafactory").env.steps for a in (step.pip or ())]
+    assert WANDB_REQUIREMENT in pips
+
+
 def test_build_keeps_a_gitignore_for_runs_and_tracker_files(tmp_path):
     import subprocess
 

@@ -25,6 +25,10 @@ from ._table import Reading, Untranslatable, Values, Where, default_only, joint,
 
 NAME = "axolotl"
 VERSION = "0.19.0"
+# DeepSpeed as its `deepspeed` extra pins it (deepspeed>=0.18.6,<0.19.0, METADATA): an sdist whose setup.py imports
+# torch, so built without build isolation against the env's torch (ops compiled on first use). One constant for the
+# env's install step and the install command `ftgen run` names when an env lacks it.
+DEEPSPEED_PIP = ("--no-build-isolation", "deepspeed==0.18.9")
 
 # ---------------------------------------------------------------------------------------------- value tables
 
@@ -1218,9 +1222,7 @@ class Axolotl(Framework):
             Step("install torch", pip=("{torch}",)),
             Step("install axolotl 0.19.0", pip=("{torch}", "axolotl==0.19.0", "matplotlib")),
             Step(f"install MLflow {MLFLOW_VERSION} (experiment tracking)", pip=("{torch}", *MLFLOW_REQUIREMENTS)),
-            # its `deepspeed` extra pins deepspeed>=0.18.6,<0.19.0 (METADATA); an sdist whose setup.py imports
-            # torch: built against the env's torch, ops compiled on first use
-            Step("install deepspeed 0.18.9 (ZeRO)", pip=("--no-build-isolation", "{torch}", "deepspeed==0.18.9")),
+            Step("install deepspeed 0.18.9 (ZeRO)", pip=(*DEEPSPEED_PIP[:-1], "{torch}", DEEPSPEED_PIP[-1])),
             # Axolotl's own `deepspeed` extra (deepspeed>=0.18.6,<0.19.0 and deepspeed-kernels); Liger
             # (liger-kernel==0.8.1) is already a core requirement. Its `flash-attn` extra (flash-attn==2.8.3) is
             # left out: PyPI has only its source, which compiles CUDA kernels for hours and publishes no wheel for
@@ -1239,7 +1241,7 @@ class Axolotl(Framework):
     def needs(self, config: Mapping[str, Any]) -> list[Need]:
         out = []
         if config.get("deepspeed"):
-            out.append(Need("deepspeed", "deepspeed", "a DeepSpeed ZeRO config", ("axolotl[deepspeed]==0.19.0",)))
+            out.append(Need("deepspeed", "deepspeed", "a DeepSpeed ZeRO config", DEEPSPEED_PIP))
         plugins = config.get("plugins") if isinstance(config.get("plugins"), list) else []
         if LIGER_PLUGIN in plugins:
             out.append(Need("liger_kernel", "plugins", "the Liger plugin", ("liger-kernel==0.8.1",)))

@@ -7,13 +7,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..tracking import MLFLOW_REQUIREMENTS, MLFLOW_VERSION
+from ..tracking import MLFLOW_REQUIREMENTS, MLFLOW_VERSION, WANDB_REQUIREMENT, WANDB_VERSION
 from ._base import TORCHRUN_PORT, EnvSpec, Framework, Hardware, Need, Refusal, Step, Traits
 from ._dialect import OMEGACONF
 from ._table import Reading, Untranslatable, Values, Where, inverse, joint, lookup, num, row, truthy
 
 NAME = "llamafactory"
 VERSION = "0.9.5"
+# DeepSpeed as its `deepspeed` extra allows (requirements/deepspeed.txt: deepspeed>=0.10.0,<=0.16.9): an sdist whose
+# setup.py imports torch, so built without build isolation against the env's torch (ops compiled on first use).
+# One constant for the env's install step and the install command `ftgen run` names when an env lacks it.
+DEEPSPEED_PIP = ("--no-build-isolation", "deepspeed==0.16.9")
 DATASET_INFO = "dataset_info.json"
 
 # ---------------------------------------------------------------------------------------------- value tables
@@ -729,12 +733,8 @@ class LlamaFactory(Framework):
             Step("remove torchaudio's compiled extensions", action="strip-torchaudio-libs"),
             Step("install bitsandbytes 0.50.2 (QLoRA)", pip=("{torch}", "bitsandbytes==0.50.2")),
             Step(f"install MLflow {MLFLOW_VERSION} (experiment tracking)", pip=("{torch}", *MLFLOW_REQUIREMENTS)),
-            # its `deepspeed` extra (requirements/deepspeed.txt: deepspeed>=0.10.0,<=0.16.9); an sdist whose
-            # setup.py imports torch: built against the env's torch, ops compiled on first use
-            Step(
-                "install deepspeed 0.16.9 (ZeRO)",
-                pip=("--no-build-isolation", "{torch}", "deepspeed==0.16.9"),
-            ),
+            Step(f"install W&B {WANDB_VERSION} (experiment tracking)", pip=("{torch}", WANDB_REQUIREMENT)),
+            Step("install deepspeed 0.16.9 (ZeRO)", pip=(*DEEPSPEED_PIP[:-1], "{torch}", DEEPSPEED_PIP[-1])),
             # What LLaMA-Factory's optional requirements add for GPUs beyond DeepSpeed: liger-kernel (>=0.5.5; 0.8.1,
             # the version Axolotl pins for transformers 5). flash-attn is left out: PyPI has only its source (a long
             # CUDA build) and no wheel for torch 2.13; `ftgen run` names the install command when a config asks for it.
@@ -752,7 +752,7 @@ class LlamaFactory(Framework):
     def needs(self, config: Mapping[str, Any]) -> list[Need]:
         out = []
         if config.get("deepspeed"):
-            out.append(Need("deepspeed", "deepspeed", "a DeepSpeed ZeRO config", ("deepspeed==0.16.9",)))
+            out.append(Need("deepspeed", "deepspeed", "a DeepSpeed ZeRO config", DEEPSPEED_PIP))
         if truthy(config.get("enable_liger_kernel")):
             out.append(Need("liger_kernel", "enable_liger_kernel", "the Liger kernels", ("liger-kernel==0.8.1",)))
         if config.get("flash_attn") == "fa2":
@@ -764,12 +764,12 @@ class LlamaFactory(Framework):
                     ("--no-build-isolation", "flash-attn==2.8.3"),
                 )
             )
-        # trackers LLaMA-Factory reports to through transformers' callbacks; its env installs neither (MLflow is
-        # installed for every env: generator/tracking.py). Versions: those Axolotl 0.19's env resolves.
+        # trackers LLaMA-Factory reports to through transformers' callbacks: an env installed before its W&B step
+        # lacks wandb; TensorBoard is not installed (MLflow is in every env: generator/tracking.py).
         report_to = config.get("report_to")
         trackers = set(report_to) if isinstance(report_to, list) else {report_to}
         if "wandb" in trackers:
-            out.append(Need("wandb", "report_to", "logging to Weights & Biases", ("wandb==0.31.0",)))
+            out.append(Need("wandb", "report_to", "logging to Weights & Biases", (WANDB_REQUIREMENT,)))
         if "tensorboard" in trackers:
             out.append(Need("tensorboard", "report_to", "TensorBoard event files", ("tensorboard",)))
         return out

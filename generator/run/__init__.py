@@ -265,6 +265,10 @@ def start(
         from ..envs._needs import problems as missing_modules
 
         lacking = missing_modules(prep.framework, cfg, env, str(prep.config_path))
+        if tracked is not None:  # ftgen's own side: wandb is an optional extra of ftgen
+            from .tracker import missing as tracker_missing
+
+            lacking += tracker_missing(tracked, str(prep.out_dir / "plan.json"))
         if lacking:  # stop before training: the framework would fail minutes in, at import or model load
             raise FtgenError(lacking)
         validated = (

@@ -3,18 +3,26 @@
 MLflow: ftgen creates the run (MlflowClient; the build's store, a SQLite file beside the spec by default), logs
 the plan's decisions, the spec hash and the memory estimate, passes MLFLOW_RUN_ID so the trainer's
 MLflowCallback logs its loss into the same run, then logs the eval-set scores and closes the run with the
-run's status. W&B: ftgen names the run (WANDB_RUN_ID = the run id, WANDB_RESUME=allow) so the trainer's run is
-found from run.json. MLflow is imported here only, and only when a build has it as a backend.
+run's status. W&B: ftgen names the run (WANDB_RUN_ID = the run id, WANDB_RESUME=allow, WANDB_DIR = the run
+folder), opens it before training with the same facts (config ftgen.*, summary ftgen.memory_estimate_gb...), and
+after evaluation resumes it for the eval-set scores; the trainer resumes the same run in between. Offline
+(WANDB_MODE=offline) each of the three writes its own offline-run-*-<id> folder, which `wandb sync` joins into one
+run. MLflow and wandb are imported here only, and only when a build has them as a backend.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
 import re
+import shlex
+import sys
 from pathlib import Path
 from typing import Any
 
-from ..tracking import Tracking, local_store
+from ..errors import Problem
+from ..tracking import WANDB_REQUIREMENT, Tracking, local_store
 
 MAX_PARAM = 6000  # MLflow's limit on a param value (characters)
 _STATUS = {"succeeded": "FINISHED", "failed": "FAILED", "interrupted": "KILLED"}
@@ -24,20 +32,88 @@ def open_run(tracked: Tracking, record, plan: dict, build_dir: Path) -> dict[str
     """Create this run's tracker run(s); put the link in record.tracker; return the trainer's variables."""
     env = tracked.env(build_dir, run_name=record.run_id)
     link: dict[str, Any] = {}
+    if tracked.wandb:  # first: a W&B that cannot start leaves no MLflow run behind
+        wandb_id = re.sub(r"[^A-Za-z0-9_-]", "-", record.run_id)[:64]
+        env.update({"WANDB_RUN_ID": wandb_id, "WANDB_RESUME": "allow"})
+        link["wandb"] = {"project": tracked.wandb_project, "run_id": wandb_id, "dir": str(Path(record.path))}
+        env["WANDB_DIR"] = str(Path(record.path))  # wandb/ lands in the run folder (git-ignored with runs/)
+        _wandb_log(
+            link["wandb"],
+            name=env.get("WANDB_NAME") or record.run_id,
+            tags=[f"{k}:{v}"[:64] for k, v in tracked.tags.items()],
+            config=_plan_config(plan),
+            summary={f"ftgen.{k}": v for k, v in _plan_metrics(plan).items()},
+        )
     if tracked.mlflow:
         ml = _mlflow_open(tracked, record, plan, build_dir, env["MLFLOW_TRACKING_URI"])
         link["mlflow"] = ml
         env["MLFLOW_RUN_ID"] = ml["run_id"]
         env["MLFLOW_EXPERIMENT_ID"] = ml["experiment_id"]
-    if tracked.wandb:
-        wandb_id = re.sub(r"[^A-Za-z0-9_-]", "-", record.run_id)[:64]
-        env.update({"WANDB_RUN_ID": wandb_id, "WANDB_RESUME": "allow"})
-        link["wandb"] = {"project": tracked.wandb_project, "run_id": wandb_id, "dir": str(Path(record.path))}
-        env["WANDB_DIR"] = str(Path(record.path))  # wandb/ lands in the run folder (git-ignored with runs/)
     if tracked.backends and "tensorboard" in tracked.backends:
         link["tensorboard"] = {"logdir": str(Path(record.path) / "model" / "runs")}
     record.tracker = link
     return env
+
+
+def missing(tracked: Tracking, plan_file: str) -> list[Problem]:
+    """What ftgen's own Python lacks to log into the spec's trackers (wandb is an optional extra), as problems
+    naming the install command; checked before training."""
+    if not tracked.wandb or importlib.util.find_spec("wandb") is not None:
+        return []
+    command = shlex.join([sys.executable, "-m", "pip", "install", WANDB_REQUIREMENT])
+    return [
+        Problem(
+            plan_file,
+            "tracking.backend",
+            f"ftgen logs its own facts (plan, memory estimate, eval scores) into the W&B run, and its Python "
+            f"({sys.executable}) cannot import wandb",
+            found="wandb",
+            allowed=f"install ftgen's `wandb` extra: {command}",
+        )
+    ]
+
+
+def _wandb_mode() -> str | None:
+    """The mode ftgen's own W&B calls use: the caller's WANDB_MODE (offline, online...), but not an off switch the
+    trainer does not get either (Env.subprocess_env drops it when the spec asks for W&B)."""
+    mode = os.environ.get("WANDB_MODE", "").strip().lower()
+    return "online" if mode == "disabled" else None
+
+
+def _wandb_log(
+    link: dict, *, summary: dict, config: dict | None = None, name: str | None = None, tags=None, exit_code: int = 0
+) -> None:
+    """Open (or resume) the W&B run `link` names, put `config` and `summary` in it, and finish: no W&B process is
+    left running while the trainer writes the same run."""
+    import wandb
+
+    settings = wandb.Settings(
+        console="off",
+        silent=True,
+        save_code=False,
+        disable_git=True,
+        disable_code=True,
+        disable_job_creation=True,
+        x_disable_stats=True,
+        x_disable_meta=True,
+        x_save_requirements=False,
+    )
+    run = wandb.init(
+        id=link["run_id"],
+        project=link.get("project") or None,
+        name=name,
+        tags=tags or None,
+        dir=link["dir"],
+        resume="allow",
+        mode=_wandb_mode(),
+        config=config,
+        settings=settings,
+    )
+    try:
+        run.summary.update(summary)
+    finally:
+        run.finish(exit_code=exit_code)
+        wandb.teardown()
 
 
 def _client(uri: str):
@@ -100,6 +176,16 @@ def _plan_params(plan: dict) -> dict[str, str]:
     return out
 
 
+def _plan_config(plan: dict) -> dict[str, Any]:
+    """The plan's decisions as W&B config: the MLflow param names, the values as the plan has them."""
+    out: dict[str, Any] = {f"ftgen.{k}": plan.get(k) for k in ("spec_sha256", "method", "task")}
+    for d in plan.get("decisions") or []:
+        if isinstance(d, dict) and "key" in d:
+            out[f"ftgen.plan.{d['key']}"] = json.loads(json.dumps(d.get("value"), default=str))
+            out[f"ftgen.rule.{d['key']}"] = str(d.get("rule", ""))
+    return out
+
+
 def _plan_metrics(plan: dict) -> dict[str, float]:
     """The memory estimate (GiB per component and in total) and the time estimate as metrics."""
     out: dict[str, float] = {}
@@ -116,24 +202,41 @@ def _plan_metrics(plan: dict) -> dict[str, float]:
     return out
 
 
-def close_run(record) -> None:
-    """After training (and evaluation): the eval-set scores into the MLflow run, and its final status."""
-    ml = (record.tracker or {}).get("mlflow") if isinstance(record.tracker, dict) else None
-    if not ml:
-        return
-    from mlflow.entities import Metric
-
-    client = _client(ml["tracking_uri"])
-    _adopt_strays(client, ml)
-    metrics = []
+def _eval_scores(record) -> dict[str, float]:
+    """eval.<base|fine-tuned|delta>.<metric> from run.json's eval record."""
+    out: dict[str, float] = {}
     ev = record.eval if isinstance(record.eval, dict) else {}
     for side, scores in (ev.get("summary") or {}).items():
         for m, v in (scores or {}).items():
             if isinstance(v, (int, float)):
-                metrics.append(Metric(f"eval.{side}.{m}", float(v), 0, 0))
+                out[f"eval.{side}.{m}"] = float(v)
     for m, v in (ev.get("delta") or {}).items():
         if isinstance(v, (int, float)):
-            metrics.append(Metric(f"eval.delta.{m}", float(v), 0, 0))
+            out[f"eval.delta.{m}"] = float(v)
+    return out
+
+
+def close_run(record) -> None:
+    """After training (and evaluation): the eval-set scores into the tracker run(s), and the final status."""
+    link = record.tracker if isinstance(record.tracker, dict) else {}
+    ev = record.eval if isinstance(record.eval, dict) else {}
+    try:
+        if link.get("mlflow"):
+            _mlflow_close(record, link["mlflow"], ev)
+    finally:  # W&B gets its scores even when MLflow fails (the error is still raised: run.json notes it)
+        if link.get("wandb"):
+            summary: dict[str, Any] = {**_eval_scores(record), "ftgen.status": record.status}
+            if ev.get("error"):
+                summary["ftgen.eval_error"] = str(ev["error"])[:5000]
+            _wandb_log(link["wandb"], summary=summary, exit_code=0 if record.status == "succeeded" else 1)
+
+
+def _mlflow_close(record, ml: dict, ev: dict) -> None:
+    from mlflow.entities import Metric
+
+    client = _client(ml["tracking_uri"])
+    _adopt_strays(client, ml)
+    metrics = [Metric(k, v, 0, 0) for k, v in _eval_scores(record).items()]
     if metrics:
         client.log_batch(ml["run_id"], metrics=metrics)
     if ev.get("error"):

@@ -1,5 +1,6 @@
 """generator/run/tracker.py: ftgen opens one MLflow run per `ftgen run` with its own facts, hands the trainer its
-id, and adds the eval-set scores and the final status (a real MLflow SQLite store, no framework)."""
+id, and adds the eval-set scores and the final status (a real MLflow SQLite store, no framework); the same facts go
+to the W&B run (real wandb, offline)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,13 @@ from generator.run.tracker import close_run, open_run
 from generator.tracking import Tracking
 
 mlflow = pytest.importorskip("mlflow")
+
+
+@pytest.fixture(autouse=True)
+def _wandb_offline(monkeypatch):
+    """No account, no network: W&B writes its run files only."""
+    monkeypatch.setenv("WANDB_MODE", "offline")
+
 
 PLAN = {
     "spec_sha256": "ab" * 32,
@@ -71,6 +79,80 @@ def test_one_mlflow_run_with_ftgens_facts_then_the_eval_scores(tmp_path):
     assert run.info.status == "FINISHED"
 
 
+def test_ftgens_facts_and_the_eval_scores_go_into_the_wandb_run(tmp_path):
+    """W&B like MLflow: the plan's decisions, spec hash and memory estimate before training, the eval-set scores
+    after, all in the run the trainer writes (its id, resume=allow, its WANDB_DIR under the run folder)."""
+    pytest.importorskip("wandb")
+    from wandb_offline import read_run
+
+    tracked = Tracking(("wandb",), "tiny", None, None, "proj", {"team": "a"})
+    record = _record(tmp_path)
+    env = open_run(tracked, record, PLAN, tmp_path / "build")
+    assert env["WANDB_RUN_ID"] == record.run_id and env["WANDB_DIR"] == record.path
+    before = read_run(Path(record.path), record.run_id)
+    assert before["sessions"] == 1 and before["runs"][0]["run_id"] == record.run_id
+    assert before["runs"][0]["project"] == "proj" and before["runs"][0]["tags"] == ["team:a"]
+    assert before["config"]["ftgen.plan.learning_rate"] == 0.0002
+    assert before["config"]["ftgen.rule.learning_rate"] == "FT142"
+    assert before["config"]["ftgen.plan.lora_target_modules"] == ["q_proj", "v_proj"]
+    assert before["config"]["ftgen.spec_sha256"] == PLAN["spec_sha256"]
+    assert before["summary"]["ftgen.memory_estimate_gb"] == 1.23
+    assert before["summary"]["ftgen.memory_estimate_gb.weights"] == 0.5
+
+    record.status = "succeeded"
+    record.eval = {
+        "summary": {"base": {"exact_match": 0.1}, "fine-tuned": {"exact_match": 0.6}},
+        "delta": {"exact_match": 0.5},
+    }
+    close_run(record)
+    after = read_run(Path(record.path), record.run_id)
+    assert after["sessions"] == 2 and {r["run_id"] for r in after["runs"]} == {record.run_id}
+    assert after["summary"]["eval.fine-tuned.exact_match"] == 0.6
+    assert after["summary"]["eval.base.exact_match"] == 0.1
+    assert after["summary"]["eval.delta.exact_match"] == 0.5
+    assert after["summary"]["ftgen.status"] == "succeeded" and after["exit_codes"] == [0, 0]
+    import sys
+
+    assert "wandb" in sys.modules  # imported by the run, lazily (the build path never imports it)
+
+
+@pytest.mark.parametrize(
+    ("caller", "mode"), [("offline", None), ("online", None), ("disabled", "online"), (None, None)]
+)
+def test_ftgens_wandb_calls_follow_the_callers_mode_but_not_an_off_switch(caller, mode, monkeypatch):
+    """The trainer gets the caller's WANDB_MODE except `disabled` (Env.subprocess_env drops it when the spec asks for
+    W&B); ftgen's own W&B calls do the same, so its facts land where the trainer's run is."""
+    from generator.run.tracker import _wandb_mode
+
+    if caller is None:
+        monkeypatch.delenv("WANDB_MODE", raising=False)
+    else:
+        monkeypatch.setenv("WANDB_MODE", caller)
+    assert _wandb_mode() == mode
+
+
+def test_ftgen_run_without_wandb_stops_before_training_with_the_install_command(tmp_path, fake_env, monkeypatch):
+    """wandb is ftgen's optional extra: a spec asking for W&B on a Python without it stops before training (exit 2,
+    the pinned install command, no run folder left)."""
+    import importlib.util
+
+    from generator import run as runner
+    from generator.errors import FtgenError
+    from generator.tracking import WANDB_REQUIREMENT
+
+    build = _tiny_build(tmp_path, {"backend": "wandb"})
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "wandb" else real(name, *a))
+    _probe_all_found(monkeypatch)
+    with pytest.raises(FtgenError) as err:
+        runner.start(build, on_line=lambda *a: None, evaluate=False)
+    (problem,) = err.value.problems
+    assert problem.key == "tracking.backend" and "cannot import wandb" in problem.message
+    assert problem.allowed.endswith(f"-m pip install {WANDB_REQUIREMENT}")
+    assert err.value.exit_code == 2
+    assert not (build / "runs").exists() or not any((build / "runs").iterdir())
+
+
 def test_a_failed_run_is_closed_as_failed(tmp_path):
     tracked = Tracking(("mlflow",), "tiny", "exp-2", "sqlite:///mlflow.db")
     record = _record(tmp_path)
@@ -83,13 +165,10 @@ def test_a_failed_run_is_closed_as_failed(tmp_path):
     assert "wandb" not in record.tracker and "WANDB_RUN_ID" not in env
 
 
-def test_ftgen_run_opens_the_tracker_run_and_the_trainer_gets_its_id(tmp_path, fake_env, monkeypatch):
-    """`ftgen run` on a build with tracking: the trainer's environment names the tracker run ftgen created."""
-    import json
-
+def _tiny_build(tmp_path: Path, tracking: dict) -> Path:
+    """examples/tiny-cpu.yaml without eval, with `tracking`, built under tmp_path/outputs (spec in tmp_path/specs)."""
     import yaml
 
-    from generator import run as runner
     from generator.build import build_file
     from generator.write import write_all
 
@@ -98,19 +177,34 @@ def test_ftgen_run_opens_the_tracker_run_and_the_trainer_gets_its_id(tmp_path, f
     spec["base_model"] = str(repo / "examples" / spec["base_model"])
     spec["data"]["train"][0]["path"] = str(repo / "examples" / spec["data"]["train"][0]["path"])
     spec.pop("eval")
-    spec["tracking"] = {"backend": ["mlflow", "wandb"], "project": "tiny-exp"}
+    spec["tracking"] = tracking
     (tmp_path / "specs").mkdir()
     spec_file = tmp_path / "specs" / "tiny.yaml"
     spec_file.write_text(yaml.safe_dump(spec), encoding="utf-8")
     b = build_file(spec_file, tmp_path / "outputs")
     write_all(b.out_dir, b.files)
-    monkeypatch.setenv("FAKE_PRINT_TRACKER", "1")
-    monkeypatch.setenv("WANDB_MODE", "offline")
+    return b.out_dir
+
+
+def _probe_all_found(monkeypatch) -> None:
+    """The fake env's python lacks wandb; ftgen run would (rightly) stop before training with the install command."""
     from generator.envs import _needs
 
-    # the fake env's python lacks wandb; ftgen run would (rightly) stop before training with the install command
     monkeypatch.setattr(_needs, "probe", lambda python, mods: dict.fromkeys(mods, True))
-    rec = runner.start(b.out_dir, on_line=lambda *a: None, evaluate=False)
+
+
+def test_ftgen_run_opens_the_tracker_run_and_the_trainer_gets_its_id(tmp_path, fake_env, monkeypatch):
+    """`ftgen run` on a build with tracking: the trainer's environment names the tracker run ftgen created."""
+    import json
+
+    import yaml
+
+    from generator import run as runner
+
+    out_dir = _tiny_build(tmp_path, {"backend": ["mlflow", "wandb"], "project": "tiny-exp"})
+    monkeypatch.setenv("FAKE_PRINT_TRACKER", "1")
+    _probe_all_found(monkeypatch)
+    rec = runner.start(out_dir, on_line=lambda *a: None, evaluate=False)
     assert rec.status == "succeeded"
     line = next(x for x in (Path(rec.path) / "train.log").read_text().splitlines() if x.startswith("tracker env:"))
     seen = json.loads(line.split(":", 1)[1])

@@ -1,5 +1,5 @@
 """Experiment tracking for real: both frameworks log to MLflow on the tiny model (the tracker run ftgen opened
-holds the trainer's loss and ftgen's eval-set scores), and W&B in offline mode writes its run files.
+holds the trainer's loss and ftgen's eval-set scores), and so does W&B in offline mode (its run files, read back).
 
 Needs the framework envs (with MLflow, installed by their env spec). Kept short: 3 steps, the shipped eval set.
 """
@@ -19,7 +19,7 @@ mlflow = pytest.importorskip("mlflow")
 
 CASES = [
     ("axolotl", ["mlflow", "wandb"]),  # Axolotl's env ships wandb (an Axolotl dependency)
-    ("llamafactory", ["mlflow"]),
+    ("llamafactory", ["mlflow", "wandb"]),  # its env spec installs the same wandb
 ]
 
 
@@ -82,7 +82,20 @@ def test_trainer_and_ftgen_log_into_one_tracker_run(framework, backends, tiny_mo
     assert [r.info.run_id for r in runs] == [run.info.run_id], "one tracker run per ftgen run"
 
     if "wandb" in backends:  # offline: the run's files under the run folder, named by the run id
+        from wandb_offline import read_run, session_dirs
+
+        wandb_id = rec["tracker"]["wandb"]["run_id"]
         wandb_dirs = list((run_dir / "wandb").glob("offline-run-*"))
-        assert wandb_dirs, sorted(p.name for p in run_dir.iterdir())
-        assert any(p.name.endswith(rec["tracker"]["wandb"]["run_id"]) for p in wandb_dirs)
-        assert list(wandb_dirs[0].glob("*.wandb")), sorted(p.name for p in wandb_dirs[0].iterdir())
+        assert wandb_dirs and len(session_dirs(run_dir, wandb_id)) == len(wandb_dirs), sorted(
+            p.name for p in wandb_dirs
+        )
+        # ftgen before training, the trainer, ftgen after evaluation: sessions of one run (`wandb sync` joins them)
+        wb = read_run(run_dir, wandb_id)
+        assert wb["sessions"] >= 3 and {r["run_id"] for r in wb["runs"]} == {wandb_id}
+        assert {r["project"] for r in wb["runs"]} == {"ftgen-e2e"}
+        assert "train/loss" in wb["history"], f"no training loss from the trainer: {sorted(wb['history'])}"
+        assert wb["config"]["ftgen.plan.max_steps"] == 3 and wb["config"]["ftgen.spec_sha256"] == rec["spec_sha256"]
+        assert "ftgen.memory_estimate_gb" in wb["summary"]
+        for side in ("base", "fine-tuned"):
+            assert wb["summary"][f"eval.{side}.exact_match"] == rec["eval"]["summary"][side]["exact_match"]
+        assert wb["summary"]["ftgen.status"] == "succeeded"
