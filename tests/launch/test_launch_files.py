@@ -400,6 +400,52 @@ def test_slurm_sbatch_records_cancel_and_time_limit_signals(built, stubs, tmp_pa
     assert (got["state"], got["exit_code"]) == (state, code)
 
 
+def test_slurm_sbatch_on_the_time_limit_signal_asks_the_trainer_to_save_then_requeues(built, stubs, tmp_path):
+    """Under ftgen run, SIGUSR1 creates FTGEN_SAVE_FILE (ftgen's trainer hook saves a checkpoint and stops on it);
+    once the trainer has stopped after that save, the job requeues itself and records `requeued`."""
+    import signal as signals
+    import time
+
+    out = built("cpu-tiny-local-model")
+    run_dir = _run_folder(out, tmp_path)
+    save, stopped = run_dir / ".save", run_dir / ".stopped.json"
+    stubs.log.unlink(missing_ok=True)
+    env = _slurm_env(stubs, out, run_dir, STUB_SLEEP="3", FTGEN_SAVE_FILE=str(save), FTGEN_STOPPED_FILE=str(stopped))
+    proc = subprocess.Popen(["bash", str(out / "slurm.sbatch")], cwd=out, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while not stubs.calls("axolotl") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signals.SIGUSR1)
+        while not save.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert save.exists() and proc.poll() is None  # the trainer is asked, not killed
+        stopped.write_text('{"step": 7}')  # what the hook writes after its save
+        while not any(c["argv"][:1] == ["requeue"] for c in stubs.calls("scontrol")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [c["argv"] for c in stubs.calls("scontrol") if c["argv"][:1] == ["requeue"]] == [["requeue", "77"]]
+        assert json.loads((run_dir / "slurm-state.json").read_text())["state"] == "requeued"
+        proc.send_signal(signals.SIGTERM)  # Slurm ends the attempt it requeued
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert json.loads((run_dir / "slurm-state.json").read_text())["state"] == "requeued"  # not `cancelled`
+
+
+def test_slurm_sbatch_requeued_job_lets_ftgen_point_the_config_at_the_checkpoint(built, stubs, tmp_path):
+    out = built("cpu-tiny-local-model")
+    run_dir = _run_folder(out, tmp_path)
+    env = _slurm_env(stubs, out, run_dir, SLURM_RESTART_COUNT="1", FTGEN_PYTHON=str(stubs.bin / "python"))
+    r = stubs.run(["bash", str(out / "slurm.sbatch")], out, env)
+    assert r.returncode == 0, r.stderr
+    [call] = stubs.calls("python")
+    assert "requeued" in call["argv"][1] and call["argv"][2:] == [str(run_dir)]
+    assert [c["tool"] for c in stubs.calls()].index("python") < [c["tool"] for c in stubs.calls()].index("srun")
+    r = stubs.run(["bash", str(out / "slurm.sbatch")], out, {**env, "SLURM_RESTART_COUNT": "0"})
+    assert r.returncode == 0 and not stubs.calls("python")  # a first start trains from the config as written
+
+
 def test_sky_run_uses_skypilot_rank_and_first_ip(built, stubs, tmp_path):
     out = built("zero3-full-70b-4-nodes")
     sky = yaml.safe_load((out / "sky.yaml").read_text())
