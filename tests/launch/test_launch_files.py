@@ -675,3 +675,63 @@ def test_skypilot_run_records_cluster_job_name_and_how_to_follow_it(built, stubs
     assert rows["scheduler"] == "SkyPilot cluster ftgen-ddp-lora-4xa100, task ftgen-ddp-lora-4xa100"
     shown = [v for k, v in RunSummary.of(record).rows() if k == "follow"]
     assert "sky logs ftgen-ddp-lora-4xa100" in shown
+
+
+@pytest.mark.parametrize(
+    "files,out,sky,k8s",
+    [
+        # a spec in specs/, its data in data/, built to specs/outputs/<name>: the common ancestor is the root
+        (
+            ["data/train.jsonl"],
+            "/r/specs/outputs/b",
+            [("~/ftgen-tree/specs/outputs/b", "."), ("~/ftgen-tree/data/train.jsonl", "../../../data/train.jsonl")],
+            [("/data", "data")],
+        ),
+        # data beside the build folder's parent (outputs/): on the outputs volume already, no PVC mount
+        (["outputs/d.jsonl"], "/r/outputs/b", [("~/ftgen-tree/b", "."), ("~/ftgen-tree/d.jsonl", "../d.jsonl")], []),
+        # an absolute path stays absolute in the configs: placed at the same absolute path
+        (
+            ["/srv/d/a.jsonl"],
+            "/r/outputs/b",
+            [("~/ftgen-tree", "."), ("/srv/d/a.jsonl", "/srv/d/a.jsonl")],
+            [("/srv/d", "srv/d")],
+        ),
+        # in the build folder itself: workdir carries it
+        (["outputs/b/in.jsonl"], "/r/outputs/b", [], []),
+    ],
+)
+def test_cluster_data_places_outside_files_where_the_configs_paths_find_them(files, out, sky, k8s):
+    from generator.launch._context import cluster_data
+
+    got = cluster_data(files, Path("/r"), Path(out), "b")
+    assert list(got.sky_mounts) == sky and list(got.k8s_mounts) == k8s
+
+
+def test_sky_yaml_file_mounts_put_outside_data_where_the_build_config_finds_it(built, tmp_path):
+    """Do what SkyPilot does with file_mounts (copy each local source, relative to where sky runs, to its remote
+    path; ~ is the remote home), start where `run` cds, and read the data through the config's own path."""
+    out = built("local-and-hub-data")
+    sky = yaml.safe_load((out / "sky.yaml").read_text())
+    assert "workdir" not in sky and sky["file_mounts"]
+    home = tmp_path / "remote-home"
+    for remote, local in sky["file_mounts"].items():
+        target = home / remote.removeprefix("~/")
+        source = (out / local).resolve()
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("runs"))
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(source, target)
+    [cd] = [line.split()[1] for line in sky["run"].splitlines() if line.strip().startswith("cd ")]
+    start = home / cd.removeprefix("~/")
+    info = json.loads((start / "dataset_info.json").read_text())
+    local = [d["file_name"] for d in info.values() if not d.get("hf_hub_url")]
+    assert local and all((start / name).is_file() for name in local)
+    assert (start / "launch.sh").is_file()
+    pj = yaml.safe_load((out / "pytorchjob.yaml").read_text())
+    pod = pj["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["spec"]
+    mounts = {m["mountPath"]: m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "data"}
+    for name in local:  # the pod's build folder is /workspace/<name>
+        folder = os.path.dirname(os.path.normpath(f"/workspace/{out.name}/{name}"))
+        assert mounts[folder]["subPath"] == folder.lstrip("/")
+    assert any(v["name"] == "data" and v["persistentVolumeClaim"]["claimName"] == "ftgen-data" for v in pod["volumes"])

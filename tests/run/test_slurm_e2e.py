@@ -204,6 +204,16 @@ def test_slurm_time_limit_signal_saves_a_checkpoint_requeues_and_resumes(build):
     sig = subprocess.run(["scancel", "--signal=USR1", "--batch", job], capture_output=True, text=True, check=False)
     assert sig.returncode == 0, sig.stderr
 
+    def requeued():
+        shown = _ftgen("show", str(run_dir))
+        return shown.stdout if "requeued after the time-limit signal" in shown.stdout else None
+
+    shown = _wait_for(requeued, 300, "`ftgen show` to say the job requeued itself")
+    assert "queued" in shown
+    # Slurm holds a requeued batch job back (BeginTime) until the old job credential expires (~2 min by default):
+    # let it start now, as an idle cluster would after that delay
+    subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], capture_output=True, check=False)
+
     def finished():
         _ftgen("runs", str(out), "--refresh")
         rec = _record(run_dir)
