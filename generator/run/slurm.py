@@ -226,6 +226,15 @@ def requeued(run_dir: str) -> int:
         sched = dict(record.scheduler or {})
         restarts = int(os.environ.get("SLURM_RESTART_COUNT") or 0)
         resume_from = cps[-1]["path"] if cps else None
+        try:  # written by ftgen's trainer hook after its save on the time-limit signal
+            saved = json.loads(_io.read_text(Path(record.path) / STOPPED_FILE, STOPPED_FILE, 1 << 12)[0]).get("step")
+        except (FtgenError, ValueError, OSError, AttributeError):
+            saved = None
+        why = (
+            f"time-limit signal: checkpoint saved at step {saved}, Slurm restart {restarts}"
+            if saved is not None
+            else f"Slurm requeued the job (node failure, preemption or scontrol requeue), restart {restarts}"
+        )
         record.attempts.append(
             {k: getattr(record, k) for k in ("started_at", "exit_code", "signal")}
             | {
@@ -233,14 +242,14 @@ def requeued(run_dir: str) -> int:
                 "finished_at": now(),
                 "last_checkpoint": resume_from,
                 "job_id": sched.get("job_id"),
-                "requeued": f"time-limit signal: checkpoint saved, Slurm restart {restarts}",
+                "requeued": why,
             }
         )
         sched["requeues"] = int(sched.get("requeues") or 0) + 1
         record.scheduler = sched
         record.status, record.started_at, record.finished_at = "running", now(), None
         record.exit_code = record.signal = None
-        record.note = f"requeued after the time-limit signal, resuming from {Path(resume_from).name if resume_from else 'the start'}"
+        record.note = f"{why}; resuming from {Path(resume_from).name if resume_from else 'the start'}"
         _write_config(prep, record, resume_from)
         record.save()
         print(f"ftgen: requeued run {record.run_id}: {record.note}", file=sys.stderr)

@@ -115,14 +115,18 @@ def test_a_requeued_job_records_the_attempt_and_resumes_from_the_last_checkpoint
         (run_dir / "model" / f"checkpoint-{step}").mkdir(parents=True)
         (run_dir / "model" / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
     monkeypatch.setenv("SLURM_RESTART_COUNT", "1")
+    (run_dir / ".ftgen-saved-on-signal.json").write_text('{"step": 17}')  # the trainer hook's mark
     assert requeued(str(run_dir)) == 0
     rec = RunRecord.load(run_dir)
     assert rec.status == "running" and rec.scheduler["requeues"] == 1 and rec.finished_at is None
     [attempt] = rec.attempts
-    assert attempt["status"] == "interrupted" and attempt["job_id"] == "12" and "time-limit" in attempt["requeued"]
+    assert attempt["status"] == "interrupted" and attempt["job_id"] == "12"
+    assert "time-limit signal: checkpoint saved at step 17" in attempt["requeued"]
     assert attempt["last_checkpoint"].endswith("checkpoint-17")
     for name in ("config.yaml", "llamafactory.yaml"):  # launch.sh reads the framework's file name
         cfg = yaml.safe_load((run_dir / name).read_text())
         assert cfg["resume_from_checkpoint"].endswith("checkpoint-17")
-    assert requeued(str(run_dir)) == 0  # a second requeue counts again
-    assert RunRecord.load(run_dir).scheduler["requeues"] == 2
+    (run_dir / ".ftgen-saved-on-signal.json").unlink()
+    assert requeued(str(run_dir)) == 0  # Slurm requeued it by itself (node failure): counted, said so
+    rec = RunRecord.load(run_dir)
+    assert rec.scheduler["requeues"] == 2 and "node failure" in rec.attempts[1]["requeued"]
