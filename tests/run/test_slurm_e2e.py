@@ -205,8 +205,8 @@ def test_slurm_time_limit_signal_saves_a_checkpoint_requeues_and_resumes(build):
     assert sig.returncode == 0, sig.stderr
 
     def requeued():
-        shown = _ftgen("show", str(run_dir))
-        return shown.stdout if "requeued after the time-limit signal" in shown.stdout else None
+        shown = " ".join(_ftgen("show", str(run_dir)).stdout.split())  # the table wraps long notes
+        return shown if "requeued after the time-limit signal" in shown else None
 
     shown = _wait_for(requeued, 300, "`ftgen show` to say the job requeued itself")
     assert "queued" in shown
