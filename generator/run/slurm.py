@@ -347,10 +347,10 @@ def derive(record: RunRecord) -> Derived:
         return Derived(status, status != record.status, note)
     if shutil.which("squeue") is None:
         return Derived(record.status, False, "squeue is not on PATH here: status as last recorded")
-    if state == "requeued":  # between the requeue and squeue listing the job again
-        return Derived("queued", record.status != "queued", f"Slurm job {sched.get('job_id')} requeued")
     if sched.get("cancel_requested_at"):
         return Derived("cancelled", True, f"Slurm job {sched.get('job_id')} cancelled by `ftgen stop`")
+    if state == "requeued":  # between the requeue and squeue listing the job again
+        return Derived("queued", record.status != "queued", f"Slurm job {sched.get('job_id')} requeued")
     if state == "running":
         return Derived(
             "failed",

@@ -130,3 +130,9 @@ def test_a_requeued_job_records_the_attempt_and_resumes_from_the_last_checkpoint
     assert requeued(str(run_dir)) == 0  # Slurm requeued it by itself (node failure): counted, said so
     rec = RunRecord.load(run_dir)
     assert rec.scheduler["requeues"] == 2 and "node failure" in rec.attempts[1]["requeued"]
+
+
+def test_a_requeued_job_stopped_while_it_waits_is_cancelled(tmp_path, squeue):
+    r = _record(tmp_path, cancel_requested_at="2026-01-01T00:00:00Z")
+    (r.dir / "slurm-state.json").write_text(json.dumps({"state": "requeued", "exit_code": None, "job_id": "12"}))
+    assert derive_status(r).status == "cancelled"  # scancel of a pending job: no batch script to record it
