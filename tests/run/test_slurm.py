@@ -130,6 +130,9 @@ def test_a_requeued_job_records_the_attempt_and_resumes_from_the_last_checkpoint
     assert requeued(str(run_dir)) == 0  # Slurm requeued it by itself (node failure): counted, said so
     rec = RunRecord.load(run_dir)
     assert rec.scheduler["requeues"] == 2 and "node failure" in rec.attempts[1]["requeued"]
+    from generator.run.summary import _where
+
+    assert "requeued 2x" in _where(rec.scheduler)  # what `ftgen show` prints on its scheduler line
 
 
 def test_a_requeued_job_stopped_while_it_waits_is_cancelled(tmp_path, squeue):
