@@ -31,6 +31,73 @@ SKY_ACCELERATOR = {
 }
 
 
+SKY_TREE = "~/ftgen-tree"  # where sky.yaml mirrors the build folder and its outside data on each node
+K8S_DATA_CLAIM = "ftgen-data"  # the PVC pytorchjob.yaml mounts the outside data from
+_K8S_RESERVED = ("/", "/bin", "/dev", "/etc", "/lib", "/lib64", "/proc", "/sbin", "/sys", "/usr", "/workspace")
+
+
+@dataclass(frozen=True)
+class ClusterData:
+    """Local training files outside the build folder and how the cluster files carry them.
+
+    The build's configs name such a file relative to the build folder (../../data/train.jsonl), so on a node it
+    must lie at the same place relative to the build folder. sky.yaml: file_mounts upload the build folder and
+    the files into one tree under ~/ftgen-tree, mirrored from their common ancestor here, and `run` starts from
+    the build folder's copy there. pytorchjob.yaml: the pods see this folder at /workspace/<name> (PVC
+    ftgen-outputs holds outputs/); a file outside outputs/ is found through a mount of PVC ftgen-data at its
+    folder's place, with the same path below the PVC's root (copied there by the user).
+    """
+
+    sky_mounts: tuple[tuple[str, str], ...] = ()  # (remote path, local source relative to the build folder)
+    sky_build: str = ""  # the build folder's mirror: `run` starts there ("" when nothing is mounted)
+    k8s_mounts: tuple[tuple[str, str], ...] = ()  # (mountPath in the pod, subPath in PVC ftgen-data)
+    k8s_unmounted: tuple[str, ...] = ()  # files no mount can place (a system folder of the image)
+
+
+def cluster_data(files: list[str], base_dir: Path, out_dir: Path, name: str) -> ClusterData:
+    """ClusterData for the spec's local training files (relative to base_dir, or absolute) of a build written to
+    out_dir. An absolute path stays absolute in the configs: it is placed at the same absolute path."""
+    import os
+    import posixpath
+
+    out = out_dir.resolve()
+    outside = []  # (absolute file, the path the config names it by)
+    for name_ in files:
+        given = Path(name_)
+        f = (given if given.is_absolute() else base_dir / given).resolve()
+        if f == out or out in f.parents:
+            continue  # in the build folder: workdir / the outputs volume carry it
+        outside.append((f, str(given) if given.is_absolute() else Path(os.path.relpath(f, out)).as_posix()))
+    if not outside:
+        return ClusterData()
+
+    def ups(rel: str) -> int:
+        parts = rel.split("/")
+        return next((i for i, part in enumerate(parts) if part != ".."), len(parts))
+
+    up = max((ups(rel) for _, rel in outside if not rel.startswith("/")), default=0)
+    root = out.parents[up - 1] if 0 < up <= len(out.parents) else out
+    sky_build = posixpath.join(SKY_TREE, out.relative_to(root).as_posix()) if up else SKY_TREE
+    sky = [(sky_build, ".")]
+    k8s: dict[str, str] = {}
+    unmounted = []
+    for f, rel in outside:
+        if rel.startswith("/"):
+            sky.append((rel, rel))
+            pod = rel
+        else:
+            sky.append((posixpath.join(SKY_TREE, f.relative_to(root).as_posix()), rel))
+            pod = posixpath.normpath(posixpath.join("/workspace", name, rel))
+        if pod.startswith("/workspace/"):
+            continue  # under outputs/: on the outputs volume already
+        folder = posixpath.dirname(pod)
+        if folder in _K8S_RESERVED or folder.startswith(("/proc/", "/sys/", "/dev/", "/workspace/")):
+            unmounted.append(rel)
+        else:
+            k8s[folder] = folder.lstrip("/")
+    return ClusterData(tuple(dict.fromkeys(sky)), sky_build, tuple(sorted(k8s.items())), tuple(unmounted))
+
+
 @dataclass(frozen=True)
 class LaunchContext:
     """Plain values the templates render; nothing here is pasted without a filter."""
@@ -60,6 +127,8 @@ class LaunchContext:
     time_from: str = ""  # where time_limit comes from, said in a comment
     signal_seconds: int = 300
     sbatch_extra: tuple[str, ...] = ()
+    # local training data outside the build folder, placed where the config's relative paths find it on the nodes
+    data: ClusterData = field(default_factory=lambda: ClusterData())
 
     @property
     def world(self) -> int:
@@ -156,4 +225,5 @@ def context(build) -> LaunchContext:
         trackers=tracked.backends if tracked else (),
         tracking_env=tracked.env() if tracked else {},
         python_modules=tuple(sorted(n for r in build.rendered for n in r.extra_files if n.endswith(".py"))),
+        data=cluster_data(list(build.facts.data.local_files), spec.base_dir, build.out_path, spec.name),
     )

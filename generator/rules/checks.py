@@ -334,15 +334,16 @@ def alternatives(ctx: Context) -> None:
 
 @rule("FT210", "cluster-data", order=230)
 def cluster_data(ctx: Context) -> None:
-    """Warn when local training files will not reach the nodes of sky.yaml and pytorchjob.yaml.
+    """Say what the cluster files cannot carry of the local training files: pytorchjob.yaml and slurm.sbatch.
 
-    What: a GPU build writes sky.yaml (SkyPilot syncs only the build folder, its `workdir`) and pytorchjob.yaml
-    (its pods see only the `ftgen-outputs` volume); training files read from local paths lie outside both, so
-    a warning lists them with the ways to carry them. slurm.sbatch assumes a filesystem the nodes share.
+    What: a GPU build writes sky.yaml, pytorchjob.yaml and slurm.sbatch. sky.yaml uploads local training files
+    that lie outside the build folder itself (file_mounts, into a tree that keeps the configs' relative paths),
+    so it needs nothing. pytorchjob.yaml mounts them from the PVC `ftgen-data`, which someone has to fill, and
+    slurm.sbatch reads them where they are, which only works on a filesystem the nodes share: the warning says so.
     Why: a job that starts on a cluster and then cannot find its data fails late, after queueing and setup.
-    Example: data/train.jsonl on a GPU plan -> "1 local training file (data/train.jsonl) will not reach the
-    nodes of sky.yaml / pytorchjob.yaml".
-    References: SkyPilot task YAML (workdir, file_mounts); Kubernetes volumes (PersistentVolumeClaim).
+    Example: data/train.jsonl on a GPU plan -> "1 local training file (data/train.jsonl): sky.yaml uploads it,
+    but pytorchjob.yaml reads it from the PVC ftgen-data (copy it there) and slurm.sbatch from a shared filesystem".
+    References: SkyPilot task YAML (file_mounts); Kubernetes volumes (PersistentVolumeClaim, subPath).
     """
     files = ctx.facts.data.local_files
     if ctx.facts.gpu.is_cpu or not files:
@@ -350,8 +351,9 @@ def cluster_data(ctx: Context) -> None:
     shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
     ctx.warn(
         "data.train",
-        f"{len(files)} local training file(s) ({shown}) will not reach the nodes of sky.yaml (SkyPilot syncs only "
-        "the build folder) or pytorchjob.yaml (its pods see only the ftgen-outputs volume); slurm.sbatch needs "
-        "them on a filesystem the nodes share",
-        allowed="a hub dataset, the files copied onto the cluster's volume, or file_mounts added to sky.yaml",
+        f"{len(files)} local training file(s) ({shown}): sky.yaml uploads them (file_mounts), but pytorchjob.yaml's "
+        "pods read them from the PVC ftgen-data (copy them there, as its header says; files under outputs/ are on "
+        "the ftgen-outputs volume already) and slurm.sbatch's nodes read them where they are (a filesystem the "
+        "nodes share)",
+        allowed="a hub dataset, or the files on the PVC ftgen-data (PyTorchJob) and a shared filesystem (Slurm)",
     )

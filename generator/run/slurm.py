@@ -23,6 +23,8 @@ from ..errors import Exit, FtgenError, Problem
 from .record import Derived, RunRecord, new_run_dir, now
 
 STATE_FILE = "slurm-state.json"
+SAVE_FILE = ".ftgen-save-requested"  # the batch script's SIGUSR1 trap creates it: the trainer saves and stops
+STOPPED_FILE = ".ftgen-saved-on-signal.json"  # the trainer's hook writes it after that save: {"step": N}
 ENDED = ("succeeded", "failed", "cancelled", "interrupted")
 _RUNNING = ("RUNNING", "COMPLETING", "CONFIGURING", "STAGE_OUT", "SIGNALING", "RESIZING")
 _WHERE = "ftgen run --launcher slurm"
@@ -61,6 +63,23 @@ def _sbatch(argv: list[str], cwd: Path, env: dict | None = None) -> str:
     return proc.stdout.strip().split(";")[0]
 
 
+def trainer_job_env(build_dir: Path, run_dir: Path) -> dict[str, str]:
+    """What a run's batch job needs in its environment beside FTGEN_ENV_BIN: the run folder, the trainer's
+    PYTHONPATH (launch.sh appends it: the build's shipped modules and ftgen's hook, which records peak memory and
+    saves a checkpoint when the batch script's SIGUSR1 trap creates FTGEN_SAVE_FILE), and ftgen's Python."""
+    from . import peak_memory
+
+    hook = peak_memory.hook_env(run_dir)
+    return {
+        "FTGEN_RUN_DIR": str(run_dir),
+        "FTGEN_TRAINER_PYTHONPATH": os.pathsep.join([str(Path(build_dir).resolve()), hook["PYTHONPATH"]]),
+        "FTGEN_MEMORY_DIR": hook["FTGEN_MEMORY_DIR"],
+        "FTGEN_SAVE_FILE": str(run_dir / SAVE_FILE),
+        "FTGEN_STOPPED_FILE": str(run_dir / STOPPED_FILE),
+        "FTGEN_PYTHON": sys.executable,
+    }
+
+
 def submit(
     out_dir: Path,
     framework: str | None = None,
@@ -75,8 +94,7 @@ def submit(
 
     hold: create the run and return it unsubmitted (job_id None): a sweep submits its trials as one array job
     (run/sweep_launch.py) and their evals with `submit_eval`."""
-    from ..write import atomic_write
-    from . import MODEL_DIR, _dataset_hashes, _get_env, _git, metrics, prepare, run_config
+    from . import MODEL_DIR, _dataset_hashes, _get_env, _git, metrics, prepare
     from .runner import sha256_file
 
     prep = prepare(out_dir, framework)
@@ -123,25 +141,19 @@ def submit(
         record.started_at, record.finished_at = now(), None
         record.exit_code = record.signal = record.note = None
     run_dir = Path(record.path)
-    cfg = run_config(prep, run_dir, resume_from)
-    from ..render._yamlsafe import yaml_document
-
-    text = (
-        f"# {prep.framework} config for run {record.run_id}: {prep.config_path.name} with output_dir and local paths "
-        "resolved by `ftgen run --launcher slurm`\n" + yaml_document(cfg)
-    )
-    atomic_write(run_dir / "config.yaml", text)
-    # the job runs the run's copy of launch.sh, which reads the config by the framework's file name beside it
-    atomic_write(run_dir / prep.config_path.name, text)
+    cfg = _write_config(prep, record, resume_from)
     shutil.copyfile(prep.out_dir / "launch.sh", run_dir / "launch.sh")
     os.chmod(run_dir / "launch.sh", 0o755)
     shutil.copyfile(prep.config_path, run_dir / f"source-{prep.config_path.name}")
     (run_dir / STATE_FILE).unlink(missing_ok=True)
 
-    job_env = dict(os.environ, FTGEN_RUN_DIR=str(run_dir), FTGEN_ENV_BIN=str(env.bin_dir))
+    (run_dir / SAVE_FILE).unlink(missing_ok=True)
+    (run_dir / STOPPED_FILE).unlink(missing_ok=True)
+    job_env = dict(os.environ, FTGEN_ENV_BIN=str(env.bin_dir), **trainer_job_env(prep.out_dir, run_dir))
     argv = [
         "sbatch",
         "--parsable",
+        "--requeue",
         f"--output={run_dir / 'train.log'}",
         "--open-mode=append",
         "slurm.sbatch",
@@ -196,6 +208,72 @@ def submit_eval(record: RunRecord, job_id: str, env_root: Path | None, job_env: 
     eval_id = _sbatch([_tool("sbatch"), *eval_argv[1:]], run_dir, job_env)
     record.scheduler = dict(record.scheduler or {}, eval_job_id=eval_id)
     record.save()
+
+
+def _write_config(prep, record: RunRecord, resume_from: str | None) -> dict:
+    """The run's config (output_dir = runs/<id>/model, resuming from `resume_from`), as config.yaml and under the
+    framework's file name, which the run's copy of launch.sh reads."""
+    from ..render._yamlsafe import yaml_document
+    from ..write import atomic_write
+    from . import run_config
+
+    run_dir = Path(record.path)
+    cfg = run_config(prep, run_dir, resume_from)
+    text = (
+        f"# {prep.framework} config for run {record.run_id}: {prep.config_path.name} with output_dir and local paths "
+        "resolved by `ftgen run --launcher slurm`"
+        + (f", resuming from {Path(resume_from).name}" if resume_from else "")
+        + "\n"
+        + yaml_document(cfg)
+    )
+    atomic_write(run_dir / "config.yaml", text)
+    atomic_write(run_dir / prep.config_path.name, text)
+    return cfg
+
+
+def requeued(run_dir: str) -> int:
+    """Run by slurm.sbatch at the start of a requeued job (SLURM_RESTART_COUNT > 0): record the attempt the
+    time-limit signal ended and point the run's config at its last checkpoint, as `ftgen run --resume` does."""
+    from . import MODEL_DIR, metrics, prepare
+
+    try:
+        record = RunRecord.load(run_dir)
+        prep = prepare(Path(record.path).parent.parent, record.framework)
+        cps = metrics.checkpoints(Path(record.path) / MODEL_DIR)
+        sched = dict(record.scheduler or {})
+        restarts = int(os.environ.get("SLURM_RESTART_COUNT") or 0)
+        resume_from = cps[-1]["path"] if cps else None
+        try:  # written by ftgen's trainer hook after its save on the time-limit signal
+            saved = json.loads(_io.read_text(Path(record.path) / STOPPED_FILE, STOPPED_FILE, 1 << 12)[0]).get("step")
+        except (FtgenError, ValueError, OSError, AttributeError):
+            saved = None
+        why = (
+            f"time-limit signal: checkpoint saved at step {saved}, Slurm restart {restarts}"
+            if saved is not None
+            else f"Slurm requeued the job (node failure, preemption or scontrol requeue), restart {restarts}"
+        )
+        record.attempts.append(
+            {k: getattr(record, k) for k in ("started_at", "exit_code", "signal")}
+            | {
+                "status": "interrupted",
+                "finished_at": now(),
+                "last_checkpoint": resume_from,
+                "job_id": sched.get("job_id"),
+                "requeued": why,
+            }
+        )
+        sched["requeues"] = int(sched.get("requeues") or 0) + 1
+        record.scheduler = sched
+        record.status, record.started_at, record.finished_at = "running", now(), None
+        record.exit_code = record.signal = None
+        record.note = f"{why}; resuming from {Path(resume_from).name if resume_from else 'the start'}"
+        _write_config(prep, record, resume_from)
+        record.save()
+        print(f"ftgen: requeued run {record.run_id}: {record.note}", file=sys.stderr)
+    except (FtgenError, OSError, ValueError) as exc:
+        print(f"ftgen: could not prepare the requeued run: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _job_name(sbatch_file: Path) -> str | None:
@@ -288,17 +366,24 @@ def derive(record: RunRecord) -> Derived:
     if state in ENDED:
         return Derived(state, state != record.status, f"Slurm job {sched.get('job_id')} {state}")
     listed = job_state(sched.get("job_id"))
+    requeues = f", requeued {sched['requeues']}x after the time-limit signal" if sched.get("requeues") else ""
     if listed is not None:
         slurm_state, reason = listed
-        status = "running" if slurm_state in _RUNNING else "queued"
-        note = f"Slurm job {sched.get('job_id')} {slurm_state}" + (
-            f" ({reason})" if reason and reason != "None" else ""
+        status = "running" if slurm_state in _RUNNING and state != "requeued" else "queued"
+        if state == "requeued":
+            requeues = ", requeued after the time-limit signal (checkpoint saved)"
+        note = (
+            f"Slurm job {sched.get('job_id')} {slurm_state}"
+            + (f" ({reason})" if reason and reason != "None" else "")
+            + requeues
         )
         return Derived(status, status != record.status, note)
     if shutil.which("squeue") is None:
         return Derived(record.status, False, "squeue is not on PATH here: status as last recorded")
     if sched.get("cancel_requested_at"):
         return Derived("cancelled", True, f"Slurm job {sched.get('job_id')} cancelled by `ftgen stop`")
+    if state == "requeued":  # between the requeue and squeue listing the job again
+        return Derived("queued", record.status != "queued", f"Slurm job {sched.get('job_id')} requeued")
     if state == "running":
         return Derived(
             "failed",

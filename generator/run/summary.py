@@ -30,6 +30,8 @@ def _where(sched: dict | None) -> str | None:
     text = f"Slurm job {sched.get('job_id')}"
     if sched.get("eval_job_id"):
         text += f", eval job {sched['eval_job_id']} (afterok)"
+    if sched.get("requeues"):
+        text += f"; requeued {sched['requeues']}x (time-limit signal or Slurm: see attempts in run.json)"
     return text
 
 

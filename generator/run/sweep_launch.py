@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shlex
+import sys
 from pathlib import Path
 
 from .. import _io
@@ -42,8 +43,15 @@ def array_script(name: str, tasks: list[tuple[Path, RunRecord]], framework: str,
     limits = [d.split("=", 1)[1] for ds in lines for d in ds if d.startswith("#SBATCH --time=")]
     common = [d for d in lines[0] if re.match(r"#SBATCH --([a-z-]+)", d).group(1) not in _OWN]  # type: ignore[union-attr]
     longest = max(limits, key=_seconds) if limits else None
+    from .slurm import trainer_job_env
+
     dirs = " ".join(shlex.quote(str(folder.resolve())) for folder, _ in tasks)
     runs = " ".join(shlex.quote(str(Path(r.path))) for _, r in tasks)
+    envs = [trainer_job_env(folder, Path(r.path)) for folder, r in tasks]
+    per_task = {
+        name: " ".join(shlex.quote(e[name]) for e in envs)
+        for name in ("FTGEN_TRAINER_PYTHONPATH", "FTGEN_MEMORY_DIR", "FTGEN_SAVE_FILE", "FTGEN_STOPPED_FILE")
+    }
     return "\n".join(
         [
             "#!/bin/bash",
@@ -59,6 +67,9 @@ def array_script(name: str, tasks: list[tuple[Path, RunRecord]], framework: str,
             f"runs=({runs})",
             'i="$SLURM_ARRAY_TASK_ID"',
             'export FTGEN_RUN_DIR="${runs[$i]}"',
+            "# what a single run's job gets from `ftgen run --launcher slurm` (run/slurm.py trainer_job_env), per task",
+            *[f"{name.lower()}=({values})" for name, values in per_task.items()],
+            *[f'export {name}="${{{name.lower()}[$i]}}"' for name in per_task],
             "# the task's own job id: its state file names it (squeue names the task ARRAYID_i)",
             'printf \'{"job_id": "%s", "array_job_id": "%s", "task": %s}\\n\' "$SLURM_JOB_ID" "$SLURM_ARRAY_JOB_ID" "$i" '
             '>"$FTGEN_RUN_DIR/slurm-task.json"',
@@ -93,9 +104,9 @@ def submit_slurm(
     atomic_write(script, array_script(Path(build_dir).name, tasks, fw, log_dir))
     from . import _get_env
 
-    job_env = dict(os.environ, FTGEN_ENV_BIN=str(_get_env(fw, env_root).bin_dir))
-    try:
-        array_id = slurm._sbatch([slurm._tool("sbatch"), "--parsable", str(script)], log_dir, job_env)
+    job_env = dict(os.environ, FTGEN_ENV_BIN=str(_get_env(fw, env_root).bin_dir), FTGEN_PYTHON=sys.executable)
+    try:  # --requeue: a task that gets the time-limit signal saves a checkpoint and requeues itself, as a run does
+        array_id = slurm._sbatch([slurm._tool("sbatch"), "--parsable", "--requeue", str(script)], log_dir, job_env)
     except FtgenError:
         for _, r in tasks:
             r.status, r.finished_at, r.note = "failed", now(), "the sweep's array job was not submitted (sbatch failed)"
@@ -111,10 +122,10 @@ def submit_slurm(
             array_task=i,
             state="PENDING",
             job_name=f"ftgen-{Path(build_dir).name}-sweep",
-            submit_command=f"sbatch --parsable {shlex.quote(str(script))}",
+            submit_command=f"sbatch --parsable --requeue {shlex.quote(str(script))}",
             follow=[f"squeue -j {array_id}", f"tail -f {shlex.quote(str(Path(r.path) / 'train.log'))}"],
         )
-        r.command = ["sbatch", "--parsable", str(script)]
+        r.command = ["sbatch", "--parsable", "--requeue", str(script)]
         r.save()
         if evaluate and (json.loads((Path(r.path).parent.parent / "plan.json").read_text()).get("eval_set")):
             slurm.submit_eval(r, job, env_root, job_env)

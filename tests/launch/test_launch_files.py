@@ -400,6 +400,52 @@ def test_slurm_sbatch_records_cancel_and_time_limit_signals(built, stubs, tmp_pa
     assert (got["state"], got["exit_code"]) == (state, code)
 
 
+def test_slurm_sbatch_on_the_time_limit_signal_asks_the_trainer_to_save_then_requeues(built, stubs, tmp_path):
+    """Under ftgen run, SIGUSR1 creates FTGEN_SAVE_FILE (ftgen's trainer hook saves a checkpoint and stops on it);
+    once the trainer has stopped after that save, the job requeues itself and records `requeued`."""
+    import signal as signals
+    import time
+
+    out = built("cpu-tiny-local-model")
+    run_dir = _run_folder(out, tmp_path)
+    save, stopped = run_dir / ".save", run_dir / ".stopped.json"
+    stubs.log.unlink(missing_ok=True)
+    env = _slurm_env(stubs, out, run_dir, STUB_SLEEP="3", FTGEN_SAVE_FILE=str(save), FTGEN_STOPPED_FILE=str(stopped))
+    proc = subprocess.Popen(["bash", str(out / "slurm.sbatch")], cwd=out, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while not stubs.calls("axolotl") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signals.SIGUSR1)
+        while not save.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert save.exists() and proc.poll() is None  # the trainer is asked, not killed
+        stopped.write_text('{"step": 7}')  # what the hook writes after its save
+        while not any(c["argv"][:1] == ["requeue"] for c in stubs.calls("scontrol")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [c["argv"] for c in stubs.calls("scontrol") if c["argv"][:1] == ["requeue"]] == [["requeue", "77"]]
+        assert json.loads((run_dir / "slurm-state.json").read_text())["state"] == "requeued"
+        proc.send_signal(signals.SIGTERM)  # Slurm ends the attempt it requeued
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert json.loads((run_dir / "slurm-state.json").read_text())["state"] == "requeued"  # not `cancelled`
+
+
+def test_slurm_sbatch_requeued_job_lets_ftgen_point_the_config_at_the_checkpoint(built, stubs, tmp_path):
+    out = built("cpu-tiny-local-model")
+    run_dir = _run_folder(out, tmp_path)
+    env = _slurm_env(stubs, out, run_dir, SLURM_RESTART_COUNT="1", FTGEN_PYTHON=str(stubs.bin / "python"))
+    r = stubs.run(["bash", str(out / "slurm.sbatch")], out, env)
+    assert r.returncode == 0, r.stderr
+    [call] = stubs.calls("python")
+    assert "requeued" in call["argv"][1] and call["argv"][2:] == [str(run_dir)]
+    assert [c["tool"] for c in stubs.calls()].index("python") < [c["tool"] for c in stubs.calls()].index("srun")
+    r = stubs.run(["bash", str(out / "slurm.sbatch")], out, {**env, "SLURM_RESTART_COUNT": "0"})
+    assert r.returncode == 0 and not stubs.calls("python")  # a first start trains from the config as written
+
+
 def test_sky_run_uses_skypilot_rank_and_first_ip(built, stubs, tmp_path):
     out = built("zero3-full-70b-4-nodes")
     sky = yaml.safe_load((out / "sky.yaml").read_text())
@@ -629,3 +675,63 @@ def test_skypilot_run_records_cluster_job_name_and_how_to_follow_it(built, stubs
     assert rows["scheduler"] == "SkyPilot cluster ftgen-ddp-lora-4xa100, task ftgen-ddp-lora-4xa100"
     shown = [v for k, v in RunSummary.of(record).rows() if k == "follow"]
     assert "sky logs ftgen-ddp-lora-4xa100" in shown
+
+
+@pytest.mark.parametrize(
+    "files,out,sky,k8s",
+    [
+        # a spec in specs/, its data in data/, built to specs/outputs/<name>: the common ancestor is the root
+        (
+            ["data/train.jsonl"],
+            "/r/specs/outputs/b",
+            [("~/ftgen-tree/specs/outputs/b", "."), ("~/ftgen-tree/data/train.jsonl", "../../../data/train.jsonl")],
+            [("/data", "data")],
+        ),
+        # data beside the build folder's parent (outputs/): on the outputs volume already, no PVC mount
+        (["outputs/d.jsonl"], "/r/outputs/b", [("~/ftgen-tree/b", "."), ("~/ftgen-tree/d.jsonl", "../d.jsonl")], []),
+        # an absolute path stays absolute in the configs: placed at the same absolute path
+        (
+            ["/srv/d/a.jsonl"],
+            "/r/outputs/b",
+            [("~/ftgen-tree", "."), ("/srv/d/a.jsonl", "/srv/d/a.jsonl")],
+            [("/srv/d", "srv/d")],
+        ),
+        # in the build folder itself: workdir carries it
+        (["outputs/b/in.jsonl"], "/r/outputs/b", [], []),
+    ],
+)
+def test_cluster_data_places_outside_files_where_the_configs_paths_find_them(files, out, sky, k8s):
+    from generator.launch._context import cluster_data
+
+    got = cluster_data(files, Path("/r"), Path(out), "b")
+    assert list(got.sky_mounts) == sky and list(got.k8s_mounts) == k8s
+
+
+def test_sky_yaml_file_mounts_put_outside_data_where_the_build_config_finds_it(built, tmp_path):
+    """Do what SkyPilot does with file_mounts (copy each local source, relative to where sky runs, to its remote
+    path; ~ is the remote home), start where `run` cds, and read the data through the config's own path."""
+    out = built("local-and-hub-data")
+    sky = yaml.safe_load((out / "sky.yaml").read_text())
+    assert "workdir" not in sky and sky["file_mounts"]
+    home = tmp_path / "remote-home"
+    for remote, local in sky["file_mounts"].items():
+        target = home / remote.removeprefix("~/")
+        source = (out / local).resolve()
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("runs"))
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(source, target)
+    [cd] = [line.split()[1] for line in sky["run"].splitlines() if line.strip().startswith("cd ")]
+    start = home / cd.removeprefix("~/")
+    info = json.loads((start / "dataset_info.json").read_text())
+    local = [d["file_name"] for d in info.values() if not d.get("hf_hub_url")]
+    assert local and all((start / name).is_file() for name in local)
+    assert (start / "launch.sh").is_file()
+    pj = yaml.safe_load((out / "pytorchjob.yaml").read_text())
+    pod = pj["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["spec"]
+    mounts = {m["mountPath"]: m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "data"}
+    for name in local:  # the pod's build folder is /workspace/<name>
+        folder = os.path.dirname(os.path.normpath(f"/workspace/{out.name}/{name}"))
+        assert mounts[folder]["subPath"] == folder.lstrip("/")
+    assert any(v["name"] == "data" and v["persistentVolumeClaim"]["claimName"] == "ftgen-data" for v in pod["volumes"])

@@ -1,4 +1,5 @@
-"""FT210: local training files of a GPU build will not reach the nodes of sky.yaml / pytorchjob.yaml."""
+"""FT210: local training files of a GPU build reach sky.yaml's nodes (file_mounts), not pytorchjob.yaml's pods
+or slurm.sbatch's nodes by themselves."""
 
 from __future__ import annotations
 
@@ -24,4 +25,5 @@ def test_cluster_data_warns_for_local_files_of_gpu_builds(case, warned):
     assert bool(found) == warned
     if warned:
         assert found[0].key == "data.train" and "small.jsonl" in found[0].message
-        assert "file_mounts" in found[0].allowed
+        assert "sky.yaml uploads them" in found[0].message and "ftgen-data" in found[0].allowed
+        assert "shared" in found[0].allowed

@@ -49,6 +49,9 @@ CASES = [
     ("COMPLETING|None\n", {"state": "cancelled", "exit_code": 143}, "cancelled", "cancelled"),
     ("", {"state": "running", "exit_code": None}, "failed", "without recording its end"),
     ("", None, "failed", "never started"),
+    # the job saved a checkpoint on its time-limit signal and requeued itself: not ended, queued again
+    ("PENDING|BeginTime\n", {"state": "requeued", "exit_code": None}, "queued", "requeued after the time-limit"),
+    ("", {"state": "requeued", "exit_code": None}, "queued", "requeued"),
 ]
 
 
@@ -94,3 +97,45 @@ def test_stop_scancels_the_job_and_its_eval_job(tmp_path, squeue):
     assert "scancel" in result.message and RunRecord.load(r.dir).scheduler["cancel_requested_at"]
     squeue("")  # the job is gone and never wrote its end: cancelled, as ftgen stop asked
     assert derive_status(RunRecord.load(r.dir)).status == "cancelled"
+
+
+def test_a_requeued_job_records_the_attempt_and_resumes_from_the_last_checkpoint(built, tmp_path, monkeypatch):
+    """What slurm.sbatch runs at the start of a requeued job (SLURM_RESTART_COUNT > 0)."""
+    import yaml
+
+    from generator.run.record import new_run_dir
+    from generator.run.slurm import requeued
+
+    run_id, run_dir = new_run_dir(built.resolve() / "runs", "llamafactory")
+    r = RunRecord(run_id=run_id, name="tiny-cpu", framework="llamafactory", path=str(run_dir))
+    r.launcher, r.status = "slurm", "running"
+    r.scheduler = {"kind": "slurm", "job_id": "12"}
+    r.save()
+    for step in (10, 17):  # 17: saved on the signal, between save_steps multiples
+        (run_dir / "model" / f"checkpoint-{step}").mkdir(parents=True)
+        (run_dir / "model" / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
+    monkeypatch.setenv("SLURM_RESTART_COUNT", "1")
+    (run_dir / ".ftgen-saved-on-signal.json").write_text('{"step": 17}')  # the trainer hook's mark
+    assert requeued(str(run_dir)) == 0
+    rec = RunRecord.load(run_dir)
+    assert rec.status == "running" and rec.scheduler["requeues"] == 1 and rec.finished_at is None
+    [attempt] = rec.attempts
+    assert attempt["status"] == "interrupted" and attempt["job_id"] == "12"
+    assert "time-limit signal: checkpoint saved at step 17" in attempt["requeued"]
+    assert attempt["last_checkpoint"].endswith("checkpoint-17")
+    for name in ("config.yaml", "llamafactory.yaml"):  # launch.sh reads the framework's file name
+        cfg = yaml.safe_load((run_dir / name).read_text())
+        assert cfg["resume_from_checkpoint"].endswith("checkpoint-17")
+    (run_dir / ".ftgen-saved-on-signal.json").unlink()
+    assert requeued(str(run_dir)) == 0  # Slurm requeued it by itself (node failure): counted, said so
+    rec = RunRecord.load(run_dir)
+    assert rec.scheduler["requeues"] == 2 and "node failure" in rec.attempts[1]["requeued"]
+    from generator.run.summary import _where
+
+    assert "requeued 2x" in _where(rec.scheduler)  # what `ftgen show` prints on its scheduler line
+
+
+def test_a_requeued_job_stopped_while_it_waits_is_cancelled(tmp_path, squeue):
+    r = _record(tmp_path, cancel_requested_at="2026-01-01T00:00:00Z")
+    (r.dir / "slurm-state.json").write_text(json.dumps({"state": "requeued", "exit_code": None, "job_id": "12"}))
+    assert derive_status(r).status == "cancelled"  # scancel of a pending job: no batch script to record it

@@ -2,7 +2,9 @@
 
 The tiny spec is built, submitted and followed with --wait (run record succeeded, a checkpoint, eval scores from
 the dependent eval job); a second run cancelled by `ftgen stop` mid-training ends `cancelled` with its last
-checkpoint and `--resume` continues it. Skipped with the script's reason when the local Slurm cannot start
+checkpoint and `--resume` continues it; a third gets the time-limit signal (SIGUSR1 to the batch script, as
+Slurm sends it --signal seconds before the limit) mid-training: it saves a checkpoint at that step, requeues itself
+and the requeued job resumes from it and succeeds. Skipped with the script's reason when the local Slurm cannot start
 (not root, no apt-get); scripts/test.sh starts it as root. Needs the llamafactory env.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -179,3 +182,54 @@ def test_slurm_run_cancelled_mid_training_keeps_its_checkpoint_and_resumes(build
     rec = _wait_for(cancelled, 120, "the resumed run to be recorded cancelled")
     assert rec["attempts"] and rec["attempts"][0]["status"] == "cancelled"
     assert shutil.which("squeue")
+
+
+def test_slurm_time_limit_signal_saves_a_checkpoint_requeues_and_resumes(build):
+    steps = 60
+    # save_steps beyond max_steps: no periodic checkpoint, so one before the last step was saved on the signal
+    out = build("slurm-requeue", steps=steps, save_steps=1000)
+    started = time.monotonic()
+    done = _ftgen("run", str(out), "--launcher", "slurm", "--no-eval")
+    assert done.returncode == 0, done.stdout + done.stderr
+    run_dir = _run_dir(out)
+    job = _record(run_dir)["scheduler"]["job_id"]
+    progress = re.compile(rf"\b(\d+)/{steps} \[")
+
+    def training() -> bool:
+        log = (run_dir / "train.log").read_text(errors="replace") if (run_dir / "train.log").is_file() else ""
+        return any(2 <= int(n) < steps // 2 for n in progress.findall(log))
+
+    _wait_for(training, 300, "training to pass step 2")
+    # what Slurm sends `--signal=B:USR1@N` seconds before the time limit: SIGUSR1 to the batch script only
+    sig = subprocess.run(["scancel", "--signal=USR1", "--batch", job], capture_output=True, text=True, check=False)
+    assert sig.returncode == 0, sig.stderr
+
+    def requeued():
+        shown = " ".join(_ftgen("show", str(run_dir)).stdout.split())  # the table wraps long notes
+        return shown if "requeued after the time-limit signal" in shown else None
+
+    shown = _wait_for(requeued, 300, "`ftgen show` to say the job requeued itself")
+    assert "queued" in shown
+    # Slurm holds a requeued batch job back (BeginTime) until the old job credential expires (~2 min by default):
+    # let it start now, as an idle cluster would after that delay
+    subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], capture_output=True, check=False)
+
+    def finished():
+        _ftgen("runs", str(out), "--refresh")
+        rec = _record(run_dir)
+        return rec if rec["status"] in ("succeeded", "failed", "cancelled", "interrupted") else None
+
+    rec = _wait_for(finished, 420, "the requeued run to end")
+    print(f"slurm signal + requeue + resume: {time.monotonic() - started:.1f} s")
+    log = (run_dir / "train.log").read_text(errors="replace")
+    assert rec["status"] == "succeeded", (rec.get("note"), log[-3000:])
+    assert rec["scheduler"]["requeues"] == 1 and rec["scheduler"]["job_id"] == job
+    [attempt] = rec["attempts"]
+    assert attempt["status"] == "interrupted" and "time-limit" in attempt["requeued"]
+    saved = int(Path(attempt["last_checkpoint"]).name.split("-")[1])
+    assert 2 <= saved < steps  # saved on the signal: no save_steps multiple before the end
+    got = sorted(int(p.name.split("-")[1]) for p in (run_dir / "model").glob("checkpoint-*"))
+    assert got == [saved, steps], got
+    assert f"saving a checkpoint at step {saved}" in log
+    assert "requeued run" in log and ("Resuming" in log or "resum" in log.lower())
+    assert rec["last_checkpoint"].endswith(f"checkpoint-{steps}")

@@ -61,6 +61,8 @@ if [ ! -d "$FTGEN_ENV_BIN" ]; then
 fi
 export PATH="$FTGEN_ENV_BIN:$PATH"
 unset PYTHONHOME PYTHONPATH PYTHONSTARTUP
+# under `ftgen run --launcher slurm`: ftgen's trainer hook (peak memory, checkpoint on the time-limit signal)
+if [ -n "${FTGEN_TRAINER_PYTHONPATH:-}" ]; then export PYTHONPATH="${PYTHONPATH:+$PYTHONPATH:}$FTGEN_TRAINER_PYTHONPATH"; fi
 export PYTHONUNBUFFERED=1
 # Hub downloads stay on (the framework fetches the model and hub datasets it names) unless the environment says
 # offline: FTGEN_OFFLINE or HF_HUB_OFFLINE set to 1, true, yes or on - the rule `ftgen run` follows.
