@@ -54,6 +54,10 @@ class ClusterData:
     k8s_unmounted: tuple[str, ...] = ()  # files no mount can place (a system folder of the image)
 
 
+def _one_line(text: str) -> bool:
+    return not any(ord(c) < 0x20 or ord(c) == 0x7F for c in text)
+
+
 def cluster_data(files: list[str], base_dir: Path, out_dir: Path, name: str) -> ClusterData:
     """ClusterData for the spec's local training files (relative to base_dir, or absolute) of a build written to
     out_dir. An absolute path stays absolute in the configs: it is placed at the same absolute path."""
@@ -82,12 +86,13 @@ def cluster_data(files: list[str], base_dir: Path, out_dir: Path, name: str) -> 
     k8s: dict[str, str] = {}
     unmounted = []
     for f, rel in outside:
-        if rel.startswith("/"):
-            sky.append((rel, rel))
-            pod = rel
-        else:
-            sky.append((posixpath.join(SKY_TREE, f.relative_to(root).as_posix()), rel))
-            pod = posixpath.normpath(posixpath.join("/workspace", name, rel))
+        # a name no YAML line can carry (a newline, a control character) is uploaded with its folder instead
+        local, remote = rel, (rel if rel.startswith("/") else posixpath.join(SKY_TREE, f.relative_to(root).as_posix()))
+        while not (_one_line(local) and _one_line(remote)) and posixpath.dirname(local) not in ("", "/", local):
+            local, remote = posixpath.dirname(local), posixpath.dirname(remote)
+        if _one_line(local) and _one_line(remote):
+            sky.append((remote, local))
+        pod = rel if rel.startswith("/") else posixpath.normpath(posixpath.join("/workspace", name, rel))
         if pod.startswith("/workspace/"):
             continue  # under outputs/: on the outputs volume already
         folder = posixpath.dirname(pod)

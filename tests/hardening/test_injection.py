@@ -186,6 +186,9 @@ def test_local_data_files_with_hostile_names(tmp_path):
     assert [d["path"] for d in cfg["axolotl"]["datasets"]] == expected
     assert [e["file_name"] for e in json.loads(b.files["dataset_info.json"]).values()] == expected
     assert [(b.out_dir / e).resolve() for e in expected] == [t.resolve() for t in targets]
+    # sky.yaml uploads them: a name no YAML line can carry goes up with its folder
+    mounts = yaml.safe_load(b.files["sky.yaml"])["file_mounts"]
+    assert "../../data" in mounts.values(), mounts
 
 
 @pytest.mark.parametrize("stem", FILE_NAMES, ids=repr)
