@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite from nothing: ftgen in .venv, both framework envs (fresh under CI), shellcheck, pytest.
-# Extra arguments go to pytest (e.g. `bash scripts/test.sh -m "not e2e"` for the fast tests only).
+# Extra arguments go to pytest (e.g. `bash scripts/test.sh -m "not e2e"` for the fast tests only);
+# FTGEN_TEST_WORKERS=0 runs the tests in this process, one after another.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -39,7 +40,9 @@ start=$(date +%s)
 .venv/bin/ftgen env install axolotl llamafactory
 echo "framework envs ready in $(( $(date +%s) - start )) s"
 set +e
-.venv/bin/python -m pytest -p no:cacheprovider -q -rs --durations=15 "$@"
+# two pytest-xdist workers (FTGEN_TEST_WORKERS): the e2e tests spend most of their time starting a framework,
+# one process at a time; tests that need a machine-wide resource share one worker (tests/conftest.py)
+.venv/bin/python -m pytest -p no:cacheprovider -q -rs --durations=15 -n "${FTGEN_TEST_WORKERS:-2}" --dist loadgroup "$@"
 rc=$?
 stop_slurm
 set -e
