@@ -211,7 +211,10 @@ def test_slurm_time_limit_signal_saves_a_checkpoint_requeues_and_resumes(build):
     shown = _wait_for(requeued, 300, "`ftgen show` to say the job requeued itself")
     assert "queued" in shown
     # Slurm holds a requeued batch job back (BeginTime) until the old job credential expires (~2 min by default):
-    # let it start now, as an idle cluster would after that delay
+    # let it start now, as an idle cluster would after that delay. Not in the second the job was requeued: slurmd
+    # compares the new credential's time with the revocation's in whole seconds and kills a job started in the same
+    # second as "non-startable: Job credential revoked" (seen in CI when the release came 0.6 s after the requeue)
+    time.sleep(3)
     subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], capture_output=True, check=False)
 
     def finished():
