@@ -18,3 +18,50 @@ def fake_env(install_fake_framework):
 @pytest.fixture
 def built(built_tiny):
     return built_tiny
+
+
+REPO = HERE.parent.parent
+DATA = REPO / "examples" / "data"
+
+
+@pytest.fixture(scope="session")
+def lf_tiny_model(tmp_path_factory):
+    """A tiny random-initialised Llama made in the LLaMA-Factory env, once per session (worker), shared by the
+    Slurm and sweep e2e tests; skips without that env."""
+    from generator import envs
+
+    env = envs.get_env("llamafactory")
+    if env is None:
+        pytest.skip("no llamafactory env (run `ftgen env install llamafactory`)")
+    model = tmp_path_factory.mktemp("lf-tiny") / "tiny-llama"
+    envs.run_json(
+        env.python,
+        "make_tiny_model.py",
+        [str(model), "--data", str(DATA / "colours-train.jsonl")],
+        env=env.subprocess_env(),
+        timeout=600,
+    )
+    return model
+
+
+@pytest.fixture(scope="module")
+def slurm():
+    """A Slurm that answers: the one scripts/slurm_local.sh starts (or finds); skip with its reason otherwise."""
+    import os
+    import subprocess
+
+    proc = subprocess.run(
+        ["bash", str(REPO / "scripts" / "slurm_local.sh")], capture_output=True, text=True, timeout=600, check=False
+    )
+    if proc.returncode != 0:
+        reason = [line for line in proc.stderr.splitlines() if "cannot start" in line]
+        pytest.skip(reason[-1] if reason else f"scripts/slurm_local.sh failed: {proc.stderr.strip()[-300:]}")
+    conf = [line for line in proc.stdout.splitlines() if line.startswith("SLURM_CONF=")]
+    old = os.environ.get("SLURM_CONF")
+    if conf:
+        os.environ["SLURM_CONF"] = conf[-1].split("=", 1)[1]
+    yield
+    if old is None:
+        os.environ.pop("SLURM_CONF", None)
+    else:
+        os.environ["SLURM_CONF"] = old

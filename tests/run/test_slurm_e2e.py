@@ -11,7 +11,6 @@ and the requeued job resumes from it and succeeds. Skipped with the script's rea
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -21,8 +20,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from generator import envs
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "examples" / "data"
@@ -36,39 +33,9 @@ def _ftgen(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def slurm():
-    """A Slurm that answers: the one scripts/slurm_local.sh starts (or finds); skip with its reason otherwise."""
-    proc = subprocess.run(
-        ["bash", str(REPO / "scripts" / "slurm_local.sh")], capture_output=True, text=True, timeout=600, check=False
-    )
-    if proc.returncode != 0:
-        reason = [line for line in proc.stderr.splitlines() if "cannot start" in line]
-        pytest.skip(reason[-1] if reason else f"scripts/slurm_local.sh failed: {proc.stderr.strip()[-300:]}")
-    conf = [line for line in proc.stdout.splitlines() if line.startswith("SLURM_CONF=")]
-    old = os.environ.get("SLURM_CONF")
-    if conf:
-        os.environ["SLURM_CONF"] = conf[-1].split("=", 1)[1]
-    yield
-    if old is None:
-        os.environ.pop("SLURM_CONF", None)
-    else:
-        os.environ["SLURM_CONF"] = old
-
-
-@pytest.fixture(scope="module")
-def build(slurm, tmp_path_factory):
-    env = envs.get_env("llamafactory")
-    if env is None:
-        pytest.skip("no llamafactory env (run `ftgen env install llamafactory`)")
+def build(slurm, lf_tiny_model, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("slurm")
-    model = tmp / "tiny-llama"
-    envs.run_json(
-        env.python,
-        "make_tiny_model.py",
-        [str(model), "--data", str(DATA / "colours-train.jsonl")],
-        env=env.subprocess_env(),
-        timeout=600,
-    )
+    model = lf_tiny_model
 
     def make(name: str, steps: int, save_steps: int) -> Path:
         spec = {

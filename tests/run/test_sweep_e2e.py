@@ -12,25 +12,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from generator import envs
-
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "examples" / "data"
 pytestmark = pytest.mark.e2e
 
 
-def test_a_four_trial_sweep_ends_with_a_ranked_comparison(tmp_path, cli):
-    env = envs.get_env("llamafactory")
-    if env is None:
-        pytest.skip("no llamafactory env (run `ftgen env install llamafactory`)")
-    model = tmp_path / "tiny-llama"
-    envs.run_json(
-        env.python,
-        "make_tiny_model.py",
-        [str(model), "--data", str(DATA / "colours-train.jsonl")],
-        env=env.subprocess_env(),
-        timeout=600,
-    )
+def test_a_four_trial_sweep_ends_with_a_ranked_comparison(lf_tiny_model, tmp_path, cli):
+    model = lf_tiny_model
     evalset = tmp_path / "eval.jsonl"
     evalset.write_text("".join((DATA / "colours-eval.jsonl").read_text().splitlines(keepends=True)[:4]))
     spec = {

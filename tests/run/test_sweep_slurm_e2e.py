@@ -16,8 +16,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from generator import envs
-
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "examples" / "data"
 pytestmark = [pytest.mark.e2e, pytest.mark.slurm]
@@ -29,31 +27,8 @@ def _ftgen(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.fixture
-def slurm(monkeypatch):
-    proc = subprocess.run(
-        ["bash", str(REPO / "scripts" / "slurm_local.sh")], capture_output=True, text=True, timeout=600, check=False
-    )
-    if proc.returncode != 0:
-        reason = [line for line in proc.stderr.splitlines() if "cannot start" in line]
-        pytest.skip(reason[-1] if reason else f"scripts/slurm_local.sh failed: {proc.stderr.strip()[-300:]}")
-    conf = [line for line in proc.stdout.splitlines() if line.startswith("SLURM_CONF=")]
-    if conf:
-        monkeypatch.setenv("SLURM_CONF", conf[-1].split("=", 1)[1])
-
-
-def test_a_two_trial_sweep_runs_as_a_slurm_array(slurm, tmp_path):
-    env = envs.get_env("llamafactory")
-    if env is None:
-        pytest.skip("no llamafactory env (run `ftgen env install llamafactory`)")
-    model = tmp_path / "tiny-llama"
-    envs.run_json(
-        env.python,
-        "make_tiny_model.py",
-        [str(model), "--data", str(DATA / "colours-train.jsonl")],
-        env=env.subprocess_env(),
-        timeout=600,
-    )
+def test_a_two_trial_sweep_runs_as_a_slurm_array(slurm, lf_tiny_model, tmp_path):
+    model = lf_tiny_model
     evalset = tmp_path / "eval.jsonl"
     evalset.write_text("".join((DATA / "colours-eval.jsonl").read_text().splitlines(keepends=True)[:4]))
     spec = {
