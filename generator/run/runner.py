@@ -162,7 +162,16 @@ def _widen_pipe(fd: int, size: int = 1 << 20) -> None:
 
 
 def _die_with_parent() -> None:
-    """In the child, before exec: ask Linux to send SIGTERM when ftgen dies (kill -9 included)."""
+    """In the child, before exec: give it the default action for the signals ftgen forwards, and ask Linux to
+    send SIGTERM when ftgen dies (kill -9 included).
+
+    A program started in the background by a non-interactive shell (`nohup ftgen run ... &`, a CI step, a
+    cron job) inherits SIGINT ignored, and an ignored signal stays ignored across exec: Python then installs
+    no KeyboardInterrupt handler, and the trainer would train on through the SIGINT ftgen forwards to it.
+    The trainer runs in its own session, so only signals sent on purpose (ftgen's forward, `ftgen stop`) reach it.
+    """
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_DFL)
     if sys.platform.startswith("linux"):
         try:
             import ctypes
