@@ -797,10 +797,9 @@ def activations_bytes(f: _Frame, logits: float, notes: list[str]) -> float:
         # logits are freed, so the two peaks do not coincide: the recompute buffer counts only
         # where it exceeds the logits buffer (peak = checkpoints + max(layer, logits)).
         checkpoints = sh.layers * 2 * s.sequence_len * s.micro_batch_size * sh.h * (f.cb / 2)
-        notes.append(
+        head = (
             "activations with gradient checkpointing: 2*s*b*h bytes per layer (checkpointed layer inputs) "
-            f"+ one layer recomputed in full (Korthikanti 2022, arXiv:2205.05198); its {layer / GIB:.2f} GiB "
-            "reuse the memory the logits free, so only the excess over the logits is counted"
+            f"+ one layer recomputed in full (Korthikanti 2022, arXiv:2205.05198) of {layer / GIB:.2f} GiB"
         )
         # Where the recomputed layer finds its memory. In one process it reuses what the logits'
         # buffers free: fms-acceleration's Mistral-7B and Mixtral LoRA/QLoRA rows on one A100 grow by
@@ -813,11 +812,12 @@ def activations_bytes(f: _Frame, logits: float, notes: list[str]) -> float:
         # on top of the logits, which reads 4-16 % high per sample on these rows (the safe side).
         if s.world_size > 1:
             notes.append(
-                "several processes: the recomputed layer is counted on top of the logits (published FSDP and "
-                "DDP runs grow per sample as if it did not reuse the logits' memory)"
+                f"{head}, counted on top of the logits: runs of several processes (published FSDP and DDP "
+                "measurements) grow per sample as if it did not reuse the logits' memory"
             )
             activations = checkpoints + layer
         else:
+            notes.append(f"{head}; in one process it reuses the memory the logits free: only its excess counts")
             activations = checkpoints + max(0.0, layer - logits)
     else:
         activations = sh.layers * layer

@@ -572,3 +572,4 @@ def test_recomputed_layer_reuses_the_logits_memory_only_in_one_process():
         extra = several.components["activations"] - one.components["activations"]
         assert extra * GIB == pytest.approx(layer, rel=1e-6), sharding
         assert any("on top of the logits" in n for n in several.notes)
+    assert not any("on top of the logits" in n for n in one.notes)
