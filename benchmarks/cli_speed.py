@@ -3,11 +3,19 @@ Python with click and yaml alone costs. Each run is a new process (the page cach
 each first); the figure is the median wall time of --runs runs, the runs of the commands interleaved so that a
 burst of load on a shared machine hits them alike.
 
+It measures what a user gets: an installed package has its bytecode (.pyc) files. The commands run with
+PYTHONDONTWRITEBYTECODE, PYTHONPYCACHEPREFIX and the other start-up variables that would change the picture
+removed from their environment, after `compileall` of the generator package and an untimed warm-up run (which also
+writes the bytecode of the libraries and the jinja2 template cache). Each row's time over the floor is printed too:
+the floor depends on the machine (the issue measured 45 ms for it), the time over it is what ftgen adds. The JSON
+says which interpreter, flags and environment the runs used.
+
     python benchmarks/cli_speed.py                      # table on stdout, JSON in benchmarks/results/cli_speed.json
     python benchmarks/cli_speed.py --runs 21 --json out.json
     python -X importtime -c 'import generator.cli'      # then: what each command imports, to see where time goes
 
-Targets (issue 13): lint <= 100 ms, build <= 150 ms, estimate <= 150 ms. The verdicts must not move with the
+Targets (issue 13): lint <= 100 ms, build <= 150 ms, estimate <= 150 ms, set where the floor was 45 ms: so ftgen's
+own share is lint <= 55 ms, build and estimate <= 105 ms over the floor (both verdicts are printed). The verdicts must not move with the
 speed: each command's exit code and a digest of its stdout (and of the files build writes) are reported, so two
 JSON files from before and after a change can be compared.
 """
@@ -15,6 +23,7 @@ JSON files from before and after a change can be compared.
 from __future__ import annotations
 
 import argparse
+import compileall
 import hashlib
 import json
 import os
@@ -30,6 +39,27 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = ROOT / "tests" / "data" / "corpus" / "axolotl" / "LiquidAI_lfm2-350m-fft.yaml"
 DEFAULT_SPEC = ROOT / "examples" / "support-bot.yaml"
 TARGETS_MS = {"lint": 100.0, "build": 150.0, "estimate": 150.0}
+ISSUE_FLOOR_MS = 45.0  # the floor on the machine the targets were set on: target - 45 ms is ftgen's own budget
+FLOOR = "floor (python -c 'import click, yaml')"
+# Variables that change how a new interpreter starts (bytecode never written or read from elsewhere, a start-up
+# script, warnings, dev mode, import-time logging): removed, so the runs see what a user's shell gives.
+UNSET_ENV = (
+    "PYTHONDONTWRITEBYTECODE",
+    "PYTHONPYCACHEPREFIX",
+    "PYTHONSTARTUP",
+    "PYTHONPROFILEIMPORTTIME",
+    "PYTHONDEVMODE",
+    "PYTHONWARNINGS",
+    "PYTHONTRACEMALLOC",
+    "PYTHONVERBOSE",
+)
+SET_ENV = {"NO_COLOR": "1", "COLUMNS": "120"}
+
+
+def child_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in UNSET_ENV}
+    env.update(SET_ENV)
+    return env
 
 
 def ftgen_command() -> list[str]:
@@ -53,7 +83,7 @@ def commands(config: Path, spec: Path) -> dict[str, list[str]]:
     """The commands, run in a scratch folder (build writes out/<name>: the same stdout on every run)."""
     ftgen = ftgen_command()
     return {
-        "floor (python -c 'import click, yaml')": [sys.executable, "-c", "import click, yaml"],
+        FLOOR: [sys.executable, "-c", "import click, yaml"],
         "lint": [*ftgen, "lint", str(config)],
         "build": [*ftgen, "build", str(spec), "--out", "out"],
         "estimate": [*ftgen, "estimate", str(spec)],
@@ -63,21 +93,24 @@ def commands(config: Path, spec: Path) -> dict[str, list[str]]:
 def run_once(argv: list[str], out_dir: Path) -> tuple[float, int, str]:
     if out_dir.exists():
         shutil.rmtree(out_dir)  # every build writes from scratch (no "unchanged" short cut)
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120"}
     t = time.perf_counter()
-    proc = subprocess.run(argv, cwd=out_dir.parent, capture_output=True, env=env)
+    proc = subprocess.run(argv, cwd=out_dir.parent, capture_output=True, env=child_env())
     elapsed = time.perf_counter() - t
     return elapsed, proc.returncode, hashlib.sha256(proc.stdout).hexdigest()[:16]
 
 
 def measure(config: Path, spec: Path, runs: int) -> dict:
+    load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
     with tempfile.TemporaryDirectory(prefix="ftgen-cli-speed-") as tmp:
         out_dir = Path(tmp) / "out"
         cmds = commands(config, spec)
         times: dict[str, list[float]] = {name: [] for name in cmds}
         verdicts: dict[str, set] = {name: set() for name in cmds}
         written = ""
-        for argv in cmds.values():  # warm the page cache (and the template bytecode cache)
+        # bytecode of the package as an installed wheel has it; then one untimed run of each command warms the
+        # page cache and writes what is left (the libraries' bytecode, the template bytecode cache)
+        compileall.compile_dir(str(ROOT / "generator"), quiet=1)
+        for argv in cmds.values():
             run_once(argv, out_dir)
         for _ in range(runs):
             for name, argv in cmds.items():
@@ -95,36 +128,60 @@ def measure(config: Path, spec: Path, runs: int) -> dict:
                 "min_ms": round(min(ms), 1),
                 "max_ms": round(max(ms), 1),
                 "target_ms": TARGETS_MS.get(name),
+                "target_over_floor_ms": TARGETS_MS[name] - ISSUE_FLOOR_MS if name in TARGETS_MS else None,
                 "exit_codes": sorted({rc for rc, _ in verdicts[name]}),
                 "stdout_sha256": sorted({d for _, d in verdicts[name]}),
             }
         rows["build"]["files_sha256"] = written
-    floor = rows[next(iter(rows))]["median_ms"]
+    floor = rows[FLOOR]["median_ms"]
     for r in rows.values():
         r["over_floor_ms"] = round(r["median_ms"] - floor, 1)
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     return {
         "runs": runs,
         "cpus": os.cpu_count(),
+        "load_avg_before": load_before,
         "load_avg_after": load,
         "python": sys.version.split()[0],
+        "interpreter": {
+            "executable": sys.executable,
+            "flags": "none (plain `python` / the console script)",
+            "env_unset": list(UNSET_ENV),
+            "env_set": SET_ENV,
+            "bytecode": "written and used (compileall of generator/, then a warm-up run)",
+        },
         "rows": rows,
     }
 
 
 def table(report: dict) -> str:
-    lines = [f"{'command':40} {'median':>8} {'min':>8} {'max':>8} {'+floor':>8} {'target':>8}  exit  verdict"]
+    lines = [
+        f"{'command':40} {'median':>8} {'min':>8} {'max':>8} {'+floor':>8} {'target':>8} {'+floor':>7}  exit  "
+        "median / +floor"
+    ]
     for name, r in report["rows"].items():
-        target = r["target_ms"]
-        ok = "" if target is None else ("ok" if r["median_ms"] <= target else "OVER")
+        target, budget = r["target_ms"], r["target_over_floor_ms"]
+        ok = (
+            ""
+            if target is None
+            else ("ok" if r["median_ms"] <= target else "OVER")
+            + " / "
+            + ("ok" if r["over_floor_ms"] <= budget else "OVER")
+        )
         lines.append(
             f"{name:40} {r['median_ms']:>8.1f} {r['min_ms']:>8.1f} {r['max_ms']:>8.1f} {r['over_floor_ms']:>8.1f} "
-            f"{'' if target is None else f'{target:.0f}':>8}  {','.join(map(str, r['exit_codes'])):>4}  {ok}"
+            f"{'' if target is None else f'{target:.0f}':>8} {'' if budget is None else f'{budget:.0f}':>7}  "
+            f"{','.join(map(str, r['exit_codes'])):>4}  {ok}"
         )
-    load = report["load_avg_after"]
+    before, after = report["load_avg_before"], report["load_avg_after"]
     lines.append(
         f"ms wall, median of {report['runs']} cold runs each; {report['cpus']} CPUs"
-        + (f", load average {load[0]:.1f} after" if load else "")
+        + (f"; load average {before[0]:.2f} before, {after[0]:.2f} after" if after else "")
+    )
+    lines.append(
+        f"python {report['python']} without flags; bytecode written and used; env without "
+        f"{', '.join(report['interpreter']['env_unset'])}; with "
+        + " ".join(f"{k}={v}" for k, v in report["interpreter"]["env_set"].items())
     )
     return "\n".join(lines)
 
