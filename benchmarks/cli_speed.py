@@ -12,12 +12,14 @@ says which interpreter, flags and environment the runs used.
 
     python benchmarks/cli_speed.py                      # table on stdout, JSON in benchmarks/results/cli_speed.json
     python benchmarks/cli_speed.py --runs 21 --json out.json
+    python benchmarks/cli_speed.py --compare before.json   # exit 1 when a verdict moved
     python -X importtime -c 'import generator.cli'      # then: what each command imports, to see where time goes
 
-Targets (issue 13): lint <= 100 ms, build <= 150 ms, estimate <= 150 ms, set where the floor was 45 ms: so ftgen's
-own share is lint <= 55 ms, build and estimate <= 105 ms over the floor (both verdicts are printed). The verdicts must not move with the
-speed: each command's exit code and a digest of its stdout (and of the files build writes) are reported, so two
-JSON files from before and after a change can be compared.
+Targets (issue 13): lint <= 100 ms, build <= 150 ms, estimate <= 150 ms, set where the floor was 45 ms: so
+ftgen's own share is lint <= 55 ms, build and estimate <= 105 ms over the floor (both verdicts are printed). The
+verdicts must not move with the speed: each command's exit code and a digest of its stdout (and of the files build
+writes) are reported, so two JSON files from before and after a change can be compared (--compare). The digests do not depend on where the
+checkout lies: its path is replaced by a placeholder, and build writes to a scratch folder of fixed name inside it.
 """
 
 from __future__ import annotations
@@ -31,7 +33,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -70,12 +71,17 @@ def ftgen_command() -> list[str]:
     return [sys.executable, "-c", "import sys; from generator.cli import main; sys.argv[0] = 'ftgen'; main()"]
 
 
+def _portable(data: bytes) -> bytes:
+    """The checkout's own path replaced by a placeholder: two checkouts (before / after a change) compare alike."""
+    return data.replace(str(ROOT).encode(), b"<repo>")
+
+
 def tree_digest(folder: Path) -> str:
     """A digest of every file under folder (relative path and bytes): the build's verdict is what it writes."""
     h = hashlib.sha256()
     for p in sorted(folder.rglob("*")):
         if p.is_file():
-            h.update(str(p.relative_to(folder)).encode() + b"\0" + p.read_bytes() + b"\0")
+            h.update(str(p.relative_to(folder)).encode() + b"\0" + _portable(p.read_bytes()) + b"\0")
     return h.hexdigest()[:16]
 
 
@@ -96,13 +102,19 @@ def run_once(argv: list[str], out_dir: Path) -> tuple[float, int, str]:
     t = time.perf_counter()
     proc = subprocess.run(argv, cwd=out_dir.parent, capture_output=True, env=child_env())
     elapsed = time.perf_counter() - t
-    return elapsed, proc.returncode, hashlib.sha256(proc.stdout).hexdigest()[:16]
+    return elapsed, proc.returncode, hashlib.sha256(_portable(proc.stdout)).hexdigest()[:16]
 
 
 def measure(config: Path, spec: Path, runs: int) -> dict:
     load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
-    with tempfile.TemporaryDirectory(prefix="ftgen-cli-speed-") as tmp:
-        out_dir = Path(tmp) / "out"
+    # the scratch folder has a fixed name at a fixed place in the checkout: the paths build writes (relative ones
+    # from out/<name> to the spec's data, sky.yaml's from the repository root) are then the same in every checkout
+    # and run, and so are the digests
+    tmp = ROOT / "benchmarks" / "results" / "cli-speed-scratch"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        out_dir = tmp / "out"
         cmds = commands(config, spec)
         times: dict[str, list[float]] = {name: [] for name in cmds}
         verdicts: dict[str, set] = {name: set() for name in cmds}
@@ -133,6 +145,8 @@ def measure(config: Path, spec: Path, runs: int) -> dict:
                 "stdout_sha256": sorted({d for _, d in verdicts[name]}),
             }
         rows["build"]["files_sha256"] = written
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     floor = rows[FLOOR]["median_ms"]
     for r in rows.values():
         r["over_floor_ms"] = round(r["median_ms"] - floor, 1)
@@ -186,18 +200,42 @@ def table(report: dict) -> str:
     return "\n".join(lines)
 
 
+def verdicts(report: dict) -> dict[str, dict]:
+    """What must not move with the speed: per command the exit codes, the stdout digests and the files build wrote."""
+    keys = ("exit_codes", "stdout_sha256", "files_sha256")
+    return {name: {k: r[k] for k in keys if k in r} for name, r in report["rows"].items()}
+
+
+def compare(report: dict, before: dict) -> list[str]:
+    """The commands whose verdict differs from an earlier report's (both measured on the same spec and config)."""
+    now, then = verdicts(report), verdicts(before)
+    return [f"{name}: {then.get(name)} before, {v} now" for name, v in now.items() if then.get(name) != v]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="the config `ftgen lint` reads")
     ap.add_argument("--spec", type=Path, default=DEFAULT_SPEC, help="the spec `ftgen build` and `estimate` read")
     ap.add_argument("--runs", type=int, default=11)
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "cli_speed.json")
+    ap.add_argument(
+        "--compare",
+        type=Path,
+        metavar="JSON",
+        help="an earlier run's JSON: exit 1 unless every command's verdict (exit code, stdout, files) is the same",
+    )
     args = ap.parse_args(argv)
     report = measure(args.config.resolve(), args.spec.resolve(), args.runs)
     print(table(report))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {args.json}")
+    if args.compare:
+        moved = compare(report, json.loads(args.compare.read_text()))
+        for line in moved:
+            print(f"verdict moved: {line}")
+        print(f"verdicts {'differ from' if moved else 'same as'} {args.compare}")
+        return 1 if moved else 0
     return 0
 
 
