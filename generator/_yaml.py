@@ -424,8 +424,11 @@ def load_trusted(text: str, dialect: str = "yaml"):
 
 
 def load_trusted_file(path: Path | str):
-    """A YAML file that ships with ftgen (catalog/, lint data), parsed with load_trusted."""
-    return load_trusted(Path(path).read_text(encoding="utf-8"))
+    """A YAML file that ships with ftgen (catalog/, lint data), parsed with load_trusted (once: a copy of the data
+    is kept in the user's private data cache while the file's text stays the same, generator/_datacache.py)."""
+    from ._datacache import load_data
+
+    return load_data(path, load_trusted)
 
 
 def read_text(

@@ -8,7 +8,7 @@ from dataclasses import dataclass, fields
 from functools import cache
 
 from generator._resources import catalog_dir
-from generator._yaml import load_trusted
+from generator._yaml import load_trusted_file
 from generator.errors import FtgenError, Problem
 from generator.facts.types import GPU
 
@@ -42,7 +42,7 @@ def normalise(name: str) -> str:
 @cache
 def _catalog() -> tuple[dict[str, GPU], dict[str, str], dict[str, Ambiguous]]:
     """Load the catalog once: GPUs by name; normalised names and aliases -> name; ambiguous names."""
-    data = load_trusted((catalog_dir() / "gpus.yaml").read_text(encoding="utf-8"))
+    data = load_trusted_file(catalog_dir() / "gpus.yaml")
     if data.get("schema_version") != 2:
         raise ValueError(f"gpus.yaml: unsupported schema_version {data.get('schema_version')!r}")
     gpus: dict[str, GPU] = {}
