@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, fields
 from functools import cache
@@ -228,6 +227,8 @@ def _unknown_problem(name: str, gpus: dict[str, GPU], file: str, key: str) -> Pr
             found=name,
             allowed="hardware.vram_gb with the laptop GPU's memory (nvidia-smi --query-gpu=memory.total)",
         )
+    import difflib  # for a suggestion only: a clean run never needs it
+
     close = difflib.get_close_matches(normalise(name), list(index) + list(ambiguous), n=8, cutoff=0.5)
     names = list(dict.fromkeys(index[c] if c in index else ambiguous[c].name for c in close))[:4]
     hint = f"closest: {', '.join(names)}; " if names else ""
