@@ -411,6 +411,13 @@ def _size(n: int) -> str:
 _FAST_SAFE = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+class _OmegaConfFastLoader(_FAST_SAFE):  # type: ignore[misc,valid-type]
+    """OmegaConfLoader's scalars over libyaml's parser: the resolvers and constructors are the same Python ones."""
+
+
+_omegaconf_resolvers(_OmegaConfFastLoader)
+
+
 def load_trusted(text: str, dialect: str = "yaml"):
     """Parse YAML that ships with ftgen or that ftgen rendered (catalogs, re-parse checks): libyaml's safe loader,
     or, for dialect "omegaconf", the safe loader reading scalars as LLaMA-Factory's CLI does.
@@ -419,7 +426,7 @@ def load_trusted(text: str, dialect: str = "yaml"):
     """
     if dialect not in DIALECTS:
         raise ValueError(f"unknown YAML dialect {dialect!r}")
-    loader = OmegaConfLoader if dialect == "omegaconf" else _FAST_SAFE  # both SafeLoader subclasses
+    loader = _OmegaConfFastLoader if dialect == "omegaconf" else _FAST_SAFE  # SafeLoader's resolvers, libyaml's parser
     return yaml.load(text, Loader=loader)
 
 

@@ -127,5 +127,6 @@ def yaml_value(value: Any) -> str:
 
 def comment(text: str) -> str:
     """Make free text safe inside a YAML comment: one line, no control characters."""
-    clean = "".join(ch if ch.isprintable() else " " for ch in str(text))
+    text = str(text)
+    clean = text if text.isprintable() else "".join(ch if ch.isprintable() else " " for ch in text)
     return " ".join(clean.split())
