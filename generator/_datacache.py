@@ -1,12 +1,15 @@
-"""The YAML data files ftgen ships (catalogs, lint data), parsed once and kept as JSON in a private cache folder.
+"""The data files ftgen ships (catalogs, lint data, JSON Schemas), parsed once and kept in a private cache folder.
 
-Parsing models.yaml and gpus.yaml with PyYAML takes ~5-10 ms each, on every `ftgen lint`, `build` and `estimate`;
-reading the same data back as JSON takes well under one. A cache entry holds the YAML text it was parsed from and
-is used only when that text is the file's text now (and PyYAML's version the same), so an edited catalog is
-parsed again; dates are kept as {"__date__": "YYYY-MM-DD"}, and data that does not come back exactly so (other
-types, non-string keys, NaN) is never cached. The folder is
-private to the user (generator/_cachedir.py) and an entry must be the user's own regular file: no one else can
-change what ftgen reads. Without a usable folder, or on any failure, the YAML is parsed as before.
+Parsing models.yaml and gpus.yaml with PyYAML takes ~5-10 ms each, and json.loads of the 335 KB Axolotl schema
+~5 ms, on every `ftgen lint`, `build` and `estimate`; reading the same data back takes a fraction of that. A YAML
+file's data is kept as JSON (dates as {"__date__": "YYYY-MM-DD"}; data that does not come back exactly, such as
+other types, non-string keys or NaN, is never cached); a JSON file's as marshal data (per Python version), which
+loads several times faster than JSON. Every entry holds the text it was parsed from and is used only when that
+text is the file's text now (and the parser the same), so an edited file is parsed again.
+
+The folder is private to the user (generator/_cachedir.py) and an entry must be the user's own regular file that
+no one else may write, the trust the jinja2 bytecode cache (pickles) already needs: no one else can change what
+ftgen reads. Without a usable folder, or on any failure, the file is parsed as before.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +25,7 @@ from ._cachedir import _private_dir, private_cache_dir
 
 FORMAT = 1
 _DATE = "__date__"
-MAX_ENTRY = 4 * 1024 * 1024
+MAX_ENTRY = 16 * 1024 * 1024
 
 
 def load_data(path: Path | str, parse) -> Any:
@@ -31,14 +35,45 @@ def load_data(path: Path | str, parse) -> Any:
 
     stamp = {"format": FORMAT, "yaml": yaml.__version__, "parser": _name(parse)}
     folder = private_cache_dir("data")
-    entry = os.path.join(folder, _entry_name(path)) if folder else None
+    entry = os.path.join(folder, _entry_name(path, "json")) if folder else None
     if entry is not None:
-        record = _read(folder, entry)
+        raw = _read(folder, entry)
+        try:
+            record = json.loads(raw, object_hook=_decode) if raw is not None else None
+        except ValueError:
+            record = None
         if isinstance(record, dict) and record.get("stamp") == stamp and record.get("source") == text:
             return record["data"]
     data = parse(text)
     if entry is not None:
-        _write(folder, entry, {"stamp": stamp, "source": text, "data": data}, data)
+        _write_json(folder, entry, {"stamp": stamp, "source": text, "data": data}, data)
+    return data
+
+
+def load_json_file(path: Path | str) -> Any:
+    """json.loads of the file at `path` (a JSON file ftgen ships), from the cache when it holds this very text."""
+    import marshal
+
+    text = Path(path).read_text(encoding="utf-8")
+    stamp = (FORMAT, "json", marshal.version)
+    folder = private_cache_dir("data")
+    entry = os.path.join(folder, _entry_name(path, f"py{sys.version_info[0]}{sys.version_info[1]}.marshal"))
+    entry = entry if folder else None
+    if entry is not None:
+        raw = _read(folder, entry)
+        try:
+            record = marshal.loads(raw) if raw is not None else None
+        except (ValueError, EOFError, TypeError):
+            record = None
+        if isinstance(record, tuple) and len(record) == 3 and record[0] == stamp and record[1] == text:
+            return record[2]
+    data = json.loads(text)
+    if entry is not None:
+        try:
+            blob = marshal.dumps((stamp, text, data))
+        except ValueError:
+            return data
+        _write(folder, entry, blob)
     return data
 
 
@@ -47,14 +82,15 @@ def _name(parse) -> str:
     return f"{named.__module__}.{named.__qualname__}"
 
 
-def _entry_name(path: Path | str) -> str:
+def _entry_name(path: Path | str, suffix: str) -> str:
     import zlib
 
     where = os.path.abspath(path)
-    return f"{os.path.basename(where)}.{zlib.crc32(where.encode('utf-8', 'surrogatepass')):08x}.json"
+    return f"{os.path.basename(where)}.{zlib.crc32(where.encode('utf-8', 'surrogatepass')):08x}.{suffix}"
 
 
-def _read(folder: str, entry: str) -> Any:
+def _read(folder: str, entry: str) -> bytes | None:
+    """The entry's bytes, when the folder is private and the entry is the user's own regular file."""
     if not _private_dir(folder):
         return None
     try:
@@ -68,8 +104,8 @@ def _read(folder: str, entry: str) -> Any:
                 return None
             if st.st_size > MAX_ENTRY:
                 return None
-            return json.loads(fh.read(), object_hook=_decode)
-    except (OSError, ValueError):
+            return fh.read()
+    except OSError:
         return None
 
 
@@ -89,20 +125,24 @@ def _decode(obj: dict) -> Any:
     return obj
 
 
-def _write(folder: str, entry: str, record: dict, data: Any) -> None:
+def _write_json(folder: str, entry: str, record: dict, data: Any) -> None:
     try:
         text = json.dumps(record, ensure_ascii=False, allow_nan=False, default=_encode)
-        if len(text) > MAX_ENTRY or not _exact(json.loads(text, object_hook=_decode)["data"], data):
+        if not _exact(json.loads(text, object_hook=_decode)["data"], data):
             return
     except (TypeError, ValueError):
         return
-    if not _private_dir(folder):
+    _write(folder, entry, text.encode("utf-8"))
+
+
+def _write(folder: str, entry: str, blob: bytes) -> None:
+    if len(blob) > MAX_ENTRY or not _private_dir(folder):
         return
     tmp = f"{entry}.{os.getpid()}.tmp"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(blob)
         os.replace(tmp, entry)
     except OSError:
         try:

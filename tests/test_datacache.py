@@ -4,13 +4,14 @@ only while the file's text is the same, and only from the user's own private fol
 from __future__ import annotations
 
 import datetime
+import json
 import os
 from pathlib import Path
 
 import pytest
 
 from generator import _cachedir
-from generator._datacache import _exact, load_data
+from generator._datacache import _exact, load_data, load_json_file
 from generator._yaml import load_trusted, load_trusted_file
 
 REPO = Path(__file__).resolve().parents[1]
@@ -100,3 +101,35 @@ def test_without_a_usable_folder_the_file_is_parsed(tmp_path, monkeypatch):
     data.write_text("a: 1\n")
     parse = Parser()
     assert load_data(data, parse) == load_data(data, parse) == {"a": 1} and parse.calls == 2
+
+
+JSON_SHIPPED = sorted((REPO / "schemas").glob("*.json")) + [REPO / "generator" / "lint" / "_data" / "facts.json"]
+
+
+@pytest.mark.parametrize("path", JSON_SHIPPED, ids=lambda p: p.name)
+def test_shipped_json_comes_back_exactly_from_the_cache(home, path, monkeypatch):
+    first = load_json_file(path)
+    assert _exact(first, json.loads(path.read_text()))
+    monkeypatch.setattr(json, "loads", lambda *a, **k: pytest.fail("parsed again"))
+    assert _exact(load_json_file(path), first)
+    (entry,) = home.iterdir()
+    assert entry.name.endswith(".marshal") and entry.stat().st_mode & 0o777 == 0o600
+
+
+def test_an_edited_json_file_is_parsed_again_and_a_loose_entry_is_never_read(home, tmp_path):
+    data = tmp_path / "x.schema.json"
+    data.write_text('{"a": 1, "b": [1.5, true, null, "x"]}')
+    assert load_json_file(data) == {"a": 1, "b": [1.5, True, None, "x"]}
+    data.write_text('{"a": 2}')
+    assert load_json_file(data) == {"a": 2}
+    (entry,) = home.iterdir()
+    import marshal
+
+    stamp, _, _ = marshal.loads(entry.read_bytes())
+    entry.write_bytes(marshal.dumps((stamp, '{"a": 2}', {"a": 666})))
+    assert load_json_file(data) == {"a": 666}, "the user's own entry is trusted (the test edits it)"
+    os.chmod(entry, 0o646)
+    assert load_json_file(data) == {"a": 2}, "one others may write is not"
+    entry.write_bytes(b"\x00garbage")
+    os.chmod(entry, 0o600)
+    assert load_json_file(data) == {"a": 2}, "nor is one that is not marshal data"
