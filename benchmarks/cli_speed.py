@@ -8,7 +8,9 @@ PYTHONDONTWRITEBYTECODE, PYTHONPYCACHEPREFIX and the other start-up variables th
 removed from their environment, after `compileall` of the generator package and an untimed warm-up run (which also
 writes the bytecode of the libraries and the jinja2 template cache). Each row's time over the floor is printed too:
 the floor depends on the machine (the issue measured 45 ms for it), the time over it is what ftgen adds. The JSON
-says which interpreter, flags and environment the runs used.
+says which interpreter, flags and environment the runs used. Beside the wall times, each command's CPU time (user +
+system of the process) is reported: on a shared machine the wall time swings with the others' load, the CPU time
+much less (the targets are wall times on a quiet machine).
 
     python benchmarks/cli_speed.py                      # table on stdout, JSON in benchmarks/results/cli_speed.json
     python benchmarks/cli_speed.py --runs 21 --json out.json
@@ -96,13 +98,25 @@ def commands(config: Path, spec: Path) -> dict[str, list[str]]:
     }
 
 
-def run_once(argv: list[str], out_dir: Path) -> tuple[float, int, str]:
+def _children_cpu() -> float:
+    try:
+        import resource
+    except ImportError:  # not on POSIX: no CPU figures
+        return 0.0
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_once(argv: list[str], out_dir: Path) -> tuple[float, float, int, str]:
+    """Wall time, CPU time (user + system, of the child alone: the runs are one at a time), exit code, digest."""
     if out_dir.exists():
         shutil.rmtree(out_dir)  # every build writes from scratch (no "unchanged" short cut)
+    cpu = _children_cpu()
     t = time.perf_counter()
     proc = subprocess.run(argv, cwd=out_dir.parent, capture_output=True, env=child_env())
     elapsed = time.perf_counter() - t
-    return elapsed, proc.returncode, hashlib.sha256(_portable(proc.stdout)).hexdigest()[:16]
+    cpu = _children_cpu() - cpu
+    return elapsed, cpu, proc.returncode, hashlib.sha256(_portable(proc.stdout)).hexdigest()[:16]
 
 
 def measure(config: Path, spec: Path, runs: int) -> dict:
@@ -117,6 +131,7 @@ def measure(config: Path, spec: Path, runs: int) -> dict:
         out_dir = tmp / "out"
         cmds = commands(config, spec)
         times: dict[str, list[float]] = {name: [] for name in cmds}
+        cpu_times: dict[str, list[float]] = {name: [] for name in cmds}
         verdicts: dict[str, set] = {name: set() for name in cmds}
         written = ""
         # bytecode of the package as an installed wheel has it; then one untimed run of each command warms the
@@ -126,8 +141,9 @@ def measure(config: Path, spec: Path, runs: int) -> dict:
             run_once(argv, out_dir)
         for _ in range(runs):
             for name, argv in cmds.items():
-                elapsed, rc, digest = run_once(argv, out_dir)
+                elapsed, cpu, rc, digest = run_once(argv, out_dir)
                 times[name].append(elapsed * 1000)
+                cpu_times[name].append(cpu * 1000)
                 verdicts[name].add((rc, digest))
                 if name == "build":
                     written = tree_digest(out_dir)
@@ -138,6 +154,7 @@ def measure(config: Path, spec: Path, runs: int) -> dict:
                 "argv": [a.replace(str(ROOT) + os.sep, "") for a in argv[1:]],
                 "median_ms": round(statistics.median(ms), 1),
                 "min_ms": round(min(ms), 1),
+                "cpu_median_ms": round(statistics.median(cpu_times[name]), 1),
                 "max_ms": round(max(ms), 1),
                 "target_ms": TARGETS_MS.get(name),
                 "target_over_floor_ms": TARGETS_MS[name] - ISSUE_FLOOR_MS if name in TARGETS_MS else None,
@@ -150,6 +167,7 @@ def measure(config: Path, spec: Path, runs: int) -> dict:
     floor = rows[FLOOR]["median_ms"]
     for r in rows.values():
         r["over_floor_ms"] = round(r["median_ms"] - floor, 1)
+        r["cpu_over_floor_ms"] = round(r["cpu_median_ms"] - rows[FLOOR]["cpu_median_ms"], 1)
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     return {
         "runs": runs,
@@ -170,8 +188,8 @@ def measure(config: Path, spec: Path, runs: int) -> dict:
 
 def table(report: dict) -> str:
     lines = [
-        f"{'command':40} {'median':>8} {'min':>8} {'max':>8} {'+floor':>8} {'target':>8} {'+floor':>7}  exit  "
-        "median / +floor"
+        f"{'command':40} {'median':>8} {'min':>8} {'max':>8} {'+floor':>8} {'cpu':>7} {'+floor':>7} {'target':>8} "
+        f"{'+floor':>7}  exit  median / +floor"
     ]
     for name, r in report["rows"].items():
         target, budget = r["target_ms"], r["target_over_floor_ms"]
@@ -184,12 +202,14 @@ def table(report: dict) -> str:
         )
         lines.append(
             f"{name:40} {r['median_ms']:>8.1f} {r['min_ms']:>8.1f} {r['max_ms']:>8.1f} {r['over_floor_ms']:>8.1f} "
+            f"{r['cpu_median_ms']:>7.1f} {r['cpu_over_floor_ms']:>7.1f} "
             f"{'' if target is None else f'{target:.0f}':>8} {'' if budget is None else f'{budget:.0f}':>7}  "
             f"{','.join(map(str, r['exit_codes'])):>4}  {ok}"
         )
     before, after = report["load_avg_before"], report["load_avg_after"]
     lines.append(
-        f"ms wall, median of {report['runs']} cold runs each; {report['cpus']} CPUs"
+        f"ms wall (cpu: user + system CPU ms, median; less moved by other load), median of {report['runs']} cold "
+        f"runs each; {report['cpus']} CPUs"
         + (f"; load average {before[0]:.2f} before, {after[0]:.2f} after" if after else "")
     )
     lines.append(
