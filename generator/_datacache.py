@@ -139,8 +139,11 @@ def _write(folder: str, entry: str, blob: bytes) -> None:
     if len(blob) > MAX_ENTRY or not _private_dir(folder):
         return
     tmp = f"{entry}.{os.getpid()}.tmp"
-    try:
+    try:  # another thread of this process writing the same entry holds the name: let it
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    except OSError:
+        return
+    try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(blob)
         os.replace(tmp, entry)
