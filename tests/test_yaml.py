@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from generator._datacache import _exact
 from generator._yaml import OmegaConfLoader, load_trusted
-from generator.render._yamlsafe import yaml_block
+from generator.render._yamlsafe import yaml_block, yaml_value
 
 REPO = Path(__file__).resolve().parents[1]
 RENDERED = sorted(REPO.glob("outputs/**/llamafactory.yaml")) + sorted(REPO.glob("tests/cases/**/llamafactory.yaml"))
@@ -39,3 +39,13 @@ SCALARS = st.one_of(
 def test_values_ftgen_writes_read_the_same(data):
     text = "".join(yaml_block(k, v) + "\n" for k, v in data.items()) or "{}\n"
     assert _exact(load_trusted(text, "omegaconf"), yaml.load(text, Loader=OmegaConfLoader))
+
+
+@settings(max_examples=500)
+@given(st.one_of(st.integers(), st.integers(min_value=-(2**200), max_value=2**200), st.booleans(), st.none()))
+def test_yaml_value_fast_path_writes_what_the_dumper_writes(value):
+    from generator.render import _yamlsafe
+
+    dumped = yaml.dump(value, Dumper=_yamlsafe._Dumper, default_flow_style=True, allow_unicode=True, width=10_000)
+    assert yaml_value(value) == dumped.rstrip("\n").removesuffix("\n...")
+    assert _exact(load_trusted(f"a: {yaml_value(value)}\n", "omegaconf"), {"a": value})
