@@ -15,6 +15,7 @@ much less (the targets are wall times on a quiet machine).
     python benchmarks/cli_speed.py                      # table on stdout, JSON in benchmarks/results/cli_speed.json
     python benchmarks/cli_speed.py --runs 21 --json out.json
     python benchmarks/cli_speed.py --compare before.json   # exit 1 when a verdict moved
+    python benchmarks/cli_speed.py --runs 3 --instructions # + instruction counts (valgrind): load-independent
     python -X importtime -c 'import generator.cli'      # then: what each command imports, to see where time goes
 
 Targets (issue 13): lint <= 100 ms, build <= 150 ms, estimate <= 150 ms, set where the floor was 45 ms: so
@@ -232,6 +233,41 @@ def compare(report: dict, before: dict) -> list[str]:
     return [f"{name}: {then.get(name)} before, {v} now" for name, v in now.items() if then.get(name) != v]
 
 
+def instructions(config: Path, spec: Path) -> dict[str, dict]:
+    """Each command's instruction count under valgrind's callgrind (one run each, after a warm-up): the same on a
+    busy machine as on a quiet one, so two versions compare even while others load the machine. The ratio to the
+    floor's count carries the targets across machines: lint <= 100/45 = 2.2 floors, build and estimate <= 3.3."""
+    import re
+
+    counts: dict[str, dict] = {}
+    tmp = ROOT / "benchmarks" / "results" / "cli-speed-scratch"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        out_dir = tmp / "out"
+        for name, argv in commands(config, spec).items():
+            run_once(argv, out_dir)
+            if out_dir.exists():
+                shutil.rmtree(out_dir)
+            proc = subprocess.run(
+                ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv],
+                cwd=tmp,
+                capture_output=True,
+                env=child_env(),
+                text=True,
+            )
+            found = re.search(r"Collected : (\d+)", proc.stderr)
+            counts[name] = {"instructions": int(found.group(1)) if found else None}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    floor = counts[FLOOR]["instructions"]
+    for name, c in counts.items():
+        c["floors"] = round(c["instructions"] / floor, 2) if floor and c["instructions"] else None
+        if name in TARGETS_MS:
+            c["target_floors"] = round(TARGETS_MS[name] / ISSUE_FLOOR_MS, 2)
+    return counts
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="the config `ftgen lint` reads")
@@ -244,9 +280,22 @@ def main(argv: list[str] | None = None) -> int:
         metavar="JSON",
         help="an earlier run's JSON: exit 1 unless every command's verdict (exit code, stdout, files) is the same",
     )
+    ap.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count each command's instructions under valgrind (callgrind): load does not move them",
+    )
     args = ap.parse_args(argv)
     report = measure(args.config.resolve(), args.spec.resolve(), args.runs)
     print(table(report))
+    if args.instructions:
+        if shutil.which("valgrind") is None:
+            print("--instructions: valgrind is not installed", file=sys.stderr)
+            return 2
+        report["instructions"] = instructions(args.config.resolve(), args.spec.resolve())
+        for name, c in report["instructions"].items():
+            target = f" (target <= {c['target_floors']:.2f})" if "target_floors" in c else ""
+            print(f"{name:40} {c['instructions'] or 0:>14,} instructions  {c['floors'] or 0:5.2f} floors{target}")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {args.json}")
