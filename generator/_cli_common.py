@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -21,7 +22,9 @@ if TYPE_CHECKING:
 
 class _LazyConsole:
     """A rich Console made on first use: importing rich costs more than `ftgen lint` may take in all, and a
-    command that prints plain text (lint, --json) never needs it."""
+    command that prints plain text (lint, --json) never needs it. One string printed to a pipe or a file (not a
+    terminal, no FORCE_COLOR and the like) is written as the text rich would write, without rich: what `ftgen
+    build` prints. Anything else (a terminal, a table, text only rich can tell about) goes to rich."""
 
     def __init__(self, **options: Any):
         self._options = options
@@ -37,12 +40,114 @@ class _LazyConsole:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._get(), name)
 
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        text = self._plain(objects, kwargs)
+        if text is None:
+            self._get().print(*objects, **kwargs)
+            return
+        file = sys.stderr if self._options.get("stderr") else sys.stdout
+        try:
+            file.write(text + "\n")
+            file.flush()
+        except BrokenPipeError:
+            self._get().on_broken_pipe()
+
+    def _plain(self, objects: tuple, kwargs: dict) -> str | None:
+        """What rich would write for one string on a plain stream, or None when that takes rich."""
+        if len(objects) != 1 or not isinstance(objects[0], str) or not set(kwargs) <= {"markup", "highlight"}:
+            return None
+        options = self._options
+        if not options.get("soft_wrap") or options.get("highlight", True) or options.get("emoji", True):
+            return None
+        stream = sys.stderr if options.get("stderr") else sys.stdout
+        if any(name in os.environ for name in _RICH_ENVIRON) or not _plain_stream(stream):
+            return None
+        if kwargs.get("markup") is False:
+            return None if any(c in objects[0] for c in _RICH_CHANGES) else objects[0]
+        return plain_markup(objects[0])
+
+
+# rich decides "terminal or not" by these as well as by isatty(): with any of them set, rich decides
+_RICH_ENVIRON = ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "JUPYTER_COLUMNS", "JUPYTER_LINES")
+_RICH_ENVIRON += ("DATABRICKS_RUNTIME_VERSION",)
+# characters rich removes (bell, backspace, vertical tab, form feed, carriage return) or expands (tab)
+_RICH_CHANGES = ("\a", "\b", "\v", "\f", "\r", "\t")
+# rich.markup's tag and escape patterns
+_MARKUP_TAG = re.compile(r"((\\*)\[([a-z#/@][^[]*?)])", re.VERBOSE)
+_MARKUP_ESCAPE = re.compile(r"(\\*)(\[[a-z#/@][^[]*?])")
+
+
+def _plain_stream(file: Any) -> bool:
+    """Whether rich would see `file` as no terminal (and so write no styles at all)."""
+    if hasattr(sys.stdin, "__module__") and sys.stdin.__module__.startswith("idlelib"):
+        return False  # rich's own fudge: leave it to rich
+    if "IPython" in sys.modules:
+        return False  # rich's Jupyter detection: leave it to rich
+    isatty = getattr(file, "isatty", None)
+    if isatty is None:
+        return False
+    try:
+        return not isatty()
+    except ValueError:
+        return False
+
+
+def plain_markup(markup: str) -> str | None:
+    """The text of rich console markup as rich writes it to a plain stream (tags dropped, escapes undone), or None
+    when the markup holds something only rich can tell about (a handler tag, a closing tag that matches no open
+    tag by its exact name, characters rich strips or expands)."""
+    if any(c in markup for c in _RICH_CHANGES):
+        return None
+    if "[" not in markup:
+        return markup
+    out: list[str] = []
+    opened: list[str] = []
+    position = 0
+    for match in _MARKUP_TAG.finditer(markup):  # rich.markup._parse and render, without the styles
+        full_text, escapes, tag_text = match.groups()
+        start, end = match.span()
+        if start > position:
+            out.append(markup[position:start].replace("\\[", "["))
+        if escapes:
+            backslashes, escaped = divmod(len(escapes), 2)
+            if backslashes:
+                out.append("\\" * backslashes)
+            if escaped:
+                out.append(full_text[len(escapes) :].replace("\\[", "["))
+                position = end
+                continue
+        name = tag_text.partition("=")[0]
+        if name.startswith("@"):
+            return None
+        if name.startswith("/"):
+            closing = name[1:].strip()
+            if closing:
+                if closing not in opened:
+                    return None
+                del opened[len(opened) - 1 - opened[::-1].index(closing)]
+            elif opened:
+                opened.pop()
+            else:
+                return None
+        else:
+            opened.append(name)
+        position = end
+    if position < len(markup):
+        out.append(markup[position:].replace("\\[", "["))
+    return "".join(out)
+
 
 def escape(text: str) -> str:
-    """rich's markup escape (rich imported when something is printed with markup anyway)."""
-    from rich.markup import escape as rich_escape
+    """rich's markup escape (rich.markup.escape: the same pattern and steps), without importing rich."""
 
-    return rich_escape(text)
+    def backslashes(match: re.Match) -> str:
+        slashes, tag = match.groups()
+        return f"{slashes}{slashes}\\{tag}"
+
+    text = _MARKUP_ESCAPE.sub(backslashes, text)
+    if text.endswith("\\") and not text.endswith("\\\\"):
+        return text + "\\"
+    return text
 
 
 # emoji=False: a value such as `:x:` in an error or a table is printed as written, never as an emoji

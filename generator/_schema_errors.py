@@ -7,7 +7,6 @@ run records and SkyPilot tasks. jsonschema itself is imported by the callers, an
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -59,6 +58,8 @@ def _format_choices(values: list, found: Any = None) -> str:
     shown = [("null" if v is None else str(v)) for v in values]
     if len(shown) <= _LIST_LIMIT:
         return ", ".join(shown)
+    import difflib  # for a suggestion only: a clean run never needs it
+
     close = difflib.get_close_matches(str(found), [s for s in shown if s != "null"], n=5, cutoff=0.6) if found else []
     head = f"did you mean {', '.join(close)}? " if close else ""
     return f"{head}one of {len(shown)} values: " + ", ".join(shown[:_LIST_LIMIT]) + ", ..."
@@ -121,6 +122,8 @@ def _problems(error: ValidationError, file: str) -> list[Problem]:
         for name in found:
             if name in known or any(p.search(name) for p in patterns):
                 continue
+            import difflib  # for a suggestion only: a clean run never needs it
+
             close = difflib.get_close_matches(str(name), sorted(known), n=3, cutoff=0.75)
             out.append(
                 Problem(
@@ -200,6 +203,8 @@ def _problems_any_of(error: ValidationError, file: str) -> list[Problem]:
         if sub.validator == "enum" and len(sub.relative_path) == 0:
             enum_values.extend(v for v in sub.validator_value if v not in enum_values)
     if allowed_text:
+        import difflib  # for a suggestion only: a clean run never needs it
+
         close = difflib.get_close_matches(str(found), [str(v) for v in enum_values if v is not None], n=3, cutoff=0.6)
         allowed = (f"did you mean {', '.join(close)}? " if close else "") + allowed_text
         return [Problem(file, key, "value not allowed", found, allowed)]

@@ -18,48 +18,8 @@ from functools import cache
 
 import jinja2
 
+from ._cachedir import _make_private_dir, _private_dir, private_cache_dirs
 from ._resources import templates_dir
-
-
-def _private_dir(folder: str) -> bool:
-    """Whether `folder` is a real directory (not a symlink) owned by this user with no group/other access."""
-    try:
-        st = os.lstat(folder)
-    except OSError:
-        return False
-    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and stat.S_IMODE(st.st_mode) & 0o077 == 0
-
-
-def _make_private_dir(folder: str) -> bool:
-    """Create `folder` (mode 0700, parents as needed) unless it exists; True when it is private afterwards.
-
-    A folder of ours that only lets others read (0755, as older ftgen made it) is tightened to 0700: nobody else
-    could have written into it. One that others can write to, or that is not ours, is left alone and not used.
-    """
-    try:
-        os.makedirs(os.path.dirname(folder), exist_ok=True)
-        os.mkdir(folder, 0o700)
-    except FileExistsError:
-        _tighten(folder)
-    except OSError:
-        return False
-    return _private_dir(folder)
-
-
-def _tighten(folder: str) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0))
-    except OSError:
-        return
-    try:
-        st = os.fstat(fd)
-        mode = stat.S_IMODE(st.st_mode)
-        if stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and mode & 0o077 and not mode & 0o022:
-            os.fchmod(fd, 0o700)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 class PrivateBytecodeCache(jinja2.FileSystemBytecodeCache):
@@ -106,8 +66,7 @@ class PrivateBytecodeCache(jinja2.FileSystemBytecodeCache):
 
 def cache_dirs() -> list[str]:
     """Where the cache may live, in order: $FTGEN_HOME/jinja (or ~/.cache/ftgen/jinja), then a per-user temp folder."""
-    base = os.environ.get("FTGEN_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "ftgen")
-    return [os.path.join(base, "jinja"), os.path.join(tempfile.gettempdir(), f"ftgen-jinja-{os.getuid()}")]
+    return private_cache_dirs("jinja")
 
 
 @cache

@@ -411,6 +411,13 @@ def _size(n: int) -> str:
 _FAST_SAFE = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+class _OmegaConfFastLoader(_FAST_SAFE):  # type: ignore[misc,valid-type]
+    """OmegaConfLoader's scalars over libyaml's parser: the resolvers and constructors are the same Python ones."""
+
+
+_omegaconf_resolvers(_OmegaConfFastLoader)
+
+
 def load_trusted(text: str, dialect: str = "yaml"):
     """Parse YAML that ships with ftgen or that ftgen rendered (catalogs, re-parse checks): libyaml's safe loader,
     or, for dialect "omegaconf", the safe loader reading scalars as LLaMA-Factory's CLI does.
@@ -419,13 +426,16 @@ def load_trusted(text: str, dialect: str = "yaml"):
     """
     if dialect not in DIALECTS:
         raise ValueError(f"unknown YAML dialect {dialect!r}")
-    loader = OmegaConfLoader if dialect == "omegaconf" else _FAST_SAFE  # both SafeLoader subclasses
+    loader = _OmegaConfFastLoader if dialect == "omegaconf" else _FAST_SAFE  # SafeLoader's resolvers, libyaml's parser
     return yaml.load(text, Loader=loader)
 
 
 def load_trusted_file(path: Path | str):
-    """A YAML file that ships with ftgen (catalog/, lint data), parsed with load_trusted."""
-    return load_trusted(Path(path).read_text(encoding="utf-8"))
+    """A YAML file that ships with ftgen (catalog/, lint data), parsed with load_trusted (once: a copy of the data
+    is kept in the user's private data cache while the file's text stays the same, generator/_datacache.py)."""
+    from ._datacache import load_data
+
+    return load_data(path, load_trusted)
 
 
 def read_text(

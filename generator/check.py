@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 from dataclasses import dataclass
@@ -41,6 +40,8 @@ def _committed(path: Path, name: Path | None = None) -> str | None:
 
 
 def compare(b: Build) -> Drift:
+    import difflib  # for the diff of a drifted file only: `ftgen build` never needs it
+
     changed: list[str] = []
     chunks: list[str] = []
     for name, text in b.files.items():

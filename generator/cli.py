@@ -121,7 +121,6 @@ def build(specs, out_root, framework, as_json, check, diff, refresh=False):
     Files a previous build of the same spec wrote and this one does not (listed in its plan.json) are removed.
     """
     from .build import build_file, duplicate_names, write_build
-    from .check import compare
     from .launch import EXECUTABLE
 
     readonly = check or diff
@@ -142,6 +141,8 @@ def build(specs, out_root, framework, as_json, check, diff, refresh=False):
             click.echo(json.dumps({"ok": False, "problems": [p.to_dict() for p in problems]}, indent=2))
         raise FtgenError(problems)
     if check or diff:
+        from .check import compare
+
         drift = [compare(b) for b in builds]
         dirty = [d for d in drift if not d.clean]
         for d in drift:

@@ -7,13 +7,13 @@ of an invalid config (generator._fastschema says "valid" first); generator._sche
 
 from __future__ import annotations
 
-import json
 import re
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import frameworks
+from ._datacache import load_json_file
 from ._fastschema import quick_valid
 from ._resources import schemas_dir
 from .errors import FtgenError, Problem
@@ -52,7 +52,7 @@ def load_schema(framework: str, version: str | None = None) -> dict:
         raise FtgenError(
             [Problem(str(path), "", "no schema for this framework version", version, ", ".join(have) or None)]
         )
-    return json.loads(path.read_text(encoding="utf-8"))
+    return load_json_file(path)  # through the data cache (generator/_datacache.py)
 
 
 # ----------------------------------------------------------------------------------------------

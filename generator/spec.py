@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import re
 from collections.abc import Mapping
@@ -12,6 +11,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from ._datacache import load_json_file
 from ._fastschema import quick_valid
 from ._resources import schemas_dir
 from ._schema_errors import schema_problems
@@ -225,7 +225,7 @@ def _schema_for(names: tuple[str, ...]) -> dict:
     built-in ones for readers and editors; a registered framework joins them here)."""
     from . import frameworks
 
-    schema = json.loads((schemas_dir() / "spec.schema.json").read_text())
+    schema = load_json_file(schemas_dir() / "spec.schema.json")
     props = schema["properties"]
     props["framework"]["enum"] = ["auto", *names, "both"]
     overrides = props["framework_overrides"]["properties"]

@@ -99,3 +99,18 @@ def test_estimate_writes_no_files_so_imports_no_launch_code(tmp_path):
     modules = imported(tmp_path, "estimate", "--json", str(spec))
     assert "generator.rules" in modules  # the probe did estimate
     assert not _hits(modules, ("jsonschema", "generator.launch", "generator.commands.review"))
+
+
+def test_build_printing_to_a_pipe_imports_no_console_library_or_schema_library(tmp_path):
+    """What build prints to a pipe is written without rich (generator/_cli_common.py); the spec is checked by the
+    fast schema path, without jsonschema; lint's own modules stay out."""
+    spec = ROOT / "examples" / "support-bot.yaml"
+    modules = imported(tmp_path, "build", str(spec), "--out", str(tmp_path / "out"))
+    assert "generator.render" in modules and (tmp_path / "out" / "support-bot" / "plan.json").is_file()
+    assert not _hits(modules, ("rich", "jsonschema", "difflib", "generator.lint", "generator.commands.review"))
+
+
+def test_lint_reads_the_catalogs_through_the_data_cache_and_imports_no_difflib_or_tempfile(tmp_path):
+    modules = imported(tmp_path, "lint", str(CONFIG))
+    assert "generator._datacache" in modules  # the catalogs come through the data cache
+    assert not _hits(modules, ("difflib", "tempfile"))

@@ -7,7 +7,7 @@ from dataclasses import fields
 from functools import cache
 
 from .._resources import catalog_dir
-from .._yaml import load_trusted
+from .._yaml import load_trusted_file
 from .types import ModelCard
 
 _CARD_FIELDS = {f.name for f in fields(ModelCard)}
@@ -17,7 +17,7 @@ _CATALOG_ONLY = {"aliases"}
 @cache
 def _catalog() -> tuple[dict[str, ModelCard], dict[str, str]]:
     """Load the catalog once: cards by id, and lower-cased ids and aliases -> id."""
-    data = load_trusted((catalog_dir() / "models.yaml").read_text(encoding="utf-8"))
+    data = load_trusted_file(catalog_dir() / "models.yaml")
     if data.get("schema_version") != 1:
         raise ValueError(f"models.yaml: unsupported schema_version {data.get('schema_version')!r}")
     cards: dict[str, ModelCard] = {}

@@ -224,9 +224,13 @@ def _check_rows(result: _FileResult, rows, fmt: str, run: _Pass) -> None:
                     run.eval_seen.add(key)
 
 
+# json.dumps(row, sort_keys=True, ensure_ascii=False, separators=(",", ":")), without making an encoder per row
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
+
+
 def _digest(row: dict) -> int:
     """A row's content, key order ignored (Python's hash: 64 bits, enough to count within one build)."""
-    return hash(json.dumps(row, sort_keys=True, ensure_ascii=False, separators=(",", ":")))
+    return hash(_CANONICAL(row))
 
 
 def _size(handle) -> int:

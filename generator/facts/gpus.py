@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, fields
 from functools import cache
 
 from generator._resources import catalog_dir
-from generator._yaml import load_trusted
+from generator._yaml import load_trusted_file
 from generator.errors import FtgenError, Problem
 from generator.facts.types import GPU
 
@@ -42,7 +41,7 @@ def normalise(name: str) -> str:
 @cache
 def _catalog() -> tuple[dict[str, GPU], dict[str, str], dict[str, Ambiguous]]:
     """Load the catalog once: GPUs by name; normalised names and aliases -> name; ambiguous names."""
-    data = load_trusted((catalog_dir() / "gpus.yaml").read_text(encoding="utf-8"))
+    data = load_trusted_file(catalog_dir() / "gpus.yaml")
     if data.get("schema_version") != 2:
         raise ValueError(f"gpus.yaml: unsupported schema_version {data.get('schema_version')!r}")
     gpus: dict[str, GPU] = {}
@@ -228,6 +227,8 @@ def _unknown_problem(name: str, gpus: dict[str, GPU], file: str, key: str) -> Pr
             found=name,
             allowed="hardware.vram_gb with the laptop GPU's memory (nvidia-smi --query-gpu=memory.total)",
         )
+    import difflib  # for a suggestion only: a clean run never needs it
+
     close = difflib.get_close_matches(normalise(name), list(index) + list(ambiguous), n=8, cutoff=0.5)
     names = list(dict.fromkeys(index[c] if c in index else ambiguous[c].name for c in close))[:4]
     hint = f"closest: {', '.join(names)}; " if names else ""

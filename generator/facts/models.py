@@ -9,7 +9,6 @@ writes the lock and every later build from it give the same files.
 
 from __future__ import annotations
 
-import difflib
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -157,6 +156,8 @@ def resolve_model(
 
 def _unknown(ref: str, file: str, key: str, line, tried: list[str], *, frozen: bool, lock: Path | None) -> Problem:
     _, index = _catalog()
+    import difflib  # for a suggestion only: a clean run never needs it
+
     close = difflib.get_close_matches(ref.lower(), list(index), n=6, cutoff=0.5)
     names = ", ".join(list(dict.fromkeys(index[c] for c in close))[:3]) or "none"
     if frozen:

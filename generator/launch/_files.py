@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from functools import cache
 
 import jinja2
 
+from .._datacache import load_json_file
 from .._fastschema import quick_valid
 from .._resources import schemas_dir
 from .._templates import environment
@@ -50,7 +50,7 @@ SKY_DIALECT = ("case_insensitive_enum",)
 @cache
 def sky_schema() -> dict:
     """SkyPilot's own task schema, vendored by scripts/gen_skypilot_schema.py (version inside)."""
-    return json.loads((schemas_dir() / "skypilot-task.schema.json").read_text("utf-8"))
+    return load_json_file(schemas_dir() / "skypilot-task.schema.json")
 
 
 @cache

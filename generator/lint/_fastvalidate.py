@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from functools import cache, lru_cache
@@ -69,6 +68,8 @@ def close_matches(framework: str, key: str) -> tuple[str, ...]:
             k for k, theirs in grams.items() if 2 * len(mine & theirs) >= 0.3 * (len(mine) + len(theirs))
         ]
     )
+    import difflib  # for a suggestion only: a clean run never needs it
+
     return tuple(difflib.get_close_matches(key, pool, n=3, cutoff=0.75))
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import frameworks
+from .._datacache import load_json_file
 from .._yaml import load_trusted_file
 from ..configschema import default_version, load_schema
 
@@ -39,7 +39,7 @@ def pattern(key: str) -> str:
 
 @cache
 def _facts() -> dict:
-    return json.loads((_DATA / "facts.json").read_text(encoding="utf-8"))
+    return load_json_file(_DATA / "facts.json")
 
 
 @cache

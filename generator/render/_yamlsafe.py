@@ -112,8 +112,15 @@ def yaml_document(data: dict) -> str:
     )
 
 
+# what the dumper writes for these exact types, without running it (tests/test_yaml.py compares the two)
+_FAST = {bool: lambda v: "true" if v else "false", int: str, type(None): lambda v: "null"}
+
+
 def yaml_value(value: Any) -> str:
     """A value in flow style on one line (the jinja filter `y`); raises UnsafeValue."""
+    fast = _FAST.get(type(value))
+    if fast is not None:
+        return fast(value)
     _check(value)
     text = yaml.dump(
         _plain(value), Dumper=_Dumper, default_flow_style=True, allow_unicode=_unicode_ok(value), width=10_000
@@ -127,5 +134,6 @@ def yaml_value(value: Any) -> str:
 
 def comment(text: str) -> str:
     """Make free text safe inside a YAML comment: one line, no control characters."""
-    clean = "".join(ch if ch.isprintable() else " " for ch in str(text))
+    text = str(text)
+    clean = text if text.isprintable() else "".join(ch if ch.isprintable() else " " for ch in text)
     return " ".join(clean.split())

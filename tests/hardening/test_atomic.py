@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import shutil
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from generator import write as write_module
 from generator.build import build_file
 from generator.errors import FtgenError
 from generator.write import atomic_write, write_all
@@ -218,6 +220,42 @@ def test_failure_mid_write_leaves_the_old_file(tmp_path, monkeypatch, fail_at):
     monkeypatch.undo()
     assert target.read_text() == "old: true\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["axolotl.yaml"], "the temp file is cleaned up"
+
+
+@pytest.mark.parametrize("fail_at", ["fsync", "replace"])
+def test_write_all_failing_on_one_file_names_it_and_leaves_every_old_file(tmp_path, monkeypatch, fail_at):
+    """write_all syncs every temp file before it renames any: a file that cannot be synced leaves all the old files
+    (a failed rename, those not yet renamed), no temp file, and a problem naming the file."""
+    old = {"axolotl.yaml": "old: 1\n", "plan.json": "{}\n", "PLAN.md": "old\n"}
+    for name, text in old.items():
+        (tmp_path / name).write_text(text)
+    real_replace, real_sync = os.replace, write_module._fsync_file
+
+    def replace(src, dst):
+        if str(dst).endswith("plan.json"):
+            raise OSError(errno.EIO, "Input/output error")
+        return real_replace(src, dst)
+
+    def sync(path):
+        if ".plan.json." in str(path):
+            raise OSError(errno.EIO, "Input/output error")
+        return real_sync(path)
+
+    if fail_at == "replace":
+        monkeypatch.setattr(os, "replace", replace)
+    else:
+        monkeypatch.setattr(write_module, "_fsync_file", sync)
+    with pytest.raises(FtgenError) as info:
+        write_all(tmp_path, {name: "new\n" for name in old})
+    monkeypatch.undo()
+    assert info.value.problems[0].file == str(tmp_path / "plan.json")
+    assert "Input/output error" in info.value.problems[0].message
+    now = {p.name: p.read_text() for p in tmp_path.iterdir()}
+    assert set(now) == set(old), "no temp file is left"
+    if fail_at == "fsync":
+        assert now == old
+    else:  # renamed in order: axolotl.yaml before plan.json failed, PLAN.md never
+        assert now == {**old, "axolotl.yaml": "new\n"}
 
 
 def test_kill_9_mid_write_leaves_the_old_file(tmp_path):
