@@ -44,6 +44,21 @@ def lf_tiny_model(tmp_path_factory):
     return model
 
 
+@pytest.fixture(scope="session")
+def ftgen():
+    """ftgen(*args, timeout=600): the CLI in a new process (python -m generator.cli), as a user runs it; its
+    CompletedProcess (returncode, stdout, stderr). The Slurm e2e tests use it."""
+    import subprocess
+    import sys
+
+    def run(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "generator.cli", *args], capture_output=True, text=True, timeout=timeout, check=False
+        )
+
+    return run
+
+
 @pytest.fixture(scope="module")
 def slurm():
     """A Slurm that answers: the one scripts/slurm_local.sh starts (or finds); skip with its reason otherwise."""
