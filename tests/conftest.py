@@ -91,6 +91,54 @@ def built_tiny(tmp_path):
     return b.out_dir
 
 
+TINY_MODEL_DATA = ("colours-train.jsonl", "support-prefs.jsonl")  # its tokenizer covers the SFT and preference data
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """The tiny random-initialised Llama (make_tiny_model.py: hidden 64, 2 layers, a BPE tokenizer trained on
+    TINY_MODEL_DATA) that the e2e tests train, made in the LLaMA-Factory env (else the Axolotl env; each env loads
+    the other's) and shared read-only: made once per session, and under pytest-xdist once for all workers (the
+    first builds it under a file lock in the run's shared temp folder). Skips without a framework env."""
+    import fcntl
+    import json
+    import shutil
+
+    from generator import envs
+
+    env = envs.get_env("llamafactory") or envs.get_env("axolotl")
+    if env is None:
+        pytest.skip("no framework env to build the tiny model (run `ftgen env install llamafactory`)")
+    base = tmp_path_factory.getbasetemp()
+    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "shared-tiny-model"
+    folder.mkdir(exist_ok=True)
+    model, made = folder / "tiny-llama", folder / "made.json"
+    with open(folder / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not made.is_file():
+            shutil.rmtree(model, ignore_errors=True)  # what a worker that failed left half-written
+            info = envs.run_json(
+                env.python,
+                "make_tiny_model.py",
+                [str(model), "--data", *(str(REPO / "examples" / "data" / name) for name in TINY_MODEL_DATA)],
+                env=env.subprocess_env(),
+                timeout=600,
+            )
+            made.write_text(json.dumps(dict(info, env=env.framework)))
+    return model
+
+
+@pytest.fixture(scope="session")
+def lf_tiny_model(request):
+    """The shared tiny model, for tests that train with LLaMA-Factory: skips (before building it) without that
+    env."""
+    from generator import envs
+
+    if envs.get_env("llamafactory") is None:
+        pytest.skip("no llamafactory env (run `ftgen env install llamafactory`)")
+    return request.getfixturevalue("tiny_model")
+
+
 def pytest_collection_modifyitems(config, items):
     """Under pytest-xdist (`-n 2 --dist loadgroup`, as scripts/test.sh runs the suite), tests that need one
     machine-wide resource run in one worker, one after another: the Slurm e2e tests share the single-node Slurm's

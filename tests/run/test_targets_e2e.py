@@ -39,22 +39,6 @@ def _need(framework: str):
     return env
 
 
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory):
-    env = envs.get_env("llamafactory") or envs.get_env("axolotl")
-    if env is None:
-        pytest.skip("no framework env to build the tiny model")
-    out = tmp_path_factory.mktemp("tiny") / "tiny-llama"
-    envs.run_json(
-        env.python,
-        "make_tiny_model.py",
-        [str(out), "--data", str(DATA / "colours-train.jsonl"), str(DATA / "support-prefs.jsonl")],
-        env=env.subprocess_env(),
-        timeout=600,
-    )
-    return out
-
-
 def _rows(path: Path, n: int) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()[:n]]
 
