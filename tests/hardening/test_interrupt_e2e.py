@@ -37,10 +37,11 @@ def lf_env():
 
 
 @pytest.fixture
-def build(lf_tiny_model, tmp_path, cli):
+def build(lf_env, request, tmp_path, cli):
+    model = request.getfixturevalue("tiny_model_prefs")  # the session's, once lf_env has skipped without the env
     spec = {
         "name": "interrupt-me",
-        "base_model": str(lf_tiny_model),
+        "base_model": str(model),
         "method": "lora",
         "framework": "llamafactory",
         "hardware": {"gpu": "CPU"},

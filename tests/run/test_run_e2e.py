@@ -62,9 +62,9 @@ CASES = [
 
 
 @pytest.mark.parametrize("framework,method,task", CASES, ids=["-".join(c) for c in CASES])
-def test_build_and_run(framework, method, task, tiny_model, tmp_path, cli):
+def test_build_and_run(framework, method, task, tiny_model_prefs, tmp_path, cli):
     _need(framework)
-    spec = _spec(tmp_path, tiny_model, framework, method, task)
+    spec = _spec(tmp_path, tiny_model_prefs, framework, method, task)
     result = cli("build", str(spec), "--out", str(tmp_path / "outputs"))
     assert result.exit_code == 0, result.output
     out_dir = tmp_path / "outputs" / spec.stem

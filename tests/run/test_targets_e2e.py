@@ -104,9 +104,9 @@ CELLS = list(targets.CELLS)
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("framework,task,method", CELLS, ids=["-".join(c) for c in CELLS])
-def test_cell_trains(framework, task, method, tiny_model, tmp_path, cli):
+def test_cell_trains(framework, task, method, tiny_model_prefs, tmp_path, cli):
     _need(framework)
-    spec = cell_spec(tmp_path, tiny_model, framework, task, method)
+    spec = cell_spec(tmp_path, tiny_model_prefs, framework, task, method)
     result = cli("build", str(spec), "--out", str(tmp_path / "outputs"))
     assert result.exit_code == 0, result.output
     out_dir = tmp_path / "outputs" / spec.stem
