@@ -91,6 +91,65 @@ def built_tiny(tmp_path):
     return b.out_dir
 
 
+def _shared_tiny_model(tmp_path_factory, name: str, data: tuple[str, ...]) -> Path:
+    """A tiny random-initialised Llama (make_tiny_model.py: hidden 64, 2 layers, seed 0) whose BPE tokenizer is
+    trained on `data` (files in examples/data/), made in the LLaMA-Factory env (else the Axolotl env; each env
+    loads the other's) and shared read-only: made once per pytest run, also under pytest-xdist (the first worker
+    that needs it builds it under a file lock in the run's shared temp folder; the others wait and reuse it).
+    Skips without a framework env."""
+    import fcntl
+    import json
+    import shutil
+
+    from generator import envs
+
+    env = envs.get_env("llamafactory") or envs.get_env("axolotl")
+    if env is None:
+        pytest.skip("no framework env to build the tiny model (run `ftgen env install llamafactory`)")
+    base = tmp_path_factory.getbasetemp()
+    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / f"shared-{name}"
+    folder.mkdir(exist_ok=True)
+    model, made = folder / "tiny-llama", folder / "made.json"
+    with open(folder / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not made.is_file():
+            shutil.rmtree(model, ignore_errors=True)  # what a worker that failed left half-written
+            info = envs.run_json(
+                env.python,
+                "make_tiny_model.py",
+                [str(model), "--data", *(str(REPO / "examples" / "data" / f) for f in data)],
+                env=env.subprocess_env(),
+                timeout=600,
+            )
+            made.write_text(json.dumps(dict(info, env=env.framework, data=list(data))))
+    return model
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """The tiny model with a tokenizer trained on the colour task (colours-train.jsonl): what the SFT, eval, sweep,
+    hub, torchrun and Slurm e2e tests train. Its compact colour tokens matter: the eval e2e test's fine-tuned
+    model must learn the answers in 150 steps (Axolotl: exact match 0.94 with it, 0.19 with tiny_model_prefs's)."""
+    return _shared_tiny_model(tmp_path_factory, "tiny-model", ("colours-train.jsonl",))
+
+
+@pytest.fixture(scope="session")
+def tiny_model_prefs(tmp_path_factory):
+    """The tiny model with a tokenizer trained on the colour task and the preference data (support-prefs.jsonl):
+    what the run, target-matrix (preference and RL tasks too), tracking and interrupt e2e tests train."""
+    return _shared_tiny_model(tmp_path_factory, "tiny-model-prefs", ("colours-train.jsonl", "support-prefs.jsonl"))
+
+
+@pytest.fixture(scope="session")
+def lf_tiny_model(request):
+    """tiny_model, for tests that train with LLaMA-Factory: skips (before building it) without that env."""
+    from generator import envs
+
+    if envs.get_env("llamafactory") is None:
+        pytest.skip("no llamafactory env (run `ftgen env install llamafactory`)")
+    return request.getfixturevalue("tiny_model")
+
+
 def pytest_collection_modifyitems(config, items):
     """Under pytest-xdist (`-n 2 --dist loadgroup`, as scripts/test.sh runs the suite), tests that need one
     machine-wide resource run in one worker, one after another: the Slurm e2e tests share the single-node Slurm's

@@ -312,20 +312,32 @@ def eval_job(run_dir: str, env_root: str | None = None) -> int:
 
 def job_state(job_id: str | None) -> tuple[str, str] | None:
     """(state, reason) as squeue lists the job, or None when squeue does not list it (ended, or no squeue)."""
+    return _squeue(job_id)[0]
+
+
+def _squeue(job_id: str | None) -> tuple[tuple[str, str] | None, str | None]:
+    """((state, reason) or None, why squeue could not answer or None). squeue -j of a job Slurm has forgotten
+    exits 1 with "Invalid job id specified"; one of a job that ended lists nothing: both mean not listed. Any
+    other failure (the controller is down or busy) is no answer about the job."""
     exe = shutil.which("squeue")
     if not job_id or exe is None:
-        return None
+        return None, None
     try:
         proc = subprocess.run(
             [exe, "-h", "-j", str(job_id), "-o", "%T|%r"], text=True, capture_output=True, timeout=30, check=False
         )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    line = proc.stdout.strip().splitlines()[0] if proc.returncode == 0 and proc.stdout.strip() else ""
+    except (OSError, subprocess.SubprocessError) as exc:
+        return None, f"squeue failed: {type(exc).__name__}: {exc}"
+    if proc.returncode != 0:
+        said = (proc.stderr + proc.stdout).strip()
+        if "invalid job id" in said.lower():
+            return None, None
+        return None, f"squeue failed with exit status {proc.returncode}: {said[-300:] or 'no output'}"
+    line = proc.stdout.strip().splitlines()[0] if proc.stdout.strip() else ""
     if not line:
-        return None
+        return None, None
     state, _, reason = line.partition("|")
-    return state.strip(), reason.strip()
+    return (state.strip(), reason.strip()), None
 
 
 def read_state(record: RunRecord) -> dict | None:
@@ -365,7 +377,7 @@ def derive(record: RunRecord) -> Derived:
     state = own.get("state")
     if state in ENDED:
         return Derived(state, state != record.status, f"Slurm job {sched.get('job_id')} {state}")
-    listed = job_state(sched.get("job_id"))
+    listed, unanswered = _squeue(sched.get("job_id"))
     requeues = f", requeued {sched['requeues']}x after the time-limit signal" if sched.get("requeues") else ""
     if listed is not None:
         slurm_state, reason = listed
@@ -380,10 +392,21 @@ def derive(record: RunRecord) -> Derived:
         return Derived(status, status != record.status, note)
     if shutil.which("squeue") is None:
         return Derived(record.status, False, "squeue is not on PATH here: status as last recorded")
+    if unanswered:  # not "the job is gone": a listing must not turn a live run into a failed one
+        return Derived(record.status, False, f"{unanswered}: status as last recorded")
     if sched.get("cancel_requested_at"):
         return Derived("cancelled", True, f"Slurm job {sched.get('job_id')} cancelled by `ftgen stop`")
-    if state == "requeued":  # between the requeue and squeue listing the job again
-        return Derived("queued", record.status != "queued", f"Slurm job {sched.get('job_id')} requeued")
+    if state == "requeued":
+        # A requeued job stays in squeue (PENDING) until its next attempt starts and rewrites the state file, so
+        # not listed means Slurm ended it before that attempt began (e.g. slurmctld "Killing non-startable batch
+        # JobId=N: Job credential revoked"). Nothing else records that end: the run would look queued forever.
+        return Derived(
+            "failed",
+            True,
+            f"Slurm job {sched.get('job_id')} was requeued after the time-limit signal (checkpoint saved), but Slurm "
+            "ended it before the requeued attempt started (squeue no longer lists it; see slurmctld's log); "
+            "continue it with `ftgen run --resume <run folder> --launcher slurm`",
+        )
     if state == "running":
         return Derived(
             "failed",

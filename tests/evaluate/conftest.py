@@ -13,25 +13,6 @@ DATA = REPO / "examples" / "data"
 FIXTURES = Path(__file__).parent / "data"
 
 
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory):
-    """The tiny local Llama with a tokenizer trained on the colour task, made inside a framework env."""
-    from generator import envs
-
-    env = envs.get_env("llamafactory") or envs.get_env("axolotl")
-    if env is None:
-        pytest.skip("no framework env to build the tiny model")
-    out = tmp_path_factory.mktemp("tiny") / "tiny-llama"
-    envs.run_json(
-        env.python,
-        "make_tiny_model.py",
-        [str(out), "--data", str(DATA / "colours-train.jsonl")],
-        env=env.subprocess_env(),
-        timeout=600,
-    )
-    return out
-
-
 @pytest.fixture
 def finished_run(tmp_path):
     """A build folder with one evaluated run, copied from tests/evaluate/data/ with its paths made absolute."""

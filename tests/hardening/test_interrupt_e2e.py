@@ -36,27 +36,12 @@ def lf_env():
     return env
 
 
-@pytest.fixture(scope="module")
-def tiny_model(lf_env, tmp_path_factory):
-    shipped = REPO / "examples" / "models" / "tiny-llama"
-    if (shipped / "model.safetensors").is_file():
-        return shipped
-    out = tmp_path_factory.mktemp("tiny") / "tiny-llama"
-    envs.run_json(
-        lf_env.python,
-        "make_tiny_model.py",
-        [str(out), "--data", str(DATA / "colours-train.jsonl"), str(DATA / "support-prefs.jsonl")],
-        env=lf_env.subprocess_env(),
-        timeout=600,
-    )
-    return out
-
-
 @pytest.fixture
-def build(tiny_model, tmp_path, cli):
+def build(lf_env, request, tmp_path, cli):
+    model = request.getfixturevalue("tiny_model_prefs")  # the session's, once lf_env has skipped without the env
     spec = {
         "name": "interrupt-me",
-        "base_model": str(tiny_model),
+        "base_model": str(model),
         "method": "lora",
         "framework": "llamafactory",
         "hardware": {"gpu": "CPU"},

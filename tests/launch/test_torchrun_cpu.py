@@ -72,19 +72,6 @@ def lf_env():
     return env
 
 
-@pytest.fixture(scope="module")
-def tiny_model(lf_env, tmp_path_factory):
-    out = tmp_path_factory.mktemp("tiny") / "tiny-llama"
-    envs.run_json(
-        lf_env.python,
-        "make_tiny_model.py",
-        [str(out), "--data", str(DATA / "colours-train.jsonl")],
-        env=lf_env.subprocess_env(),
-        timeout=600,
-    )
-    return out
-
-
 def _build(tmp_path: Path, model: Path, write_build) -> Path:
     return write_build(_spec(tmp_path, model, "llamafactory"), tmp_path / "outputs")
 
@@ -99,11 +86,11 @@ def _assert_two_process_run(out_dir: Path, log: str) -> None:
 
 
 @pytest.mark.e2e
-def test_two_process_torchrun_on_cpu_via_ftgen_run(tmp_path, lf_env, tiny_model, write_build, cli):
+def test_two_process_torchrun_on_cpu_via_ftgen_run(tmp_path, lf_env, lf_tiny_model, write_build, cli):
     """`ftgen run --launcher torchrun --nproc 2`: data parallel with gloo, recorded like any run."""
     import json
 
-    out_dir = _build(tmp_path, tiny_model, write_build)
+    out_dir = _build(tmp_path, lf_tiny_model, write_build)
     argv, extra = launch_command("llamafactory", "llamafactory.yaml", lf_env, launcher="torchrun", nproc=2)
     assert extra["FORCE_TORCHRUN"] == "1" and extra["NPROC_PER_NODE"] == "2"
     result = cli(
@@ -119,9 +106,9 @@ def test_two_process_torchrun_on_cpu_via_ftgen_run(tmp_path, lf_env, tiny_model,
 
 
 @pytest.mark.e2e
-def test_two_process_torchrun_on_cpu_via_launch_sh(tmp_path, lf_env, tiny_model, write_build):
+def test_two_process_torchrun_on_cpu_via_launch_sh(tmp_path, lf_env, lf_tiny_model, write_build):
     """The generated launch.sh itself: the plan's 2 processes, the env's bin from FTGEN_ENV_BIN."""
-    out_dir = _build(tmp_path, tiny_model, write_build)
+    out_dir = _build(tmp_path, lf_tiny_model, write_build)
     env = {
         k: v
         for k, v in os.environ.items()

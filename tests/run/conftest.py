@@ -1,4 +1,5 @@
-"""Fixtures for run tests: a fake framework env (fast, no torch) and a built CPU example."""
+"""Fixtures for run tests: a fake framework env (fast, no torch), a built CPU example, the CLI in a new process
+and the local Slurm (the tiny model the e2e tests train is tests/conftest.py's)."""
 
 from __future__ import annotations
 
@@ -25,23 +26,18 @@ DATA = REPO / "examples" / "data"
 
 
 @pytest.fixture(scope="session")
-def lf_tiny_model(tmp_path_factory):
-    """A tiny random-initialised Llama made in the LLaMA-Factory env, once per session (worker), shared by the
-    Slurm and sweep e2e tests; skips without that env."""
-    from generator import envs
+def ftgen():
+    """ftgen(*args, timeout=600): the CLI in a new process (python -m generator.cli), as a user runs it; its
+    CompletedProcess (returncode, stdout, stderr). The Slurm e2e tests use it."""
+    import subprocess
+    import sys
 
-    env = envs.get_env("llamafactory")
-    if env is None:
-        pytest.skip("no llamafactory env (run `ftgen env install llamafactory`)")
-    model = tmp_path_factory.mktemp("lf-tiny") / "tiny-llama"
-    envs.run_json(
-        env.python,
-        "make_tiny_model.py",
-        [str(model), "--data", str(DATA / "colours-train.jsonl")],
-        env=env.subprocess_env(),
-        timeout=600,
-    )
-    return model
+    def run(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "generator.cli", *args], capture_output=True, text=True, timeout=timeout, check=False
+        )
+
+    return run
 
 
 @pytest.fixture(scope="module")

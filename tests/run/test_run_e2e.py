@@ -26,22 +26,6 @@ def _need(framework: str):
     return env
 
 
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory):
-    env = envs.get_env("llamafactory") or envs.get_env("axolotl")
-    if env is None:
-        pytest.skip("no framework env to build the tiny model")
-    out = tmp_path_factory.mktemp("tiny") / "tiny-llama"
-    envs.run_json(
-        env.python,
-        "make_tiny_model.py",
-        [str(out), "--data", str(DATA / "colours-train.jsonl"), str(DATA / "support-prefs.jsonl")],
-        env=env.subprocess_env(),
-        timeout=600,
-    )
-    return out
-
-
 def _spec(tmp: Path, model: Path, framework: str, method: str, task: str = "sft") -> Path:
     train = DATA / ("support-prefs.jsonl" if task == "dpo" else "colours-train.jsonl")
     spec = {
@@ -78,9 +62,9 @@ CASES = [
 
 
 @pytest.mark.parametrize("framework,method,task", CASES, ids=["-".join(c) for c in CASES])
-def test_build_and_run(framework, method, task, tiny_model, tmp_path, cli):
+def test_build_and_run(framework, method, task, tiny_model_prefs, tmp_path, cli):
     _need(framework)
-    spec = _spec(tmp_path, tiny_model, framework, method, task)
+    spec = _spec(tmp_path, tiny_model_prefs, framework, method, task)
     result = cli("build", str(spec), "--out", str(tmp_path / "outputs"))
     assert result.exit_code == 0, result.output
     out_dir = tmp_path / "outputs" / spec.stem

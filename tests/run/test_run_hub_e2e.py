@@ -34,19 +34,11 @@ def _need(framework: str):
 
 
 @pytest.fixture(scope="module")
-def hub_root(tmp_path_factory):
-    """ROOT/models/tiny-org/tiny-llama (weights, tokenizer) and ROOT/datasets/tiny-org/colours/train.jsonl."""
-    env = envs.get_env("llamafactory") or envs.get_env("axolotl")
-    if env is None:
-        pytest.skip("no framework env to build the tiny model")
+def hub_root(tiny_model, tmp_path_factory):
+    """ROOT/models/tiny-org/tiny-llama (the shared tiny model's weights and tokenizer) and
+    ROOT/datasets/tiny-org/colours/train.jsonl."""
     root = tmp_path_factory.mktemp("hub-root")
-    envs.run_json(
-        env.python,
-        "make_tiny_model.py",
-        [str(root / "models" / MODEL), "--data", str(DATA / "colours-train.jsonl")],
-        env=env.subprocess_env(),
-        timeout=600,
-    )
+    shutil.copytree(tiny_model, root / "models" / MODEL)
     (root / "datasets" / DATASET).mkdir(parents=True)
     shutil.copyfile(DATA / "colours-train.jsonl", root / "datasets" / DATASET / "train.jsonl")
     return root

@@ -24,10 +24,13 @@ def _record(tmp_path: Path, **sched) -> RunRecord:
 
 @pytest.fixture
 def squeue(tmp_path, monkeypatch):
-    """squeue / scancel stubs: squeue prints $SQUEUE_OUT; scancel logs its arguments."""
+    """squeue / scancel stubs: squeue prints $SQUEUE_OUT (and $SQUEUE_ERR on stderr) and exits $SQUEUE_RC;
+    scancel logs its arguments."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    (bin_dir / "squeue").write_text('#!/bin/sh\nprintf "%s" "$SQUEUE_OUT"\n')
+    (bin_dir / "squeue").write_text(
+        '#!/bin/sh\nprintf "%s" "$SQUEUE_OUT"\nprintf "%s" "$SQUEUE_ERR" >&2\nexit "${SQUEUE_RC:-0}"\n'
+    )
     (bin_dir / "scancel").write_text(f'#!/bin/sh\necho "$@" >> {tmp_path}/scancel.log\n')
     for f in bin_dir.iterdir():
         f.chmod(0o755)
@@ -51,7 +54,8 @@ CASES = [
     ("", None, "failed", "never started"),
     # the job saved a checkpoint on its time-limit signal and requeued itself: not ended, queued again
     ("PENDING|BeginTime\n", {"state": "requeued", "exit_code": None}, "queued", "requeued after the time-limit"),
-    ("", {"state": "requeued", "exit_code": None}, "queued", "requeued"),
+    # ...and Slurm ended it before the requeued attempt started (its batch script never ran again): failed
+    ("", {"state": "requeued", "exit_code": None}, "failed", "ended it before the requeued attempt started"),
 ]
 
 
@@ -139,3 +143,42 @@ def test_a_requeued_job_stopped_while_it_waits_is_cancelled(tmp_path, squeue):
     r = _record(tmp_path, cancel_requested_at="2026-01-01T00:00:00Z")
     (r.dir / "slurm-state.json").write_text(json.dumps({"state": "requeued", "exit_code": None, "job_id": "12"}))
     assert derive_status(r).status == "cancelled"  # scancel of a pending job: no batch script to record it
+
+
+def test_a_requeued_job_slurm_killed_before_it_started_again_is_failed_and_refresh_saves_it(
+    tmp_path, squeue, monkeypatch
+):
+    """CI: slurmctld "Killing non-startable batch JobId=43: Job credential revoked" after `scontrol requeue`: the
+    batch script never runs again, so nothing writes the end; squeue forgets the job ("Invalid job id")."""
+    r = _record(tmp_path, state="PENDING", requeues=1)
+    (r.dir / "slurm-state.json").write_text(
+        json.dumps({"state": "requeued", "exit_code": None, "job_id": "12", "at": "2026-01-01T00:00:00Z"})
+    )
+    squeue("PENDING|BeginTime\n")
+    assert derive_status(r).status == "queued"  # requeued and waiting for its next attempt: queued
+    squeue("")
+    monkeypatch.setenv("SQUEUE_RC", "1")
+    monkeypatch.setenv("SQUEUE_ERR", "slurm_load_jobs error: Invalid job id specified\n")
+    before = (r.dir / "run.json").read_text()
+    d = derive_status(r)
+    assert (d.status, d.stale) == ("failed", True)
+    assert "Slurm job 12" in d.note and "before the requeued attempt started" in d.note
+    assert (r.dir / "run.json").read_text() == before  # `ftgen runs` / `show` never write
+    assert refresh(r) is True  # `ftgen runs --refresh` does
+    saved = RunRecord.load(r.dir)
+    assert (saved.status, saved.exit_code, saved.scheduler["state"]) == ("failed", None, "ENDED")
+    assert saved.finished_at and "before the requeued attempt started" in saved.note
+    assert derive_status(saved).status == "failed"  # ended records stay as saved
+
+
+def test_squeue_that_cannot_reach_the_controller_leaves_the_recorded_status(tmp_path, squeue, monkeypatch):
+    """No answer from Slurm is not "the job is gone": neither a running nor a requeued run turns failed."""
+    r = _record(tmp_path)
+    monkeypatch.setenv("SQUEUE_RC", "1")
+    monkeypatch.setenv("SQUEUE_ERR", "slurm_load_jobs error: Unable to contact slurm controller (connect failure)\n")
+    for state in ("running", "requeued"):
+        (r.dir / "slurm-state.json").write_text(json.dumps({"state": state, "exit_code": None, "job_id": "12"}))
+        d = derive_status(r)
+        assert (d.status, d.stale) == ("queued", False), d
+        assert "Unable to contact slurm controller" in d.note
+        assert refresh(r) is False and RunRecord.load(r.dir).status == "queued"

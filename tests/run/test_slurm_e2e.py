@@ -14,7 +14,6 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -26,14 +25,8 @@ DATA = REPO / "examples" / "data"
 pytestmark = [pytest.mark.e2e, pytest.mark.slurm]
 
 
-def _ftgen(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "generator.cli", *args], capture_output=True, text=True, timeout=timeout, check=False
-    )
-
-
 @pytest.fixture(scope="module")
-def build(slurm, lf_tiny_model, tmp_path_factory):
+def build(slurm, lf_tiny_model, tmp_path_factory, ftgen):
     tmp = tmp_path_factory.mktemp("slurm")
     model = lf_tiny_model
 
@@ -58,7 +51,7 @@ def build(slurm, lf_tiny_model, tmp_path_factory):
         }
         path = tmp / f"{name}.yaml"
         path.write_text(yaml.safe_dump(spec, sort_keys=False))
-        done = _ftgen("build", str(path), "--out", str(tmp / "outputs"))
+        done = ftgen("build", str(path), "--out", str(tmp / "outputs"))
         assert done.returncode == 0, done.stdout + done.stderr
         out = tmp / "outputs" / name
         assert (out / "slurm.sbatch").is_file()
@@ -77,10 +70,10 @@ def _run_dir(out: Path) -> Path:
     return runs[0]
 
 
-def test_slurm_run_is_recorded_collected_and_scored(build):
+def test_slurm_run_is_recorded_collected_and_scored(build, ftgen):
     out = build("slurm-ok", steps=16, save_steps=8)
     started = time.monotonic()
-    done = _ftgen("run", str(out), "--launcher", "slurm", "--wait", "--quiet")
+    done = ftgen("run", str(out), "--launcher", "slurm", "--wait", "--quiet")
     print(f"slurm run --wait: {time.monotonic() - started:.1f} s")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "submitted run" in done.stdout and "squeue -j" in done.stdout
@@ -95,7 +88,7 @@ def test_slurm_run_is_recorded_collected_and_scored(build):
     ev = rec["eval"]
     assert "error" not in ev, ev.get("error")
     assert set(ev["summary"]["base"]) == set(ev["summary"]["fine-tuned"]) and ev["summary"]["base"]
-    listed = _ftgen("runs", str(out), "--json")
+    listed = ftgen("runs", str(out), "--json")
     assert listed.returncode == 0 and '"succeeded"' in listed.stdout
 
 
@@ -109,21 +102,21 @@ def _wait_for(check, timeout: float, what: str):
     pytest.fail(f"timed out after {timeout} s waiting for {what}")
 
 
-def test_slurm_run_cancelled_mid_training_keeps_its_checkpoint_and_resumes(build):
+def test_slurm_run_cancelled_mid_training_keeps_its_checkpoint_and_resumes(build, ftgen):
     out = build("slurm-cancel", steps=400, save_steps=4)
     started = time.monotonic()
-    done = _ftgen("run", str(out), "--launcher", "slurm", "--no-eval")
+    done = ftgen("run", str(out), "--launcher", "slurm", "--no-eval")
     assert done.returncode == 0, done.stdout + done.stderr
     run_dir = _run_dir(out)
     assert _record(run_dir)["status"] == "queued"
     _wait_for(lambda: list((run_dir / "model").glob("checkpoint-*")), 300, "a first checkpoint")
-    running = _ftgen("show", str(run_dir))
+    running = ftgen("show", str(run_dir))
     assert "running" in running.stdout, running.stdout
-    stopped = _ftgen("stop", str(run_dir))
+    stopped = ftgen("stop", str(run_dir))
     assert stopped.returncode == 0 and "scancel" in stopped.stdout, stopped.stdout + stopped.stderr
 
     def cancelled():
-        _ftgen("runs", str(out), "--refresh")
+        ftgen("runs", str(out), "--refresh")
         rec = _record(run_dir)
         return rec if rec["status"] == "cancelled" else None
 
@@ -134,7 +127,7 @@ def test_slurm_run_cancelled_mid_training_keeps_its_checkpoint_and_resumes(build
 
     # resume: a shorter run continues from the checkpoint (max_steps lowered in the run's config is not needed:
     # the run goes on from the checkpoint's step; stop it again once it has saved a later one)
-    resumed = _ftgen("run", "--resume", str(run_dir), "--launcher", "slurm", "--no-eval")
+    resumed = ftgen("run", "--resume", str(run_dir), "--launcher", "slurm", "--no-eval")
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     step = int(Path(first).name.split("-")[1])
     later = _wait_for(
@@ -145,18 +138,18 @@ def test_slurm_run_cancelled_mid_training_keeps_its_checkpoint_and_resumes(build
     assert later
     log = (run_dir / "train.log").read_text(errors="replace")
     assert "Resuming" in log or "resume" in log.lower()
-    assert _ftgen("stop", str(run_dir)).returncode == 0
+    assert ftgen("stop", str(run_dir)).returncode == 0
     rec = _wait_for(cancelled, 120, "the resumed run to be recorded cancelled")
     assert rec["attempts"] and rec["attempts"][0]["status"] == "cancelled"
     assert shutil.which("squeue")
 
 
-def test_slurm_time_limit_signal_saves_a_checkpoint_requeues_and_resumes(build):
+def test_slurm_time_limit_signal_saves_a_checkpoint_requeues_and_resumes(build, ftgen):
     steps = 60
     # save_steps beyond max_steps: no periodic checkpoint, so one before the last step was saved on the signal
     out = build("slurm-requeue", steps=steps, save_steps=1000)
     started = time.monotonic()
-    done = _ftgen("run", str(out), "--launcher", "slurm", "--no-eval")
+    done = ftgen("run", str(out), "--launcher", "slurm", "--no-eval")
     assert done.returncode == 0, done.stdout + done.stderr
     run_dir = _run_dir(out)
     job = _record(run_dir)["scheduler"]["job_id"]
@@ -172,7 +165,7 @@ def test_slurm_time_limit_signal_saves_a_checkpoint_requeues_and_resumes(build):
     assert sig.returncode == 0, sig.stderr
 
     def requeued():
-        shown = " ".join(_ftgen("show", str(run_dir)).stdout.split())  # the table wraps long notes
+        shown = " ".join(ftgen("show", str(run_dir)).stdout.split())  # the table wraps long notes
         return shown if "requeued after the time-limit signal" in shown else None
 
     shown = _wait_for(requeued, 300, "`ftgen show` to say the job requeued itself")
@@ -185,7 +178,7 @@ def test_slurm_time_limit_signal_saves_a_checkpoint_requeues_and_resumes(build):
     subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], capture_output=True, check=False)
 
     def finished():
-        _ftgen("runs", str(out), "--refresh")
+        ftgen("runs", str(out), "--refresh")
         rec = _record(run_dir)
         return rec if rec["status"] in ("succeeded", "failed", "cancelled", "interrupted") else None
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,13 +19,7 @@ DATA = REPO / "examples" / "data"
 pytestmark = [pytest.mark.e2e, pytest.mark.slurm]
 
 
-def _ftgen(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "generator.cli", *args], capture_output=True, text=True, timeout=timeout, check=False
-    )
-
-
-def test_a_two_trial_sweep_runs_as_a_slurm_array(slurm, lf_tiny_model, tmp_path):
+def test_a_two_trial_sweep_runs_as_a_slurm_array(slurm, lf_tiny_model, tmp_path, ftgen):
     model = lf_tiny_model
     evalset = tmp_path / "eval.jsonl"
     evalset.write_text("".join((DATA / "colours-eval.jsonl").read_text().splitlines(keepends=True)[:4]))
@@ -46,11 +38,11 @@ def test_a_two_trial_sweep_runs_as_a_slurm_array(slurm, lf_tiny_model, tmp_path)
     }
     path = tmp_path / "e2e-sweep-slurm.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
-    done = _ftgen("build", str(path), "--out", str(tmp_path / "outputs"))
+    done = ftgen("build", str(path), "--out", str(tmp_path / "outputs"))
     assert done.returncode == 0, done.stdout + done.stderr
     out = tmp_path / "outputs" / "e2e-sweep-slurm"
     started = time.monotonic()
-    done = _ftgen("run", str(out), "--launcher", "slurm", "--wait", "--quiet")  # follows both tasks and evals
+    done = ftgen("run", str(out), "--launcher", "slurm", "--wait", "--quiet")  # follows both tasks and evals
     print(f"slurm sweep (2 trials, array job): {time.monotonic() - started:.1f} s")
     recs = [json.loads(p.read_text()) for p in sorted(out.glob("trials/*/runs/*/run.json"))]
     logs = "".join((Path(r["path"]) / "train.log").read_text(errors="replace")[-2000:] for r in recs)
@@ -63,6 +55,6 @@ def test_a_two_trial_sweep_runs_as_a_slurm_array(slurm, lf_tiny_model, tmp_path)
         assert r["launcher"] == "slurm" and r["scheduler"]["array_job_id"] and r["checkpoints"]
         assert "token_f1" in r["eval"]["summary"]["fine-tuned"], r["eval"]
     assert os.path.isfile(Path(recs[0]["path"]) / "slurm-task.json")
-    ranked = _ftgen("compare", str(out), "--json")
+    ranked = ftgen("compare", str(out), "--json")
     assert ranked.returncode == 0, ranked.stdout + ranked.stderr
     assert [t["rank"] for t in json.loads(ranked.stdout)["trials"]] == [1, 2]

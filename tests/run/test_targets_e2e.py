@@ -39,22 +39,6 @@ def _need(framework: str):
     return env
 
 
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory):
-    env = envs.get_env("llamafactory") or envs.get_env("axolotl")
-    if env is None:
-        pytest.skip("no framework env to build the tiny model")
-    out = tmp_path_factory.mktemp("tiny") / "tiny-llama"
-    envs.run_json(
-        env.python,
-        "make_tiny_model.py",
-        [str(out), "--data", str(DATA / "colours-train.jsonl"), str(DATA / "support-prefs.jsonl")],
-        env=env.subprocess_env(),
-        timeout=600,
-    )
-    return out
-
-
 def _rows(path: Path, n: int) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()[:n]]
 
@@ -120,9 +104,9 @@ CELLS = list(targets.CELLS)
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("framework,task,method", CELLS, ids=["-".join(c) for c in CELLS])
-def test_cell_trains(framework, task, method, tiny_model, tmp_path, cli):
+def test_cell_trains(framework, task, method, tiny_model_prefs, tmp_path, cli):
     _need(framework)
-    spec = cell_spec(tmp_path, tiny_model, framework, task, method)
+    spec = cell_spec(tmp_path, tiny_model_prefs, framework, task, method)
     result = cli("build", str(spec), "--out", str(tmp_path / "outputs"))
     assert result.exit_code == 0, result.output
     out_dir = tmp_path / "outputs" / spec.stem

@@ -10,7 +10,7 @@ import json
 
 import pytest
 import yaml
-from test_run_e2e import DATA, _need, tiny_model  # noqa: F401  (the session's tiny model fixture)
+from test_run_e2e import DATA, _need
 
 from generator import envs
 
@@ -32,7 +32,7 @@ def _has(framework: str, module: str) -> bool:
 
 
 @pytest.mark.parametrize("framework,backends", CASES, ids=[c[0] for c in CASES])
-def test_trainer_and_ftgen_log_into_one_tracker_run(framework, backends, tiny_model, tmp_path, cli, monkeypatch):  # noqa: F811
+def test_trainer_and_ftgen_log_into_one_tracker_run(framework, backends, tiny_model_prefs, tmp_path, cli, monkeypatch):
     _need(framework)
     for module in backends:
         if not _has(framework, module):
@@ -42,7 +42,7 @@ def test_trainer_and_ftgen_log_into_one_tracker_run(framework, backends, tiny_mo
     spec_dir.mkdir()
     spec = {
         "name": f"e2e-tracking-{framework}",
-        "base_model": str(tiny_model),
+        "base_model": str(tiny_model_prefs),
         "method": "lora",
         "data": {"train": [{"path": str(DATA / "colours-train.jsonl"), "format": "alpaca"}]},
         "eval": {"path": str(DATA / "colours-eval.jsonl"), "max_new_tokens": 4},
