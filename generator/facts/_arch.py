@@ -536,6 +536,57 @@ def templates(model_type: str, vocab: int, name: str = "") -> tuple[str, str]:
     return _TEMPLATES.get(model_type, ("chatml", "default"))
 
 
+# The text each LLaMA-Factory 0.9.5 template writes around a user turn (data/template.py, format_user), by which a
+# tokenizer's own chat template is recognised. A local model's tokenizer template is what Axolotl formats with
+# (tokenizer_default); LLaMA-Factory formats with a named template, which must write the same turns.
+_LF_TURN_MARK = {
+    "llama3": "<|start_header_id|>",
+    "llama4": "<|header_start|>",
+    "chatml": "<|im_start|>",
+    "qwen": "<|im_start|>",
+    "qwen3": "<|im_start|>",
+    "qwen3_5": "<|im_start|>",
+    "intern2": "<|im_start|>",
+    "phi4": "<|im_start|>",
+    "gemma": "<start_of_turn>",
+    "gemma2": "<start_of_turn>",
+    "gemma3": "<start_of_turn>",
+    "phi": "<|end|>",
+    "phi4_mini": "<|end|>",
+    "mistral": "[INST]",
+    "llama2": "[INST]",
+    "cohere": "<|START_OF_TURN_TOKEN|>",
+}
+# formats recognised in a tokenizer's template, first match wins: (marks it writes, the LLaMA-Factory template)
+_RECOGNISED = (
+    (("<|start_header_id|>",), "llama3"),
+    (("<|header_start|>",), "llama4"),
+    (("<|im_start|>",), "chatml"),
+    (("<start_of_turn>",), "gemma"),
+    (("<|user|>", "<|end|>", "<|assistant|>"), "phi"),
+    (("[INST]", "<<SYS>>"), "llama2"),
+    (("[INST]",), "mistral"),
+    (("<|START_OF_TURN_TOKEN|>",), "cohere"),
+)
+
+
+def lf_template_for_tokenizer(family_pick: str, chat_template: str) -> tuple[str, str | None]:
+    """The LLaMA-Factory template that writes the turns a tokenizer's own chat template writes, and a note when it
+    is not `family_pick` (what the architecture alone gets). A template whose format ftgen does not recognise
+    leaves the family's pick."""
+    mark = _LF_TURN_MARK.get(family_pick)
+    if mark is not None and mark in chat_template:
+        return family_pick, None
+    for marks, name in _RECOGNISED:
+        if all(m in chat_template for m in marks):
+            return name, (
+                f"the tokenizer's chat template writes {marks[0]} turns: LLaMA-Factory formats them with its "
+                f"`{name}` template (the architecture alone would get `{family_pick}`), as Axolotl's "
+                "tokenizer_default does"
+            )
+    return family_pick, None
+
+
 # ------------------------------------------------------------------------------------------- config.json -> card
 
 

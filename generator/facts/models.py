@@ -17,7 +17,17 @@ from .._io import read_text
 from ..errors import FtgenError, Problem
 from . import hub
 from ._arch import ARCHS as _ARCHS
-from ._arch import DENSE_TARGETS, ArchError, Dims, Layout, _Config, decoder_params, parse, templates
+from ._arch import (
+    DENSE_TARGETS,
+    ArchError,
+    Dims,
+    Layout,
+    _Config,
+    decoder_params,
+    lf_template_for_tokenizer,
+    parse,
+    templates,
+)
 from .catalog import _catalog, canonical_id, catalog_aliases, load_catalog
 from .lock import LockEntry, lock_path
 from .lock import read as read_lock
@@ -188,9 +198,10 @@ def _unknown(ref: str, file: str, key: str, line, tried: list[str], *, frozen: b
 
 
 def _card(
-    ref_id: str, config: dict, file: str, key: str, *, source: str, name: str, tokenizer_template: bool | None
+    ref_id: str, config: dict, file: str, key: str, *, source: str, name: str, tokenizer_template: str | bool | None
 ) -> ModelCard:
-    """A ModelCard from a config.json dict; FtgenError naming `file` and the config key at fault."""
+    """A ModelCard from a config.json dict; FtgenError naming `file` and the config key at fault. tokenizer_template:
+    the tokenizer's own chat template (its text; False: none; None: not known)."""
     try:
         p = parse(config)
     except ArchError as exc:
@@ -199,8 +210,11 @@ def _card(
         ) from None
     d = p.dims
     ax, lf = templates(p.model_type, d.vocab, name)
-    if tokenizer_template is True:
+    notes = p.notes
+    if isinstance(tokenizer_template, str):
         ax = "tokenizer_default"
+        lf, note = lf_template_for_tokenizer(lf, tokenizer_template)
+        notes += (note,) if note else ()
     elif tokenizer_template is None:  # not known (the hub's config.json only): the tokenizer's, else ftgen's pick
         ax = f"tokenizer_default_fallback_{ax}"
     return ModelCard(
@@ -228,7 +242,7 @@ def _card(
         source=source,
         mlp_gated=p.mlp_gated,
         vision_params_b=p.vision_params / 1e9,
-        notes=p.notes,
+        notes=notes,
     )
 
 
@@ -260,7 +274,7 @@ def _from_local(ref: str, path: Path, file: str, key: str) -> ModelCard:
         )
     config = _read_config(cfg_path, file, key, ref)
     try:
-        card = _card(ref, config, file, "", source="local", name=path.name, tokenizer_template=_has_chat_template(path))
+        card = _card(ref, config, file, "", source="local", name=path.name, tokenizer_template=_chat_template(path))
     except FtgenError as exc:
         raise FtgenError([_in_config(p, cfg_path, key) for p in exc.problems]) from None
     return replace(card, local_dir=str(path.resolve()))
@@ -321,17 +335,30 @@ def _from_entry(entry: LockEntry, lock: Path | None) -> ModelCard:
     )
 
 
-def _has_chat_template(path: Path) -> bool:
-    """True when the tokenizer ships a chat template (tokenizer_config.json or a template file)."""
-    if (path / "chat_template.jinja").is_file() or (path / "chat_template.json").is_file():
-        return True
-    tok = path / "tokenizer_config.json"
-    if not tok.is_file():
-        return False
-    try:
-        return bool(json.loads(read_text(tok, str(tok), _MAX_CONFIG_BYTES)[0]).get("chat_template"))
-    except (FtgenError, ValueError, AttributeError):
-        return False
+def _chat_template(path: Path) -> str | bool:
+    """The chat template the tokenizer ships (chat_template.jinja, chat_template.json or tokenizer_config.json; named
+    templates joined), or False when it ships none."""
+    jinja = path / "chat_template.jinja"
+    if jinja.is_file():
+        try:
+            return read_text(jinja, str(jinja), _MAX_CONFIG_BYTES)[0] or False
+        except FtgenError:
+            return False
+    for name in ("chat_template.json", "tokenizer_config.json"):
+        file = path / name
+        if not file.is_file():
+            continue
+        try:
+            value = json.loads(read_text(file, str(file), _MAX_CONFIG_BYTES)[0]).get("chat_template")
+        except (FtgenError, ValueError, AttributeError):
+            continue
+        if isinstance(value, list):  # named templates: [{"name": "default", "template": "..."}, ...]
+            value = "\n".join(
+                t.get("template", "") for t in value if isinstance(t, dict) and isinstance(t.get("template"), str)
+            )
+        if isinstance(value, str) and value:
+            return value
+    return False
 
 
 def _looks_instruct(name: str) -> bool:

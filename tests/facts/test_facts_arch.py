@@ -182,3 +182,15 @@ def test_the_vision_tower_is_in_the_card_and_in_memory(tmp_path):
     setup = TrainSetup(method="lora", micro_batch_size=1, sequence_len=512)
     weights = estimate(card, setup).components["weights"] - estimate(text_only, setup).components["weights"]
     assert weights == pytest.approx(card.vision_params_b * 1e9 * 2 / 2**30, rel=0.01)  # bf16 tower
+
+
+def test_recognised_tokenizer_formats_name_llamafactory_templates():
+    """Every template a local tokenizer's format maps to, and every family pick it is checked against, is one
+    LLaMA-Factory 0.9.5 registers; each recognised format writes its own marks (data/template.py format_user)."""
+    from generator.facts._arch import _LF_TURN_MARK, _RECOGNISED
+
+    registered = set(TEMPLATES["llamafactory_0_9_5"])
+    assert set(_LF_TURN_MARK) <= registered
+    for marks, name in _RECOGNISED:
+        assert name in registered
+        assert _LF_TURN_MARK[name] in marks

@@ -187,6 +187,49 @@ def test_local_chat_template_and_llama3_vocab(tmp_path):
     assert card.kind == "instruct" and card.trust_remote_code
 
 
+# A local tokenizer's own template (Axolotl: tokenizer_default) decides LLaMA-Factory's template when it writes a
+# format ftgen recognises: e.g. a Llama-3-vocabulary fine-tune that chats in ChatML (as Hermes 3 does).
+TEMPLATE_CASES = [
+    # (vocab, model_type, where the template is, its text, LLaMA-Factory template, noted)
+    (128256, "llama", "tokenizer_config", "{{'<|im_start|>' + m['role'] + '\\n'}}", "chatml", True),
+    (128256, "llama", "tokenizer_config", "{{'<|start_header_id|>' + m['role']}}", "llama3", False),
+    (1000, "llama", "jinja", "<|start_header_id|>{{ m }}<|eot_id|>", "llama3", True),
+    (1000, "llama", "chat_template_json", "[INST] {{ m }} [/INST]", "mistral", True),
+    (1000, "llama", "named", "[INST] <<SYS>>{{ s }}<</SYS>> {{ m }} [/INST]", "llama2", True),
+    (1000, "qwen2", "tokenizer_config", "<|im_start|>{{ m }}<|im_end|>", "qwen", False),
+    (1000, "gemma2", "tokenizer_config", "<|user|>{{ m }}<|end|>\n<|assistant|>", "phi", True),
+    (1000, "llama", "tokenizer_config", "User: {{ m }}\nAssistant:", "default", False),  # not recognised
+]
+
+
+@pytest.mark.parametrize(("vocab", "model_type", "where", "text", "lf", "noted"), TEMPLATE_CASES)
+def test_local_tokenizer_template_decides_llamafactory_template(tmp_path, vocab, model_type, where, text, lf, noted):
+    config = {**TINY_LLAMA, "vocab_size": vocab, "model_type": model_type}
+    path = _model_dir(tmp_path, "m", config)
+    if where == "jinja":
+        (path / "chat_template.jinja").write_text(text)
+    elif where == "chat_template_json":
+        (path / "chat_template.json").write_text(json.dumps({"chat_template": text}))
+    elif where == "named":
+        named = [{"name": "default", "template": text}, {"name": "tool_use", "template": "{{ tools }}"}]
+        (path / "tokenizer_config.json").write_text(json.dumps({"chat_template": named}))
+    else:
+        (path / "tokenizer_config.json").write_text(json.dumps({"chat_template": text}))
+    card = lookup_model(str(path), tmp_path, "spec.yaml")
+    assert card.axolotl_chat_template == "tokenizer_default" and card.chat
+    assert card.llamafactory_template == lf
+    notes = [n for n in card.notes if "chat template" in n]
+    assert bool(notes) == noted
+    if noted:
+        assert f"`{lf}`" in notes[0]
+
+
+def test_local_tokenizer_without_template_keeps_the_family_pick(tmp_path):
+    path = _model_dir(tmp_path, "m", {**TINY_LLAMA, "vocab_size": 128256}, {"bos_token": "<s>"})
+    card = lookup_model(str(path), tmp_path, "spec.yaml")
+    assert (card.axolotl_chat_template, card.llamafactory_template, card.notes) == ("llama3", "llama3", ())
+
+
 def test_local_multimodal_text_config(tmp_path):
     text = {k: v for k, v in TINY_LLAMA.items() if k != "model_type"} | {"head_dim": 32, "model_type": "gemma3_text"}
     _model_dir(tmp_path, "g3", {"model_type": "gemma3", "text_config": text})
