@@ -570,21 +570,28 @@ _RECOGNISED = (
 )
 
 
-def lf_template_for_tokenizer(family_pick: str, chat_template: str) -> tuple[str, str | None]:
-    """The LLaMA-Factory template that writes the turns a tokenizer's own chat template writes, and a note when it
-    is not `family_pick` (what the architecture alone gets). A template whose format ftgen does not recognise
-    leaves the family's pick."""
-    mark = _LF_TURN_MARK.get(family_pick)
-    if mark is not None and mark in chat_template:
-        return family_pick, None
+CHAT_FORMATS = frozenset(name for _, name in _RECOGNISED) | {"other", "none"}
+
+
+def chat_format(chat_template: str) -> str:
+    """The LLaMA-Factory template that writes the turns a tokenizer's chat template writes, or "other"."""
     for marks, name in _RECOGNISED:
         if all(m in chat_template for m in marks):
-            return name, (
-                f"the tokenizer's chat template writes {marks[0]} turns: LLaMA-Factory formats them with its "
-                f"`{name}` template (the architecture alone would get `{family_pick}`), as Axolotl's "
-                "tokenizer_default does"
-            )
-    return family_pick, None
+            return name
+    return "other"
+
+
+def lf_template_for_tokenizer(family_pick: str, fmt: str) -> tuple[str, str | None]:
+    """The LLaMA-Factory template for a tokenizer whose chat template writes `fmt` (chat_format(); "other": one
+    ftgen does not recognise, "none": no template), and a note when it is not `family_pick` (what the
+    architecture alone gets). A family pick that writes the same turns (qwen for ChatML) stays."""
+    mark = _LF_TURN_MARK.get(fmt)
+    if mark is None or _LF_TURN_MARK.get(family_pick) == mark:
+        return family_pick, None
+    return fmt, (
+        f"the tokenizer's chat template writes {mark} turns: LLaMA-Factory formats them with its `{fmt}` template "
+        f"(the architecture alone would get `{family_pick}`), as Axolotl's tokenizer_default does"
+    )
 
 
 # ------------------------------------------------------------------------------------------- config.json -> card

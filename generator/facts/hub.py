@@ -50,6 +50,43 @@ class Found:
     source: str  # cache | hub
     gated: bool | None = None  # None: not known (the cache does not say)
     where: str = ""  # the file or URL read
+    chat_format: str | None = None  # what the tokenizer's chat template writes (_arch.chat_format); None: not known
+
+
+# where a tokenizer keeps its chat template, in the order transformers prefers them
+TEMPLATE_FILES = ("chat_template.jinja", "chat_template.json", "tokenizer_config.json")
+
+
+def tokenizer_chat_template(folder: Path) -> str | bool | None:
+    """The chat template the tokenizer files in `folder` ship (named templates joined), False when they ship none,
+    None when `folder` holds none of those files."""
+    seen = False
+    for name in TEMPLATE_FILES:
+        path = folder / name
+        if not path.is_file():
+            continue
+        seen = True
+        try:
+            text = read_text(path, str(path), MAX_CONFIG_BYTES)[0]
+            value = text if name.endswith(".jinja") else json.loads(text).get("chat_template")
+        except (FtgenError, ValueError, AttributeError):
+            continue
+        if isinstance(value, list):  # named templates: [{"name": "default", "template": "..."}, ...]
+            value = "\n".join(
+                t["template"] for t in value if isinstance(t, dict) and isinstance(t.get("template"), str)
+            )
+        if isinstance(value, str) and value:
+            return value
+    return False if seen else None
+
+
+def _chat_format(folder: Path) -> str | None:
+    from ._arch import chat_format
+
+    template = tokenizer_chat_template(folder)
+    if template is None:
+        return None
+    return chat_format(template) if template else "none"
 
 
 class Miss(Exception):
@@ -86,11 +123,12 @@ def from_cache(repo_id: str, cache: Path | None = None) -> Found:
         text = read_text(path, str(path), max_bytes=MAX_CONFIG_BYTES)[0]
     except FtgenError as exc:
         raise Miss(exc.problems[0].render()) from None
-    return Found(repo_id, commit, _load_config(text, str(path)), "cache", None, str(path))
+    config = _load_config(text, str(path))
+    return Found(repo_id, commit, config, "cache", None, str(path), _chat_format(path.parent))
 
 
 def from_hub(repo_id: str) -> Found:
-    """Ask the hub (HF_ENDPOINT, HF_TOKEN honoured) for the model's current commit and its config.json only."""
+    """Ask the hub (HF_ENDPOINT, HF_TOKEN honoured) for the model's current commit, its config.json and the file holding its chat template."""
     reason = offline_reason()
     if reason:
         raise Miss(f"not asked: {reason} turns the hub off")
@@ -111,6 +149,7 @@ def from_hub(repo_id: str) -> Found:
             repo_id=canonical, filename="config.json", revision=commit, endpoint=url, cache_dir=hub_cache_dir()
         )
         text = read_text(path, str(path), max_bytes=MAX_CONFIG_BYTES)[0]
+        fmt = _hub_chat_format(info, canonical, commit, url, hf_hub_download)
     except Miss:
         raise
     except FtgenError as exc:
@@ -125,7 +164,25 @@ def from_hub(repo_id: str) -> Found:
         "hub",
         bool(gated),
         f"{url}/{canonical}",
+        fmt,
     )
+
+
+def _hub_chat_format(info, repo_id: str, commit: str, url: str, download) -> str | None:
+    """What the tokenizer's chat template writes, from the one file of the repo's listing that holds it (None
+    when the listing is not known or the file cannot be had: the lock then says nothing of it)."""
+    siblings = getattr(info, "siblings", None)
+    if siblings is None:
+        return None
+    files = {getattr(s, "rfilename", None) for s in siblings}
+    name = next((n for n in TEMPLATE_FILES if n in files), None)
+    if name is None:
+        return "none"
+    try:
+        path = download(repo_id=repo_id, filename=name, revision=commit, endpoint=url, cache_dir=hub_cache_dir())
+    except Exception:  # the template is a refinement: the model's facts stand without it
+        return None
+    return _chat_format(Path(path).parent)
 
 
 def _hub_error(exc: Exception, hf_errors, url: str, repo_id: str) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .._io import read_text
 from ..errors import FtgenError, Problem
-from ._arch import ArchError, lock_subset, parse
+from ._arch import CHAT_FORMATS, ArchError, lock_subset, parse
 from .hub import is_repo_id
 
 LOCK_VERSION = 1
@@ -44,15 +44,21 @@ class LockEntry:
     resolved_from: str  # cache | hub
     config: dict
     gated: bool | None = None
+    # what the tokenizer's chat template writes (_arch.chat_format: a template name, other, none); None: not read
+    # (a lock written before ftgen read it, or a hub listing that did not say); written only when known
+    chat_format: str | None = None
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "id": self.id,
             "revision": self.revision,
             "resolved_from": self.resolved_from,
             "gated": self.gated,
-            "config": lock_subset(self.config),
         }
+        if self.chat_format is not None:
+            out["chat_format"] = self.chat_format
+        out["config"] = lock_subset(self.config)
+        return out
 
 
 @dataclass(frozen=True)
@@ -121,6 +127,9 @@ def read(path: Path) -> dict[str, LockEntry] | None:
             )
         if raw.get("gated") not in (True, False, None):
             problems.append(Problem(file, f"{key}.gated", "must be true, false or null", raw.get("gated")))
+        if raw.get("chat_format") is not None and raw["chat_format"] not in CHAT_FORMATS:
+            allowed = ", ".join(sorted(CHAT_FORMATS))
+            problems.append(Problem(file, f"{key}.chat_format", "unknown chat format", raw["chat_format"], allowed))
         if not isinstance(config, dict):
             problems.append(Problem(file, f"{key}.config", "must be a mapping", type(config).__name__, fix))
             continue
@@ -131,7 +140,9 @@ def read(path: Path) -> dict[str, LockEntry] | None:
             problems.append(Problem(file, where, str(exc), exc.found, exc.allowed or fix))
             continue
         if not problems:
-            out[requested] = LockEntry(requested, raw["id"], revision, raw["resolved_from"], config, raw.get("gated"))
+            out[requested] = LockEntry(
+                requested, raw["id"], revision, raw["resolved_from"], config, raw.get("gated"), raw.get("chat_format")
+            )
     if problems:
         raise FtgenError(problems)
     return out

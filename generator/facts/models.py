@@ -2,7 +2,7 @@
 
 The order (first that answers wins): a local directory holding config.json (relative to the spec, as transformers
 resolves it); the spec's `model_config` standing in for a hub id; the catalog (catalog/models.yaml, ids and
-aliases); the spec's lock file; the Hugging Face cache (refs/main's snapshot); the hub (config.json only). What
+aliases); the spec's lock file; the Hugging Face cache (refs/main's snapshot); the hub (config.json and the tokenizer's chat template). What
 the cache or the hub answered becomes a lock entry and the card is read from that entry, so the build that
 writes the lock and every later build from it give the same files.
 """
@@ -23,6 +23,7 @@ from ._arch import (
     Dims,
     Layout,
     _Config,
+    chat_format,
     decoder_params,
     lf_template_for_tokenizer,
     parse,
@@ -155,7 +156,7 @@ def resolve_model(
         except hub.Miss as exc:
             tried.append(str(exc))
             continue
-        entry = LockEntry(ref, found.id, found.revision, found.source, found.config, found.gated)
+        entry = LockEntry(ref, found.id, found.revision, found.source, found.config, found.gated, found.chat_format)
         try:
             card = _from_entry(entry, lock)
         except FtgenError as exc:  # name where the config came from
@@ -198,10 +199,10 @@ def _unknown(ref: str, file: str, key: str, line, tried: list[str], *, frozen: b
 
 
 def _card(
-    ref_id: str, config: dict, file: str, key: str, *, source: str, name: str, tokenizer_template: str | bool | None
+    ref_id: str, config: dict, file: str, key: str, *, source: str, name: str, chat_format: str | None
 ) -> ModelCard:
-    """A ModelCard from a config.json dict; FtgenError naming `file` and the config key at fault. tokenizer_template:
-    the tokenizer's own chat template (its text; False: none; None: not known)."""
+    """A ModelCard from a config.json dict; FtgenError naming `file` and the config key at fault. chat_format: what
+    the tokenizer's own chat template writes (_arch.chat_format; "none": it ships none; None: not known)."""
     try:
         p = parse(config)
     except ArchError as exc:
@@ -211,12 +212,12 @@ def _card(
     d = p.dims
     ax, lf = templates(p.model_type, d.vocab, name)
     notes = p.notes
-    if isinstance(tokenizer_template, str):
-        ax = "tokenizer_default"
-        lf, note = lf_template_for_tokenizer(lf, tokenizer_template)
-        notes += (note,) if note else ()
-    elif tokenizer_template is None:  # not known (the hub's config.json only): the tokenizer's, else ftgen's pick
+    if chat_format is None:  # not known (an old lock, a cache holding config.json only): the tokenizer's, else ftgen's pick
         ax = f"tokenizer_default_fallback_{ax}"
+    elif chat_format != "none":
+        ax = "tokenizer_default"
+        lf, note = lf_template_for_tokenizer(lf, chat_format)
+        notes += (note,) if note else ()
     return ModelCard(
         id=ref_id,
         family=p.family,
@@ -274,7 +275,7 @@ def _from_local(ref: str, path: Path, file: str, key: str) -> ModelCard:
         )
     config = _read_config(cfg_path, file, key, ref)
     try:
-        card = _card(ref, config, file, "", source="local", name=path.name, tokenizer_template=_chat_template(path))
+        card = _card(ref, config, file, "", source="local", name=path.name, chat_format=_local_chat_format(path))
     except FtgenError as exc:
         raise FtgenError([_in_config(p, cfg_path, key) for p in exc.problems]) from None
     return replace(card, local_dir=str(path.resolve()))
@@ -309,7 +310,7 @@ def _from_model_config(
         path = path / "config.json"
     config = _read_config(path, file, "model_config", model_config)
     try:
-        return _card(model_id, config, file, "", source="model_config", name=model_id, tokenizer_template=None)
+        return _card(model_id, config, file, "", source="model_config", name=model_id, chat_format=None)
     except FtgenError as exc:
         raise FtgenError([_in_config(p, path, "model_config") for p in exc.problems]) from None
 
@@ -324,7 +325,7 @@ def _from_entry(entry: LockEntry, lock: Path | None) -> ModelCard:
         f"models.{entry.requested}.config",
         source="lock",
         name=entry.id.split("/")[-1],
-        tokenizer_template=None,
+        chat_format=entry.chat_format,
     )
     return replace(
         card,
@@ -335,30 +336,10 @@ def _from_entry(entry: LockEntry, lock: Path | None) -> ModelCard:
     )
 
 
-def _chat_template(path: Path) -> str | bool:
-    """The chat template the tokenizer ships (chat_template.jinja, chat_template.json or tokenizer_config.json; named
-    templates joined), or False when it ships none."""
-    jinja = path / "chat_template.jinja"
-    if jinja.is_file():
-        try:
-            return read_text(jinja, str(jinja), _MAX_CONFIG_BYTES)[0] or False
-        except FtgenError:
-            return False
-    for name in ("chat_template.json", "tokenizer_config.json"):
-        file = path / name
-        if not file.is_file():
-            continue
-        try:
-            value = json.loads(read_text(file, str(file), _MAX_CONFIG_BYTES)[0]).get("chat_template")
-        except (FtgenError, ValueError, AttributeError):
-            continue
-        if isinstance(value, list):  # named templates: [{"name": "default", "template": "..."}, ...]
-            value = "\n".join(
-                t.get("template", "") for t in value if isinstance(t, dict) and isinstance(t.get("template"), str)
-            )
-        if isinstance(value, str) and value:
-            return value
-    return False
+def _local_chat_format(path: Path) -> str:
+    """What the chat template a local model's tokenizer ships writes ("none" when it ships none)."""
+    template = hub.tokenizer_chat_template(path)
+    return chat_format(template) if template else "none"
 
 
 def _looks_instruct(name: str) -> bool:

@@ -47,9 +47,10 @@ class ModelCard:
 
     @property
     def chat(self) -> bool:
-        """Whether the model formats prompts with a chat template: an instruct / chat model, or a local model
-        whose tokenizer ships one."""
-        return self.kind == "instruct" or (self.source == "local" and self.axolotl_chat_template == "tokenizer_default")
+        """Whether the model formats prompts with a chat template: an instruct / chat model, or a local or locked
+        hub model whose tokenizer ships one (axolotl_chat_template is then tokenizer_default)."""
+        shipped = self.source in ("local", "lock") and self.axolotl_chat_template == "tokenizer_default"
+        return self.kind == "instruct" or shipped
 
     @property
     def dim_head(self) -> int:

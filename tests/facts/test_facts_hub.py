@@ -267,3 +267,76 @@ def test_an_architecture_without_a_row_is_built_with_a_warning(tmp_path):
     [finding] = [f for f in b.plan.findings if f.rule == "FT190"]
     assert finding.severity == "warning" and "sized as a Llama-style decoder" in finding.message
     assert json.loads(b.files["plan.json"])["facts"]["model"]["notes"] == [finding.message]
+
+
+# A hub fine-tune whose tokenizer chats in another format than its architecture's (OpenHermes 2.5: Mistral
+# weights, ChatML turns): the lock records what the tokenizer's chat template writes, and both frameworks follow it.
+CHATML = "{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\n' + m['content'] + '<|im_end|>\n' }}{% endfor %}"
+HERMES = "teknium/OpenHermes-2.5-Mistral-7B"
+
+
+@pytest.fixture
+def chatml_hub(tmp_path, monkeypatch):
+    root = tmp_path / "hub-root"
+    folder = root / "models" / HERMES
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps(MODELS["mistralai/Mistral-7B-v0.1"]["config"]))
+    (folder / "tokenizer_config.json").write_text(json.dumps({"eos_token": "<|im_end|>", "chat_template": CHATML}))
+    with FakeHub(root) as server:
+        monkeypatch.setenv("HF_ENDPOINT", server.url)
+        monkeypatch.delenv("HF_HUB_OFFLINE")
+        monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+        yield server
+
+
+def test_the_lock_records_the_tokenizers_chat_format_and_both_frameworks_follow_it(chatml_hub, monkeypatch, tmp_path):
+    found = hub.from_hub(HERMES)
+    assert found.chat_format == "chatml"
+    files = {p.split("/resolve/")[1].split("/", 1)[1] for p in chatml_hub.paths() if "/resolve/" in p}
+    assert files == {"config.json", "tokenizer_config.json"}  # the one file that holds the template, no weights
+    spec = write_spec(tmp_path / "specs", "hermes", HERMES)
+    b = build_file(spec, tmp_path / "out")
+    assert json.loads(b.facts.lock.text)["models"][HERMES]["chat_format"] == "chatml"
+    card = b.facts.model
+    assert (card.axolotl_chat_template, card.llamafactory_template) == ("tokenizer_default", "chatml")
+    assert any("`chatml` template (the architecture alone would get `mistral`)" in n for n in card.notes)
+    # the committed lock rebuilds the same configs with neither the hub nor the cache
+    write_all(b.out_dir, b.files)
+    b.facts.lock.path.write_text(b.facts.lock.text)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "empty-home"))
+    again = build_file(spec, tmp_path / "out", frozen=True)
+    assert again.files == b.files and compare(again).clean
+    ax = yaml.safe_load((b.out_dir / "axolotl.yaml").read_text())
+    lf = yaml.safe_load((b.out_dir / "llamafactory.yaml").read_text())
+    assert (ax["chat_template"], lf["template"]) == ("tokenizer_default", "chatml")
+
+
+def test_a_repo_without_tokenizer_files_locks_none_and_downloads_nothing_more(fake_hub):
+    found = hub.from_hub("mistralai/Mistral-7B-v0.1")
+    assert found.chat_format == "none"
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        ({}, None),  # the cache holds config.json only: not known
+        ({"tokenizer_config.json": json.dumps({"bos_token": "<s>"})}, "none"),
+        ({"tokenizer_config.json": json.dumps({"chat_template": CHATML})}, "chatml"),
+        ({"chat_template.jinja": "[INST] {{ m }} [/INST]", "tokenizer_config.json": "{}"}, "mistral"),
+        ({"tokenizer_config.json": json.dumps({"chat_template": "User: {{ m }}"})}, "other"),
+    ],
+)
+def test_the_cache_says_what_the_tokenizer_writes_when_it_holds_the_file(files, expected, tmp_path, monkeypatch):
+    cache = lay_out_cache(tmp_path / "hub", {HERMES: MODELS["mistralai/Mistral-7B-v0.1"]["config"]})
+    snap = cache / ("models--" + HERMES.replace("/", "--")) / "snapshots" / commit_of(HERMES)
+    for name, text in files.items():
+        (snap / name).write_text(text)
+    found = hub.from_cache(HERMES, cache)
+    assert found.chat_format == expected
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    card = lookup_model(HERMES, tmp_path, "spec.yaml")
+    want_ax = {None: "tokenizer_default_fallback_mistral_v1", "none": "mistral_v1"}.get(expected, "tokenizer_default")
+    assert card.axolotl_chat_template == want_ax
+    assert card.llamafactory_template == {"chatml": "chatml"}.get(expected, "mistral")

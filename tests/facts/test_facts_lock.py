@@ -99,6 +99,7 @@ def test_a_new_base_model_replaces_the_lock_entry(cli, cache, tmp_path):
         (lambda d: _entry(d, revision="main"), f"models.{MISTRAL}.revision", "not a commit hash"),
         (lambda d: _entry(d, resolved_from="laptop"), f"models.{MISTRAL}.resolved_from", "unknown source"),
         (lambda d: _entry(d, id="../../etc/passwd"), f"models.{MISTRAL}.id", "not a hub model id"),
+        (lambda d: _entry(d, chat_format="vicuna"), f"models.{MISTRAL}.chat_format", "unknown chat format"),
         (
             lambda d: _entry(d, config={**d["models"][MISTRAL]["config"], "hidden_size": -1}),
             f"models.{MISTRAL}.config.hidden_size",
@@ -195,3 +196,15 @@ def test_model_config_errors(base_model, model_config, key, message, tmp_path):
     with pytest.raises(FtgenError) as err:
         build_file(spec, tmp_path / "out")
     assert any(p.key == key and message in p.message for p in err.value.problems), err.value.problems
+
+
+def test_a_lock_without_chat_format_rebuilds_unchanged(cache, tmp_path):
+    """Locks written before ftgen read the tokenizer (and caches holding config.json only) carry no chat_format:
+    the rebuild keeps the fallback template and rewrites no lock."""
+    spec = write_spec(tmp_path, "bot", MISTRAL)
+    b = build_file(spec, tmp_path / "out")
+    assert "chat_format" not in json.loads(b.facts.lock.text)["models"][MISTRAL]
+    b.facts.lock.path.write_text(b.facts.lock.text)
+    again = build_file(spec, tmp_path / "out")
+    assert again.facts.lock.current() and not again.facts.lock.fresh
+    assert again.facts.model.axolotl_chat_template.startswith("tokenizer_default_fallback_")

@@ -21,6 +21,7 @@ import yaml
 from _fake_hub import FakeHub
 
 from generator import envs
+from generator.facts.hub import TEMPLATE_FILES
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "examples" / "data"
@@ -80,8 +81,10 @@ def test_build_resolves_from_the_hub_and_run_downloads_through_the_framework(fra
         assert f"locked {MODEL} at {repo.sha[:12]} (from the hub)" in " ".join(built.stdout.split())
         lock = json.loads((tmp_path / f"hub-{framework}.lock.json").read_text())["models"][MODEL]
         assert (lock["revision"], lock["resolved_from"]) == (repo.sha, "hub")
-        # the build asked for config.json only
-        assert {p for p in hub.paths() if "/resolve/" in p} == {f"/{MODEL}/resolve/{repo.sha}/config.json"}
+        # the build asked for config.json and the one tokenizer file that holds the chat template, no weights
+        asked = {p.rsplit("/", 1)[1] for p in hub.paths() if "/resolve/" in p}
+        assert "config.json" in asked and len(asked) == 2 and asked - {"config.json"} <= set(TEMPLATE_FILES), asked
+        assert lock["chat_format"] == "other"  # the tiny tokenizer's "User: ... Assistant:" template
         out_dir = tmp_path / "outputs" / f"hub-{framework}"
         config = yaml.safe_load((out_dir / f"{framework}.yaml").read_text())
         assert config["base_model" if framework == "axolotl" else "model_name_or_path"] == MODEL
