@@ -212,7 +212,8 @@ def _card(
     d = p.dims
     ax, lf = templates(p.model_type, d.vocab, name)
     notes = p.notes
-    if chat_format is None:  # not known (an old lock, a cache holding config.json only): the tokenizer's, else ftgen's pick
+    # chat_format not known (an old lock, a cache holding config.json only): the tokenizer's, else ftgen's pick
+    if chat_format is None:
         ax = f"tokenizer_default_fallback_{ax}"
     elif chat_format != "none":
         ax = "tokenizer_default"
