@@ -84,6 +84,12 @@ def test_build_and_run(framework, method, task, tiny_model_prefs, tmp_path, cli)
     assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3, f"training loss did not go down: {losses}"
     for key in ("versions", "env_python", "config_sha256", "spec_sha256", "datasets", "started_at", "finished_at"):
         assert rec[key], key
+    # the measured peak beside the plan's estimate (on CPU: the trainer's peak RSS; on GPU the hook's per-rank peaks)
+    plan = json.loads((out_dir / "plan.json").read_text())
+    memory = rec["memory"]
+    assert memory["source"] == "cpu_rss" and memory["measured_gb"] == memory["peak_rss_gb"] > 0.1, memory
+    assert memory["estimate_gb"] == plan["memory"]["total_gb"]
+    assert memory["ratio"] == round(memory["measured_gb"] / memory["estimate_gb"], 3)
     assert (run_dir / "loss.png").is_file()
     model_dir = run_dir / "model"
     weights = "adapter_model.safetensors" if method != "full" else "model.safetensors"
