@@ -20,6 +20,7 @@ from pathlib import Path
 
 from .. import _io
 from ..errors import Exit, FtgenError, Problem
+from ..tracking import Tracking
 from .record import Derived, RunRecord, new_run_dir, now
 
 STATE_FILE = "slurm-state.json"
@@ -141,7 +142,8 @@ def submit(
         record.started_at, record.finished_at = now(), None
         record.exit_code = record.signal = record.note = None
     run_dir = Path(record.path)
-    cfg = _write_config(prep, record, resume_from)
+    tracked = Tracking.from_dict(prep.plan.get("tracking"))
+    cfg = _write_config(prep, record, resume_from, tracked)
     shutil.copyfile(prep.out_dir / "launch.sh", run_dir / "launch.sh")
     os.chmod(run_dir / "launch.sh", 0o755)
     shutil.copyfile(prep.config_path, run_dir / f"source-{prep.config_path.name}")
@@ -179,6 +181,9 @@ def submit(
     record.save()
     if hold:
         return record
+    if tracked is not None:  # the tracker run opens here, at submission, as `ftgen run` opens it before training
+        job_env.update(_job_tracker_env(tracked, record, prep, resume_run is not None))
+        record.save()
     job_id = _sbatch([sbatch, *argv[1:]], prep.out_dir.resolve(), job_env)
     sched = dict(record.scheduler, job_id=job_id, state="PENDING", eval_job_id=None, cancel_requested_at=None)
     sched["job_name"] = _job_name(sbatch_file)
@@ -210,15 +215,43 @@ def submit_eval(record: RunRecord, job_id: str, env_root: Path | None, job_env: 
     record.save()
 
 
-def _write_config(prep, record: RunRecord, resume_from: str | None) -> dict:
-    """The run's config (output_dir = runs/<id>/model, resuming from `resume_from`), as config.yaml and under the
-    framework's file name, which the run's copy of launch.sh reads."""
+def _job_tracker_env(tracked: Tracking, record: RunRecord, prep, resumed: bool) -> dict[str, str]:
+    """The trainer job's tracker variables: the tracker run opened now (or, for --resume, the one the first attempt
+    opened), as a local `ftgen run` gives them; an unreachable tracker stops the submission here."""
+    from . import _open_tracker, _tracker_env
+
+    env = tracked.env(prep.out_dir.resolve(), run_name=record.run_id)
+    if resumed and record.tracker:
+        record.tracker = {k: v for k, v in record.tracker.items() if k != "closed_at"}  # it runs again
+        return {**env, **_tracker_env(record)}
+    return {**env, **_open_tracker(tracked, record, prep, Path(record.path))}
+
+
+def close_tracker(record: RunRecord) -> None:
+    """Eval-set scores and the final status into the tracker run, once: by the eval job after the evaluation, or
+    by the refresh that finds the training ended when no eval job follows it."""
+    from . import _close_tracker
+
+    link = record.tracker if isinstance(record.tracker, dict) else {}
+    if not link or link.get("closed_at"):
+        return
+    _close_tracker(record)
+    record.tracker = {**record.tracker, "closed_at": now()}
+    record.save()
+
+
+def _write_config(prep, record: RunRecord, resume_from: str | None, tracked: Tracking | None = None) -> dict:
+    """The run's config (output_dir = runs/<id>/model, resuming from `resume_from`; the tracker's run name and
+    store as `ftgen run` sets them), as config.yaml and under the framework's file name, which the run's copy of
+    launch.sh reads."""
     from ..render._yamlsafe import yaml_document
     from ..write import atomic_write
-    from . import run_config
+    from . import _tracked_config, run_config
 
     run_dir = Path(record.path)
     cfg = run_config(prep, run_dir, resume_from)
+    if tracked is not None:
+        cfg = _tracked_config(prep, cfg, tracked, record.run_id)
     text = (
         f"# {prep.framework} config for run {record.run_id}: {prep.config_path.name} with output_dir and local paths "
         "resolved by `ftgen run --launcher slurm`"
@@ -267,7 +300,7 @@ def requeued(run_dir: str) -> int:
         record.status, record.started_at, record.finished_at = "running", now(), None
         record.exit_code = record.signal = None
         record.note = f"{why}; resuming from {Path(resume_from).name if resume_from else 'the start'}"
-        _write_config(prep, record, resume_from)
+        _write_config(prep, record, resume_from, Tracking.from_dict(prep.plan.get("tracking")))
         record.save()
         print(f"ftgen: requeued run {record.run_id}: {record.note}", file=sys.stderr)
     except (FtgenError, OSError, ValueError) as exc:
@@ -302,8 +335,10 @@ def eval_job(run_dir: str, env_root: str | None = None) -> int:
         record = RunRecord.load(run_dir)
         record.eval = {"error": exc.render(), "evaluated_at": now()}
         record.save()
+        close_tracker(record)
         print(exc.render(), file=sys.stderr)
         return 1
+    close_tracker(RunRecord.load(run_dir))
     return 0
 
 
@@ -440,6 +475,8 @@ def refresh(record: RunRecord) -> bool:
         except Exception as exc:  # a broken output folder must not lose the run's status
             record.note = f"{record.note}; collecting metrics failed: {type(exc).__name__}: {exc}"
     record.save()
+    if derived.status in ENDED and (derived.status != "succeeded" or not sched.get("eval_job_id")):
+        close_tracker(record)  # no eval job will: it runs only after a successful training
     return True
 
 

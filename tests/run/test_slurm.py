@@ -182,3 +182,32 @@ def test_squeue_that_cannot_reach_the_controller_leaves_the_recorded_status(tmp_
         assert (d.status, d.stale) == ("queued", False), d
         assert "Unable to contact slurm controller" in d.note
         assert refresh(r) is False and RunRecord.load(r.dir).status == "queued"
+
+
+@pytest.mark.parametrize(
+    ("state", "eval_job", "closed"),
+    [
+        ({"state": "succeeded", "exit_code": 0}, "13", False),  # the eval job closes it after scoring
+        ({"state": "succeeded", "exit_code": 0}, None, True),  # no eval job: the refresh that sees the end
+        ({"state": "failed", "exit_code": 3}, "13", True),  # the eval job never runs after a failed training
+        ({"state": "running", "exit_code": None}, None, False),  # still training
+    ],
+)
+def test_refresh_closes_the_tracker_run_once_when_no_eval_job_will(
+    tmp_path, squeue, monkeypatch, state, eval_job, closed
+):
+    from generator.run import slurm
+
+    calls = []
+    monkeypatch.setattr("generator.run._close_tracker", lambda record: calls.append(record.status))
+    r = _record(tmp_path, eval_job_id=eval_job)
+    r.tracker = {"mlflow": {"run_id": "abc", "tracking_uri": "sqlite:///x.db", "experiment_id": "1"}}
+    r.save()
+    squeue("RUNNING|None\n" if state["state"] == "running" else "")
+    (r.dir / "slurm-state.json").write_text(json.dumps({**state, "job_id": "12", "at": "2026-01-01T00:00:00Z"}))
+    refresh(r)
+    saved = RunRecord.load(r.dir)
+    assert bool(saved.tracker.get("closed_at")) == closed and calls == ([state["state"]] if closed else [])
+    slurm.close_tracker(saved)  # the eval job's close, or a second one after the refresh's: one close in all
+    slurm.close_tracker(RunRecord.load(r.dir))
+    assert len(calls) == 1

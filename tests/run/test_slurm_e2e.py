@@ -30,7 +30,7 @@ def build(slurm, lf_tiny_model, tmp_path_factory, ftgen):
     tmp = tmp_path_factory.mktemp("slurm")
     model = lf_tiny_model
 
-    def make(name: str, steps: int, save_steps: int) -> Path:
+    def make(name: str, steps: int, save_steps: int, tracking: dict | None = None) -> Path:
         spec = {
             "name": name,
             "base_model": str(model),
@@ -49,6 +49,8 @@ def build(slurm, lf_tiny_model, tmp_path_factory, ftgen):
                 "micro_batch_size": 4,
             },
         }
+        if tracking:
+            spec["tracking"] = tracking
         path = tmp / f"{name}.yaml"
         path.write_text(yaml.safe_dump(spec, sort_keys=False))
         done = ftgen("build", str(path), "--out", str(tmp / "outputs"))
@@ -71,7 +73,7 @@ def _run_dir(out: Path) -> Path:
 
 
 def test_slurm_run_is_recorded_collected_and_scored(build, ftgen):
-    out = build("slurm-ok", steps=16, save_steps=8)
+    out = build("slurm-ok", steps=16, save_steps=8, tracking={"backend": "mlflow", "project": "ftgen-slurm"})
     started = time.monotonic()
     done = ftgen("run", str(out), "--launcher", "slurm", "--wait", "--quiet")
     print(f"slurm run --wait: {time.monotonic() - started:.1f} s")
@@ -90,6 +92,21 @@ def test_slurm_run_is_recorded_collected_and_scored(build, ftgen):
     assert set(ev["summary"]["base"]) == set(ev["summary"]["fine-tuned"]) and ev["summary"]["base"]
     listed = ftgen("runs", str(out), "--json")
     assert listed.returncode == 0 and '"succeeded"' in listed.stdout
+
+    # the tracker run ftgen opened at submission holds the trainer's loss (logged on the node), ftgen's plan facts
+    # and the eval job's scores, and is closed once
+    mlflow = pytest.importorskip("mlflow")
+    link = rec["tracker"]["mlflow"]
+    assert rec["tracker"]["closed_at"]
+    client = mlflow.tracking.MlflowClient(tracking_uri=link["tracking_uri"])
+    run = client.get_run(link["run_id"])
+    assert client.get_experiment(run.info.experiment_id).name == "ftgen-slurm"
+    assert run.info.status == "FINISHED"
+    assert client.get_metric_history(run.info.run_id, "loss"), sorted(run.data.metrics)
+    assert run.data.params["ftgen.plan.max_steps"] == "16" and "ftgen.memory_estimate_gb" in run.data.metrics
+    for side in ("base", "fine-tuned"):
+        assert run.data.metrics[f"eval.{side}.exact_match"] == ev["summary"][side]["exact_match"]
+    assert [r.info.run_id for r in client.search_runs([run.info.experiment_id])] == [run.info.run_id]
 
 
 def _wait_for(check, timeout: float, what: str):
