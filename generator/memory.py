@@ -111,8 +111,8 @@ GATHERED_UNITS = 2
 #: measured / estimate - 1 over benchmarks/data/measured.yaml (like with like: the estimate's
 #: allocated part against max_memory_allocated, its total against nvidia-smi), as printed by
 #: `python benchmarks/memory_published.py` ("band, one GPU" / "band, several GPUs"). Runs on several
-#: GPUs spread wider, mostly below the estimate (the recompute counted on top of the logits: activations_bytes). Two sources:
-#: fms-acceleration (A100-80GB, 40 figures) and Answer.AI fsdp_qlora (2x RTX 3090/4090, 13 figures).
+#: GPUs spread wider, mostly below the estimate (the recompute counted on top of the logits:
+#: activations_bytes). Two sources: fms-acceleration (A100-80GB, 40 figures) and Answer.AI fsdp_qlora (2x RTX 3090/4090, 13 figures).
 #: PLAN.md and `ftgen estimate` show the band; the fit margin follows from its top.
 ERROR_BANDS = {"one_gpu": (-0.01, 0.11), "several_gpus": (-0.15, 0.11)}
 

@@ -80,7 +80,9 @@ def tokenizer_chat_template(folder: Path) -> str | bool | None:
     return False if seen else None
 
 
-def _chat_format(folder: Path) -> str | None:
+def folder_chat_format(folder: Path) -> str | None:
+    """What the chat template the tokenizer files in `folder` ship writes (_arch.chat_format; "none": they ship
+    none), None when `folder` holds none of those files."""
     from ._arch import chat_format
 
     template = tokenizer_chat_template(folder)
@@ -124,11 +126,12 @@ def from_cache(repo_id: str, cache: Path | None = None) -> Found:
     except FtgenError as exc:
         raise Miss(exc.problems[0].render()) from None
     config = _load_config(text, str(path))
-    return Found(repo_id, commit, config, "cache", None, str(path), _chat_format(path.parent))
+    return Found(repo_id, commit, config, "cache", None, str(path), folder_chat_format(path.parent))
 
 
 def from_hub(repo_id: str) -> Found:
-    """Ask the hub (HF_ENDPOINT, HF_TOKEN honoured) for the model's current commit, its config.json and the file holding its chat template."""
+    """Ask the hub (HF_ENDPOINT, HF_TOKEN honoured) for the model's current commit, its config.json and the one
+    tokenizer file that holds its chat template (no weights)."""
     reason = offline_reason()
     if reason:
         raise Miss(f"not asked: {reason} turns the hub off")
@@ -182,7 +185,7 @@ def _hub_chat_format(info, repo_id: str, commit: str, url: str, download) -> str
         path = download(repo_id=repo_id, filename=name, revision=commit, endpoint=url, cache_dir=hub_cache_dir())
     except Exception:  # the template is a refinement: the model's facts stand without it
         return None
-    return _chat_format(Path(path).parent)
+    return folder_chat_format(Path(path).parent)
 
 
 def _hub_error(exc: Exception, hf_errors, url: str, repo_id: str) -> str:

@@ -2,9 +2,9 @@
 
 The order (first that answers wins): a local directory holding config.json (relative to the spec, as transformers
 resolves it); the spec's `model_config` standing in for a hub id; the catalog (catalog/models.yaml, ids and
-aliases); the spec's lock file; the Hugging Face cache (refs/main's snapshot); the hub (config.json and the tokenizer's chat template). What
-the cache or the hub answered becomes a lock entry and the card is read from that entry, so the build that
-writes the lock and every later build from it give the same files.
+aliases); the spec's lock file; the Hugging Face cache (refs/main's snapshot); the hub (config.json and the
+tokenizer's chat template). What the cache or the hub answered becomes a lock entry and the card is read from that
+entry, so the build that writes the lock and every later build from it give the same files.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from ._arch import (
     Dims,
     Layout,
     _Config,
-    chat_format,
     decoder_params,
     lf_template_for_tokenizer,
     parse,
@@ -338,9 +337,9 @@ def _from_entry(entry: LockEntry, lock: Path | None) -> ModelCard:
 
 
 def _local_chat_format(path: Path) -> str:
-    """What the chat template a local model's tokenizer ships writes ("none" when it ships none)."""
-    template = hub.tokenizer_chat_template(path)
-    return chat_format(template) if template else "none"
+    """What the chat template a local model's tokenizer ships writes ("none" when it ships none or has no
+    tokenizer files)."""
+    return hub.folder_chat_format(path) or "none"
 
 
 def _looks_instruct(name: str) -> bool:
