@@ -9,9 +9,12 @@ from pathlib import Path
 
 import click
 
-from . import __version__
-from ._cli_common import EXIT_CODES, Column, FrameworkChoice, err, escape, handle_errors, listing, out
-from .errors import Exit, FtgenError, Problem
+from . import __version__, _classcache
+
+_classcache.install()  # before the first record class: ftgen's own modules below define them
+
+from ._cli_common import EXIT_CODES, Column, FrameworkChoice, err, escape, handle_errors, listing, out  # noqa: E402
+from .errors import Exit, FtgenError, Problem  # noqa: E402
 
 # Commands that generator/commands/*.py define, by name -> module: `ftgen lint` imports only commands/review.py.
 # A command missing here still works (every module is imported to find it), only its start is slower.
