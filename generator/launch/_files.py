@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from functools import cache
 
 import jinja2
@@ -26,21 +28,30 @@ CLUSTER_FILES = ("slurm.sbatch", "sky.yaml", "pytorchjob.yaml")
 EXECUTABLE = frozenset({"launch.sh"})
 
 
+# launch.sh's case for each framework is a template its framework module holds (Framework.launch_sh), loaded by
+# name like the files under templates/ so that the jinja2 bytecode cache keeps it compiled: name -> text. The name
+# carries a digest of the text, so a framework registered anew with other text gets a template of its own.
+_ARMS: dict[str, str] = {}
+
+
+def _arm_source(name: str) -> tuple[str, None, Callable[[], bool]] | None:
+    text = _ARMS.get(name)
+    return None if text is None else (text, None, lambda: True)
+
+
 @cache
 def _env() -> jinja2.Environment:
     env = environment({"q": shell_word, "y": yaml_value, "name": job_name, "comment": comment, "sbatch": sbatch_value})
+    env.loader = jinja2.ChoiceLoader([env.loader, jinja2.FunctionLoader(_arm_source)])
     env.globals["launch_arm"] = _launch_arm
     return env
 
 
-@cache
-def _arm_template(text: str) -> jinja2.Template:
-    return _env().from_string(text)
-
-
 def _launch_arm(fw, ctx: LaunchContext) -> str:
     """launch.sh's case for one framework, from the framework module's `launch_sh` template."""
-    return _arm_template(fw.launch_sh).render(ctx=ctx, config=ctx.configs[fw.name]).rstrip("\n")
+    name = f"launch-arm/{fw.name}.{hashlib.sha256(fw.launch_sh.encode()).hexdigest()[:16]}"
+    _ARMS.setdefault(name, fw.launch_sh)
+    return _env().get_template(name).render(ctx=ctx, config=ctx.configs[fw.name]).rstrip("\n")
 
 
 # SkyPilot's own keyword: jsonschema's validator (as SkyPilot's schema is used here) ignores it, so does the quick check
