@@ -59,8 +59,7 @@ class _LazyConsole:
         options = self._options
         if not options.get("soft_wrap") or options.get("highlight", True) or options.get("emoji", True):
             return None
-        stream = sys.stderr if options.get("stderr") else sys.stdout
-        if any(name in os.environ for name in _RICH_ENVIRON) or not _plain_stream(stream):
+        if not plain_output(stderr=bool(options.get("stderr"))):
             return None
         if kwargs.get("markup") is False:
             return None if any(c in objects[0] for c in _RICH_CHANGES) else objects[0]
@@ -90,6 +89,14 @@ def _plain_stream(file: Any) -> bool:
         return not isatty()
     except ValueError:
         return False
+
+
+def plain_output(stderr: bool = False) -> bool:
+    """Whether stdout (or stderr) is where rich would write no styles: a pipe or a file, no FORCE_COLOR and the
+    like. What a command prints there is plain text (tables as plain columns), written without rich."""
+    if any(name in os.environ for name in _RICH_ENVIRON):
+        return False
+    return _plain_stream(sys.stderr if stderr else sys.stdout)
 
 
 def plain_markup(markup: str) -> str | None:
@@ -246,23 +253,29 @@ def listing(
 def _fits(columns: Sequence[Column], cells: list[list[str]], width: int) -> bool:
     """Whether the table fits the terminal without folding a value (else: plain columns the terminal may wrap,
     each value still in one piece)."""
-    from rich.cells import cell_len
-
-    widths = [max([cell_len(c.header)] + [cell_len(row[i]) for row in cells]) for i, c in enumerate(columns)]
+    widths = [max([_cell_len(c.header)] + [_cell_len(row[i]) for row in cells]) for i, c in enumerate(columns)]
     return sum(widths) + 2 * (len(widths) - 1) <= width
 
 
 def plain_columns(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """Columns padded to their widest value, two spaces apart, no trailing blanks: grep, cut and awk friendly."""
-    from rich.cells import cell_len
-
     all_rows = [list(headers), *[list(r) for r in rows]]
-    widths = [max(cell_len(r[i]) for r in all_rows) for i in range(len(headers))]
+    widths = [max(_cell_len(r[i]) for r in all_rows) for i in range(len(headers))]
     lines = []
     for r in all_rows:
-        parts = [text + " " * (widths[i] - cell_len(text)) for i, text in enumerate(r)]
+        parts = [text + " " * (widths[i] - _cell_len(text)) for i, text in enumerate(r)]
         lines.append("  ".join(parts).rstrip())
     return "\n".join(lines) + "\n"
+
+
+def _cell_len(text: str) -> int:
+    """The columns `text` takes on a terminal (rich.cells.cell_len: wide East Asian characters take two); printable
+    ASCII takes one per character, without importing rich."""
+    if text.isascii() and text.isprintable():
+        return len(text)
+    from rich.cells import cell_len
+
+    return cell_len(text)
 
 
 class FrameworkChoice(click.Choice):

@@ -95,3 +95,32 @@ def test_markup_only_rich_can_tell_about_goes_to_rich():
     assert plain_markup("[@click]x[/]") is None
     assert plain_markup("a\tb") is None
     assert _cli_common._plain_stream(object()) is False  # no isatty: rich decides
+
+
+CELLS = st.lists(st.sampled_from(list("ab0.-_ ()%") + ["界", "é", "weights", "11.38"]), max_size=8).map("".join)
+
+
+@settings(max_examples=200)
+@given(st.lists(st.tuples(CELLS, CELLS), max_size=6))
+def test_plain_columns_say_what_the_rich_table_says_on_a_wide_console(rows):
+    """A table printed to a pipe (`ftgen estimate`, the listings) is plain columns: rich's borderless table (what a
+    terminal shows) line for line, without its trailing blanks, and without rich."""
+    header = ("component", "GiB per GPU")
+    grid = _cli_common.table(*header)
+    for row in rows:
+        grid.add_row(*(escape(cell) for cell in row))
+    buf = io.StringIO()
+    Console(file=buf, width=500, highlight=False, soft_wrap=True, emoji=False).print(grid)
+    assert _cli_common.plain_columns(header, rows) == "".join(
+        line.rstrip() + "\n" for line in buf.getvalue().splitlines()
+    )
+
+
+def test_plain_output_follows_rich_s_own_reading_of_the_stream(monkeypatch):
+    monkeypatch.setattr(sys, "stdout", Pipe())
+    assert _cli_common.plain_output()
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    assert not _cli_common.plain_output()
+    monkeypatch.delenv("FORCE_COLOR")
+    monkeypatch.setattr(sys, "stdout", Terminal())
+    assert not _cli_common.plain_output()

@@ -101,6 +101,13 @@ def test_estimate_writes_no_files_so_imports_no_launch_code(tmp_path):
     assert not _hits(modules, ("jsonschema", "generator.launch", "generator.commands.review"))
 
 
+def test_estimate_printing_to_a_pipe_imports_no_console_library(tmp_path):
+    """estimate's table goes to a pipe as plain columns, written without rich (a terminal gets rich's table)."""
+    modules = imported(tmp_path, "estimate", str(ROOT / "examples" / "support-bot.yaml"))
+    assert "generator.rules" in modules
+    assert not _hits(modules, ("rich", "jsonschema", "generator.launch"))
+
+
 def test_build_printing_to_a_pipe_imports_no_console_library_or_schema_library(tmp_path):
     """What build prints to a pipe is written without rich (generator/_cli_common.py); the spec is checked by the
     fast schema path, without jsonschema; lint's own modules stay out."""

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .._cli_common import escape, handle_errors, out, table
+from .._cli_common import escape, handle_errors, out, plain_columns, plain_output, table
 
 
 @click.command()
@@ -36,17 +36,23 @@ def estimate(spec, as_json):
         f"[bold]{escape(plan.name)}[/]: {plan.task} / [bold]{plan.method}[/] on "
         f"{b.spec.hardware.world_size} x {escape(gpu.name)} ({gpu.vram_gb:g} GB)"
     )
-    grid = table("component", "GiB per GPU")
     memory = plan.memory.to_dict() if plan.memory else {}
-    for name, gb in memory.get("components", {}).items():
-        grid.add_row(name, f"{gb:.2f}")
-    grid.add_row("[bold]total[/]", f"[bold]{memory.get('total_gb', 0):.2f}[/]")
+    rows = [(name, f"{gb:.2f}") for name, gb in memory.get("components", {}).items()]
+    rows.append(("total", f"{memory.get('total_gb', 0):.2f}"))
     if memory.get("high_gb") is not None:
-        grid.add_row("measured runs land in", f"{memory['low_gb']:.2f} - {memory['high_gb']:.2f}")
+        rows.append(("measured runs land in", f"{memory['low_gb']:.2f} - {memory['high_gb']:.2f}"))
     if memory.get("fit_margin") is not None:
         margin = memory["fit_margin"]
-        grid.add_row(f"usable ({margin:.0%})", f"{gpu.vram_gb * margin:.2f}")
-    out.print(grid)
+        rows.append((f"usable ({margin:.0%})", f"{gpu.vram_gb * margin:.2f}"))
+    header = ("component", "GiB per GPU")
+    if plain_output():  # a pipe or a file: plain columns, as the listings write them (and without rich)
+        click.echo(plain_columns(header, rows), nl=False)
+    else:
+        grid = table(*header)
+        for name, value in rows:
+            bold = name == "total"
+            grid.add_row(*(f"[bold]{escape(v)}[/]" if bold else escape(v) for v in (name, value)))
+        out.print(grid)
     for note in memory.get("notes", []):
         out.print(f"  - {escape(note)}")
     tc = plan.time_cost.to_dict() if plan.time_cost else {}
