@@ -6,7 +6,8 @@ burst of load on a shared machine hits them alike.
 It measures what a user gets: an installed package has its bytecode (.pyc) files. The commands run with
 PYTHONDONTWRITEBYTECODE, PYTHONPYCACHEPREFIX and the other start-up variables that would change the picture
 removed from their environment, after `compileall` of the generator package and an untimed warm-up run (which also
-writes the bytecode of the libraries and the jinja2 template cache). Each row's time over the floor is printed too:
+writes the bytecode of the libraries and ftgen's caches: jinja2 templates, shipped data, dataclass methods, as any
+second run of ftgen finds them). Each row's time over the floor is printed too:
 the floor depends on the machine (the issue measured 45 ms for it), the time over it is what ftgen adds. The JSON
 says which interpreter, flags and environment the runs used. Beside the wall times, each command's CPU time (user +
 system of the process) is reported: on a shared machine the wall time swings with the others' load, the CPU time
