@@ -93,8 +93,9 @@ def submit(
     """Create (or continue) the run folder and run.json, submit slurm.sbatch for it and the eval after it; return
     the record (status queued). Raises FtgenError when sbatch is missing or refuses the job.
 
-    hold: create the run and return it unsubmitted (job_id None): a sweep submits its trials as one array job
-    (run/sweep_launch.py) and their evals with `submit_eval`."""
+    hold: create the run (and open its tracker run) and return it unsubmitted (job_id None): a sweep submits its
+    trials as one array job (run/sweep_launch.py, with `tracker_job_env` per task) and their evals with
+    `submit_eval`."""
     from . import MODEL_DIR, _dataset_hashes, _get_env, _git, metrics, prepare
     from .runner import sha256_file
 
@@ -179,11 +180,11 @@ def submit(
     record.git_commit, record.git_dirty = _git(prep.out_dir)
     record.scheduler = {"kind": "slurm", "job_id": None, "submit_command": shown, "state": "SUBMITTING"}
     record.save()
-    if hold:
-        return record
     if tracked is not None:  # the tracker run opens here, at submission, as `ftgen run` opens it before training
         job_env.update(_job_tracker_env(tracked, record, prep, resume_run is not None))
         record.save()
+    if hold:
+        return record
     job_id = _sbatch([sbatch, *argv[1:]], prep.out_dir.resolve(), job_env)
     sched = dict(record.scheduler, job_id=job_id, state="PENDING", eval_job_id=None, cancel_requested_at=None)
     sched["job_name"] = _job_name(sbatch_file)
@@ -225,6 +226,19 @@ def _job_tracker_env(tracked: Tracking, record: RunRecord, prep, resumed: bool) 
         record.tracker = {k: v for k, v in record.tracker.items() if k != "closed_at"}  # it runs again
         return {**env, **_tracker_env(record)}
     return {**env, **_open_tracker(tracked, record, prep, Path(record.path))}
+
+
+def tracker_job_env(build_dir: Path, record: RunRecord) -> dict[str, str]:
+    """The tracker variables of a run whose tracker run `submit` opened (record.tracker): what its batch job needs
+    (for an array task, which `submit(hold=True)` created); none for an untracked run."""
+    from ..tracking import Tracking
+    from . import _tracker_env
+
+    plan = json.loads((Path(build_dir) / "plan.json").read_text())
+    tracked = Tracking.from_dict(plan.get("tracking"))
+    if tracked is None or not record.tracker:
+        return {}
+    return {**tracked.env(Path(build_dir).resolve(), run_name=record.run_id), **_tracker_env(record)}
 
 
 def close_tracker(record: RunRecord) -> None:

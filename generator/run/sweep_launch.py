@@ -43,7 +43,7 @@ def array_script(name: str, tasks: list[tuple[Path, RunRecord]], framework: str,
     limits = [d.split("=", 1)[1] for ds in lines for d in ds if d.startswith("#SBATCH --time=")]
     common = [d for d in lines[0] if re.match(r"#SBATCH --([a-z-]+)", d).group(1) not in _OWN]  # type: ignore[union-attr]
     longest = max(limits, key=_seconds) if limits else None
-    from .slurm import trainer_job_env
+    from .slurm import tracker_job_env, trainer_job_env
 
     dirs = " ".join(shlex.quote(str(folder.resolve())) for folder, _ in tasks)
     runs = " ".join(shlex.quote(str(Path(r.path))) for _, r in tasks)
@@ -52,6 +52,10 @@ def array_script(name: str, tasks: list[tuple[Path, RunRecord]], framework: str,
         name: " ".join(shlex.quote(e[name]) for e in envs)
         for name in ("FTGEN_TRAINER_PYTHONPATH", "FTGEN_MEMORY_DIR", "FTGEN_SAVE_FILE", "FTGEN_STOPPED_FILE")
     }
+    # each trial's own tracker run (opened at submission), as a single run's job gets it
+    trackers = [tracker_job_env(folder, r) for folder, r in tasks]
+    tracker_names = sorted({name for t in trackers for name in t})
+    tracked = {name: " ".join(shlex.quote(t.get(name, "")) for t in trackers) for name in tracker_names}
     return "\n".join(
         [
             "#!/bin/bash",
@@ -70,6 +74,12 @@ def array_script(name: str, tasks: list[tuple[Path, RunRecord]], framework: str,
             "# what a single run's job gets from `ftgen run --launcher slurm` (run/slurm.py trainer_job_env), per task",
             *[f"{name.lower()}=({values})" for name, values in per_task.items()],
             *[f'export {name}="${{{name.lower()}[$i]}}"' for name in per_task],
+            *(["# the trial's tracker run: the trainer logs into it"] if tracked else []),
+            *[f"tracker_{name.lower()}=({values})" for name, values in tracked.items()],
+            *[
+                f'if [ -n "${{tracker_{name.lower()}[$i]}}" ]; then export {name}="${{tracker_{name.lower()}[$i]}}"; fi'
+                for name in tracked
+            ],
             "# the task's own job id: its state file names it (squeue names the task ARRAYID_i)",
             'printf \'{"job_id": "%s", "array_job_id": "%s", "task": %s}\\n\' "$SLURM_JOB_ID" "$SLURM_ARRAY_JOB_ID" "$i" '
             '>"$FTGEN_RUN_DIR/slurm-task.json"',
@@ -91,12 +101,16 @@ def submit_slurm(
     todo = [(t, folder) for t, folder in trial_dirs(build_dir) if finished(folder) is None]
     if not todo:
         return []
-    tasks = []
-    for t, folder in todo:
-        r = slurm.submit(folder, framework, env_root=env_root, evaluate=False, hold=True)
-        r.sweep_trial = trial_info(build_dir, t)
-        r.save()
-        tasks.append((folder, r))
+    tasks: list[tuple[Path, RunRecord]] = []
+    try:
+        for t, folder in todo:
+            r = slurm.submit(folder, framework, env_root=env_root, evaluate=False, hold=True)
+            r.sweep_trial = trial_info(build_dir, t)
+            r.save()
+            tasks.append((folder, r))
+    except FtgenError:  # e.g. a tracker that cannot be reached: the trials already created are not submitted
+        _not_submitted(tasks, "a trial of the sweep could not be prepared for submission")
+        raise
     fw = tasks[0][1].framework
     stamp = now().replace(":", "").replace("-", "")[:15]
     log_dir = (Path(build_dir) / ARRAY_DIR / stamp).resolve()
@@ -108,9 +122,7 @@ def submit_slurm(
     try:  # --requeue: a task that gets the time-limit signal saves a checkpoint and requeues itself, as a run does
         array_id = slurm._sbatch([slurm._tool("sbatch"), "--parsable", "--requeue", str(script)], log_dir, job_env)
     except FtgenError:
-        for _, r in tasks:
-            r.status, r.finished_at, r.note = "failed", now(), "the sweep's array job was not submitted (sbatch failed)"
-            r.save()
+        _not_submitted(tasks, "the sweep's array job was not submitted (sbatch failed)")
         raise
     records = []
     for i, (_, r) in enumerate(tasks):
@@ -131,6 +143,16 @@ def submit_slurm(
             slurm.submit_eval(r, job, env_root, job_env)
         records.append(r)
     return records
+
+
+def _not_submitted(tasks: list[tuple[Path, RunRecord]], why: str) -> None:
+    """Trial runs created for an array job that was not submitted: failed, their tracker runs closed as such."""
+    from . import slurm
+
+    for _, r in tasks:
+        r.status, r.finished_at, r.note = "failed", now(), why
+        r.save()
+        slurm.close_tracker(r)
 
 
 def submit_skypilot(build_dir: Path, framework: str | None) -> list[tuple[str, RunRecord | None, str]]:

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from _sweep import sweep_build
+from _sweep import SWEEP, sweep_build
 
 from generator.errors import FtgenError
 from generator.run import slurm, sweep_launch
@@ -81,3 +81,63 @@ def test_wait_follows_every_task_and_fails_when_one_failed(tmp_path, fake_env, s
     assert followed == ["101_0", "101_1"]
     assert result.exit_code == 3, result.output
     assert "tiny-cpu-t00-lr1e-3: succeeded" in result.output and "tiny-cpu-t01-lr5e-3: failed" in result.output
+
+
+TRACKED = "tracking:\n  backend: mlflow\n  project: ftgen-sweep\n"
+
+
+def _task_env(script: str, task: int, tmp_path: Path) -> dict[str, str]:
+    """The environment array task `task` hands its trial's slurm.sbatch (the script run by bash up to its exec)."""
+    import subprocess
+
+    text = "\n".join("env" if line.startswith("exec bash slurm.sbatch") else line for line in script.splitlines())
+    env = {"PATH": "/usr/bin:/bin", "SLURM_ARRAY_TASK_ID": str(task), "SLURM_JOB_ID": "7", "SLURM_ARRAY_JOB_ID": "6"}
+    done = subprocess.run(["bash", "-c", text], env=env, capture_output=True, text=True, check=True)
+    return dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
+
+
+def test_each_array_task_logs_into_its_own_tracker_run(tmp_path, fake_env, sbatch):
+    """Trials of an array job are tracked as single Slurm runs are: each trial's tracker run opens at submission
+    and its task's trainer gets that run's variables."""
+    mlflow = pytest.importorskip("mlflow")
+    out = sweep_build(tmp_path, SWEEP + TRACKED)
+    records = sweep_launch.submit_slurm(out, None, evaluate=False)
+    links = [r.tracker["mlflow"] for r in records]
+    assert len({link["run_id"] for link in links}) == 2
+    script = Path(sbatch[0][-1]).read_text()
+    for i, (r, link) in enumerate(zip(records, links)):
+        env = _task_env(script, i, tmp_path)
+        assert env["FTGEN_RUN_DIR"] == r.path
+        assert (env["MLFLOW_RUN_ID"], env["MLFLOW_EXPERIMENT_ID"]) == (link["run_id"], link["experiment_id"])
+        assert env["MLFLOW_TRACKING_URI"] == link["tracking_uri"]
+        client = mlflow.tracking.MlflowClient(tracking_uri=link["tracking_uri"])
+        run = client.get_run(link["run_id"])
+        assert run.info.status == "RUNNING" and run.info.run_name == r.run_id
+    records[0].tracker = None  # a task without a tracker run exports none of its variables
+    text = sweep_launch.array_script("x", [(Path(r.path).parent.parent, r) for r in records], "llamafactory", out)
+    assert "tracker_mlflow_run_id=('' " in text
+    assert "MLFLOW_RUN_ID" not in _task_env(text, 0, tmp_path) and "MLFLOW_RUN_ID" in _task_env(text, 1, tmp_path)
+
+
+def test_a_tracker_that_cannot_be_reached_stops_the_array_before_submission(tmp_path, fake_env, sbatch, monkeypatch):
+    """The second trial's tracker run cannot open: nothing is submitted, the first trial's run ends failed and its
+    tracker run is closed as failed; the second leaves no run folder."""
+    opened, closed = [], []
+
+    def open_run(tracked, record, plan, build_dir):
+        if opened:
+            raise ConnectionError("tracking server unreachable")
+        opened.append(record.run_id)
+        record.tracker = {"mlflow": {"run_id": "abc", "tracking_uri": "sqlite:///x.db", "experiment_id": "1"}}
+        return {"MLFLOW_RUN_ID": "abc"}
+
+    monkeypatch.setattr("generator.run.tracker.open_run", open_run)
+    monkeypatch.setattr("generator.run._close_tracker", lambda record: closed.append(record.status))
+    out = sweep_build(tmp_path, SWEEP + TRACKED)
+    with pytest.raises(FtgenError, match="cannot open the tracker run"):
+        sweep_launch.submit_slurm(out, None)
+    assert sbatch == [] and closed == ["failed"]
+    runs = sorted(out.glob("trials/*/runs/*/run.json"))
+    assert len(runs) == 1
+    saved = RunRecord.load(runs[0].parent)
+    assert saved.status == "failed" and "could not be prepared" in saved.note and saved.tracker["closed_at"]
