@@ -9,8 +9,8 @@ in one marshal file of the user's private cache folder (generator/_cachedir.py, 
 jinja2's bytecode cache already need). The `exec` that dataclasses calls is given the code compiled from the
 text instead of the text; what it then runs is the code compile() would have made (same file name "<string>",
 no inherited compiler flags), so the classes are the same. Without a usable folder, or on any failure, the
-methods are compiled as before. Source text that no dataclass wrote is never kept (only `exec` calls made from
-the dataclasses module go through this).
+methods are compiled as before. Only the classes of ftgen's own modules are kept (only `exec` calls made from the
+dataclasses module go through this, and those for another library's classes are compiled as always).
 
 install() is called once, by the command line (generator/cli.py), before the first record class: importing
 ftgen as a library changes nothing in the host process. New entries are written when the process exits, so only
@@ -25,7 +25,8 @@ import dataclasses
 import os
 import sys
 
-FORMAT = 1
+FORMAT = 2  # 2: ftgen's own classes only
+_PACKAGE = __name__.rpartition(".")[0]  # "generator"
 # One entry per distinct method text: ftgen's classes have ~400. Past this many (texts of older ftgen versions piling
 # up), a save keeps only the texts this process used.
 MAX_ENTRIES = 2048
@@ -89,6 +90,14 @@ def _save() -> None:
     _write(*where, blob)
 
 
+def _ours(namespace: dict) -> bool:
+    """Whether a class being made belongs to ftgen: dataclasses passes the namespace of the class's module. Classes of
+    other libraries a process imports (MLflow's, under `ftgen run`) are compiled as always and never kept: the
+    cache holds ftgen's few hundred methods, not whatever else ran beside them."""
+    name = namespace.get("__name__") if isinstance(namespace, dict) else None
+    return isinstance(name, str) and (name == _PACKAGE or name.startswith(_PACKAGE + "."))
+
+
 def _exec(source, globals=None, locals=None, /):
     """builtins.exec for the dataclasses module: source text is compiled once, and from then on comes from the
     cache."""
@@ -98,7 +107,7 @@ def _exec(source, globals=None, locals=None, /):
         globals = frame.f_globals
         if locals is None:
             locals = frame.f_locals
-    if type(source) is str:
+    if type(source) is str and _ours(globals):
         code = _codes.get(source)
         if code is None:
             code = _codes[source] = compile(source, "<string>", "exec", dont_inherit=True)

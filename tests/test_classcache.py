@@ -21,8 +21,10 @@ import generator.cli  # installs the cache, as `ftgen` does
 import generator.build, generator.launch, generator.facts.lock  # the classes a build defines
 from generator import _classcache
 
+ftgen_added = _classcache._added
+
 @dataclasses.dataclass(frozen=True)
-class Probe:
+class Probe:  # a class of another module (__main__): compiled as always, never kept
     a: int
     b: tuple = dataclasses.field(default_factory=tuple)
     c: str = "x"
@@ -35,7 +37,7 @@ except dataclasses.FrozenInstanceError:
     frozen = True
 same = all(compile(src, "<string>", "exec", dont_inherit=True) == code for src, code in _classcache._codes.items())
 print(json.dumps({
-    "installed": vars(dataclasses).get("exec") is _classcache._exec,
+    "installed": vars(dataclasses).get("exec") is _classcache._exec, "foreign_kept": _classcache._added - ftgen_added,
     "entries": len(_classcache._codes), "added": _classcache._added, "same_code": same,
     "probe": [repr(p), p == Probe(1, ()), hash(p) == hash(Probe(1)), frozen, Probe(2, (3,), "y").b],
 }))
@@ -61,6 +63,7 @@ def cache_file(where: Path) -> Path:
 def test_the_second_process_takes_every_method_from_the_cache(tmp_path):
     first = probe(tmp_path)
     assert first["installed"] and first["added"] > 300, "the first run compiles the methods and keeps them"
+    assert first["foreign_kept"] == 0, "another module's class is not kept"
     entry = cache_file(tmp_path)
     assert entry.stat().st_mode & 0o777 == 0o600 and (tmp_path / "home" / "data").stat().st_mode & 0o777 == 0o700
     second = probe(tmp_path)
@@ -106,8 +109,14 @@ def test_a_full_cache_keeps_only_what_the_process_used(tmp_path, monkeypatch):
     stamp, codes = marshal.loads(entry.read_bytes())
     stale = {f"def stale_{i}(): pass": compile("pass", "<string>", "exec") for i in range(2100)}
     entry.write_bytes(marshal.dumps((stamp, {**stale, **codes})))
-    extra = PROBE.replace('c: str = "x"', 'c: str = "x"\n    d: int = 4')  # a class of new text: a save
+    # a new ftgen record class (made in a module of the package's name): a save, which drops the stale texts
+    extra = PROBE + (
+        "import types\n"
+        "module = sys.modules['generator._probe'] = types.ModuleType('generator._probe')\n"
+        "exec('import dataclasses\\n@dataclasses.dataclass\\nclass New:\\n    fresh_field: int = 7\\n', vars(module))\n"
+        "assert _classcache._added > ftgen_added\n"
+    )
     probe(tmp_path, extra)
     _, kept = marshal.loads(entry.read_bytes())
     assert not any(text.startswith("def stale_") for text in kept)
-    assert len(codes) - 10 < len(kept) < len(codes) + 10
+    assert len(codes) < len(kept) < len(codes) + 10 and any("fresh_field" in text for text in kept)
