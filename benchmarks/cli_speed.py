@@ -17,6 +17,7 @@ much less (the targets are wall times on a quiet machine).
     python benchmarks/cli_speed.py --runs 21 --json out.json
     python benchmarks/cli_speed.py --compare before.json   # exit 1 when a verdict moved
     python benchmarks/cli_speed.py --runs 3 --instructions # + instruction counts (valgrind): load-independent
+    python benchmarks/cli_speed.py --against /tmp/before   # side by side with another checkout, interleaved
     python -X importtime -c 'import generator.cli'      # then: what each command imports, to see where time goes
 
 Targets (issue 13): lint <= 100 ms, build <= 150 ms, estimate <= 150 ms, set where the floor was 45 ms: so
@@ -89,15 +90,37 @@ def tree_digest(folder: Path) -> str:
     return h.hexdigest()[:16]
 
 
-def commands(config: Path, spec: Path) -> dict[str, list[str]]:
+def commands(config: Path, spec: Path, ftgen: list[str] | None = None) -> dict[str, list[str]]:
     """The commands, run in a scratch folder (build writes out/<name>: the same stdout on every run)."""
-    ftgen = ftgen_command()
+    ftgen = ftgen or ftgen_command()
     return {
         FLOOR: [sys.executable, "-c", "import click, yaml"],
         "lint": [*ftgen, "lint", str(config)],
         "build": [*ftgen, "build", str(spec), "--out", "out"],
         "estimate": [*ftgen, "estimate", str(spec)],
     }
+
+
+# Side by side (--against): both checkouts' commands start the same way, the entry point imported from the
+# checkout named by PYTHONPATH (the console script would import whichever checkout is installed).
+_ENTRY = "import sys; from generator.cli import main; sys.argv[0] = 'ftgen'; main()"
+
+
+class Side:
+    """One checkout whose commands are timed: its scratch folder, its commands, the environment they need."""
+
+    def __init__(self, checkout: Path, config: Path, spec: Path, label: str = "", explicit: bool = False):
+        self.checkout, self.label = checkout, label
+        self.scratch = checkout / "benchmarks" / "results" / "cli-speed-scratch"
+        moved = [checkout / p.relative_to(ROOT) if p.is_relative_to(ROOT) else p for p in (config, spec)]
+        for p in moved:
+            if not p.is_file():
+                raise SystemExit(f"cli_speed: {p} is not in {checkout}")
+        self.cmds = commands(*moved, [sys.executable, "-c", _ENTRY] if explicit else None)
+        self.env = {"PYTHONPATH": str(checkout)} if explicit else {}
+
+    def name(self, command: str) -> str:
+        return f"{command} [{self.label}]" if self.label and command != FLOOR else command
 
 
 def _children_cpu() -> float:
@@ -109,63 +132,71 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_once(argv: list[str], out_dir: Path) -> tuple[float, float, int, str]:
+def run_once(argv: list[str], out_dir: Path, env: dict[str, str] | None = None) -> tuple[float, float, int, str]:
     """Wall time, CPU time (user + system, of the child alone: the runs are one at a time), exit code, digest."""
     if out_dir.exists():
         shutil.rmtree(out_dir)  # every build writes from scratch (no "unchanged" short cut)
     cpu = _children_cpu()
     t = time.perf_counter()
-    proc = subprocess.run(argv, cwd=out_dir.parent, capture_output=True, env=child_env())
+    proc = subprocess.run(argv, cwd=out_dir.parent, capture_output=True, env={**child_env(), **(env or {})})
     elapsed = time.perf_counter() - t
     cpu = _children_cpu() - cpu
     return elapsed, cpu, proc.returncode, hashlib.sha256(_portable(proc.stdout)).hexdigest()[:16]
 
 
-def measure(config: Path, spec: Path, runs: int) -> dict:
+def measure(config: Path, spec: Path, runs: int, against: Path | None = None) -> dict:
     load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
     # the scratch folder has a fixed name at a fixed place in the checkout: the paths build writes (relative ones
     # from out/<name> to the spec's data, sky.yaml's from the repository root) are then the same in every checkout
     # and run, and so are the digests
-    tmp = ROOT / "benchmarks" / "results" / "cli-speed-scratch"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    sides = [Side(ROOT, config, spec, explicit=against is not None)]
+    if against is not None:
+        sides.append(Side(against, config, spec, label="against", explicit=True))
+    for side in sides:
+        shutil.rmtree(side.scratch, ignore_errors=True)
+        side.scratch.mkdir(parents=True)
     try:
-        out_dir = tmp / "out"
-        cmds = commands(config, spec)
-        times: dict[str, list[float]] = {name: [] for name in cmds}
-        cpu_times: dict[str, list[float]] = {name: [] for name in cmds}
-        verdicts: dict[str, set] = {name: set() for name in cmds}
-        written = ""
+        names = [(side, command) for side in sides for command in side.cmds if side is sides[0] or command != FLOOR]
+        times: dict[str, list[float]] = {side.name(c): [] for side, c in names}
+        cpu_times: dict[str, list[float]] = {side.name(c): [] for side, c in names}
+        verdicts: dict[str, set] = {side.name(c): set() for side, c in names}
+        written: dict[str, str] = {}
         # bytecode of the package as an installed wheel has it; then one untimed run of each command warms the
         # page cache and writes what is left (the libraries' bytecode, the template bytecode cache)
-        compileall.compile_dir(str(ROOT / "generator"), quiet=1)
-        for argv in cmds.values():
-            run_once(argv, out_dir)
-        for _ in range(runs):
-            for name, argv in cmds.items():
-                elapsed, cpu, rc, digest = run_once(argv, out_dir)
+        for side in sides:
+            compileall.compile_dir(str(side.checkout / "generator"), quiet=1)
+        for side, command in names:
+            run_once(side.cmds[command], side.scratch / "out", side.env)
+        for _ in range(runs):  # interleaved: a burst of load hits every command (and both checkouts) alike
+            for side, command in names:
+                out_dir = side.scratch / "out"
+                elapsed, cpu, rc, digest = run_once(side.cmds[command], out_dir, side.env)
+                name = side.name(command)
                 times[name].append(elapsed * 1000)
                 cpu_times[name].append(cpu * 1000)
                 verdicts[name].add((rc, digest))
-                if name == "build":
-                    written = tree_digest(out_dir)
+                if command == "build":
+                    written[name] = tree_digest(out_dir)
         rows = {}
-        for name, argv in cmds.items():
+        for side, command in names:
+            name, argv = side.name(command), side.cmds[command]
             ms = times[name]
             rows[name] = {
-                "argv": [a.replace(str(ROOT) + os.sep, "") for a in argv[1:]],
+                "argv": [a.replace(str(side.checkout) + os.sep, "") for a in argv[1:]],
                 "median_ms": round(statistics.median(ms), 1),
                 "min_ms": round(min(ms), 1),
                 "cpu_median_ms": round(statistics.median(cpu_times[name]), 1),
                 "max_ms": round(max(ms), 1),
-                "target_ms": TARGETS_MS.get(name),
-                "target_over_floor_ms": TARGETS_MS[name] - ISSUE_FLOOR_MS if name in TARGETS_MS else None,
+                "target_ms": TARGETS_MS.get(command),
+                "target_over_floor_ms": TARGETS_MS[command] - ISSUE_FLOOR_MS if command in TARGETS_MS else None,
                 "exit_codes": sorted({rc for rc, _ in verdicts[name]}),
                 "stdout_sha256": sorted({d for _, d in verdicts[name]}),
             }
-        rows["build"]["files_sha256"] = written
+            if name in written:
+                rows[name]["files_sha256"] = written[name]
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        for side in sides:
+            shutil.rmtree(side.scratch, ignore_errors=True)
     floor = rows[FLOOR]["median_ms"]
     for r in rows.values():
         r["over_floor_ms"] = round(r["median_ms"] - floor, 1)
@@ -185,6 +216,7 @@ def measure(config: Path, spec: Path, runs: int) -> dict:
             "bytecode": "written and used (compileall of generator/, then a warm-up run)",
         },
         "rows": rows,
+        **({"against": str(against)} if against is not None else {}),
     }
 
 
@@ -219,6 +251,16 @@ def table(report: dict) -> str:
         f"{', '.join(report['interpreter']['env_unset'])}; with "
         + " ".join(f"{k}={v}" for k, v in report["interpreter"]["env_set"].items())
     )
+    if report.get("against"):
+        lines.append(f"[against] = {report['against']}; both checkouts started as `python -c` with PYTHONPATH on it")
+        for command in TARGETS_MS:
+            mine, theirs = report["rows"].get(command), report["rows"].get(f"{command} [against]")
+            if mine and theirs:
+                lines.append(
+                    f"{command}: {mine['median_ms'] / theirs['median_ms']:.2f} x the other checkout's median wall "
+                    f"({mine['over_floor_ms'] / theirs['over_floor_ms']:.2f} x over the floor), cpu "
+                    f"{mine['cpu_median_ms'] / theirs['cpu_median_ms']:.2f} x"
+                )
     return "\n".join(lines)
 
 
@@ -231,7 +273,7 @@ def verdicts(report: dict) -> dict[str, dict]:
 def compare(report: dict, before: dict) -> list[str]:
     """The commands whose verdict differs from an earlier report's (both measured on the same spec and config)."""
     now, then = verdicts(report), verdicts(before)
-    return [f"{name}: {then.get(name)} before, {v} now" for name, v in now.items() if then.get(name) != v]
+    return [f"{name}: {then[name]} before, {v} now" for name, v in now.items() if name in then and then[name] != v]
 
 
 def instructions(config: Path, spec: Path) -> dict[str, dict]:
@@ -286,8 +328,16 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also count each command's instructions under valgrind (callgrind): load does not move them",
     )
+    ap.add_argument(
+        "--against",
+        type=Path,
+        metavar="CHECKOUT",
+        help="another checkout of ftgen (e.g. `git worktree add /tmp/before main`): its commands are timed "
+        "interleaved with this one's, side by side, with the ratios",
+    )
     args = ap.parse_args(argv)
-    report = measure(args.config.resolve(), args.spec.resolve(), args.runs)
+    against = args.against.resolve() if args.against else None
+    report = measure(args.config.resolve(), args.spec.resolve(), args.runs, against)
     print(table(report))
     if args.instructions:
         if shutil.which("valgrind") is None:
