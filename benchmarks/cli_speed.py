@@ -76,17 +76,17 @@ def ftgen_command() -> list[str]:
     return [sys.executable, "-c", "import sys; from generator.cli import main; sys.argv[0] = 'ftgen'; main()"]
 
 
-def _portable(data: bytes) -> bytes:
+def _portable(data: bytes, checkout: Path = ROOT) -> bytes:
     """The checkout's own path replaced by a placeholder: two checkouts (before / after a change) compare alike."""
-    return data.replace(str(ROOT).encode(), b"<repo>")
+    return data.replace(str(checkout).encode(), b"<repo>")
 
 
-def tree_digest(folder: Path) -> str:
+def tree_digest(folder: Path, checkout: Path = ROOT) -> str:
     """A digest of every file under folder (relative path and bytes): the build's verdict is what it writes."""
     h = hashlib.sha256()
     for p in sorted(folder.rglob("*")):
         if p.is_file():
-            h.update(str(p.relative_to(folder)).encode() + b"\0" + _portable(p.read_bytes()) + b"\0")
+            h.update(str(p.relative_to(folder)).encode() + b"\0" + _portable(p.read_bytes(), checkout) + b"\0")
     return h.hexdigest()[:16]
 
 
@@ -132,7 +132,9 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_once(argv: list[str], out_dir: Path, env: dict[str, str] | None = None) -> tuple[float, float, int, str]:
+def run_once(
+    argv: list[str], out_dir: Path, env: dict[str, str] | None = None, checkout: Path = ROOT
+) -> tuple[float, float, int, str]:
     """Wall time, CPU time (user + system, of the child alone: the runs are one at a time), exit code, digest."""
     if out_dir.exists():
         shutil.rmtree(out_dir)  # every build writes from scratch (no "unchanged" short cut)
@@ -141,7 +143,7 @@ def run_once(argv: list[str], out_dir: Path, env: dict[str, str] | None = None) 
     proc = subprocess.run(argv, cwd=out_dir.parent, capture_output=True, env={**child_env(), **(env or {})})
     elapsed = time.perf_counter() - t
     cpu = _children_cpu() - cpu
-    return elapsed, cpu, proc.returncode, hashlib.sha256(_portable(proc.stdout)).hexdigest()[:16]
+    return elapsed, cpu, proc.returncode, hashlib.sha256(_portable(proc.stdout, checkout)).hexdigest()[:16]
 
 
 def measure(config: Path, spec: Path, runs: int, against: Path | None = None) -> dict:
@@ -170,13 +172,13 @@ def measure(config: Path, spec: Path, runs: int, against: Path | None = None) ->
         for _ in range(runs):  # interleaved: a burst of load hits every command (and both checkouts) alike
             for side, command in names:
                 out_dir = side.scratch / "out"
-                elapsed, cpu, rc, digest = run_once(side.cmds[command], out_dir, side.env)
+                elapsed, cpu, rc, digest = run_once(side.cmds[command], out_dir, side.env, side.checkout)
                 name = side.name(command)
                 times[name].append(elapsed * 1000)
                 cpu_times[name].append(cpu * 1000)
                 verdicts[name].add((rc, digest))
                 if command == "build":
-                    written[name] = tree_digest(out_dir)
+                    written[name] = tree_digest(out_dir, side.checkout)
         rows = {}
         for side, command in names:
             name, argv = side.name(command), side.cmds[command]
@@ -253,6 +255,10 @@ def table(report: dict) -> str:
     )
     if report.get("against"):
         lines.append(f"[against] = {report['against']}; both checkouts started as `python -c` with PYTHONPATH on it")
+        for name, v in verdicts(report).items():
+            other = verdicts(report).get(f"{name} [against]")
+            if other is not None and other != v:
+                lines.append(f"verdict differs from the other checkout's: {name}: {other} there, {v} here")
         for command in TARGETS_MS:
             mine, theirs = report["rows"].get(command), report["rows"].get(f"{command} [against]")
             if mine and theirs:
