@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+MANY = 60  # at least one text per record class a build defines (dataclasses' exec: per method, or per class on 3.13+)
 
 PROBE = """
 import dataclasses, json, sys
@@ -62,7 +63,8 @@ def cache_file(where: Path) -> Path:
 
 def test_the_second_process_takes_every_method_from_the_cache(tmp_path):
     first = probe(tmp_path)
-    assert first["installed"] and first["added"] > 300, "the first run compiles the methods and keeps them"
+    # one text per method (Python 3.10-3.12: ~370 for the ~65 classes a build defines) or per class (3.13+)
+    assert first["installed"] and first["added"] >= MANY, "the first run compiles the methods and keeps them"
     assert first["foreign_kept"] == 0, "another module's class is not kept"
     entry = cache_file(tmp_path)
     assert entry.stat().st_mode & 0o777 == 0o600 and (tmp_path / "home" / "data").stat().st_mode & 0o777 == 0o700
@@ -96,7 +98,7 @@ def test_a_cache_file_that_is_not_private_and_well_formed_is_not_used(tmp_path, 
     else:
         (tmp_path / "home" / "data").chmod(0o777)
     again = probe(tmp_path)
-    assert again["added"] > 300, "everything is compiled again"
+    assert again["added"] >= MANY, "everything is compiled again"
     assert again["same_code"] and again["probe"][0] == "Probe(a=1, b=(), c='x')"
 
 
