@@ -57,20 +57,7 @@ def stream(
     start = time.monotonic()
     received: list[int] = []
     timers: list[threading.Timer] = []
-    proc = subprocess.Popen(
-        argv,
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-        bufsize=0,
-        preexec_fn=_die_with_parent,
-    )
-    _widen_pipe(proc.stdout.fileno())
-    if on_spawn is not None:
-        on_spawn(proc.pid)
+    proc: subprocess.Popen | None = None
 
     def kill() -> None:
         try:
@@ -80,6 +67,8 @@ def stream(
 
     def forward(signum, _frame):
         received.append(signum)
+        if proc is None:  # not spawned yet: passed on as soon as it is (below)
+            return
         if len(received) > 1:
             kill()
             return
@@ -92,7 +81,33 @@ def stream(
         timer.start()
         timers.append(timer)
 
+    # The handlers are in place before the child exists: on_spawn makes the child known (run.json), and from
+    # then on `ftgen stop` may signal this process, which must pass the signal on, never die of it.
     previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)} if _main_thread() else {}
+    try:
+        proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            bufsize=0,
+            preexec_fn=_die_with_parent,
+        )
+    except BaseException:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        raise
+    if received:  # a signal came while the child was being started: it gets it now
+        early, received[:] = received[:], []
+        for signum in early[:2]:
+            forward(signum, None)
+    _widen_pipe(proc.stdout.fileno())
+    if on_spawn is not None:
+        on_spawn(proc.pid)
+
     progress = Progress()
     redact = redactor(env)
     try:

@@ -8,6 +8,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 
 # ftgen started the way a non-interactive shell starts a background job (`nohup ftgen run ... &`, a CI step):
@@ -48,3 +50,46 @@ def test_forwarded_sigint_stops_a_trainer_even_when_ftgen_inherited_it_ignored(t
     # the grace period of a trainer that ignored it
     assert result["code"] == -2, result
     assert "KeyboardInterrupt" in (tmp_path / "train.log").read_text()
+
+
+# `ftgen stop` may signal ftgen as soon as run.json names the trainer (on_spawn), or even while the trainer is
+# being started: ftgen must pass the signal on, not die of it (the default action would end it without a record).
+EARLY = textwrap.dedent(
+    """
+    import json, os, signal, subprocess, sys
+    from pathlib import Path
+    from generator.run import runner
+
+    trainer = "import time\\nwhile True:\\n    time.sleep(0.05)\\n"
+    if sys.argv[2] == "while-starting":
+        real = subprocess.Popen
+
+        def popen(*args, **kwargs):
+            os.kill(os.getpid(), signal.SIGTERM)  # arrives before the child exists
+            return real(*args, **kwargs)
+
+        runner.subprocess.Popen = popen
+        on_spawn = None
+    else:
+        on_spawn = lambda pid: os.kill(os.getpid(), signal.SIGTERM)  # the moment run.json names the child
+
+    out = runner.stream([sys.executable, "-c", trainer], cwd=None, env=dict(os.environ),
+                        log_path=Path(sys.argv[1]), on_spawn=on_spawn, grace=30)
+    print(json.dumps({"code": out.exit_code, "signal": out.signal}))
+    """
+)
+
+
+@pytest.mark.parametrize("when", ["while-starting", "when-named"])
+def test_a_signal_that_comes_as_the_trainer_starts_is_passed_on(tmp_path, when):
+    proc = subprocess.run(
+        [sys.executable, "-c", EARLY, str(tmp_path / "train.log"), when],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, f"ftgen died of the signal ({proc.returncode}): {proc.stderr}"
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result == {"code": -15, "signal": "SIGTERM"}, result
