@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from generator.build import build_file
@@ -19,7 +20,8 @@ sweep:
 def sweep_build(tmp_path: Path, sweep: str = SWEEP) -> Path:
     """examples/tiny-cpu.yaml plus `sweep`, built into tmp_path/outputs/tiny-cpu; returns the build folder."""
     text = (REPO / "examples" / "tiny-cpu.yaml").read_text()
-    spec = REPO / "examples" / f".sweep-test-{tmp_path.name}.yaml"  # beside the example: its relative paths hold
+    # beside the example (its relative paths hold), named for this process and test: xdist workers build at once
+    spec = REPO / "examples" / f".sweep-test-{os.getpid()}-{tmp_path.name}.yaml"
     spec.write_text(text + sweep)
     try:
         b = build_file(spec, tmp_path / "outputs")

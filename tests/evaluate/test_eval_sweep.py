@@ -5,6 +5,7 @@ logged to MLflow when the spec tracks with it."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,8 @@ REPO = Path(__file__).resolve().parents[2]
 def _build(tmp_path: Path, metric: str, extra: str = "") -> Path:
     text = (REPO / "examples" / "tiny-cpu.yaml").read_text() + extra
     text += f"sweep:\n  parameters:\n    overrides.lora_r: [4, 8, 16]\n  metric: {metric}\n"
-    spec = REPO / "examples" / f".sweep-compare-{tmp_path.name}.yaml"
+    # beside the example (its relative paths hold), named for this process and test: xdist workers build at once
+    spec = REPO / "examples" / f".sweep-compare-{os.getpid()}-{tmp_path.name}.yaml"
     spec.write_text(text)
     try:
         b = build_file(spec, tmp_path / "outputs")
